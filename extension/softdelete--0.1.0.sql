@@ -1,0 +1,659 @@
+-- softdelete 0.1.0: install script.
+\echo Use "CREATE EXTENSION softdelete" to load this file. \quit
+
+-- Cluster-wide roles: created when missing, never dropped by the extension.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'softdelete_reader') THEN
+        CREATE ROLE softdelete_reader NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'softdelete_admin') THEN
+        CREATE ROLE softdelete_admin NOLOGIN;
+    END IF;
+END
+$roles$;
+
+-------------------------------------------------------------------------------
+-- Configuration and history
+-------------------------------------------------------------------------------
+
+-- One row per enabled table. The C side reads it (by relid) to decide what a
+-- DELETE or UPDATE on that table becomes; pg_dump keeps it.
+CREATE TABLE softdelete.tables (
+    relid             regclass PRIMARY KEY,
+    column_name       name     NOT NULL DEFAULT 'deleted_at',
+    retention         interval,
+    archive           boolean  NOT NULL DEFAULT false,
+    archive_retention interval,
+    cascade           boolean  NOT NULL DEFAULT true,
+    pii_columns       name[]   NOT NULL DEFAULT '{}',
+    undo_window       interval,
+    log_events        boolean  NOT NULL DEFAULT true,
+    key_columns       name[]   NOT NULL,
+    -- what enable() changed, so that disable() can put it back
+    converted_uniques jsonb    NOT NULL DEFAULT '[]',
+    rls_was_enabled   boolean  NOT NULL,
+    rls_was_forced    boolean  NOT NULL,
+    enabled_at        timestamptz NOT NULL DEFAULT now()
+);
+SELECT pg_catalog.pg_extension_config_dump('softdelete.tables', '');
+
+-- The history that outlives rows: one row per operation, never per row.
+CREATE TABLE softdelete.events (
+    id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at         timestamptz NOT NULL DEFAULT statement_timestamp(),
+    relid      oid         NOT NULL,
+    table_name text        NOT NULL,
+    action     text        NOT NULL CHECK (action IN
+                 ('delete', 'restore', 'hard_delete', 'truncate', 'purge', 'archive', 'erase')),
+    actor      text        NOT NULL,
+    reason     text,
+    row_count  bigint,      -- NULL for TRUNCATE
+    keys       jsonb,
+    xact_id    xid8        NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
+);
+CREATE INDEX events_relid_at_idx ON softdelete.events (relid, at);
+SELECT pg_catalog.pg_extension_config_dump('softdelete.events', '');
+SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
+
+-------------------------------------------------------------------------------
+-- C entry points
+-------------------------------------------------------------------------------
+
+-- Who is acting: the application's own user id when it set softdelete.actor,
+-- else the database role.
+CREATE FUNCTION softdelete.actor() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN coalesce(nullif(pg_catalog.current_setting('softdelete.actor', true), ''),
+                    CURRENT_USER::text);
+
+CREATE FUNCTION softdelete.reason() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN nullif(pg_catalog.current_setting('softdelete.reason', true), '');
+
+CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_is_admin' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_is_reader' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+
+-- Planner support: folds the two policy functions below into constants, so
+-- the planner sees exactly "deleted_at IS NULL" (NOTES item 5).
+CREATE FUNCTION softdelete.policy_support(internal) RETURNS internal
+    AS 'MODULE_PATHNAME', 'softdelete_policy_support' LANGUAGE C STRICT;
+
+-- true when this session opted in to see deleted rows of tbl (and may).
+CREATE FUNCTION softdelete.include_deleted(tbl regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_include_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
+    SUPPORT softdelete.policy_support;
+
+-- true when the current role may write rows that are already deleted.
+CREATE FUNCTION softdelete.may_write_deleted(tbl regclass) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_may_write_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
+    SUPPORT softdelete.policy_support;
+
+-- The stamps a rewritten statement writes. Kept as calls (never inlined) so
+-- that the executor can tell a soft delete and a restore from other updates.
+CREATE FUNCTION softdelete.deletion_stamp() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'softdelete_deletion_stamp' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION softdelete.restore_stamp() RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'softdelete_restore_stamp' LANGUAGE C STABLE PARALLEL SAFE;
+
+CREATE FUNCTION softdelete.preloaded() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_preloaded' LANGUAGE C STABLE;
+
+-- Trigger functions installed by enable().
+CREATE FUNCTION softdelete.log_changes() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_log_changes' LANGUAGE C;
+
+-- Backstop for a DELETE that reaches the executor unrewritten (MERGE ... THEN
+-- DELETE, or a backend that loaded the module only mid-statement).
+CREATE FUNCTION softdelete.soft_delete_row() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_soft_delete_row' LANGUAGE C;
+
+CREATE FUNCTION softdelete.guard_truncate() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_guard_truncate' LANGUAGE C;
+
+-------------------------------------------------------------------------------
+-- Helpers of enable() / disable()
+-------------------------------------------------------------------------------
+
+-- Refuses what enable() cannot manage, with the SQLSTATE SPEC section 7 asks.
+CREATE FUNCTION softdelete._check_target(tbl regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_check_target' LANGUAGE C STRICT;
+
+-- The partitions of tbl, at every depth (not tbl itself).
+CREATE FUNCTION softdelete._partitions(tbl regclass) RETURNS SETOF regclass
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT relid FROM pg_catalog.pg_partition_tree(tbl) WHERE level > 0;
+    END;
+
+-- The jsonb expression enable() hands to the event trigger for a table's keys.
+CREATE FUNCTION softdelete._key_expression(key_columns name[]) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    RETURN CASE WHEN pg_catalog.cardinality(key_columns) = 1
+                THEN pg_catalog.format('to_jsonb(%I)', key_columns[1])
+                ELSE 'jsonb_build_object(' || (
+                         SELECT pg_catalog.string_agg(pg_catalog.format('%L, %I', c, c), ', ' ORDER BY o)
+                           FROM unnest(key_columns) WITH ORDINALITY AS k(c, o)) || ')'
+           END;
+
+-- Visibility, triggers and RLS on one relation (the table or a partition).
+-- root is the enabled table whose owner and readers decide.
+CREATE FUNCTION softdelete._install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_events boolean)
+    RETURNS SETOF text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys_sql text := softdelete._key_expression(key_columns);
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
+        EXECUTE format(
+            'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+            'USING (%I IS NULL OR softdelete.include_deleted(%L::regclass)) '
+            'WITH CHECK (%I IS NULL OR softdelete.may_write_deleted(%L::regclass))',
+            rel, col, root::text, col, root::text);
+        RETURN NEXT 'policy softdelete_visibility on ' || rel::text;
+    END IF;
+    IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = rel) THEN
+        -- Without RLS the table had no row filter: keep that for live rows.
+        EXECUTE format('CREATE POLICY softdelete_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                       'USING (true) WITH CHECK (true)', rel);
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
+        RETURN NEXT 'row level security on ' || rel::text;
+    END IF;
+    IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = rel) THEN
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
+        RETURN NEXT 'forced row level security on ' || rel::text;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_guard_truncate') THEN
+        EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.guard_truncate()', rel);
+        RETURN NEXT 'trigger softdelete_guard_truncate on ' || rel::text;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop') THEN
+        EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete.soft_delete_row()', rel);
+        RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
+    END IF;
+    IF log_events THEN
+        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
+            EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
+                           'REFERENCING NEW TABLE AS softdelete_rows '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L)', rel, keys_sql);
+            RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
+            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                           'REFERENCING OLD TABLE AS softdelete_rows '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L)', rel, keys_sql);
+            RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
+        END IF;
+    ELSE
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
+            EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
+            EXECUTE format('DROP TRIGGER softdelete_log_delete ON %s', rel);
+            RETURN NEXT 'dropped event log triggers on ' || rel::text;
+        END IF;
+    END IF;
+END
+$$;
+
+-- Drops what _install_enforcement made on one relation and puts RLS back.
+CREATE FUNCTION softdelete._remove_enforcement(rel regclass, rls_was_enabled boolean, rls_was_forced boolean)
+    RETURNS SETOF text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    name text;
+BEGIN
+    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_log_update', 'softdelete_log_delete'] LOOP
+        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = name) THEN
+            EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
+            RETURN NEXT 'dropped trigger ' || name || ' on ' || rel::text;
+        END IF;
+    END LOOP;
+    FOREACH name IN ARRAY ARRAY['softdelete_visibility', 'softdelete_access'] LOOP
+        IF EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = name) THEN
+            EXECUTE format('DROP POLICY %I ON %s', name, rel);
+            RETURN NEXT 'dropped policy ' || name || ' on ' || rel::text;
+        END IF;
+    END LOOP;
+    IF NOT rls_was_forced THEN
+        EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', rel);
+    END IF;
+    IF NOT rls_was_enabled THEN
+        EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', rel);
+    END IF;
+END
+$$;
+
+-- Makes every unique constraint / unique index of tbl except the primary key
+-- unique among live rows only. Returns the list of what it converted, each
+-- with the definition needed to put it back.
+CREATE FUNCTION softdelete._convert_uniques(tbl regclass, col name, OUT converted jsonb, OUT actions text[])
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    idx record;
+    def text;
+    pred text;
+    tmp_name text;
+    live_pred text := format('(%I IS NULL)', col);
+    con_def text;
+BEGIN
+    converted := '[]';
+    actions := '{}';
+    FOR idx IN
+        SELECT i.indexrelid, c.relname AS index_name, n.nspname, i.indpred IS NOT NULL AS partial,
+               con.oid AS con_oid, con.conname, con.condeferrable,
+               EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS fk_depends
+          FROM pg_index i
+          JOIN pg_class c ON c.oid = i.indexrelid
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+          LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = tbl
+         WHERE i.indrelid = tbl AND i.indisunique AND NOT i.indisprimary
+         ORDER BY c.relname
+    LOOP
+        pred := pg_get_expr((SELECT indpred FROM pg_index WHERE indexrelid = idx.indexrelid), tbl);
+        IF idx.partial AND strpos(pred, format('%I IS NULL', col)) > 0 THEN
+            CONTINUE;  -- already live-only (ours, or written that way by hand)
+        END IF;
+        IF idx.fk_depends THEN
+            RAISE WARNING 'unique index % of % is kept as it is: a foreign key references it', idx.index_name, tbl
+                USING DETAIL = 'Deleted rows still take part in its uniqueness.',
+                      HINT = 'Point the foreign key at the primary key to make the index live-only.';
+            CONTINUE;
+        END IF;
+        IF idx.condeferrable THEN
+            RAISE WARNING 'unique constraint % of % is kept as it is: it is deferrable', idx.conname, tbl
+                USING DETAIL = 'A partial unique index cannot be deferred.';
+            CONTINUE;
+        END IF;
+        def := pg_get_indexdef(idx.indexrelid);
+        tmp_name := left('softdelete_tmp_' || idx.indexrelid, 63);
+        -- Rebuild the same index (columns, expressions, opclasses, collations,
+        -- INCLUDE, storage options) with the live-only predicate added.
+        IF idx.partial THEN
+            def := left(def, length(def) - length(' WHERE ' || pred)) || format(' WHERE ((%s) AND %s)', pred, live_pred);
+        ELSE
+            def := def || ' WHERE ' || live_pred;
+        END IF;
+        def := regexp_replace(def, '^CREATE UNIQUE INDEX .* ON (ONLY )?', format('CREATE UNIQUE INDEX %I ON ', tmp_name));
+        EXECUTE def;
+        IF idx.con_oid IS NOT NULL THEN
+            con_def := pg_get_constraintdef(idx.con_oid);
+            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, idx.conname);
+            converted := converted || jsonb_build_object('kind', 'constraint', 'name', idx.conname,
+                                                         'definition', con_def);
+        ELSE
+            con_def := pg_get_indexdef(idx.indexrelid);
+            converted := converted || jsonb_build_object('kind', 'index', 'name', idx.index_name,
+                                                         'definition', con_def);
+            EXECUTE format('DROP INDEX %I.%I', idx.nspname, idx.index_name);
+        END IF;
+        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', idx.nspname, tmp_name, idx.index_name);
+        actions := actions || format('unique index %I made live-only', idx.index_name);
+    END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
+-- The SQL API
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION softdelete.enable(
+    tbl regclass,
+    column_name name DEFAULT 'deleted_at',
+    retention interval DEFAULT NULL,
+    archive boolean DEFAULT false,
+    archive_retention interval DEFAULT NULL,
+    cascade boolean DEFAULT true,
+    pii_columns name[] DEFAULT '{}',
+    undo_window interval DEFAULT NULL,
+    log_events boolean DEFAULT true)
+    RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    keys name[];
+    col_type regtype;
+    col name := enable.column_name;
+    missing name;
+    conv record;
+    part regclass;
+    step text;
+    rel_rls boolean;
+    rel_forced boolean;
+    changed boolean := false;
+BEGIN
+    PERFORM softdelete._check_target(tbl);
+    IF col IS NULL OR col = '' THEN
+        RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
+    END IF;
+    IF enable.retention < interval '0' OR enable.archive_retention < interval '0' OR enable.undo_window < interval '0' THEN
+        RAISE EXCEPTION 'retention, archive_retention and undo_window must not be negative'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT m INTO missing FROM unnest(coalesce(enable.pii_columns, '{}')) AS m
+     WHERE NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = m AND attnum > 0 AND NOT attisdropped)
+     LIMIT 1;
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', missing, tbl USING ERRCODE = '42703';
+    END IF;
+
+    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
+      FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
+     WHERE i.indrelid = tbl AND i.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum;
+
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
+    IF FOUND AND cfg.column_name <> col THEN
+        RAISE EXCEPTION 'table % is already enabled with column %', tbl, cfg.column_name
+            USING ERRCODE = '55000', HINT = 'Call softdelete.disable() first to change the column.';
+    END IF;
+
+    -- Tombstone columns: added without a rewrite (nullable, no default), or adopted.
+    SELECT atttypid::regtype INTO col_type FROM pg_attribute
+     WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
+    IF col_type IS NULL THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, col);
+        action := 'column'; object := format('%s.%I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    ELSIF col_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
+        RAISE EXCEPTION 'column % of % has type %, not timestamptz or timestamp', col, tbl, col_type
+            USING ERRCODE = '42804', HINT = 'Choose another column_name, or change the column''s type.';
+    ELSIF cfg.relid IS NULL THEN
+        action := 'adopted column'; object := format('%s.%I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    END IF;
+    FOR step IN SELECT unnest(ARRAY['deleted_by', 'delete_reason']) LOOP
+        SELECT atttypid::regtype INTO col_type FROM pg_attribute
+         WHERE attrelid = tbl AND attname = step AND attnum > 0 AND NOT attisdropped;
+        IF col_type IS NULL THEN
+            EXECUTE format('ALTER TABLE %s ADD COLUMN %I text', tbl, step);
+            action := 'column'; object := format('%s.%I', tbl, step); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        ELSIF col_type NOT IN ('text'::regtype, 'character varying'::regtype) THEN
+            RAISE EXCEPTION 'column % of % has type %, not text', step, tbl, col_type USING ERRCODE = '42804';
+        END IF;
+    END LOOP;
+
+    IF cfg.relid IS NULL THEN
+        SELECT relrowsecurity, relforcerowsecurity INTO rel_rls, rel_forced FROM pg_class WHERE oid = tbl;
+        INSERT INTO softdelete.tables (relid, column_name, retention, archive, archive_retention, cascade,
+                                       pii_columns, undo_window, log_events, key_columns,
+                                       rls_was_enabled, rls_was_forced)
+        VALUES (tbl, col, enable.retention, enable.archive, enable.archive_retention, enable.cascade,
+                coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events, keys,
+                rel_rls, rel_forced);
+        action := 'enabled'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    ELSIF (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window, cfg.log_events)
+          IS DISTINCT FROM
+          (enable.retention, enable.archive, enable.archive_retention, enable.cascade,
+           coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events) THEN
+        UPDATE softdelete.tables t
+           SET retention = enable.retention, archive = enable.archive,
+               archive_retention = enable.archive_retention, cascade = enable.cascade,
+               pii_columns = coalesce(enable.pii_columns, '{}'), undo_window = enable.undo_window,
+               log_events = enable.log_events, key_columns = keys
+         WHERE t.relid = tbl;
+        action := 'configured'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    END IF;
+
+    SELECT * INTO conv FROM softdelete._convert_uniques(tbl, col);
+    IF jsonb_array_length(conv.converted) > 0 THEN
+        UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || conv.converted WHERE t.relid = tbl;
+    END IF;
+    FOR step IN SELECT unnest(conv.actions) LOOP
+        action := 'unique index'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    END LOOP;
+
+    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                    WHERE i.indrelid = tbl AND c.relname = left('softdelete_' || tbl::oid || '_' || col, 63)) THEN
+        -- The purge path reads deleted rows by age.
+        EXECUTE format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
+                       left('softdelete_' || tbl::oid || '_' || col, 63), tbl, col, col);
+        action := 'index'; object := format('deleted rows of %s by %I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    END IF;
+
+    FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
+        FOR step IN SELECT softdelete._install_enforcement(part, tbl, col, keys, enable.log_events) LOOP
+            action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        END LOOP;
+    END LOOP;
+
+    IF NOT changed THEN
+        action := 'unchanged'; object := tbl::text;
+        RAISE NOTICE 'table % is already enabled with these options: nothing changed', tbl;
+        RETURN NEXT;
+    END IF;
+    -- Other backends must re-read this table's configuration.
+    PERFORM softdelete._invalidate(tbl);
+END
+$$;
+
+CREATE FUNCTION softdelete._invalidate(tbl regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_invalidate' LANGUAGE C STRICT;
+
+CREATE FUNCTION softdelete.disable(tbl regclass)
+    RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    u jsonb;
+    dup text;
+    part regclass;
+    step text;
+    cols text;
+BEGIN
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000';
+    END IF;
+    PERFORM softdelete._check_target(tbl);
+
+    -- Refuse before changing anything when deleted rows would now collide.
+    FOR u IN SELECT * FROM jsonb_array_elements(cfg.converted_uniques) LOOP
+        cols := substring(u->>'definition' FROM '\((.*)\)');
+        IF u->>'kind' = 'constraint' AND u->>'definition' ~ '^UNIQUE (NULLS NOT DISTINCT )?\(' THEN
+            EXECUTE format('SELECT string_agg(k::text, '', '') FROM (SELECT (%s) AS k FROM ONLY %s '
+                           'GROUP BY %s HAVING count(*) > 1 LIMIT 5) d', cols, tbl, cols) INTO dup;
+            IF dup IS NOT NULL THEN
+                RAISE EXCEPTION 'cannot disable soft delete on %: restoring % would fail', tbl, u->>'name'
+                    USING ERRCODE = '23505',
+                          DETAIL = format('Deleted and live rows share %s: %s', cols, dup),
+                          HINT = 'Hard-delete or change the deleted duplicates (softdelete.hard_delete), then call disable() again.';
+            END IF;
+        END IF;
+    END LOOP;
+
+    FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
+        FOR step IN SELECT softdelete._remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
+            action := 'enforcement'; object := step; RETURN NEXT;
+        END LOOP;
+    END LOOP;
+
+    FOR u IN SELECT * FROM jsonb_array_elements(cfg.converted_uniques) LOOP
+        IF u->>'kind' = 'constraint' THEN
+            EXECUTE format('DROP INDEX %s', (SELECT format('%I.%I', n.nspname, c.relname)
+                                               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                              JOIN pg_index i ON i.indexrelid = c.oid
+                                              WHERE i.indrelid = tbl AND c.relname = u->>'name'));
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition');
+        ELSE
+            EXECUTE format('DROP INDEX %s', (SELECT format('%I.%I', n.nspname, c.relname)
+                                               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                              JOIN pg_index i ON i.indexrelid = c.oid
+                                              WHERE i.indrelid = tbl AND c.relname = u->>'name'));
+            EXECUTE u->>'definition';
+        END IF;
+        action := 'unique index'; object := format('%I restored as it was', u->>'name'); RETURN NEXT;
+    END LOOP;
+
+    EXECUTE format('DROP INDEX IF EXISTS %I.%I',
+                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
+                   left('softdelete_' || tbl::oid || '_' || cfg.column_name, 63));
+    DELETE FROM softdelete.tables t WHERE t.relid = tbl;
+    PERFORM softdelete._invalidate(tbl);
+    action := 'disabled'; object := tbl::text; RETURN NEXT;
+    RAISE NOTICE 'soft delete disabled on %; columns %, deleted_by and delete_reason are kept with their data',
+        tbl, cfg.column_name;
+END
+$$;
+
+-- The WHERE clause that picks one row of tbl by its primary key; key is the
+-- key's value, or a jsonb object of its columns for a composite key. The
+-- values travel as $1 (a jsonb object), never as SQL text.
+CREATE FUNCTION softdelete._key_predicate(tbl regclass, key_columns name[]) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN (SELECT string_agg(format('%I = ($1->>%L)::%s', c,  c,
+                                     (SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
+                                       WHERE attrelid = tbl AND attname = c)), ' AND ')
+              FROM unnest(key_columns) AS c);
+
+CREATE FUNCTION softdelete._key_object(tbl regclass, key_columns name[], key jsonb) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF jsonb_typeof(key) = 'object' THEN
+        IF (SELECT count(*) FROM jsonb_object_keys(key)) <> cardinality(key_columns)
+           OR EXISTS (SELECT FROM unnest(key_columns) c WHERE NOT key ? c) THEN
+            RAISE EXCEPTION 'key % does not name the primary key columns of % (%)', key, tbl,
+                array_to_string(key_columns, ', ') USING ERRCODE = '22023';
+        END IF;
+        RETURN key;
+    END IF;
+    IF cardinality(key_columns) <> 1 THEN
+        RAISE EXCEPTION 'table % has a composite primary key (%): give the key as a jsonb object', tbl,
+            array_to_string(key_columns, ', ')
+            USING ERRCODE = '22023', HINT = format('For example %s', (SELECT jsonb_object_agg(c, 1) FROM unnest(key_columns) c));
+    END IF;
+    RETURN jsonb_build_object(key_columns[1], key #>> '{}');
+END
+$$;
+
+CREATE FUNCTION softdelete._config(tbl regclass) RETURNS softdelete.tables
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+BEGIN
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000',
+            HINT = format('Call softdelete.enable(%L) first.', tbl::text);
+    END IF;
+    RETURN cfg;
+END
+$$;
+
+-- Brings back one deleted row. The UPDATE goes through the same routing as a
+-- hand-written "SET deleted_at = NULL", which authorizes it.
+CREATE FUNCTION softdelete.restore(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables := softdelete._config(tbl);
+    k jsonb := softdelete._key_object(tbl, cfg.key_columns, key);
+    n bigint;
+    state timestamptz;
+    old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
+BEGIN
+    IF NOT softdelete.is_admin(tbl) THEN
+        RAISE EXCEPTION 'permission denied to restore rows of %', tbl USING ERRCODE = '42501',
+            DETAIL = format('Role %s is not an admin of %s.', current_user, tbl),
+            HINT = 'Admins are superusers, members of the table owner''s role, and members of softdelete_admin.';
+    END IF;
+    EXECUTE format('UPDATE %s SET %I = NULL WHERE %s', tbl, cfg.column_name,
+                   softdelete._key_predicate(tbl, cfg.key_columns)) USING k;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        PERFORM set_config('softdelete.include_deleted', 'on', true);
+        EXECUTE format('SELECT %I FROM %s WHERE %s', cfg.column_name, tbl,
+                       softdelete._key_predicate(tbl, cfg.key_columns)) USING k INTO state;
+        PERFORM set_config('softdelete.include_deleted', old_include, true);
+        IF state IS NULL AND NOT FOUND THEN
+            RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+        END IF;
+        RAISE EXCEPTION 'row % of % is not deleted', k, tbl USING ERRCODE = '55000';
+    END IF;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION softdelete.restore(tbl regclass, key anyelement) RETURNS bigint
+    LANGUAGE sql
+    AS 'SELECT softdelete.restore($1, pg_catalog.to_jsonb($2))';
+
+-- Removes one row for good (admins only, logged as a hard delete).
+CREATE FUNCTION softdelete.hard_delete(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables := softdelete._config(tbl);
+    k jsonb := softdelete._key_object(tbl, cfg.key_columns, key);
+    n bigint;
+    old_mode text := coalesce(current_setting('softdelete.hard_delete', true), 'off');
+BEGIN
+    IF NOT softdelete.is_admin(tbl) THEN
+        RAISE EXCEPTION 'permission denied to hard-delete rows of %', tbl USING ERRCODE = '42501',
+            DETAIL = format('Role %s is not an admin of %s.', current_user, tbl),
+            HINT = 'Admins are superusers, members of the table owner''s role, and members of softdelete_admin.';
+    END IF;
+    PERFORM set_config('softdelete.hard_delete', 'on', true);
+    EXECUTE format('DELETE FROM %s WHERE %s', tbl, softdelete._key_predicate(tbl, cfg.key_columns)) USING k;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    PERFORM set_config('softdelete.hard_delete', old_mode, true);
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+    END IF;
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anyelement) RETURNS bigint
+    LANGUAGE sql
+    AS 'SELECT softdelete.hard_delete($1, pg_catalog.to_jsonb($2))';
+
+-------------------------------------------------------------------------------
+-- Privileges
+-------------------------------------------------------------------------------
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
+GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
+GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
+    softdelete.is_admin(regclass), softdelete.is_reader(regclass),
+    softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
+    softdelete.deletion_stamp(), softdelete.restore_stamp(), softdelete.preloaded(),
+    softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),
+    softdelete.restore(regclass, jsonb), softdelete.restore(regclass, anyelement),
+    softdelete.hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anyelement),
+    softdelete._config(regclass), softdelete._key_object(regclass, name[], jsonb),
+    softdelete._key_predicate(regclass, name[])
+    TO PUBLIC;
+-- enable() and disable() check ownership themselves; they run as the caller.
+GRANT EXECUTE ON FUNCTION
+    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean),
+    softdelete.disable(regclass), softdelete._check_target(regclass), softdelete._partitions(regclass),
+    softdelete._key_expression(name[]), softdelete._convert_uniques(regclass, name),
+    softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
+    softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass)
+    TO PUBLIC;
+-- enable() runs as its caller: a table's owner may manage that table's row.
+ALTER TABLE softdelete.tables ENABLE ROW LEVEL SECURITY;
+CREATE POLICY owner_manages ON softdelete.tables FOR ALL TO PUBLIC
+    USING (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'));
+CREATE POLICY everyone_reads ON softdelete.tables FOR SELECT TO PUBLIC USING (true);
+GRANT SELECT, INSERT, UPDATE, DELETE ON softdelete.tables TO PUBLIC;
+GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
+
+DO $notice$
+BEGIN
+    IF NOT softdelete.preloaded() THEN
+        RAISE NOTICE 'softdelete is not in shared_preload_libraries: every SQL feature works, but scheduled purge needs it'
+            USING HINT = 'Add softdelete to shared_preload_libraries, or call softdelete.purge() from cron or pg_cron.';
+    END IF;
+END
+$notice$;

@@ -1,0 +1,76 @@
+// Role checks behind admins and readers, and their SQL-callable forms.
+#include "authorization.hpp"
+#include "table_config.hpp"
+
+namespace softdelete {
+
+namespace {
+
+bool has_role(const char* role_name)
+{
+    Oid role = get_role_oid(role_name, true);
+    return OidIsValid(role) && has_privs_of_role(GetUserId(), role);
+}
+
+}  // namespace
+
+bool is_admin(Oid root)
+{
+    if (superuser())
+        return true;
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(root));
+    if (HeapTupleIsValid(tuple)) {
+        Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+        ReleaseSysCache(tuple);
+        if (has_privs_of_role(GetUserId(), owner))
+            return true;
+    }
+    return has_role("softdelete_admin");
+}
+
+bool is_reader(Oid root)
+{
+    return is_admin(root) || has_role("softdelete_reader");
+}
+
+bool is_reader_anywhere()
+{
+    if (superuser() || has_role("softdelete_reader") || has_role("softdelete_admin"))
+        return true;
+    // A table owner reads its own deleted rows: does the role own an enabled one?
+    Oid nsp = get_namespace_oid("softdelete", true);
+    Oid tables = OidIsValid(nsp) ? get_relname_relid("tables", nsp) : InvalidOid;
+    if (!OidIsValid(tables))
+        return false;
+    bool owns_one = false;
+    Relation rel = table_open(tables, AccessShareLock);
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+    HeapTuple tuple;
+    while (!owns_one && HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        bool isnull = false;
+        Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+        if (!isnull)
+            owns_one = is_admin(DatumGetObjectId(relid));
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return owns_one;
+}
+
+}  // namespace softdelete
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(softdelete_is_admin);
+Datum softdelete_is_admin(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_BOOL(softdelete::is_admin(softdelete::table_config_root(PG_GETARG_OID(0))));
+}
+
+PG_FUNCTION_INFO_V1(softdelete_is_reader);
+Datum softdelete_is_reader(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_BOOL(softdelete::is_reader(softdelete::table_config_root(PG_GETARG_OID(0))));
+}
+
+}

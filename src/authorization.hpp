@@ -1,0 +1,15 @@
+// Who may do what (SPEC section 3), for the current role.
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete {
+
+// Superuser, a member of the table owner's role, or of softdelete_admin.
+bool is_admin(Oid root);
+// An admin, or a member of softdelete_reader.
+bool is_reader(Oid root);
+// May the current role opt in to deleted rows of some table at all?
+bool is_reader_anywhere();
+
+}  // namespace softdelete

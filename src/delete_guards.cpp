@@ -1,0 +1,102 @@
+// Trigger functions that stop rows from being removed without authority:
+// the BEFORE DELETE row backstop and the BEFORE TRUNCATE guard.
+#include "authorization.hpp"
+#include "error_bridge.hpp"
+#include "event_log.hpp"
+#include "executor_hooks.hpp"
+#include "settings.hpp"
+#include "table_config.hpp"
+
+namespace softdelete {
+
+namespace {
+
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
+{
+    if (!CALLED_AS_TRIGGER(fcinfo))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("%s must be called as a trigger", name)));
+    return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+void refuse_non_admin(const TableConfig& cfg, const char* what)
+{
+    if (is_admin(cfg.root))
+        return;
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("permission denied to %s table \"%s\"", what, get_rel_name(cfg.relid)),
+                    errdetail("Role \"%s\" is not an admin of the table.",
+                              GetUserNameFromId(GetUserId(), false)),
+                    errhint("Admins are superusers, members of the table owner's role, and "
+                            "members of softdelete_admin.")));
+}
+
+// Marks one row deleted through the same routing as a hand-written UPDATE.
+void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
+{
+    char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
+                         quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                    RelationGetRelationName(rel)),
+                         quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false)));
+    Oid types[] = {TIDOID};
+    Datum values[] = {PointerGetDatum(ctid)};
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0);
+    if (rc != SPI_OK_UPDATE)
+        elog(ERROR, "softdelete could not mark a row deleted: %s", SPI_result_code_string(rc));
+    if (SPI_processed > 0)
+        count_backstop_row();
+    SPI_finish();
+}
+
+}  // namespace
+
+}  // namespace softdelete
+
+extern "C" {
+
+// A DELETE that reached the executor as a DELETE: hard only when an admin
+// asked for it; otherwise this row is soft-deleted and skipped, and the
+// executor hook still counts it.
+PG_FUNCTION_INFO_V1(softdelete_soft_delete_row);
+Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
+{
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
+    if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
+        !TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("softdelete.soft_delete_row() must be a BEFORE DELETE row trigger")));
+    softdelete::TableConfig cfg;
+    if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
+        return PointerGetDatum(trigger->tg_trigtuple);
+    if (softdelete::hard_delete) {
+        softdelete::refuse_non_admin(cfg, "hard-delete rows of");
+        return PointerGetDatum(trigger->tg_trigtuple);
+    }
+    bool isnull = false;
+    heap_getattr(trigger->tg_trigtuple, cfg.deleted_at, RelationGetDescr(trigger->tg_relation), &isnull);
+    if (isnull)
+        softdelete::soft_delete_by_ctid(trigger->tg_relation, cfg, &trigger->tg_trigtuple->t_self);
+    return PointerGetDatum(nullptr);
+}
+
+PG_FUNCTION_INFO_V1(softdelete_guard_truncate);
+Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
+{
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
+    softdelete::TableConfig cfg;
+    if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
+        return PointerGetDatum(nullptr);
+    softdelete::refuse_non_admin(cfg, "truncate");
+    if (!softdelete::hard_delete)
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
+                               RelationGetRelationName(trigger->tg_relation)),
+                        errdetail("TRUNCATE would remove live and deleted rows for good."),
+                        errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
+    softdelete::entry_guard([trigger] { softdelete::write_event(trigger, "truncate", nullptr); });
+    return PointerGetDatum(nullptr);
+}
+
+}

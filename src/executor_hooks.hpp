@@ -1,0 +1,18 @@
+// Executor hooks: the command tag and row count a client reads, and which
+// query's AFTER triggers are firing.
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete {
+
+void install_executor_hooks();
+
+// Rows the backstop trigger soft-deleted in the running query; they count as
+// deleted although the executor skipped them.
+void count_backstop_row();
+
+// The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
+QueryDesc* finishing_query();
+
+}  // namespace softdelete

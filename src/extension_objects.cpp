@@ -1,0 +1,64 @@
+// OIDs of the extension's own functions, looked up by name once and kept
+// until the next relcache invalidation (dropping or re-creating the extension
+// drops its tables, which sends one).
+#include "visibility.hpp"
+
+namespace softdelete {
+
+namespace {
+
+struct FunctionOids {
+    bool valid;
+    Oid include_deleted;
+    Oid deletion_stamp;
+    Oid restore_stamp;
+    Oid actor;
+    Oid reason;
+};
+
+FunctionOids oids = {};
+
+Oid lookup(const char* name, int nargs, const Oid* argtypes)
+{
+    List* qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
+    Oid oid = LookupFuncName(qualified, nargs, argtypes, true);
+    list_free_deep(qualified);
+    return oid;
+}
+
+const FunctionOids& functions()
+{
+    if (!oids.valid) {
+        const Oid regclass_arg[] = {REGCLASSOID};
+        FunctionOids fresh = {};
+        fresh.include_deleted = lookup("include_deleted", 1, regclass_arg);
+        fresh.deletion_stamp = lookup("deletion_stamp", 0, nullptr);
+        fresh.restore_stamp = lookup("restore_stamp", 0, nullptr);
+        fresh.actor = lookup("actor", 0, nullptr);
+        fresh.reason = lookup("reason", 0, nullptr);
+        fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
+                      OidIsValid(fresh.restore_stamp) && OidIsValid(fresh.actor) &&
+                      OidIsValid(fresh.reason);
+        if (!fresh.valid)
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                            errmsg("softdelete's functions are missing from schema softdelete"),
+                            errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
+        oids = fresh;
+    }
+    return oids;
+}
+
+}  // namespace
+
+void forget_extension_objects()
+{
+    oids.valid = false;
+}
+
+Oid include_deleted_function() { return functions().include_deleted; }
+Oid deletion_stamp_function() { return functions().deletion_stamp; }
+Oid restore_stamp_function() { return functions().restore_stamp; }
+Oid actor_function() { return functions().actor; }
+Oid reason_function() { return functions().reason; }
+
+}  // namespace softdelete

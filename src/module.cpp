@@ -1,0 +1,52 @@
+// Module entry: settings, hooks and cache invalidation, plus the small
+// SQL-callable functions that belong to no other room.
+#include "executor_hooks.hpp"
+#include "settings.hpp"
+#include "statement_rewrite.hpp"
+#include "table_config.hpp"
+
+extern "C" {
+
+PG_MODULE_MAGIC;
+
+static bool loaded_at_startup = false;
+
+void _PG_init(void)
+{
+    loaded_at_startup = process_shared_preload_libraries_in_progress;
+    softdelete::define_settings();
+    softdelete::register_config_invalidation();
+    softdelete::install_planner_hook();
+    softdelete::install_executor_hooks();
+}
+
+PG_FUNCTION_INFO_V1(softdelete_preloaded);
+Datum softdelete_preloaded(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_BOOL(loaded_at_startup);
+}
+
+// The time a soft delete stamps: the transaction's, like now().
+PG_FUNCTION_INFO_V1(softdelete_deletion_stamp);
+Datum softdelete_deletion_stamp(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_TIMESTAMPTZ(GetCurrentTransactionStartTimestamp());
+}
+
+// A restore writes NULL; a call of its own marks the statement as a restore.
+PG_FUNCTION_INFO_V1(softdelete_restore_stamp);
+Datum softdelete_restore_stamp(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_NULL();
+}
+
+// enable() and disable() tell every backend to re-read a table's config.
+PG_FUNCTION_INFO_V1(softdelete_invalidate);
+Datum softdelete_invalidate(PG_FUNCTION_ARGS)
+{
+    CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
+    softdelete::forget_table_configs();
+    PG_RETURN_VOID();
+}
+
+}

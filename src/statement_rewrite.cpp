@@ -1,0 +1,385 @@
+// Rewrites statements on enabled tables before planning (PG regime: plain
+// node surgery, errors by ereport, no C++ objects with destructors).
+//
+// By the time planner_hook runs, views are expanded and RLS quals are in
+// place, so this sees the real table whichever way the statement named it:
+//
+//  * DELETE becomes an UPDATE of the tombstone columns (NOTES item 11). It
+//    keeps the DELETE privilege check and the DELETE policies' quals, and has
+//    no WITH CHECK options, so the new, deleted row is never judged by the
+//    visibility policy (NOTES item 1). RETURNING returns the marked rows.
+//  * An UPDATE that sets deleted_at to a value is routed the same way (the
+//    server stamps the time); one that sets it to NULL is a restore, for
+//    admins only; other writes to tombstone columns are admins' alone.
+//  * ON CONFLICT (cols) gets "deleted_at IS NULL" as its arbiter predicate, so
+//    the live-only unique index is inferred (NOTES item 3).
+//  * With softdelete.hard_delete on, an admin's DELETE stays a DELETE and
+//    reaches deleted rows too.
+#include <initializer_list>
+
+#include "authorization.hpp"
+#include "error_bridge.hpp"
+#include "settings.hpp"
+#include "statement_rewrite.hpp"
+#include "table_config.hpp"
+#include "visibility.hpp"
+
+namespace softdelete {
+
+namespace {
+
+planner_hook_type previous_planner = nullptr;
+
+const char* const visibility_policy = "softdelete_visibility";
+
+AclMode required_perms(const RangeTblEntry* rte, const List* perminfos)
+{
+#if PG_VERSION_NUM >= 160000
+    if (rte->perminfoindex == 0)
+        return 0;
+    return getRTEPermissionInfo(const_cast<List*>(perminfos), const_cast<RangeTblEntry*>(rte))->requiredPerms;
+#else
+    (void)perminfos;
+    return rte->requiredPerms;
+#endif
+}
+
+void add_updated_column(Query* query, RangeTblEntry* rte, AttrNumber attno)
+{
+    int member = attno - FirstLowInvalidHeapAttributeNumber;
+#if PG_VERSION_NUM >= 160000
+    RTEPermissionInfo* perm = getRTEPermissionInfo(query->rteperminfos, rte);
+    perm->updatedCols = bms_add_member(perm->updatedCols, member);
+#else
+    (void)query;
+    rte->updatedCols = bms_add_member(rte->updatedCols, member);
+#endif
+}
+
+Var* column_var(const Query* query, const TableConfig& cfg, AttrNumber attno)
+{
+    Oid type;
+    int32 typmod;
+    Oid collation;
+    get_atttypetypmodcoll(cfg.relid, attno, &type, &typmod, &collation);
+    return makeVar(query->resultRelation, attno, type, typmod, collation, 0);
+}
+
+void add_qual(Query* query, Node* qual)
+{
+    query->jointree->quals = make_and_qual(query->jointree->quals, qual);
+}
+
+Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType test)
+{
+    NullTest* nt = makeNode(NullTest);
+    nt->arg = reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at));
+    nt->nulltesttype = test;
+    nt->argisrow = false;
+    nt->location = -1;
+    return reinterpret_cast<Node*>(nt);
+}
+
+// A call of one of our zero-argument functions, coerced to the column's type.
+Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno)
+{
+    Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
+    Expr* call = reinterpret_cast<Expr*>(makeFuncExpr(funcid, result_type, NIL, InvalidOid, coll,
+                                                       COERCE_EXPLICIT_CALL));
+    Oid target = get_atttype(cfg.relid, attno);
+    if (target == result_type)
+        return call;
+    Node* coerced = coerce_to_target_type(nullptr, reinterpret_cast<Node*>(call), result_type, target,
+                                          -1, COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+    if (coerced == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("softdelete cannot write column %d of table \"%s\"", attno,
+                               get_rel_name(cfg.relid))));
+    return reinterpret_cast<Expr*>(coerced);
+}
+
+TargetEntry* find_assignment(List* target_list, AttrNumber attno)
+{
+    ListCell* lc;
+    foreach (lc, target_list) {
+        auto* tle = static_cast<TargetEntry*>(lfirst(lc));
+        if (!tle->resjunk && tle->resno == attno)
+            return tle;
+    }
+    return nullptr;
+}
+
+// Sets column attno to expr, replacing what the statement assigned.
+void assign(Query* query, RangeTblEntry* rte, const TableConfig& cfg, AttrNumber attno, Expr* expr)
+{
+    if (attno == InvalidAttrNumber)
+        return;
+    TargetEntry* tle = find_assignment(query->targetList, attno);
+    if (tle != nullptr) {
+        tle->expr = expr;
+        return;
+    }
+    char* name = get_attname(cfg.relid, attno, false);
+    tle = makeTargetEntry(expr, attno, name, false);
+    // Keep the target list in attribute order, as the rewriter leaves it.
+    List* sorted = NIL;
+    bool placed = false;
+    ListCell* lc;
+    foreach (lc, query->targetList) {
+        auto* existing = static_cast<TargetEntry*>(lfirst(lc));
+        if (!placed && (existing->resjunk || existing->resno > attno)) {
+            sorted = lappend(sorted, tle);
+            placed = true;
+        }
+        sorted = lappend(sorted, existing);
+    }
+    if (!placed)
+        sorted = lappend(sorted, tle);
+    query->targetList = sorted;
+    add_updated_column(query, rte, attno);
+}
+
+struct FunctionSearch {
+    Oid funcid;
+};
+
+bool calls_function_walker(Node* node, FunctionSearch* search)
+{
+    if (node == nullptr)
+        return false;
+    if (IsA(node, FuncExpr) && reinterpret_cast<FuncExpr*>(node)->funcid == search->funcid)
+        return true;
+    return expression_tree_walker(node, walker(calls_function_walker), search);
+}
+
+bool calls_function(Node* node, Oid funcid)
+{
+    FunctionSearch search = {funcid};
+    return calls_function_walker(node, &search);
+}
+
+// Drops the visibility policy's qual: the statement may reach deleted rows.
+void unhide_deleted_rows(RangeTblEntry* rte)
+{
+    Oid include_fn = include_deleted_function();
+    List* kept = NIL;
+    ListCell* lc;
+    foreach (lc, rte->securityQuals) {
+        if (!calls_function(static_cast<Node*>(lfirst(lc)), include_fn))
+            kept = lappend(kept, lfirst(lc));
+    }
+    rte->securityQuals = kept;
+}
+
+// Drops the new-row checks that come from the visibility policy.
+void skip_visibility_checks(Query* query)
+{
+    List* kept = NIL;
+    ListCell* lc;
+    foreach (lc, query->withCheckOptions) {
+        auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
+        if (wco->polname == nullptr || strcmp(wco->polname, visibility_policy) != 0)
+            kept = lappend(kept, wco);
+    }
+    query->withCheckOptions = kept;
+}
+
+void require_admin(const TableConfig& cfg, const char* what)
+{
+    if (is_admin(cfg.root))
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("permission denied to %s rows of table \"%s\"", what, get_rel_name(cfg.relid)),
+             errdetail("Role \"%s\" is not an admin of the table.",
+                       GetUserNameFromId(GetUserId(), false)),
+             errhint("Admins are superusers, members of the table owner's role, and members of "
+                     "softdelete_admin.")));
+}
+
+// Marks the target rows deleted: stamp, actor, reason; live rows only.
+void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason)
+{
+    assign(query, rte, cfg, cfg.deleted_at,
+           call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
+    assign(query, rte, cfg, cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
+    if (!keep_reason)
+        assign(query, rte, cfg, cfg.delete_reason,
+               call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
+    // A second delete never moves the stamp: retention counts from the first.
+    add_qual(query, deleted_at_test(query, cfg, IS_NULL));
+    skip_visibility_checks(query);
+}
+
+void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+{
+    require_admin(cfg, "restore");
+    assign(query, rte, cfg, cfg.deleted_at,
+           call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
+    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
+        if (attno == InvalidAttrNumber)
+            continue;
+        Var* column = column_var(query, cfg, attno);
+        assign(query, rte, cfg, attno,
+               reinterpret_cast<Expr*>(makeNullConst(column->vartype, column->vartypmod, column->varcollid)));
+    }
+    add_qual(query, deleted_at_test(query, cfg, IS_NOT_NULL));
+    unhide_deleted_rows(rte);
+}
+
+// Is the value assigned to deleted_at NULL? Decided with the bound parameter
+// values when there are some (custom plans, extended protocol).
+enum class Assigned { null_value, some_value, unknown };
+
+Assigned assigned_value(Expr* expr, ParamListInfo params)
+{
+    Node* node = reinterpret_cast<Node*>(expr);
+    if (!IsA(node, Const)) {
+        PlannerGlobal* glob = makeNode(PlannerGlobal);
+        glob->boundParams = params;
+        PlannerInfo* root = makeNode(PlannerInfo);
+        root->glob = glob;
+        node = estimate_expression_value(root, node);
+    }
+    if (IsA(node, Const))
+        return reinterpret_cast<Const*>(node)->constisnull ? Assigned::null_value : Assigned::some_value;
+    return contain_var_clause(node) ? Assigned::some_value : Assigned::unknown;
+}
+
+struct RewriteState {
+    ParamListInfo params;
+    bool generic_plan_unsafe;  // a Param decides delete vs restore
+};
+
+void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+{
+    if (hard_delete) {
+        require_admin(cfg, "hard-delete");
+        unhide_deleted_rows(rte);
+        return;
+    }
+    query->commandType = CMD_UPDATE;
+    query->targetList = NIL;
+    make_soft_delete(query, rte, cfg, false);
+}
+
+void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
+{
+    TargetEntry* stamp = find_assignment(query->targetList, cfg.deleted_at);
+    bool sets_actor = find_assignment(query->targetList, cfg.deleted_by) != nullptr;
+    bool sets_reason = find_assignment(query->targetList, cfg.delete_reason) != nullptr;
+    if (stamp == nullptr) {
+        if (sets_actor || sets_reason)
+            require_admin(cfg, "change the deletion record of");
+        return;
+    }
+    switch (assigned_value(stamp->expr, state->params)) {
+    case Assigned::null_value:
+        make_restore(query, rte, cfg);
+        break;
+    case Assigned::unknown:
+        state->generic_plan_unsafe = true;
+        make_soft_delete(query, rte, cfg, sets_reason);
+        break;
+    case Assigned::some_value:
+        make_soft_delete(query, rte, cfg, sets_reason);
+        break;
+    }
+}
+
+void rewrite_upsert(Query* query, const TableConfig& cfg)
+{
+    OnConflictExpr* conflict = query->onConflict;
+    if (conflict == nullptr || conflict->arbiterElems == NIL)
+        return;
+    Node* live = deleted_at_test(query, cfg, IS_NULL);
+    conflict->arbiterWhere = conflict->arbiterWhere == nullptr
+                                 ? live
+                                 : make_and_qual(conflict->arbiterWhere, live);
+}
+
+void rewrite_query(Query* query, RewriteState* state)
+{
+    ListCell* lc;
+    foreach (lc, query->cteList) {
+        auto* cte = static_cast<CommonTableExpr*>(lfirst(lc));
+        if (IsA(cte->ctequery, Query))
+            rewrite_query(reinterpret_cast<Query*>(cte->ctequery), state);
+    }
+    if (query->resultRelation == 0 || query->commandType == CMD_MERGE)
+        return;
+    RangeTblEntry* rte = rt_fetch(query->resultRelation, query->rtable);
+    if (rte->rtekind != RTE_RELATION)
+        return;
+    TableConfig cfg;
+    if (!table_config(rte->relid, &cfg))
+        return;
+    switch (query->commandType) {
+    case CMD_DELETE:
+        rewrite_delete(query, rte, cfg);
+        break;
+    case CMD_UPDATE:
+        rewrite_update(query, rte, cfg, state);
+        break;
+    case CMD_INSERT:
+        rewrite_upsert(query, cfg);
+        break;
+    default:
+        break;
+    }
+}
+
+bool modifies_anything(const Query* query)
+{
+    if (query->commandType == CMD_DELETE || query->commandType == CMD_UPDATE ||
+        query->commandType == CMD_INSERT)
+        return true;
+    ListCell* lc;
+    foreach (lc, query->cteList) {
+        auto* cte = static_cast<CommonTableExpr*>(lfirst(lc));
+        if (IsA(cte->ctequery, Query) && modifies_anything(reinterpret_cast<Query*>(cte->ctequery)))
+            return true;
+    }
+    return false;
+}
+
+PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
+                                ParamListInfo bound_params)
+{
+    RewriteState state = {bound_params, false};
+    if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
+        rewrite_query(parse, &state);
+    PlannedStmt* stmt = previous_planner != nullptr
+                            ? previous_planner(parse, query_string, cursor_options, bound_params)
+                            : standard_planner(parse, query_string, cursor_options, bound_params);
+    // A generic plan cannot know whether a parameter is NULL (a restore) or
+    // not (a delete): price it out, so the plan cache keeps custom plans.
+    if (state.generic_plan_unsafe && bound_params == nullptr)
+        stmt->planTree->total_cost += 1.0e10;
+    return stmt;
+}
+
+}  // namespace
+
+bool is_rewritten_delete(const PlannedStmt* stmt)
+{
+    if (stmt->commandType != CMD_UPDATE || stmt->planTree == nullptr || !IsA(stmt->planTree, ModifyTable))
+        return false;
+    // The named table: child RTEs of a partitioned target carry no permissions.
+    const auto* modify = reinterpret_cast<const ModifyTable*>(stmt->planTree);
+    const RangeTblEntry* rte = rt_fetch(modify->nominalRelation, stmt->rtable);
+#if PG_VERSION_NUM >= 160000
+    AclMode perms = required_perms(rte, stmt->permInfos);
+#else
+    AclMode perms = required_perms(rte, NIL);
+#endif
+    return (perms & ACL_DELETE) != 0 && (perms & ACL_UPDATE) == 0;
+}
+
+void install_planner_hook()
+{
+    previous_planner = planner_hook;
+    planner_hook = softdelete_planner;
+}
+
+}  // namespace softdelete

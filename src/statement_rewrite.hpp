@@ -1,0 +1,14 @@
+// The planner hook that turns DELETEs on enabled tables into soft deletes.
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete {
+
+void install_planner_hook();
+
+// True when stmt is a DELETE that the planner hook turned into an UPDATE:
+// its result relation asks for the DELETE privilege only.
+bool is_rewritten_delete(const PlannedStmt* stmt);
+
+}  // namespace softdelete

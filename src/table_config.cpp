@@ -1,0 +1,175 @@
+// Reads softdelete.tables with an index scan (no SPI, so no planning and no
+// recursion into our own planner hook) and caches the answer, negative ones
+// included, until any relcache invalidation arrives.
+#include "table_config.hpp"
+#include "visibility.hpp"
+
+extern "C" {
+#include "catalog/partition.h"
+#include "utils/inval.h"
+}
+
+namespace softdelete {
+
+namespace {
+
+struct CacheEntry {
+    Oid relid;  // hash key
+    bool enabled;
+    TableConfig config;
+};
+
+HTAB* cache = nullptr;
+
+void create_cache()
+{
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.keysize = sizeof(Oid);
+    ctl.entrysize = sizeof(CacheEntry);
+    ctl.hcxt = CacheMemoryContext;
+    cache = hash_create("softdelete table configs", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+// Invalidations are cheap to honour: the cache holds a handful of entries.
+void on_relcache_invalidation(Datum arg, Oid relid)
+{
+    (void)arg;
+    (void)relid;
+    forget_table_configs();
+    forget_extension_objects();
+}
+
+Oid config_table_oid()
+{
+    Oid nsp = get_namespace_oid("softdelete", true);
+    if (!OidIsValid(nsp))
+        return InvalidOid;
+    return get_relname_relid("tables", nsp);
+}
+
+// The row of softdelete.tables for relid: column name and log_events.
+bool read_config_row(Oid relid, NameData* column, bool* log_events)
+{
+    Oid table_oid = config_table_oid();
+    if (!OidIsValid(table_oid))
+        return false;
+    Relation rel = table_open(table_oid, AccessShareLock);
+    Oid index_oid = RelationGetPrimaryKeyIndex(rel);
+    bool found = false;
+    if (OidIsValid(index_oid)) {
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+        SysScanDesc scan = systable_beginscan(rel, index_oid, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            TupleDesc desc = RelationGetDescr(rel);
+            bool isnull = false;
+            int column_att = 0;
+            int log_att = 0;
+            for (int i = 0; i < desc->natts; i++) {
+                const char* name = NameStr(TupleDescAttr(desc, i)->attname);
+                if (strcmp(name, "column_name") == 0)
+                    column_att = i + 1;
+                else if (strcmp(name, "log_events") == 0)
+                    log_att = i + 1;
+            }
+            Datum d = heap_getattr(tuple, column_att, desc, &isnull);
+            namestrcpy(column, isnull ? "deleted_at" : NameStr(*DatumGetName(d)));
+            d = heap_getattr(tuple, log_att, desc, &isnull);
+            *log_events = isnull ? true : DatumGetBool(d);
+            found = true;
+        }
+        systable_endscan(scan);
+    }
+    table_close(rel, AccessShareLock);
+    return found;
+}
+
+void fill_config(TableConfig* config, Oid relid, Oid root, const char* column, bool log_events)
+{
+    config->relid = relid;
+    config->root = root;
+    config->deleted_at = get_attnum(relid, column);
+    config->deleted_by = get_attnum(relid, "deleted_by");
+    config->delete_reason = get_attnum(relid, "delete_reason");
+    config->deleted_at_type = get_atttype(relid, config->deleted_at);
+    config->log_events = log_events;
+}
+
+}  // namespace
+
+bool extension_present()
+{
+    return OidIsValid(config_table_oid());
+}
+
+bool table_config(Oid relid, TableConfig* out)
+{
+    if (cache == nullptr)
+        create_cache();
+    bool found = false;
+    auto* entry = static_cast<CacheEntry*>(hash_search(cache, &relid, HASH_FIND, &found));
+    if (found) {
+        if (entry->enabled)
+            *out = entry->config;
+        return entry->enabled;
+    }
+
+    NameData column;
+    bool log_events = true;
+    Oid root = InvalidOid;
+    if (read_config_row(relid, &column, &log_events)) {
+        root = relid;
+    } else if (get_rel_relispartition(relid)) {
+        List* ancestors = get_partition_ancestors(relid);
+        ListCell* lc;
+        foreach (lc, ancestors) {
+            Oid ancestor = lfirst_oid(lc);
+            if (read_config_row(ancestor, &column, &log_events)) {
+                root = ancestor;
+                break;
+            }
+        }
+        list_free(ancestors);
+    }
+
+    TableConfig config;
+    memset(&config, 0, sizeof config);
+    bool enabled = OidIsValid(root);
+    if (enabled) {
+        fill_config(&config, relid, root, NameStr(column), log_events);
+        enabled = config.deleted_at != InvalidAttrNumber;
+    }
+    // Entered only now: the lookups above may have flushed the cache.
+    entry = static_cast<CacheEntry*>(hash_search(cache, &relid, HASH_ENTER, &found));
+    entry->enabled = enabled;
+    entry->config = config;
+    if (enabled)
+        *out = config;
+    return enabled;
+}
+
+Oid table_config_root(Oid relid)
+{
+    TableConfig config;
+    return table_config(relid, &config) ? config.root : relid;
+}
+
+void forget_table_configs()
+{
+    if (cache == nullptr)
+        return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, cache);
+    CacheEntry* entry;
+    while ((entry = static_cast<CacheEntry*>(hash_seq_search(&status))) != nullptr)
+        hash_search(cache, &entry->relid, HASH_REMOVE, nullptr);
+}
+
+void register_config_invalidation()
+{
+    CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
+}
+
+}  // namespace softdelete

@@ -1,0 +1,20 @@
+// Visibility decisions behind the RLS policy (see visibility.cpp).
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete {
+
+// C++ regime: may throw PgError.
+bool sees_deleted_rows(Oid root);
+bool may_write_deleted_rows(Oid root);
+
+// OIDs of the extension's functions that rewritten statements and policies use.
+Oid include_deleted_function();
+Oid deletion_stamp_function();
+Oid restore_stamp_function();
+Oid actor_function();
+Oid reason_function();
+void forget_extension_objects();
+
+}  // namespace softdelete
