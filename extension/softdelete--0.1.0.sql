@@ -173,7 +173,9 @@ BEGIN
                        'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.guard_truncate()', rel);
         RETURN NEXT 'trigger softdelete_guard_truncate on ' || rel::text;
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop') THEN
+    -- A row trigger on a partitioned table is cloned to its partitions.
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop')
+       AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
         EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
                        'FOR EACH ROW EXECUTE FUNCTION softdelete.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
@@ -331,6 +333,7 @@ DECLARE
     changed boolean := false;
 BEGIN
     PERFORM softdelete._check_target(tbl);
+    PERFORM set_config('softdelete_internal.enabling', 'on', true);
     IF col IS NULL OR col = '' THEN
         RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -427,6 +430,7 @@ BEGIN
         RAISE NOTICE 'table % is already enabled with these options: nothing changed', tbl;
         RETURN NEXT;
     END IF;
+    PERFORM set_config('softdelete_internal.enabling', 'off', true);
     -- Other backends must re-read this table's configuration.
     PERFORM softdelete._invalidate(tbl);
 END
@@ -616,6 +620,43 @@ CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anyelement) RETURNS big
     LANGUAGE sql
     AS 'SELECT softdelete.hard_delete($1, pg_catalog.to_jsonb($2))';
 
+-- Partitions created or attached after enable() get the same enforcement:
+-- querying a partition directly uses the partition's own policies.
+CREATE FUNCTION softdelete._cover_new_partitions() RETURNS event_trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cmd record;
+    part record;
+BEGIN
+    IF current_setting('softdelete_internal.enabling', true) = 'on' THEN
+        RETURN;  -- enable() covers the partitions itself
+    END IF;
+    FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
+                WHERE object_type IN ('table', 'table column') AND classid = 'pg_class'::regclass LOOP
+        FOR part IN
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events
+              FROM pg_partition_tree(cmd.objid::regclass) t
+              JOIN pg_class c ON c.oid = t.relid AND c.relispartition
+              CROSS JOIN LATERAL (SELECT a.relid FROM pg_partition_ancestors(t.relid) a) anc
+              JOIN softdelete.tables cfg ON cfg.relid = anc.relid
+             WHERE NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
+                                                        AND p.polname = 'softdelete_visibility')
+        LOOP
+            PERFORM softdelete._install_enforcement(part.partition, part.root, part.column_name,
+                                                    part.key_columns, part.log_events);
+            -- An attached table brings its own full unique indexes along.
+            PERFORM softdelete._convert_uniques(part.partition, part.column_name);
+            PERFORM softdelete._invalidate(part.partition);
+        END LOOP;
+    END LOOP;
+END
+$$;
+
+CREATE EVENT TRIGGER softdelete_cover_new_partitions ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
+    EXECUTE FUNCTION softdelete._cover_new_partitions();
+
 -------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
@@ -638,7 +679,8 @@ GRANT EXECUTE ON FUNCTION
     softdelete.disable(regclass), softdelete._check_target(regclass), softdelete._partitions(regclass),
     softdelete._key_expression(name[]), softdelete._convert_uniques(regclass, name),
     softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
-    softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass)
+    softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass),
+    softdelete._cover_new_partitions()
     TO PUBLIC;
 -- enable() runs as its caller: a table's owner may manage that table's row.
 ALTER TABLE softdelete.tables ENABLE ROW LEVEL SECURITY;
