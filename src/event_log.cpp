@@ -82,18 +82,41 @@ const char* update_kind(Oid relid)
     return search.stamps.kind;
 }
 
-std::unordered_map<std::string, SPIPlanPtr>& kept_plans()
+// Kept plans per table: the transition table's shape is the table's, and the
+// plan cache cannot see it change, so a relcache invalidation of the table
+// (any ALTER TABLE) drops its plans.
+struct KeptPlan {
+    Oid relid;
+    SPIPlanPtr plan;
+};
+
+std::unordered_map<std::string, KeptPlan>& kept_plans()
 {
-    static std::unordered_map<std::string, SPIPlanPtr> plans;
+    static std::unordered_map<std::string, KeptPlan> plans;
     return plans;
 }
 
-SPIPlanPtr prepared(const std::string& sql)
+void forget_plans(Datum arg, Oid relid)
+{
+    (void)arg;
+    auto& plans = kept_plans();
+    for (auto it = plans.begin(); it != plans.end();) {
+        if (relid == InvalidOid || it->second.relid == relid) {
+            SPI_freeplan(it->second.plan);
+            it = plans.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+SPIPlanPtr prepared(Oid relid, const std::string& sql)
 {
     auto& plans = kept_plans();
-    auto found = plans.find(sql);
+    const std::string key = std::to_string(relid) + ":" + sql;
+    auto found = plans.find(key);
     if (found != plans.end())
-        return found->second;
+        return found->second.plan;
     Oid types[] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID};
     SPIPlanPtr plan = pg_guard([&] {
         SPIPlanPtr p = SPI_prepare(sql.c_str(), 5, types);
@@ -103,7 +126,7 @@ SPIPlanPtr prepared(const std::string& sql)
         SPI_keepplan(p);
         return p;
     });
-    plans.emplace(sql, plan);
+    plans.emplace(key, KeptPlan{relid, plan});
     return plan;
 }
 
@@ -158,7 +181,7 @@ void write_event(TriggerData* trigger, const char* action, const char* keys_sql)
         if (keys_sql != nullptr)
             SPI_register_trigger_data(trigger);
     });
-    SPIPlanPtr plan = prepared(sql);
+    SPIPlanPtr plan = prepared(relid, sql);
     pg_guard([&] {
         Datum values[5] = {ObjectIdGetDatum(relid), CStringGetTextDatum(table_name.c_str()),
                            CStringGetTextDatum(action), CStringGetTextDatum(actor.c_str()),
@@ -175,6 +198,11 @@ void write_event(TriggerData* trigger, const char* action, const char* keys_sql)
             elog(ERROR, "softdelete could not write its event: %s", SPI_result_code_string(rc));
         SPI_finish();
     });
+}
+
+void register_event_plan_invalidation()
+{
+    CacheRegisterRelcacheCallback(forget_plans, (Datum)0);
 }
 
 }  // namespace softdelete

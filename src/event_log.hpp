@@ -14,4 +14,7 @@ namespace softdelete {
 void write_event(TriggerData* trigger, const char* action, const char* keys_sql);
 std::string current_actor();
 
+// Kept event plans follow their table's changes.
+void register_event_plan_invalidation();
+
 }  // namespace softdelete

@@ -1,5 +1,6 @@
 // Module entry: settings, hooks and cache invalidation, plus the small
 // SQL-callable functions that belong to no other room.
+#include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
@@ -16,6 +17,7 @@ void _PG_init(void)
     loaded_at_startup = process_shared_preload_libraries_in_progress;
     softdelete::define_settings();
     softdelete::register_config_invalidation();
+    softdelete::register_event_plan_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();
 }
