@@ -554,7 +554,7 @@ $$;
 
 -- Brings back one deleted row. The UPDATE goes through the same routing as a
 -- hand-written "SET deleted_at = NULL", which authorizes it.
-CREATE FUNCTION softdelete.restore(tbl regclass, key jsonb) RETURNS bigint
+CREATE FUNCTION softdelete._restore(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -586,12 +586,24 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION softdelete.restore(tbl regclass, key anyelement) RETURNS bigint
+-- A key as the caller wrote it: a value (restore('users', 42)) or a jsonb
+-- object of the key's columns, also when written as a plain literal
+-- (restore('members', '{"org": 1, "id": 7}')), which resolves to text.
+CREATE FUNCTION softdelete._key_json(key anycompatible) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+        SELECT CASE WHEN pg_catalog.pg_typeof($1) = 'text'::pg_catalog.regtype
+                         AND pg_catalog.ltrim($1::text) LIKE '{%'
+                    THEN $1::text::jsonb
+                    ELSE pg_catalog.to_jsonb($1) END
+    $$;
+
+CREATE FUNCTION softdelete.restore(tbl regclass, key anycompatible) RETURNS bigint
     LANGUAGE sql
-    AS 'SELECT softdelete.restore($1, pg_catalog.to_jsonb($2))';
+    AS 'SELECT softdelete._restore($1, softdelete._key_json($2))';
 
 -- Removes one row for good (admins only, logged as a hard delete).
-CREATE FUNCTION softdelete.hard_delete(tbl regclass, key jsonb) RETURNS bigint
+CREATE FUNCTION softdelete._hard_delete(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -616,9 +628,9 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anyelement) RETURNS bigint
+CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
     LANGUAGE sql
-    AS 'SELECT softdelete.hard_delete($1, pg_catalog.to_jsonb($2))';
+    AS 'SELECT softdelete._hard_delete($1, softdelete._key_json($2))';
 
 -- Partitions created or attached after enable() get the same enforcement:
 -- querying a partition directly uses the partition's own policies.
@@ -668,8 +680,9 @@ GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
     softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
     softdelete.deletion_stamp(), softdelete.restore_stamp(), softdelete.preloaded(),
     softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),
-    softdelete.restore(regclass, jsonb), softdelete.restore(regclass, anyelement),
-    softdelete.hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anyelement),
+    softdelete._restore(regclass, jsonb), softdelete.restore(regclass, anycompatible),
+    softdelete._hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anycompatible),
+    softdelete._key_json(anycompatible),
     softdelete._config(regclass), softdelete._key_object(regclass, name[], jsonb),
     softdelete._key_predicate(regclass, name[])
     TO PUBLIC;

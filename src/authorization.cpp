@@ -2,17 +2,19 @@
 #include "authorization.hpp"
 #include "table_config.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
-bool has_role(const char* role_name)
+bool has_role(const char *role_name)
 {
     Oid role = get_role_oid(role_name, true);
     return OidIsValid(role) && has_privs_of_role(GetUserId(), role);
 }
 
-}  // namespace
+} // namespace
 
 bool is_admin(Oid root)
 {
@@ -57,7 +59,7 @@ bool is_reader_anywhere()
     return owns_one;
 }
 
-}  // namespace softdelete
+} // namespace softdelete
 
 extern "C" {
 
@@ -72,5 +74,4 @@ Datum softdelete_is_reader(PG_FUNCTION_ARGS)
 {
     PG_RETURN_BOOL(softdelete::is_reader(softdelete::table_config_root(PG_GETARG_OID(0))));
 }
-
 }

@@ -3,7 +3,8 @@
 
 #include "pg.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
 // Superuser, a member of the table owner's role, or of softdelete_admin.
 bool is_admin(Oid root);
@@ -12,4 +13,4 @@ bool is_reader(Oid root);
 // May the current role opt in to deleted rows of some table at all?
 bool is_reader_anywhere();
 
-}  // namespace softdelete
+} // namespace softdelete

@@ -7,19 +7,21 @@
 #include "settings.hpp"
 #include "table_config.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
-TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
+TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *name)
 {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be called as a trigger", name)));
-    return reinterpret_cast<TriggerData*>(fcinfo->context);
+    return reinterpret_cast<TriggerData *>(fcinfo->context);
 }
 
-void refuse_non_admin(const TableConfig& cfg, const char* what)
+void refuse_non_admin(const TableConfig &cfg, const char *what)
 {
     if (is_admin(cfg.root))
         return;
@@ -32,9 +34,9 @@ void refuse_non_admin(const TableConfig& cfg, const char* what)
 }
 
 // Marks one row deleted through the same routing as a hand-written UPDATE.
-void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
+void soft_delete_by_ctid(Relation rel, const TableConfig &cfg, ItemPointer ctid)
 {
-    char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
+    char *sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
                          quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                     RelationGetRelationName(rel)),
                          quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false)));
@@ -50,9 +52,9 @@ void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
     SPI_finish();
 }
 
-}  // namespace
+} // namespace
 
-}  // namespace softdelete
+} // namespace softdelete
 
 extern "C" {
 
@@ -62,11 +64,12 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_soft_delete_row);
 Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 {
-    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
+    TriggerData *trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
     if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
         !TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("softdelete.soft_delete_row() must be a BEFORE DELETE row trigger")));
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("softdelete.soft_delete_row() must be a BEFORE DELETE row trigger")));
     softdelete::TableConfig cfg;
     if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
         return PointerGetDatum(trigger->tg_trigtuple);
@@ -75,7 +78,8 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
         return PointerGetDatum(trigger->tg_trigtuple);
     }
     bool isnull = false;
-    heap_getattr(trigger->tg_trigtuple, cfg.deleted_at, RelationGetDescr(trigger->tg_relation), &isnull);
+    heap_getattr(trigger->tg_trigtuple, cfg.deleted_at, RelationGetDescr(trigger->tg_relation),
+                 &isnull);
     if (isnull)
         softdelete::soft_delete_by_ctid(trigger->tg_relation, cfg, &trigger->tg_trigtuple->t_self);
     return PointerGetDatum(nullptr);
@@ -84,19 +88,19 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_guard_truncate);
 Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
 {
-    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
+    TriggerData *trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
     softdelete::TableConfig cfg;
     if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
         return PointerGetDatum(nullptr);
     softdelete::refuse_non_admin(cfg, "truncate");
     if (!softdelete::hard_delete)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
-                               RelationGetRelationName(trigger->tg_relation)),
-                        errdetail("TRUNCATE would remove live and deleted rows for good."),
-                        errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
+                        RelationGetRelationName(trigger->tg_relation)),
+                 errdetail("TRUNCATE would remove live and deleted rows for good."),
+                 errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
     softdelete::entry_guard([trigger] { softdelete::write_event(trigger, "truncate", nullptr); });
     return PointerGetDatum(nullptr);
 }
-
 }

@@ -5,17 +5,19 @@
 #include "executor_hooks.hpp"
 #include "statement_rewrite.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
 ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
 uint64 backstop_rows = 0;
-QueryDesc* finishing = nullptr;
+QueryDesc *finishing = nullptr;
 
-void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
+void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
 {
     uint64 outer_backstop_rows = backstop_rows;
     backstop_rows = 0;
@@ -36,9 +38,9 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
         query->operation = CMD_DELETE;
 }
 
-void finish_hook(QueryDesc* query)
+void finish_hook(QueryDesc *query)
 {
-    QueryDesc* outer = finishing;
+    QueryDesc *outer = finishing;
     finishing = query;
     PG_TRY();
     {
@@ -54,14 +56,14 @@ void finish_hook(QueryDesc* query)
     PG_END_TRY();
 }
 
-}  // namespace
+} // namespace
 
 void count_backstop_row()
 {
     backstop_rows++;
 }
 
-QueryDesc* finishing_query()
+QueryDesc *finishing_query()
 {
     return finishing;
 }
@@ -74,4 +76,4 @@ void install_executor_hooks()
     ExecutorFinish_hook = finish_hook;
 }
 
-}  // namespace softdelete
+} // namespace softdelete

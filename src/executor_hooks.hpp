@@ -4,7 +4,8 @@
 
 #include "pg.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
 void install_executor_hooks();
 
@@ -13,6 +14,6 @@ void install_executor_hooks();
 void count_backstop_row();
 
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
-QueryDesc* finishing_query();
+QueryDesc *finishing_query();
 
-}  // namespace softdelete
+} // namespace softdelete

@@ -3,9 +3,11 @@
 // drops its tables, which sends one).
 #include "visibility.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
 struct FunctionOids {
     bool valid;
@@ -18,15 +20,15 @@ struct FunctionOids {
 
 FunctionOids oids = {};
 
-Oid lookup(const char* name, int nargs, const Oid* argtypes)
+Oid lookup(const char *name, int nargs, const Oid *argtypes)
 {
-    List* qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
+    List *qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
     Oid oid = LookupFuncName(qualified, nargs, argtypes, true);
     list_free_deep(qualified);
     return oid;
 }
 
-const FunctionOids& functions()
+const FunctionOids &functions()
 {
     if (!oids.valid) {
         const Oid regclass_arg[] = {REGCLASSOID};
@@ -40,25 +42,42 @@ const FunctionOids& functions()
                       OidIsValid(fresh.restore_stamp) && OidIsValid(fresh.actor) &&
                       OidIsValid(fresh.reason);
         if (!fresh.valid)
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                            errmsg("softdelete's functions are missing from schema softdelete"),
-                            errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
+            ereport(
+                ERROR,
+                (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                 errmsg("softdelete's functions are missing from schema softdelete"),
+                 errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
         oids = fresh;
     }
     return oids;
 }
 
-}  // namespace
+} // namespace
 
 void forget_extension_objects()
 {
     oids.valid = false;
 }
 
-Oid include_deleted_function() { return functions().include_deleted; }
-Oid deletion_stamp_function() { return functions().deletion_stamp; }
-Oid restore_stamp_function() { return functions().restore_stamp; }
-Oid actor_function() { return functions().actor; }
-Oid reason_function() { return functions().reason; }
+Oid include_deleted_function()
+{
+    return functions().include_deleted;
+}
+Oid deletion_stamp_function()
+{
+    return functions().deletion_stamp;
+}
+Oid restore_stamp_function()
+{
+    return functions().restore_stamp;
+}
+Oid actor_function()
+{
+    return functions().actor;
+}
+Oid reason_function()
+{
+    return functions().reason;
+}
 
-}  // namespace softdelete
+} // namespace softdelete

@@ -50,5 +50,4 @@ Datum softdelete_invalidate(PG_FUNCTION_ARGS)
     softdelete::forget_table_configs();
     PG_RETURN_VOID();
 }
-
 }

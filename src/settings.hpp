@@ -3,7 +3,8 @@
 
 #include "pg.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
 // softdelete.include_deleted: show deleted rows to a reader.
 extern bool include_deleted;
@@ -12,4 +13,4 @@ extern bool hard_delete;
 
 void define_settings();
 
-}  // namespace softdelete
+} // namespace softdelete

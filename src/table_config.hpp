@@ -3,22 +3,23 @@
 
 #include "pg.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
 struct TableConfig {
-    Oid relid;               // the relation asked about (a table or a partition)
-    Oid root;                // the enabled table whose row in softdelete.tables applies
-    AttrNumber deleted_at;   // attribute numbers in relid
+    Oid relid;             // the relation asked about (a table or a partition)
+    Oid root;              // the enabled table whose row in softdelete.tables applies
+    AttrNumber deleted_at; // attribute numbers in relid
     AttrNumber deleted_by;
     AttrNumber delete_reason;
-    Oid deleted_at_type;     // timestamptz, or timestamp when an ORM column was adopted
+    Oid deleted_at_type; // timestamptz, or timestamp when an ORM column was adopted
     bool log_events;
 };
 
 // Fills *out with the configuration governing relid; false when soft delete
 // is not enabled on it (nor on an ancestor, for a partition). A copy, because
 // an invalidation may empty the cache at any catalog access.
-bool table_config(Oid relid, TableConfig* out);
+bool table_config(Oid relid, TableConfig *out);
 
 // Drops every cached entry (relcache callback, and on extension changes).
 void forget_table_configs();
@@ -31,4 +32,4 @@ void register_config_invalidation();
 // True when the extension's schema exists in this database.
 bool extension_present();
 
-}  // namespace softdelete
+} // namespace softdelete

@@ -5,9 +5,11 @@
 
 #include "error_bridge.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
 struct RelationFacts {
     bool exists;
@@ -16,7 +18,7 @@ struct RelationFacts {
     bool is_catalog;
     bool is_owner;
     bool has_primary_key;
-    const char* name;
+    const char *name;
 };
 
 RelationFacts facts_of(Oid relid)
@@ -26,7 +28,7 @@ RelationFacts facts_of(Oid relid)
         HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
         if (!HeapTupleIsValid(tuple))
             return facts;
-        auto* form = (Form_pg_class)GETSTRUCT(tuple);
+        auto *form = (Form_pg_class)GETSTRUCT(tuple);
         facts.exists = true;
         facts.relkind = form->relkind;
         facts.is_partition = form->relispartition;
@@ -49,7 +51,7 @@ RelationFacts facts_of(Oid relid)
     });
 }
 
-const char* kind_name(char relkind)
+const char *kind_name(char relkind)
 {
     switch (relkind) {
     case RELKIND_VIEW:
@@ -76,7 +78,8 @@ void check_target(Oid relid)
 {
     RelationFacts facts = facts_of(relid);
     if (!facts.exists)
-        throw PgError(ERRCODE_UNDEFINED_TABLE, "relation with OID " + std::to_string(relid) + " does not exist");
+        throw PgError(ERRCODE_UNDEFINED_TABLE,
+                      "relation with OID " + std::to_string(relid) + " does not exist");
     std::string name = facts.name;
     if (facts.is_catalog)
         throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a system catalog",
@@ -86,9 +89,10 @@ void check_target(Oid relid)
                       "Soft delete manages tables and partitioned tables.",
                       "Enable the table the view or foreign table reads from.");
     if (facts.is_partition)
-        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a partition",
-                      "Soft delete is enabled on a partitioned table as a whole.",
-                      "Call softdelete.enable() on the partitioned table: it covers every partition.");
+        throw PgError(
+            ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a partition",
+            "Soft delete is enabled on a partitioned table as a whole.",
+            "Call softdelete.enable() on the partitioned table: it covers every partition.");
     if (!facts.is_owner)
         throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + name,
                       "Only the table's owner (or a superuser) can change its deletion policy.");
@@ -98,9 +102,9 @@ void check_target(Oid relid)
                       "Add a primary key, then call softdelete.enable() again.");
 }
 
-}  // namespace
+} // namespace
 
-}  // namespace softdelete
+} // namespace softdelete
 
 extern "C" {
 
@@ -111,5 +115,4 @@ Datum softdelete_check_target(PG_FUNCTION_ARGS)
     softdelete::entry_guard([relid] { softdelete::check_target(relid); });
     PG_RETURN_VOID();
 }
-
 }

@@ -3,7 +3,8 @@
 
 #include "pg.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
 // C++ regime: may throw PgError.
 bool sees_deleted_rows(Oid root);
@@ -17,4 +18,4 @@ Oid actor_function();
 Oid reason_function();
 void forget_extension_objects();
 
-}  // namespace softdelete
+} // namespace softdelete
