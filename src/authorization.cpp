@@ -8,7 +8,7 @@ namespace softdelete
 namespace
 {
 
-bool has_role(const char *role_name)
+bool has_role(const char* role_name)
 {
     Oid role = get_role_oid(role_name, true);
     return OidIsValid(role) && has_privs_of_role(GetUserId(), role);

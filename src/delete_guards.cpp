@@ -13,15 +13,15 @@ namespace softdelete
 namespace
 {
 
-TriggerData *trigger_data(FunctionCallInfo fcinfo, const char *name)
+TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
 {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be called as a trigger", name)));
-    return reinterpret_cast<TriggerData *>(fcinfo->context);
+    return reinterpret_cast<TriggerData*>(fcinfo->context);
 }
 
-void refuse_non_admin(const TableConfig &cfg, const char *what)
+void refuse_non_admin(const TableConfig& cfg, const char* what)
 {
     if (is_admin(cfg.root))
         return;
@@ -34,9 +34,9 @@ void refuse_non_admin(const TableConfig &cfg, const char *what)
 }
 
 // Marks one row deleted through the same routing as a hand-written UPDATE.
-void soft_delete_by_ctid(Relation rel, const TableConfig &cfg, ItemPointer ctid)
+void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
 {
-    char *sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
+    char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
                          quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
                                                     RelationGetRelationName(rel)),
                          quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false)));
@@ -64,7 +64,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_soft_delete_row);
 Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 {
-    TriggerData *trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
     if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
         !TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
         ereport(ERROR,
@@ -88,7 +88,7 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_guard_truncate);
 Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
 {
-    TriggerData *trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
     softdelete::TableConfig cfg;
     if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
         return PointerGetDatum(nullptr);

@@ -14,7 +14,7 @@ namespace
 {
 
 // Copies a C string into a fixed buffer, always terminated.
-void copy_text(char *dest, size_t size, const char *src) noexcept
+void copy_text(char* dest, size_t size, const char* src) noexcept
 {
     if (src == nullptr) {
         dest[0] = '\0';
@@ -30,7 +30,7 @@ PgError capture_pg_error(MemoryContext resume_in)
     // CopyErrorData must not run in ErrorContext; the copy lives in the
     // caller's context and is freed once its text is in the exception.
     MemoryContextSwitchTo(resume_in);
-    ErrorData *edata = CopyErrorData();
+    ErrorData* edata = CopyErrorData();
     FlushErrorState();
     PgError err(edata->sqlerrcode, edata->message ? edata->message : "",
                 edata->detail ? edata->detail : "", edata->hint ? edata->hint : "");
@@ -38,20 +38,20 @@ PgError capture_pg_error(MemoryContext resume_in)
     return err;
 }
 
-void remember_exception(PendingError &out) noexcept
+void remember_exception(PendingError& out, std::exception_ptr error) noexcept
 {
     out.set = true;
     try {
-        throw;
-    } catch (const PgError &e) {
+        std::rethrow_exception(error);
+    } catch (const PgError& e) {
         out.sqlstate = e.sqlstate();
         copy_text(out.message, sizeof out.message, e.what());
         copy_text(out.detail, sizeof out.detail, e.detail().c_str());
         copy_text(out.hint, sizeof out.hint, e.hint().c_str());
-    } catch (const std::bad_alloc &) {
+    } catch (const std::bad_alloc&) {
         out.sqlstate = ERRCODE_OUT_OF_MEMORY;
         copy_text(out.message, sizeof out.message, "out of memory in softdelete");
-    } catch (const std::exception &e) {
+    } catch (const std::exception& e) {
         out.sqlstate = ERRCODE_INTERNAL_ERROR;
         copy_text(out.message, sizeof out.message, e.what());
     } catch (...) {
@@ -60,7 +60,7 @@ void remember_exception(PendingError &out) noexcept
     }
 }
 
-void raise_pending(const PendingError &err)
+void raise_pending(const PendingError& err)
 {
     ereport(ERROR, (errcode(err.sqlstate), errmsg_internal("%s", err.message),
                     err.detail[0] ? errdetail_internal("%s", err.detail) : 0,

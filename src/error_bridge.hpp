@@ -33,10 +33,10 @@ public:
           hint_(std::move(hint))
     {
     }
-    const char *what() const noexcept override { return message_.c_str(); }
+    const char* what() const noexcept override { return message_.c_str(); }
     int sqlstate() const noexcept { return sqlstate_; }
-    const std::string &detail() const noexcept { return detail_; }
-    const std::string &hint() const noexcept { return hint_; }
+    const std::string& detail() const noexcept { return detail_; }
+    const std::string& hint() const noexcept { return hint_; }
 
 private:
     int sqlstate_;
@@ -52,7 +52,7 @@ PgError capture_pg_error(MemoryContext resume_in);
 // Runs body inside PG_TRY; true when an ereport(ERROR) was caught (the
 // error is still pending: capture_pg_error takes it). Nothing in this frame
 // changes between setjmp and longjmp except the volatile flag.
-template <typename Body> bool caught_pg_error(Body &body)
+template <typename Body> bool caught_pg_error(Body& body)
 {
     volatile bool failed = false;
     PG_TRY();
@@ -70,7 +70,7 @@ template <typename Body> bool caught_pg_error(Body &body)
 // Runs fn, which calls PostgreSQL; an ereport(ERROR) inside it surfaces as a
 // thrown PgError. fn must return a trivially destructible value (or void):
 // a longjmp may abandon its frame.
-template <typename Fn> auto pg_guard(Fn &&fn) -> decltype(fn())
+template <typename Fn> auto pg_guard(Fn&& fn) -> decltype(fn())
 {
     using Result = decltype(fn());
     MemoryContext caller_context = CurrentMemoryContext;
@@ -89,7 +89,7 @@ template <typename Fn> auto pg_guard(Fn &&fn) -> decltype(fn())
 }
 
 // expression_tree_walker and friends take a generic function pointer.
-template <typename Fn> auto walker(Fn *fn)
+template <typename Fn> auto walker(Fn* fn)
 {
     return reinterpret_cast<bool (*)()>(reinterpret_cast<void (*)()>(fn));
 }
@@ -103,21 +103,21 @@ struct PendingError {
     char hint[512] = {};
 };
 
-// Fills out from the exception in flight; never allocates through PostgreSQL.
-void remember_exception(PendingError &out) noexcept;
+// Fills out from error (the exception in flight); never allocates through PostgreSQL.
+void remember_exception(PendingError& out, std::exception_ptr error) noexcept;
 
 // Raises the remembered error with ereport(ERROR). Never returns.
-[[noreturn]] void raise_pending(const PendingError &err);
+[[noreturn]] void raise_pending(const PendingError& err);
 
 // Runs a C++ body for an entry point; a C++ exception becomes ereport(ERROR)
 // with its SQLSTATE, detail and hint once the catch block is closed.
-template <typename Fn> auto entry_guard(Fn &&fn) -> decltype(fn())
+template <typename Fn> auto entry_guard(Fn&& fn) -> decltype(fn())
 {
     PendingError pending;
     try {
         return fn();
     } catch (...) {
-        remember_exception(pending);
+        remember_exception(pending, std::current_exception());
     }
     raise_pending(pending);
 }

@@ -22,15 +22,15 @@ namespace
 struct KindSearch {
     Oid deletion_stamp;
     Oid restore_stamp;
-    const char *kind;
+    const char* kind;
 };
 
-bool find_stamp(Node *node, KindSearch *search)
+bool find_stamp(Node* node, KindSearch* search)
 {
     if (node == nullptr)
         return false;
     if (IsA(node, FuncExpr)) {
-        Oid fn = reinterpret_cast<FuncExpr *>(node)->funcid;
+        Oid fn = reinterpret_cast<FuncExpr*>(node)->funcid;
         if (fn == search->deletion_stamp)
             search->kind = "delete";
         else if (fn == search->restore_stamp)
@@ -41,28 +41,28 @@ bool find_stamp(Node *node, KindSearch *search)
     return expression_tree_walker(node, walker(find_stamp), search);
 }
 
-bool find_stamp_in_plans(PlanState *state, KindSearch *search)
+bool find_stamp_in_plans(PlanState* state, KindSearch* search)
 {
     if (state == nullptr)
         return false;
-    if (find_stamp(reinterpret_cast<Node *>(state->plan->targetlist), search))
+    if (find_stamp(reinterpret_cast<Node*>(state->plan->targetlist), search))
         return true;
     return planstate_tree_walker(state, walker(find_stamp_in_plans), search);
 }
 
 struct ModifySearch {
     Oid relid;
-    List *rtable;
+    List* rtable;
     KindSearch stamps;
 };
 
 // Finds the ModifyTable that wrote relid and reads its stamps.
-bool find_update_of(PlanState *state, ModifySearch *search)
+bool find_update_of(PlanState* state, ModifySearch* search)
 {
     if (state == nullptr)
         return false;
     if (IsA(state, ModifyTableState)) {
-        auto *modify = reinterpret_cast<ModifyTable *>(state->plan);
+        auto* modify = reinterpret_cast<ModifyTable*>(state->plan);
         Oid target = rt_fetch(modify->nominalRelation, search->rtable)->relid;
         if (modify->operation == CMD_UPDATE && target == search->relid) {
             find_stamp_in_plans(outerPlanState(state), &search->stamps);
@@ -73,9 +73,9 @@ bool find_update_of(PlanState *state, ModifySearch *search)
 }
 
 // "delete", "restore", or nullptr for an UPDATE that is neither.
-const char *update_kind(Oid relid)
+const char* update_kind(Oid relid)
 {
-    QueryDesc *query = finishing_query();
+    QueryDesc* query = finishing_query();
     if (query == nullptr || query->planstate == nullptr)
         return nullptr;
     ModifySearch search = {relid,
@@ -93,7 +93,7 @@ struct KeptPlan {
     SPIPlanPtr plan;
 };
 
-std::unordered_map<std::string, KeptPlan> &kept_plans()
+std::unordered_map<std::string, KeptPlan>& kept_plans()
 {
     static std::unordered_map<std::string, KeptPlan> plans;
     return plans;
@@ -102,7 +102,7 @@ std::unordered_map<std::string, KeptPlan> &kept_plans()
 void forget_plans(Datum arg, Oid relid)
 {
     (void)arg;
-    auto &plans = kept_plans();
+    auto& plans = kept_plans();
     for (auto it = plans.begin(); it != plans.end();) {
         if (relid == InvalidOid || it->second.relid == relid) {
             SPI_freeplan(it->second.plan);
@@ -113,9 +113,9 @@ void forget_plans(Datum arg, Oid relid)
     }
 }
 
-SPIPlanPtr prepared(Oid relid, const std::string &sql)
+SPIPlanPtr prepared(Oid relid, const std::string& sql)
 {
-    auto &plans = kept_plans();
+    auto& plans = kept_plans();
     const std::string key = std::to_string(relid) + ":" + sql;
     auto found = plans.find(key);
     if (found != plans.end())
@@ -151,13 +151,13 @@ Oid events_owner()
 
 std::string current_actor()
 {
-    const char *actor = pg_guard([] { return GetConfigOption("softdelete.actor", true, false); });
+    const char* actor = pg_guard([] { return GetConfigOption("softdelete.actor", true, false); });
     if (actor != nullptr && actor[0] != '\0')
         return actor;
     return pg_guard([] { return GetUserNameFromId(GetUserId(), false); });
 }
 
-void write_event(TriggerData *trigger, const char *action, const char *keys_sql)
+void write_event(TriggerData* trigger, const char* action, const char* keys_sql)
 {
     Relation rel = trigger->tg_relation;
     Oid relid = RelationGetRelid(rel);
@@ -174,7 +174,7 @@ void write_event(TriggerData *trigger, const char *action, const char *keys_sql)
                                           get_rel_name(relid));
     });
     std::string actor = current_actor();
-    const char *reason = pg_guard([] { return GetConfigOption("softdelete.reason", true, false); });
+    const char* reason = pg_guard([] { return GetConfigOption("softdelete.reason", true, false); });
     bool has_reason = reason != nullptr && reason[0] != '\0';
     Oid owner = events_owner();
 
@@ -218,18 +218,18 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("softdelete.log_changes() must be called as a trigger")));
-    auto *trigger = reinterpret_cast<TriggerData *>(fcinfo->context);
+    auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     if (!TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event) ||
         !TRIGGER_FIRED_AFTER(trigger->tg_event) || trigger->tg_trigger->tgnargs != 1)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("softdelete.log_changes() must be an AFTER ... FOR EACH STATEMENT "
                                "trigger with one argument")));
     softdelete::entry_guard([trigger] {
-        Tuplestorestate *rows = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtable
+        Tuplestorestate* rows = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event) ? trigger->tg_newtable
                                                                            : trigger->tg_oldtable;
         if (rows == nullptr || tuplestore_tuple_count(rows) == 0)
             return;
-        const char *action = "hard_delete";
+        const char* action = "hard_delete";
         if (TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
             action = softdelete::pg_guard([trigger] {
                 return softdelete::update_kind(RelationGetRelid(trigger->tg_relation));

@@ -15,9 +15,9 @@ ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
 uint64 backstop_rows = 0;
-QueryDesc *finishing = nullptr;
+QueryDesc* finishing = nullptr;
 
-void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool execute_once)
+void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
     uint64 outer_backstop_rows = backstop_rows;
     backstop_rows = 0;
@@ -38,9 +38,9 @@ void run_hook(QueryDesc *query, ScanDirection direction, uint64 count, bool exec
         query->operation = CMD_DELETE;
 }
 
-void finish_hook(QueryDesc *query)
+void finish_hook(QueryDesc* query)
 {
-    QueryDesc *outer = finishing;
+    QueryDesc* outer = finishing;
     finishing = query;
     PG_TRY();
     {
@@ -63,7 +63,7 @@ void count_backstop_row()
     backstop_rows++;
 }
 
-QueryDesc *finishing_query()
+QueryDesc* finishing_query()
 {
     return finishing;
 }

@@ -14,6 +14,6 @@ void install_executor_hooks();
 void count_backstop_row();
 
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
-QueryDesc *finishing_query();
+QueryDesc* finishing_query();
 
 } // namespace softdelete

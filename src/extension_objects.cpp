@@ -20,15 +20,15 @@ struct FunctionOids {
 
 FunctionOids oids = {};
 
-Oid lookup(const char *name, int nargs, const Oid *argtypes)
+Oid lookup(const char* name, int nargs, const Oid* argtypes)
 {
-    List *qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
+    List* qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
     Oid oid = LookupFuncName(qualified, nargs, argtypes, true);
     list_free_deep(qualified);
     return oid;
 }
 
-const FunctionOids &functions()
+const FunctionOids& functions()
 {
     if (!oids.valid) {
         const Oid regclass_arg[] = {REGCLASSOID};

@@ -12,10 +12,10 @@ bool hard_delete = false;
 namespace
 {
 
-char *actor_setting = nullptr;
-char *reason_setting = nullptr;
+char* actor_setting = nullptr;
+char* reason_setting = nullptr;
 
-void reset_plans_if_include_changes(bool newval, void *extra)
+void reset_plans_if_include_changes(bool newval, void* extra)
 {
     (void)extra;
     if (newval != include_deleted)
@@ -23,7 +23,7 @@ void reset_plans_if_include_changes(bool newval, void *extra)
 }
 
 // A role that may not see deleted rows is told so when it asks.
-bool check_include_deleted(bool *newval, void **extra, GucSource source)
+bool check_include_deleted(bool* newval, void** extra, GucSource source)
 {
     (void)extra;
     if (!*newval || source < PGC_S_INTERACTIVE || !IsTransactionState())
@@ -37,7 +37,7 @@ bool check_include_deleted(bool *newval, void **extra, GucSource source)
     return false;
 }
 
-void reset_plans_if_hard_delete_changes(bool newval, void *extra)
+void reset_plans_if_hard_delete_changes(bool newval, void* extra)
 {
     (void)extra;
     if (newval != hard_delete)

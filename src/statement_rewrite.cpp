@@ -32,14 +32,14 @@ namespace
 
 planner_hook_type previous_planner = nullptr;
 
-const char *const visibility_policy = "softdelete_visibility";
+const char* const visibility_policy = "softdelete_visibility";
 
-AclMode required_perms(const RangeTblEntry *rte, const List *perminfos)
+AclMode required_perms(const RangeTblEntry* rte, const List* perminfos)
 {
 #if PG_VERSION_NUM >= 160000
     if (rte->perminfoindex == 0)
         return 0;
-    return getRTEPermissionInfo(const_cast<List *>(perminfos), const_cast<RangeTblEntry *>(rte))
+    return getRTEPermissionInfo(const_cast<List*>(perminfos), const_cast<RangeTblEntry*>(rte))
         ->requiredPerms;
 #else
     (void)perminfos;
@@ -47,11 +47,11 @@ AclMode required_perms(const RangeTblEntry *rte, const List *perminfos)
 #endif
 }
 
-void add_updated_column(Query *query, RangeTblEntry *rte, AttrNumber attno)
+void add_updated_column(Query* query, RangeTblEntry* rte, AttrNumber attno)
 {
     int member = attno - FirstLowInvalidHeapAttributeNumber;
 #if PG_VERSION_NUM >= 160000
-    RTEPermissionInfo *perm = getRTEPermissionInfo(query->rteperminfos, rte);
+    RTEPermissionInfo* perm = getRTEPermissionInfo(query->rteperminfos, rte);
     perm->updatedCols = bms_add_member(perm->updatedCols, member);
 #else
     (void)query;
@@ -59,7 +59,7 @@ void add_updated_column(Query *query, RangeTblEntry *rte, AttrNumber attno)
 #endif
 }
 
-Var *column_var(const Query *query, const TableConfig &cfg, AttrNumber attno)
+Var* column_var(const Query* query, const TableConfig& cfg, AttrNumber attno)
 {
     Oid type;
     int32 typmod;
@@ -68,45 +68,45 @@ Var *column_var(const Query *query, const TableConfig &cfg, AttrNumber attno)
     return makeVar(query->resultRelation, attno, type, typmod, collation, 0);
 }
 
-void add_qual(Query *query, Node *qual)
+void add_qual(Query* query, Node* qual)
 {
     query->jointree->quals = make_and_qual(query->jointree->quals, qual);
 }
 
-Node *deleted_at_test(const Query *query, const TableConfig &cfg, NullTestType test)
+Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType test)
 {
-    NullTest *nt = makeNode(NullTest);
-    nt->arg = reinterpret_cast<Expr *>(column_var(query, cfg, cfg.deleted_at));
+    NullTest* nt = makeNode(NullTest);
+    nt->arg = reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at));
     nt->nulltesttype = test;
     nt->argisrow = false;
     nt->location = -1;
-    return reinterpret_cast<Node *>(nt);
+    return reinterpret_cast<Node*>(nt);
 }
 
 // A call of one of our zero-argument functions, coerced to the column's type.
-Expr *call_as_column(Oid funcid, Oid result_type, const TableConfig &cfg, AttrNumber attno)
+Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno)
 {
     Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
-    Expr *call = reinterpret_cast<Expr *>(
+    Expr* call = reinterpret_cast<Expr*>(
         makeFuncExpr(funcid, result_type, NIL, InvalidOid, coll, COERCE_EXPLICIT_CALL));
     Oid target = get_atttype(cfg.relid, attno);
     if (target == result_type)
         return call;
-    Node *coerced =
-        coerce_to_target_type(nullptr, reinterpret_cast<Node *>(call), result_type, target, -1,
+    Node* coerced =
+        coerce_to_target_type(nullptr, reinterpret_cast<Node*>(call), result_type, target, -1,
                               COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
     if (coerced == nullptr)
         ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
                         errmsg("softdelete cannot write column %d of table \"%s\"", attno,
                                get_rel_name(cfg.relid))));
-    return reinterpret_cast<Expr *>(coerced);
+    return reinterpret_cast<Expr*>(coerced);
 }
 
-TargetEntry *find_assignment(List *target_list, AttrNumber attno)
+TargetEntry* find_assignment(List* target_list, AttrNumber attno)
 {
-    ListCell *lc;
+    ListCell* lc;
     foreach (lc, target_list) {
-        auto *tle = static_cast<TargetEntry *>(lfirst(lc));
+        auto* tle = static_cast<TargetEntry*>(lfirst(lc));
         if (!tle->resjunk && tle->resno == attno)
             return tle;
     }
@@ -114,23 +114,23 @@ TargetEntry *find_assignment(List *target_list, AttrNumber attno)
 }
 
 // Sets column attno to expr, replacing what the statement assigned.
-void assign(Query *query, RangeTblEntry *rte, const TableConfig &cfg, AttrNumber attno, Expr *expr)
+void assign(Query* query, RangeTblEntry* rte, const TableConfig& cfg, AttrNumber attno, Expr* expr)
 {
     if (attno == InvalidAttrNumber)
         return;
-    TargetEntry *tle = find_assignment(query->targetList, attno);
+    TargetEntry* tle = find_assignment(query->targetList, attno);
     if (tle != nullptr) {
         tle->expr = expr;
         return;
     }
-    char *name = get_attname(cfg.relid, attno, false);
+    char* name = get_attname(cfg.relid, attno, false);
     tle = makeTargetEntry(expr, attno, name, false);
     // Keep the target list in attribute order, as the rewriter leaves it.
-    List *sorted = NIL;
+    List* sorted = NIL;
     bool placed = false;
-    ListCell *lc;
+    ListCell* lc;
     foreach (lc, query->targetList) {
-        auto *existing = static_cast<TargetEntry *>(lfirst(lc));
+        auto* existing = static_cast<TargetEntry*>(lfirst(lc));
         if (!placed && (existing->resjunk || existing->resno > attno)) {
             sorted = lappend(sorted, tle);
             placed = true;
@@ -147,48 +147,48 @@ struct FunctionSearch {
     Oid funcid;
 };
 
-bool calls_function_walker(Node *node, FunctionSearch *search)
+bool calls_function_walker(Node* node, FunctionSearch* search)
 {
     if (node == nullptr)
         return false;
-    if (IsA(node, FuncExpr) && reinterpret_cast<FuncExpr *>(node)->funcid == search->funcid)
+    if (IsA(node, FuncExpr) && reinterpret_cast<FuncExpr*>(node)->funcid == search->funcid)
         return true;
     return expression_tree_walker(node, walker(calls_function_walker), search);
 }
 
-bool calls_function(Node *node, Oid funcid)
+bool calls_function(Node* node, Oid funcid)
 {
     FunctionSearch search = {funcid};
     return calls_function_walker(node, &search);
 }
 
 // Drops the visibility policy's qual: the statement may reach deleted rows.
-void unhide_deleted_rows(RangeTblEntry *rte)
+void unhide_deleted_rows(RangeTblEntry* rte)
 {
     Oid include_fn = include_deleted_function();
-    List *kept = NIL;
-    ListCell *lc;
+    List* kept = NIL;
+    ListCell* lc;
     foreach (lc, rte->securityQuals) {
-        if (!calls_function(static_cast<Node *>(lfirst(lc)), include_fn))
+        if (!calls_function(static_cast<Node*>(lfirst(lc)), include_fn))
             kept = lappend(kept, lfirst(lc));
     }
     rte->securityQuals = kept;
 }
 
 // Drops the new-row checks that come from the visibility policy.
-void skip_visibility_checks(Query *query)
+void skip_visibility_checks(Query* query)
 {
-    List *kept = NIL;
-    ListCell *lc;
+    List* kept = NIL;
+    ListCell* lc;
     foreach (lc, query->withCheckOptions) {
-        auto *wco = static_cast<WithCheckOption *>(lfirst(lc));
+        auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
         if (wco->polname == nullptr || strcmp(wco->polname, visibility_policy) != 0)
             kept = lappend(kept, wco);
     }
     query->withCheckOptions = kept;
 }
 
-void require_admin(const TableConfig &cfg, const char *what)
+void require_admin(const TableConfig& cfg, const char* what)
 {
     if (is_admin(cfg.root))
         return;
@@ -202,7 +202,7 @@ void require_admin(const TableConfig &cfg, const char *what)
 }
 
 // Marks the target rows deleted: stamp, actor, reason; live rows only.
-void make_soft_delete(Query *query, RangeTblEntry *rte, const TableConfig &cfg, bool keep_reason)
+void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason)
 {
     assign(query, rte, cfg, cfg.deleted_at,
            call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
@@ -216,7 +216,7 @@ void make_soft_delete(Query *query, RangeTblEntry *rte, const TableConfig &cfg, 
     skip_visibility_checks(query);
 }
 
-void make_restore(Query *query, RangeTblEntry *rte, const TableConfig &cfg)
+void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     require_admin(cfg, "restore");
     assign(query, rte, cfg, cfg.deleted_at,
@@ -224,9 +224,9 @@ void make_restore(Query *query, RangeTblEntry *rte, const TableConfig &cfg)
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
         if (attno == InvalidAttrNumber)
             continue;
-        Var *column = column_var(query, cfg, attno);
+        Var* column = column_var(query, cfg, attno);
         assign(query, rte, cfg, attno,
-               reinterpret_cast<Expr *>(
+               reinterpret_cast<Expr*>(
                    makeNullConst(column->vartype, column->vartypmod, column->varcollid)));
     }
     add_qual(query, deleted_at_test(query, cfg, IS_NOT_NULL));
@@ -237,19 +237,19 @@ void make_restore(Query *query, RangeTblEntry *rte, const TableConfig &cfg)
 // values when there are some (custom plans, extended protocol).
 enum class Assigned { null_value, some_value, unknown };
 
-Assigned assigned_value(Expr *expr, ParamListInfo params)
+Assigned assigned_value(Expr* expr, ParamListInfo params)
 {
-    Node *node = reinterpret_cast<Node *>(expr);
+    Node* node = reinterpret_cast<Node*>(expr);
     if (!IsA(node, Const)) {
-        PlannerGlobal *glob = makeNode(PlannerGlobal);
+        PlannerGlobal* glob = makeNode(PlannerGlobal);
         glob->boundParams = params;
-        PlannerInfo *root = makeNode(PlannerInfo);
+        PlannerInfo* root = makeNode(PlannerInfo);
         root->glob = glob;
         node = estimate_expression_value(root, node);
     }
     if (IsA(node, Const))
-        return reinterpret_cast<Const *>(node)->constisnull ? Assigned::null_value
-                                                            : Assigned::some_value;
+        return reinterpret_cast<Const*>(node)->constisnull ? Assigned::null_value
+                                                           : Assigned::some_value;
     return contain_var_clause(node) ? Assigned::some_value : Assigned::unknown;
 }
 
@@ -258,7 +258,7 @@ struct RewriteState {
     bool generic_plan_unsafe; // a Param decides delete vs restore
 };
 
-void rewrite_delete(Query *query, RangeTblEntry *rte, const TableConfig &cfg)
+void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     if (hard_delete) {
         require_admin(cfg, "hard-delete");
@@ -270,9 +270,9 @@ void rewrite_delete(Query *query, RangeTblEntry *rte, const TableConfig &cfg)
     make_soft_delete(query, rte, cfg, false);
 }
 
-void rewrite_update(Query *query, RangeTblEntry *rte, const TableConfig &cfg, RewriteState *state)
+void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
-    TargetEntry *stamp = find_assignment(query->targetList, cfg.deleted_at);
+    TargetEntry* stamp = find_assignment(query->targetList, cfg.deleted_at);
     bool sets_actor = find_assignment(query->targetList, cfg.deleted_by) != nullptr;
     bool sets_reason = find_assignment(query->targetList, cfg.delete_reason) != nullptr;
     if (stamp == nullptr) {
@@ -294,27 +294,27 @@ void rewrite_update(Query *query, RangeTblEntry *rte, const TableConfig &cfg, Re
     }
 }
 
-void rewrite_upsert(Query *query, const TableConfig &cfg)
+void rewrite_upsert(Query* query, const TableConfig& cfg)
 {
-    OnConflictExpr *conflict = query->onConflict;
+    OnConflictExpr* conflict = query->onConflict;
     if (conflict == nullptr || conflict->arbiterElems == NIL)
         return;
-    Node *live = deleted_at_test(query, cfg, IS_NULL);
+    Node* live = deleted_at_test(query, cfg, IS_NULL);
     conflict->arbiterWhere =
         conflict->arbiterWhere == nullptr ? live : make_and_qual(conflict->arbiterWhere, live);
 }
 
-void rewrite_query(Query *query, RewriteState *state)
+void rewrite_query(Query* query, RewriteState* state)
 {
-    ListCell *lc;
+    ListCell* lc;
     foreach (lc, query->cteList) {
-        auto *cte = static_cast<CommonTableExpr *>(lfirst(lc));
+        auto* cte = static_cast<CommonTableExpr*>(lfirst(lc));
         if (IsA(cte->ctequery, Query))
-            rewrite_query(reinterpret_cast<Query *>(cte->ctequery), state);
+            rewrite_query(reinterpret_cast<Query*>(cte->ctequery), state);
     }
     if (query->resultRelation == 0 || query->commandType == CMD_MERGE)
         return;
-    RangeTblEntry *rte = rt_fetch(query->resultRelation, query->rtable);
+    RangeTblEntry* rte = rt_fetch(query->resultRelation, query->rtable);
     if (rte->rtekind != RTE_RELATION)
         return;
     TableConfig cfg;
@@ -335,28 +335,27 @@ void rewrite_query(Query *query, RewriteState *state)
     }
 }
 
-bool modifies_anything(const Query *query)
+bool modifies_anything(const Query* query)
 {
     if (query->commandType == CMD_DELETE || query->commandType == CMD_UPDATE ||
         query->commandType == CMD_INSERT)
         return true;
-    ListCell *lc;
+    ListCell* lc;
     foreach (lc, query->cteList) {
-        auto *cte = static_cast<CommonTableExpr *>(lfirst(lc));
-        if (IsA(cte->ctequery, Query) &&
-            modifies_anything(reinterpret_cast<Query *>(cte->ctequery)))
+        auto* cte = static_cast<CommonTableExpr*>(lfirst(lc));
+        if (IsA(cte->ctequery, Query) && modifies_anything(reinterpret_cast<Query*>(cte->ctequery)))
             return true;
     }
     return false;
 }
 
-PlannedStmt *softdelete_planner(Query *parse, const char *query_string, int cursor_options,
+PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
     RewriteState state = {bound_params, false};
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
         rewrite_query(parse, &state);
-    PlannedStmt *stmt = previous_planner != nullptr
+    PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
     // A generic plan cannot know whether a parameter is NULL (a restore) or
@@ -368,14 +367,14 @@ PlannedStmt *softdelete_planner(Query *parse, const char *query_string, int curs
 
 } // namespace
 
-bool is_rewritten_delete(const PlannedStmt *stmt)
+bool is_rewritten_delete(const PlannedStmt* stmt)
 {
     if (stmt->commandType != CMD_UPDATE || stmt->planTree == nullptr ||
         !IsA(stmt->planTree, ModifyTable))
         return false;
     // The named table: child RTEs of a partitioned target carry no permissions.
-    const auto *modify = reinterpret_cast<const ModifyTable *>(stmt->planTree);
-    const RangeTblEntry *rte = rt_fetch(modify->nominalRelation, stmt->rtable);
+    const auto* modify = reinterpret_cast<const ModifyTable*>(stmt->planTree);
+    const RangeTblEntry* rte = rt_fetch(modify->nominalRelation, stmt->rtable);
 #if PG_VERSION_NUM >= 160000
     AclMode perms = required_perms(rte, stmt->permInfos);
 #else

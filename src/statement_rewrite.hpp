@@ -10,6 +10,6 @@ void install_planner_hook();
 
 // True when stmt is a DELETE that the planner hook turned into an UPDATE:
 // its result relation asks for the DELETE privilege only.
-bool is_rewritten_delete(const PlannedStmt *stmt);
+bool is_rewritten_delete(const PlannedStmt* stmt);
 
 } // namespace softdelete

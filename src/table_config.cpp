@@ -21,7 +21,7 @@ struct CacheEntry {
     TableConfig config;
 };
 
-HTAB *cache = nullptr;
+HTAB* cache = nullptr;
 
 void create_cache()
 {
@@ -52,7 +52,7 @@ Oid config_table_oid()
 }
 
 // The row of softdelete.tables for relid: column name and log_events.
-bool read_config_row(Oid relid, NameData *column, bool *log_events)
+bool read_config_row(Oid relid, NameData* column, bool* log_events)
 {
     Oid table_oid = config_table_oid();
     if (!OidIsValid(table_oid))
@@ -71,7 +71,7 @@ bool read_config_row(Oid relid, NameData *column, bool *log_events)
             int column_att = 0;
             int log_att = 0;
             for (int i = 0; i < desc->natts; i++) {
-                const char *name = NameStr(TupleDescAttr(desc, i)->attname);
+                const char* name = NameStr(TupleDescAttr(desc, i)->attname);
                 if (strcmp(name, "column_name") == 0)
                     column_att = i + 1;
                 else if (strcmp(name, "log_events") == 0)
@@ -89,7 +89,7 @@ bool read_config_row(Oid relid, NameData *column, bool *log_events)
     return found;
 }
 
-void fill_config(TableConfig *config, Oid relid, Oid root, const char *column, bool log_events)
+void fill_config(TableConfig* config, Oid relid, Oid root, const char* column, bool log_events)
 {
     config->relid = relid;
     config->root = root;
@@ -107,12 +107,12 @@ bool extension_present()
     return OidIsValid(config_table_oid());
 }
 
-bool table_config(Oid relid, TableConfig *out)
+bool table_config(Oid relid, TableConfig* out)
 {
     if (cache == nullptr)
         create_cache();
     bool found = false;
-    auto *entry = static_cast<CacheEntry *>(hash_search(cache, &relid, HASH_FIND, &found));
+    auto* entry = static_cast<CacheEntry*>(hash_search(cache, &relid, HASH_FIND, &found));
     if (found) {
         if (entry->enabled)
             *out = entry->config;
@@ -125,8 +125,8 @@ bool table_config(Oid relid, TableConfig *out)
     if (read_config_row(relid, &column, &log_events)) {
         root = relid;
     } else if (get_rel_relispartition(relid)) {
-        List *ancestors = get_partition_ancestors(relid);
-        ListCell *lc;
+        List* ancestors = get_partition_ancestors(relid);
+        ListCell* lc;
         foreach (lc, ancestors) {
             Oid ancestor = lfirst_oid(lc);
             if (read_config_row(ancestor, &column, &log_events)) {
@@ -145,7 +145,7 @@ bool table_config(Oid relid, TableConfig *out)
         enabled = config.deleted_at != InvalidAttrNumber;
     }
     // Entered only now: the lookups above may have flushed the cache.
-    entry = static_cast<CacheEntry *>(hash_search(cache, &relid, HASH_ENTER, &found));
+    entry = static_cast<CacheEntry*>(hash_search(cache, &relid, HASH_ENTER, &found));
     entry->enabled = enabled;
     entry->config = config;
     if (enabled)
@@ -165,8 +165,8 @@ void forget_table_configs()
         return;
     HASH_SEQ_STATUS status;
     hash_seq_init(&status, cache);
-    CacheEntry *entry;
-    while ((entry = static_cast<CacheEntry *>(hash_seq_search(&status))) != nullptr)
+    CacheEntry* entry;
+    while ((entry = static_cast<CacheEntry*>(hash_seq_search(&status))) != nullptr)
         hash_search(cache, &entry->relid, HASH_REMOVE, nullptr);
 }
 

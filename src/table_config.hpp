@@ -19,7 +19,7 @@ struct TableConfig {
 // Fills *out with the configuration governing relid; false when soft delete
 // is not enabled on it (nor on an ancestor, for a partition). A copy, because
 // an invalidation may empty the cache at any catalog access.
-bool table_config(Oid relid, TableConfig *out);
+bool table_config(Oid relid, TableConfig* out);
 
 // Drops every cached entry (relcache callback, and on extension changes).
 void forget_table_configs();

@@ -18,7 +18,7 @@ struct RelationFacts {
     bool is_catalog;
     bool is_owner;
     bool has_primary_key;
-    const char *name;
+    const char* name;
 };
 
 RelationFacts facts_of(Oid relid)
@@ -28,7 +28,7 @@ RelationFacts facts_of(Oid relid)
         HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
         if (!HeapTupleIsValid(tuple))
             return facts;
-        auto *form = (Form_pg_class)GETSTRUCT(tuple);
+        auto* form = (Form_pg_class)GETSTRUCT(tuple);
         facts.exists = true;
         facts.relkind = form->relkind;
         facts.is_partition = form->relispartition;
@@ -51,7 +51,7 @@ RelationFacts facts_of(Oid relid)
     });
 }
 
-const char *kind_name(char relkind)
+const char* kind_name(char relkind)
 {
     switch (relkind) {
     case RELKIND_VIEW:

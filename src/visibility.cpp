@@ -21,7 +21,7 @@ namespace
 
 std::string relation_name(Oid relid)
 {
-    const char *name = pg_guard([relid] { return get_rel_name(relid); });
+    const char* name = pg_guard([relid] { return get_rel_name(relid); });
     return name != nullptr ? std::string(name) : std::to_string(relid);
 }
 
@@ -34,7 +34,7 @@ bool sees_deleted_rows(Oid root)
     if (pg_guard([root] { return is_reader(root); }))
         return true;
     // Opting in without the right is an error, never a silent empty answer.
-    const char *role = pg_guard([] { return GetUserNameFromId(GetUserId(), false); });
+    const char* role = pg_guard([] { return GetUserNameFromId(GetUserId(), false); });
     throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
                   "permission denied to see deleted rows of table \"" + relation_name(root) + "\"",
                   "Role \"" + std::string(role) +
@@ -72,13 +72,13 @@ Datum softdelete_may_write_deleted(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_policy_support);
 Datum softdelete_policy_support(PG_FUNCTION_ARGS)
 {
-    Node *request = reinterpret_cast<Node *>(PG_GETARG_POINTER(0));
+    Node* request = reinterpret_cast<Node*>(PG_GETARG_POINTER(0));
     if (!IsA(request, SupportRequestSimplify))
         PG_RETURN_POINTER(nullptr);
-    FuncExpr *call = reinterpret_cast<SupportRequestSimplify *>(request)->fcall;
+    FuncExpr* call = reinterpret_cast<SupportRequestSimplify*>(request)->fcall;
     if (list_length(call->args) != 1 || !IsA(linitial(call->args), Const))
         PG_RETURN_POINTER(nullptr);
-    Const *arg = static_cast<Const *>(linitial(call->args));
+    Const* arg = static_cast<Const*>(linitial(call->args));
     if (arg->constisnull)
         PG_RETURN_POINTER(nullptr);
     Oid relid = DatumGetObjectId(arg->constvalue);
