@@ -14,7 +14,24 @@ bool has_role(const char* role_name)
     return OidIsValid(role) && has_privs_of_role(GetUserId(), role);
 }
 
+// Plans fold admin and reader checks into constants (visibility.cpp): a
+// change of role membership or ownership must not leave a stale answer in a
+// cached plan.
+void reset_plans_on_role_change(Datum arg, int cacheid, uint32 hashvalue)
+{
+    (void)arg;
+    (void)cacheid;
+    (void)hashvalue;
+    ResetPlanCache();
+}
+
 } // namespace
+
+void register_role_invalidation()
+{
+    CacheRegisterSyscacheCallback(AUTHMEMMEMROLE, reset_plans_on_role_change, (Datum)0);
+    CacheRegisterSyscacheCallback(AUTHOID, reset_plans_on_role_change, (Datum)0);
+}
 
 bool is_admin(Oid root)
 {

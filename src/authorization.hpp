@@ -13,4 +13,6 @@ bool is_reader(Oid root);
 // May the current role opt in to deleted rows of some table at all?
 bool is_reader_anywhere();
 
+void register_role_invalidation();
+
 } // namespace softdelete

@@ -1,5 +1,6 @@
 // Module entry: settings, hooks and cache invalidation, plus the small
 // SQL-callable functions that belong to no other room.
+#include "authorization.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "settings.hpp"
@@ -18,6 +19,7 @@ void _PG_init(void)
     softdelete::define_settings();
     softdelete::register_config_invalidation();
     softdelete::register_event_plan_invalidation();
+    softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();
 }
