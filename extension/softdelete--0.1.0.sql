@@ -97,8 +97,8 @@ CREATE FUNCTION softdelete.may_write_deleted(tbl regclass) RETURNS boolean
 CREATE FUNCTION softdelete.deletion_stamp() RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_deletion_stamp' LANGUAGE C STABLE PARALLEL SAFE;
 
-CREATE FUNCTION softdelete.restore_stamp() RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'softdelete_restore_stamp' LANGUAGE C STABLE PARALLEL SAFE;
+CREATE FUNCTION softdelete.restore_stamp(tbl regclass) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'softdelete_restore_stamp' LANGUAGE C VOLATILE;
 
 CREATE FUNCTION softdelete.preloaded() RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_preloaded' LANGUAGE C STABLE;
@@ -165,6 +165,16 @@ BEGIN
         RETURN NEXT 'row level security on ' || rel::text;
     END IF;
     IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = rel) THEN
+        IF (SELECT relrowsecurity FROM pg_class WHERE oid = rel)
+           AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_access')
+           AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_owner_access') THEN
+            -- The owner was exempt from the table's own policies: FORCE must
+            -- subject it to ours only.
+            EXECUTE format('CREATE POLICY softdelete_owner_access ON %s AS PERMISSIVE FOR ALL TO %I '
+                           'USING (true) WITH CHECK (true)',
+                           rel, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = rel));
+            RETURN NEXT 'policy softdelete_owner_access on ' || rel::text;
+        END IF;
         EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
         RETURN NEXT 'forced row level security on ' || rel::text;
     END IF;
@@ -184,13 +194,13 @@ BEGIN
         IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
             EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
                            'REFERENCING NEW TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L)', rel, keys_sql);
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
             RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
         END IF;
         IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
             EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
                            'REFERENCING OLD TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L)', rel, keys_sql);
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
             RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
         END IF;
     ELSE
@@ -217,7 +227,7 @@ BEGIN
             RETURN NEXT 'dropped trigger ' || name || ' on ' || rel::text;
         END IF;
     END LOOP;
-    FOREACH name IN ARRAY ARRAY['softdelete_visibility', 'softdelete_access'] LOOP
+    FOREACH name IN ARRAY ARRAY['softdelete_visibility', 'softdelete_access', 'softdelete_owner_access'] LOOP
         IF EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = name) THEN
             EXECUTE format('DROP POLICY %I ON %s', name, rel);
             RETURN NEXT 'dropped policy ' || name || ' on ' || rel::text;
@@ -245,6 +255,9 @@ DECLARE
     tmp_name text;
     live_pred text := format('(%I IS NULL)', col);
     con_def text;
+    prefix text;
+    child_names jsonb;
+    child record;
 BEGIN
     converted := '[]';
     actions := '{}';
@@ -283,7 +296,16 @@ BEGIN
         ELSE
             def := def || ' WHERE ' || live_pred;
         END IF;
-        def := regexp_replace(def, '^CREATE UNIQUE INDEX .* ON (ONLY )?', format('CREATE UNIQUE INDEX %I ON ', tmp_name));
+        prefix := format('CREATE UNIQUE INDEX %s ON ', quote_ident(idx.index_name));
+        def := substr(def, length(prefix) + 1);
+        IF def LIKE 'ONLY %' THEN
+            def := substr(def, 6);  -- a partitioned index: build it on every partition
+        END IF;
+        def := format('CREATE UNIQUE INDEX %I ON ', tmp_name) || def;
+        -- Partitions' own index names, to give them back after the rebuild.
+        SELECT jsonb_object_agg(ci.indrelid::text, cc.relname) INTO child_names
+          FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid JOIN pg_class cc ON cc.oid = h.inhrelid
+         WHERE h.inhparent = idx.indexrelid;
         EXECUTE def;
         IF idx.con_oid IS NOT NULL THEN
             con_def := pg_get_constraintdef(idx.con_oid);
@@ -291,12 +313,22 @@ BEGIN
             converted := converted || jsonb_build_object('kind', 'constraint', 'name', idx.conname,
                                                          'definition', con_def);
         ELSE
-            con_def := pg_get_indexdef(idx.indexrelid);
+            con_def := regexp_replace(pg_get_indexdef(idx.indexrelid), ' ON ONLY ', ' ON ');
             converted := converted || jsonb_build_object('kind', 'index', 'name', idx.index_name,
                                                          'definition', con_def);
             EXECUTE format('DROP INDEX %I.%I', idx.nspname, idx.index_name);
         END IF;
         EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', idx.nspname, tmp_name, idx.index_name);
+        FOR child IN
+            SELECT cn.nspname, cc.relname, child_names->>(ci.indrelid::text) AS old_name
+              FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid
+              JOIN pg_class cc ON cc.oid = h.inhrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+             WHERE h.inhparent = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                   WHERE n.nspname = idx.nspname AND c.relname = idx.index_name)
+               AND child_names ? (ci.indrelid::text) AND cc.relname <> child_names->>(ci.indrelid::text)
+        LOOP
+            EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', child.nspname, child.relname, child.old_name);
+        END LOOP;
         actions := actions || format('unique index %I made live-only', idx.index_name);
     END LOOP;
 END
@@ -446,63 +478,63 @@ AS $$
 DECLARE
     cfg softdelete.tables;
     u jsonb;
-    dup text;
     part regclass;
     step text;
-    cols text;
+    partial_index text;
+    problem text;
 BEGIN
     SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000';
     END IF;
     PERFORM softdelete._check_target(tbl);
+    -- Neither the partition event trigger nor our cache may see this table as
+    -- enabled while its enforcement is being taken apart.
+    PERFORM set_config('softdelete_internal.enabling', 'on', true);
+    DELETE FROM softdelete.tables t WHERE t.relid = tbl;
+    PERFORM softdelete._invalidate(tbl);
 
-    -- Refuse before changing anything when deleted rows would now collide.
+    -- Put the original unique constraints and indexes back first: if deleted
+    -- and live rows now collide, the error rolls back everything.
     FOR u IN SELECT * FROM jsonb_array_elements(cfg.converted_uniques) LOOP
-        cols := substring(u->>'definition' FROM '\((.*)\)');
-        IF u->>'kind' = 'constraint' AND u->>'definition' ~ '^UNIQUE (NULLS NOT DISTINCT )?\(' THEN
-            EXECUTE format('SELECT string_agg(k::text, '', '') FROM (SELECT (%s) AS k FROM ONLY %s '
-                           'GROUP BY %s HAVING count(*) > 1 LIMIT 5) d', cols, tbl, cols) INTO dup;
-            IF dup IS NOT NULL THEN
-                RAISE EXCEPTION 'cannot disable soft delete on %: restoring % would fail', tbl, u->>'name'
-                    USING ERRCODE = '23505',
-                          DETAIL = format('Deleted and live rows share %s: %s', cols, dup),
-                          HINT = 'Hard-delete or change the deleted duplicates (softdelete.hard_delete), then call disable() again.';
+        SELECT format('%I.%I', n.nspname, c.relname) INTO partial_index
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
+         WHERE i.indrelid = tbl AND c.relname = u->>'name';
+        BEGIN
+            IF partial_index IS NOT NULL THEN
+                EXECUTE format('DROP INDEX %s', partial_index);
             END IF;
-        END IF;
+            IF u->>'kind' = 'constraint' THEN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition');
+            ELSE
+                EXECUTE u->>'definition';
+            END IF;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS problem = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'cannot disable soft delete on %: restoring unique % % would fail', tbl,
+                    u->>'kind', quote_ident(u->>'name')
+                USING ERRCODE = '23505',
+                      DETAIL = coalesce(problem, '') || ' Deleted and live rows share the value.',
+                      HINT = 'Hard-delete (softdelete.hard_delete) or change the deleted duplicates, then call disable() again.';
+        END;
+        action := 'unique index'; object := format('%I restored as it was', u->>'name');
+        RAISE NOTICE '%: %', action, object; RETURN NEXT;
     END LOOP;
 
     FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
         FOR step IN SELECT softdelete._remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
-            action := 'enforcement'; object := step; RETURN NEXT;
+            action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; RETURN NEXT;
         END LOOP;
-    END LOOP;
-
-    FOR u IN SELECT * FROM jsonb_array_elements(cfg.converted_uniques) LOOP
-        IF u->>'kind' = 'constraint' THEN
-            EXECUTE format('DROP INDEX %s', (SELECT format('%I.%I', n.nspname, c.relname)
-                                               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                              JOIN pg_index i ON i.indexrelid = c.oid
-                                              WHERE i.indrelid = tbl AND c.relname = u->>'name'));
-            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition');
-        ELSE
-            EXECUTE format('DROP INDEX %s', (SELECT format('%I.%I', n.nspname, c.relname)
-                                               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                              JOIN pg_index i ON i.indexrelid = c.oid
-                                              WHERE i.indrelid = tbl AND c.relname = u->>'name'));
-            EXECUTE u->>'definition';
-        END IF;
-        action := 'unique index'; object := format('%I restored as it was', u->>'name'); RETURN NEXT;
     END LOOP;
 
     EXECUTE format('DROP INDEX IF EXISTS %I.%I',
                    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
                    left('softdelete_' || tbl::oid || '_' || cfg.column_name, 63));
-    DELETE FROM softdelete.tables t WHERE t.relid = tbl;
+    PERFORM set_config('softdelete_internal.enabling', 'off', true);
     PERFORM softdelete._invalidate(tbl);
     action := 'disabled'; object := tbl::text; RETURN NEXT;
     RAISE NOTICE 'soft delete disabled on %; columns %, deleted_by and delete_reason are kept with their data',
-        tbl, cfg.column_name;
+        tbl, quote_ident(cfg.column_name);
 END
 $$;
 
@@ -537,6 +569,30 @@ BEGIN
 END
 $$;
 
+-- "(email)=(bob@example.com)": the columns of unique index idx_name and their
+-- values in the row of tbl with primary key k, read with deleted rows shown.
+CREATE FUNCTION softdelete._index_key_of(tbl regclass, idx_name text, key_columns name[], k jsonb) RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols text;
+    vals text;
+BEGIN
+    SELECT string_agg(pg_get_indexdef(i.indexrelid, g, true), ', ' ORDER BY g) INTO cols
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
+           generate_series(1, i.indnkeyatts) g
+     WHERE i.indrelid = tbl AND c.relname = idx_name;
+    IF cols IS NULL THEN
+        RETURN '(unknown)';
+    END IF;
+    PERFORM set_config('softdelete.include_deleted', 'on', true);
+    EXECUTE format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, tbl,
+                   softdelete._key_predicate(tbl, key_columns)) USING k INTO vals;
+    PERFORM set_config('softdelete.include_deleted', 'off', true);
+    RETURN format('(%s)=(%s)', cols, vals);
+END
+$$;
+
 CREATE FUNCTION softdelete._config(tbl regclass) RETURNS softdelete.tables
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -562,6 +618,7 @@ DECLARE
     k jsonb := softdelete._key_object(tbl, cfg.key_columns, key);
     n bigint;
     state timestamptz;
+    problem text;
     old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
 BEGIN
     IF NOT softdelete.is_admin(tbl) THEN
@@ -569,15 +626,27 @@ BEGIN
             DETAIL = format('Role %s is not an admin of %s.', current_user, tbl),
             HINT = 'Admins are superusers, members of the table owner''s role, and members of softdelete_admin.';
     END IF;
-    EXECUTE format('UPDATE %s SET %I = NULL WHERE %s', tbl, cfg.column_name,
-                   softdelete._key_predicate(tbl, cfg.key_columns)) USING k;
+    BEGIN
+        EXECUTE format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL', tbl, cfg.column_name,
+                       softdelete._key_predicate(tbl, cfg.key_columns), cfg.column_name) USING k;
+    EXCEPTION WHEN unique_violation THEN
+        -- With RLS on, PostgreSQL leaves the key out of its message: name it.
+        GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME;
+        RAISE EXCEPTION 'cannot restore row % of %: it would duplicate a live row in unique index %',
+                k, tbl, quote_ident(problem)
+            USING ERRCODE = '23505', CONSTRAINT = problem,
+                  DETAIL = format('Key %s of the restored row is taken by a live row.',
+                                  softdelete._index_key_of(tbl, problem, cfg.key_columns, k)),
+                  HINT = 'Delete or change the live row first, or leave this row deleted.';
+    END;
     GET DIAGNOSTICS n = ROW_COUNT;
     IF n = 0 THEN
         PERFORM set_config('softdelete.include_deleted', 'on', true);
         EXECUTE format('SELECT %I FROM %s WHERE %s', cfg.column_name, tbl,
                        softdelete._key_predicate(tbl, cfg.key_columns)) USING k INTO state;
+        GET DIAGNOSTICS n = ROW_COUNT;
         PERFORM set_config('softdelete.include_deleted', old_include, true);
-        IF state IS NULL AND NOT FOUND THEN
+        IF n = 0 THEN
             RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
         END IF;
         RAISE EXCEPTION 'row % of % is not deleted', k, tbl USING ERRCODE = '55000';
@@ -669,6 +738,20 @@ CREATE EVENT TRIGGER softdelete_cover_new_partitions ON ddl_command_end
     WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
     EXECUTE FUNCTION softdelete._cover_new_partitions();
 
+-- A dropped table takes its configuration row along.
+CREATE FUNCTION softdelete._forget_dropped_tables() RETURNS event_trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM softdelete.tables t
+     WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+END
+$$;
+
+CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    EXECUTE FUNCTION softdelete._forget_dropped_tables();
+
 -------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
@@ -678,13 +761,14 @@ GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
     softdelete.is_admin(regclass), softdelete.is_reader(regclass),
     softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
-    softdelete.deletion_stamp(), softdelete.restore_stamp(), softdelete.preloaded(),
+    softdelete.deletion_stamp(), softdelete.restore_stamp(regclass), softdelete.preloaded(),
     softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),
     softdelete._restore(regclass, jsonb), softdelete.restore(regclass, anycompatible),
     softdelete._hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anycompatible),
     softdelete._key_json(anycompatible),
     softdelete._config(regclass), softdelete._key_object(regclass, name[], jsonb),
-    softdelete._key_predicate(regclass, name[])
+    softdelete._key_predicate(regclass, name[]),
+    softdelete._index_key_of(regclass, text, name[], jsonb)
     TO PUBLIC;
 -- enable() and disable() check ownership themselves; they run as the caller.
 GRANT EXECUTE ON FUNCTION
@@ -693,7 +777,7 @@ GRANT EXECUTE ON FUNCTION
     softdelete._key_expression(name[]), softdelete._convert_uniques(regclass, name),
     softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
     softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass),
-    softdelete._cover_new_partitions()
+    softdelete._cover_new_partitions(), softdelete._forget_dropped_tables()
     TO PUBLIC;
 -- enable() runs as its caller: a table's owner may manage that table's row.
 ALTER TABLE softdelete.tables ENABLE ROW LEVEL SECURITY;

@@ -33,7 +33,10 @@ void refuse_non_admin(const TableConfig& cfg, const char* what)
                             "members of softdelete_admin.")));
 }
 
-// Marks one row deleted through the same routing as a hand-written UPDATE.
+// Marks one row deleted, as the table's owner (so DELETE privilege is enough,
+// as for a rewritten DELETE). The invoking role stays the recorded actor:
+// softdelete.actor is set to it for the statement when the application has
+// not set it.
 void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
 {
     char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
@@ -42,9 +45,21 @@ void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
                          quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false)));
     Oid types[] = {TIDOID};
     Datum values[] = {PointerGetDatum(ctid)};
+    int guc_level = NewGUCNestLevel();
+    const char* actor = GetConfigOption("softdelete.actor", true, false);
+    if (actor == nullptr || actor[0] == '\0')
+        set_config_option("softdelete.actor", GetUserNameFromId(GetUserId(), false), PGC_USERSET,
+                          PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
+    SetUserIdAndSecContext(rel->rd_rel->relowner,
+                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
     int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0);
+    SetUserIdAndSecContext(saved_user, saved_context);
+    AtEOXact_GUC(true, guc_level);
     if (rc != SPI_OK_UPDATE)
         elog(ERROR, "softdelete could not mark a row deleted: %s", SPI_result_code_string(rc));
     if (SPI_processed > 0)
@@ -100,7 +115,7 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
                         RelationGetRelationName(trigger->tg_relation)),
                  errdetail("TRUNCATE would remove live and deleted rows for good."),
                  errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
-    softdelete::entry_guard([trigger] { softdelete::write_event(trigger, "truncate", nullptr); });
+    softdelete::entry_guard([trigger] { softdelete::write_event(trigger, {"truncate", nullptr, nullptr, -1}); });
     return PointerGetDatum(nullptr);
 }
 }

@@ -8,11 +8,15 @@
 namespace softdelete
 {
 
-// C++ regime (may throw PgError).
-// One event for the statement that fired trigger; keys_sql is the jsonb
-// expression over the transition table softdelete_rows, or nullptr for an
-// event without rows (TRUNCATE).
-void write_event(TriggerData* trigger, const char* action, const char* keys_sql);
+struct EventSpec {
+    const char* action;
+    const char* keys_sql;   // jsonb of a row's key over softdelete_rows; nullptr: no rows (TRUNCATE)
+    const char* row_filter; // which transition rows the event covers; nullptr: all
+    int64 row_count;        // -1: count the rows
+};
+
+// C++ regime (may throw PgError). One event for the statement that fired trigger.
+void write_event(TriggerData* trigger, const EventSpec& spec);
 std::string current_actor();
 
 // Kept event plans follow their table's changes.

@@ -35,7 +35,7 @@ const FunctionOids& functions()
         FunctionOids fresh = {};
         fresh.include_deleted = lookup("include_deleted", 1, regclass_arg);
         fresh.deletion_stamp = lookup("deletion_stamp", 0, nullptr);
-        fresh.restore_stamp = lookup("restore_stamp", 0, nullptr);
+        fresh.restore_stamp = lookup("restore_stamp", 1, regclass_arg);
         fresh.actor = lookup("actor", 0, nullptr);
         fresh.reason = lookup("reason", 0, nullptr);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&

@@ -37,13 +37,6 @@ Datum softdelete_deletion_stamp(PG_FUNCTION_ARGS)
     PG_RETURN_TIMESTAMPTZ(GetCurrentTransactionStartTimestamp());
 }
 
-// A restore writes NULL; a call of its own marks the statement as a restore.
-PG_FUNCTION_INFO_V1(softdelete_restore_stamp);
-Datum softdelete_restore_stamp(PG_FUNCTION_ARGS)
-{
-    PG_RETURN_NULL();
-}
-
 // enable() and disable() tell every backend to re-read a table's config.
 PG_FUNCTION_INFO_V1(softdelete_invalidate);
 Datum softdelete_invalidate(PG_FUNCTION_ARGS)

@@ -84,11 +84,12 @@ Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType t
 }
 
 // A call of one of our zero-argument functions, coerced to the column's type.
-Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno)
+Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno,
+                     List* args = NIL)
 {
     Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
     Expr* call = reinterpret_cast<Expr*>(
-        makeFuncExpr(funcid, result_type, NIL, InvalidOid, coll, COERCE_EXPLICIT_CALL));
+        makeFuncExpr(funcid, result_type, args, InvalidOid, coll, COERCE_EXPLICIT_CALL));
     Oid target = get_atttype(cfg.relid, attno);
     if (target == result_type)
         return call;
@@ -188,6 +189,27 @@ void skip_visibility_checks(Query* query)
     query->withCheckOptions = kept;
 }
 
+// copyObject() needs typeof, which ISO C++ lacks.
+template <typename T> T* copy_node(T* node)
+{
+    return static_cast<T*>(copyObjectImpl(node));
+}
+
+CaseWhen* when_then(Node* condition, Expr* result)
+{
+    CaseWhen* w = makeNode(CaseWhen);
+    w->expr = reinterpret_cast<Expr*>(condition);
+    w->result = result;
+    w->location = -1;
+    return w;
+}
+
+Const* null_of(const Query* query, const TableConfig& cfg, AttrNumber attno)
+{
+    Var* column = column_var(query, cfg, attno);
+    return makeNullConst(column->vartype, column->vartypmod, column->varcollid);
+}
+
 void require_admin(const TableConfig& cfg, const char* what)
 {
     if (is_admin(cfg.root))
@@ -202,12 +224,14 @@ void require_admin(const TableConfig& cfg, const char* what)
 }
 
 // Marks the target rows deleted: stamp, actor, reason; live rows only.
-void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason)
+void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason,
+                      bool keep_actor)
 {
     assign(query, rte, cfg, cfg.deleted_at,
            call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
-    assign(query, rte, cfg, cfg.deleted_by,
-           call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
+    if (!keep_actor)
+        assign(query, rte, cfg, cfg.deleted_by,
+               call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
     if (!keep_reason)
         assign(query, rte, cfg, cfg.delete_reason,
                call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
@@ -216,26 +240,81 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, 
     skip_visibility_checks(query);
 }
 
+// An admin's UPDATE that sets deleted_at to NULL: deleted rows it matches are
+// restored (their deletion record cleared), live rows are updated as usual,
+// as an ORM's full-row save of a live row expects.
 void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
-    require_admin(cfg, "restore");
-    assign(query, rte, cfg, cfg.deleted_at,
-           call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
+    Node* was_live = deleted_at_test(query, cfg, IS_NULL);
+    CaseExpr* stamp = makeNode(CaseExpr);
+    stamp->casetype = get_atttype(cfg.relid, cfg.deleted_at);
+    stamp->args = list_make1(when_then(was_live, reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_at))));
+    stamp->defresult = call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
+                   list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                                        ObjectIdGetDatum(cfg.relid), false, true)));
+    stamp->location = -1;
+    assign(query, rte, cfg, cfg.deleted_at, reinterpret_cast<Expr*>(stamp));
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
-        if (attno == InvalidAttrNumber)
-            continue;
-        Var* column = column_var(query, cfg, attno);
-        assign(query, rte, cfg, attno,
-               reinterpret_cast<Expr*>(
-                   makeNullConst(column->vartype, column->vartypmod, column->varcollid)));
+        if (attno != InvalidAttrNumber)
+            assign(query, rte, cfg, attno, reinterpret_cast<Expr*>(null_of(query, cfg, attno)));
     }
-    add_qual(query, deleted_at_test(query, cfg, IS_NOT_NULL));
     unhide_deleted_rows(rte);
+}
+
+// For a value only known row by row (a CASE over columns, or a parameter in
+// a generic plan): NULL keeps a live row live and restores a deleted one
+// (admins only); a value soft-deletes a live row and leaves a deleted row's
+// record as it was.
+void make_row_by_row(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Expr* value,
+                     bool admin)
+{
+    auto is_null = [&](Expr* e) {
+        NullTest* nt = makeNode(NullTest);
+        nt->arg = e;
+        nt->nulltesttype = IS_NULL;
+        nt->location = -1;
+        return reinterpret_cast<Node*>(nt);
+    };
+    auto column = [&](AttrNumber attno) {
+        return reinterpret_cast<Expr*>(column_var(query, cfg, attno));
+    };
+    Node* value_is_null = is_null(value);
+    Node* was_live = deleted_at_test(query, cfg, IS_NULL);
+    auto choose = [&](AttrNumber attno, Expr* on_delete, Expr* on_restore) {
+        CaseExpr* c = makeNode(CaseExpr);
+        c->casetype = get_atttype(cfg.relid, attno);
+        c->args = list_make3(
+            when_then(make_and_qual(copy_node(value_is_null), copy_node(was_live)), column(attno)),
+            when_then(copy_node(value_is_null), on_restore),
+            when_then(copy_node(was_live), on_delete));
+        c->defresult = column(attno);
+        c->location = -1;
+        assign(query, rte, cfg, attno, reinterpret_cast<Expr*>(c));
+    };
+    choose(cfg.deleted_at, call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at),
+           call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
+                   list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                                        ObjectIdGetDatum(cfg.relid), false, true))));
+    if (cfg.deleted_by != InvalidAttrNumber)
+        choose(cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by),
+               reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_by)));
+    if (cfg.delete_reason != InvalidAttrNumber)
+        choose(cfg.delete_reason, call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason),
+               reinterpret_cast<Expr*>(null_of(query, cfg, cfg.delete_reason)));
+    skip_visibility_checks(query);
+    if (admin)
+        unhide_deleted_rows(rte);
+    else
+        // Others reach deleted rows only as readers, and may not restore them.
+        add_qual(query, reinterpret_cast<Node*>(
+                            make_orclause(list_make2(copy_node(was_live),
+                                                     make_notclause(reinterpret_cast<Expr*>(
+                                                         copy_node(value_is_null)))))));
 }
 
 // Is the value assigned to deleted_at NULL? Decided with the bound parameter
 // values when there are some (custom plans, extended protocol).
-enum class Assigned { null_value, some_value, unknown };
+enum class Assigned { null_value, some_value, row_by_row };
 
 Assigned assigned_value(Expr* expr, ParamListInfo params)
 {
@@ -250,12 +329,11 @@ Assigned assigned_value(Expr* expr, ParamListInfo params)
     if (IsA(node, Const))
         return reinterpret_cast<Const*>(node)->constisnull ? Assigned::null_value
                                                            : Assigned::some_value;
-    return contain_var_clause(node) ? Assigned::some_value : Assigned::unknown;
+    return Assigned::row_by_row;
 }
 
 struct RewriteState {
     ParamListInfo params;
-    bool generic_plan_unsafe; // a Param decides delete vs restore
 };
 
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
@@ -267,7 +345,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     }
     query->commandType = CMD_UPDATE;
     query->targetList = NIL;
-    make_soft_delete(query, rte, cfg, false);
+    make_soft_delete(query, rte, cfg, false, false);
 }
 
 void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
@@ -280,16 +358,21 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
             require_admin(cfg, "change the deletion record of");
         return;
     }
+    if (sets_actor)
+        require_admin(cfg, "change the deletion record of");
     switch (assigned_value(stamp->expr, state->params)) {
     case Assigned::null_value:
-        make_restore(query, rte, cfg);
+        if (is_admin(cfg.root))
+            make_restore(query, rte, cfg);
+        else
+            // Only live rows: a plain update, as an ORM's full-row save sends it.
+            add_qual(query, deleted_at_test(query, cfg, IS_NULL));
         break;
-    case Assigned::unknown:
-        state->generic_plan_unsafe = true;
-        make_soft_delete(query, rte, cfg, sets_reason);
+    case Assigned::row_by_row:
+        make_row_by_row(query, rte, cfg, stamp->expr, is_admin(cfg.root));
         break;
     case Assigned::some_value:
-        make_soft_delete(query, rte, cfg, sets_reason);
+        make_soft_delete(query, rte, cfg, sets_reason, sets_actor);
         break;
     }
 }
@@ -352,16 +435,12 @@ bool modifies_anything(const Query* query)
 PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
-    RewriteState state = {bound_params, false};
+    RewriteState state = {bound_params};
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
         rewrite_query(parse, &state);
     PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
-    // A generic plan cannot know whether a parameter is NULL (a restore) or
-    // not (a delete): price it out, so the plan cache keeps custom plans.
-    if (state.generic_plan_unsafe && bound_params == nullptr)
-        stmt->planTree->total_cost += 1.0e10;
     return stmt;
 }
 
