@@ -190,6 +190,14 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION softdelete.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
+    -- Hard deletes are always logged; log_events turns off the log of soft
+    -- deletes and restores, the high-volume part.
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
+        EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                       'REFERENCING OLD TABLE AS softdelete_rows '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
+        RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
+    END IF;
     IF log_events THEN
         IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
             EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
@@ -197,18 +205,9 @@ BEGIN
                            'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
             RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
         END IF;
-        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
-            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
-                           'REFERENCING OLD TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
-            RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
-        END IF;
-    ELSE
-        IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
-            EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
-            EXECUTE format('DROP TRIGGER softdelete_log_delete ON %s', rel);
-            RETURN NEXT 'dropped event log triggers on ' || rel::text;
-        END IF;
+    ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
+        EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
+        RETURN NEXT 'dropped soft delete log trigger on ' || rel::text;
     END IF;
 END
 $$;
@@ -517,13 +516,12 @@ BEGIN
                       DETAIL = coalesce(problem, '') || ' Deleted and live rows share the value.',
                       HINT = 'Hard-delete (softdelete.hard_delete) or change the deleted duplicates, then call disable() again.';
         END;
-        action := 'unique index'; object := format('%I restored as it was', u->>'name');
-        RAISE NOTICE '%: %', action, object; RETURN NEXT;
+        action := 'unique index'; object := format('%I restored as it was', u->>'name'); RETURN NEXT;
     END LOOP;
 
     FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
         FOR step IN SELECT softdelete._remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
-            action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; RETURN NEXT;
+            action := 'enforcement'; object := step; RETURN NEXT;
         END LOOP;
     END LOOP;
 

@@ -115,7 +115,9 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
                         RelationGetRelationName(trigger->tg_relation)),
                  errdetail("TRUNCATE would remove live and deleted rows for good."),
                  errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
-    softdelete::entry_guard([trigger] { softdelete::write_event(trigger, {"truncate", nullptr, nullptr, -1}); });
+    softdelete::entry_guard([trigger] {
+        softdelete::write_event(trigger, {"truncate", nullptr, nullptr, -1});
+    });
     return PointerGetDatum(nullptr);
 }
 }

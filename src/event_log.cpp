@@ -18,9 +18,11 @@
 #include "table_config.hpp"
 #include "visibility.hpp"
 
-namespace softdelete {
+namespace softdelete
+{
 
-namespace {
+namespace
+{
 
 struct StampSearch {
     Oid deletion_stamp;
@@ -31,7 +33,8 @@ bool find_stamp(Node* node, StampSearch* search)
 {
     if (node == nullptr)
         return false;
-    if (IsA(node, FuncExpr) && reinterpret_cast<FuncExpr*>(node)->funcid == search->deletion_stamp) {
+    if (IsA(node, FuncExpr) &&
+        reinterpret_cast<FuncExpr*>(node)->funcid == search->deletion_stamp) {
         search->found = true;
         return true;
     }
@@ -134,8 +137,7 @@ SPIPlanPtr prepared(Oid relid, const std::string& sql)
     auto found = plans.find(key);
     if (found != plans.end())
         return found->second.plan;
-    Oid types[event_params] = {OIDOID,  TEXTOID, TEXTOID,    TEXTOID,
-                               TEXTOID, INT8OID, TIMESTAMPTZOID};
+    Oid types[event_params] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
     SPIPlanPtr plan = pg_guard([&] {
         SPIPlanPtr p = SPI_prepare(sql.c_str(), event_params, types);
         if (p == nullptr)
@@ -166,8 +168,7 @@ Oid events_owner()
 
 std::string current_actor()
 {
-    const char* actor =
-        pg_guard([] { return GetConfigOption("softdelete.actor", true, false); });
+    const char* actor = pg_guard([] { return GetConfigOption("softdelete.actor", true, false); });
     if (actor != nullptr && actor[0] != '\0')
         return actor;
     return pg_guard([] { return GetUserNameFromId(GetUserId(), false); });
@@ -177,13 +178,12 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
 {
     Relation rel = trigger->tg_relation;
     Oid relid = RelationGetRelid(rel);
-    std::string sql =
-        "INSERT INTO softdelete.events (relid, table_name, action, actor, reason, row_count, keys) ";
+    std::string sql = "INSERT INTO softdelete.events (relid, table_name, action, actor, reason, "
+                      "row_count, keys) ";
     if (spec.keys_sql != nullptr)
         sql += std::string("SELECT $1, $2, $3, $4, $5, coalesce($6, count(*)), jsonb_agg(") +
                spec.keys_sql + ") FROM softdelete_rows WHERE " +
-               (spec.row_filter != nullptr ? spec.row_filter : "true") +
-               " HAVING count(*) > 0";
+               (spec.row_filter != nullptr ? spec.row_filter : "true") + " HAVING count(*) > 0";
     else
         sql += "VALUES ($1, $2, $3, $4, $5, $6, NULL)";
 
@@ -192,8 +192,7 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
                                           get_rel_name(relid));
     });
     std::string actor = current_actor();
-    const char* reason =
-        pg_guard([] { return GetConfigOption("softdelete.reason", true, false); });
+    const char* reason = pg_guard([] { return GetConfigOption("softdelete.reason", true, false); });
     bool has_reason = reason != nullptr && reason[0] != '\0';
     Oid owner = events_owner();
 
@@ -212,8 +211,8 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
                                       has_reason ? CStringGetTextDatum(reason) : (Datum)0,
                                       Int64GetDatum(spec.row_count),
                                       TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-        char nulls[event_params] = {' ', ' ', ' ', ' ', has_reason ? ' ' : 'n',
-                                    spec.row_count >= 0 ? ' ' : 'n', ' '};
+        char nulls[event_params] = {
+            ' ', ' ', ' ', ' ', has_reason ? ' ' : 'n', spec.row_count >= 0 ? ' ' : 'n', ' '};
         // The log is written as its owner: application roles may not forge it.
         Oid saved_user;
         int saved_context;
@@ -227,9 +226,19 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
     });
 }
 
+// Counts no trigger took (events off, or an error) end with the transaction.
+void forget_restored_rows(XactEvent event, void* arg)
+{
+    (void)arg;
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+        restored_rows().clear();
+}
+
 void register_event_plan_invalidation()
 {
     CacheRegisterRelcacheCallback(forget_plans, (Datum)0);
+    RegisterXactCallback(forget_restored_rows, nullptr);
 }
 
 } // namespace softdelete

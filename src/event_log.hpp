@@ -10,7 +10,7 @@ namespace softdelete
 
 struct EventSpec {
     const char* action;
-    const char* keys_sql;   // jsonb of a row's key over softdelete_rows; nullptr: no rows (TRUNCATE)
+    const char* keys_sql; // jsonb of a row's key over softdelete_rows; nullptr: no rows (TRUNCATE)
     const char* row_filter; // which transition rows the event covers; nullptr: all
     int64 row_count;        // -1: count the rows
 };

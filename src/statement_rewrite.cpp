@@ -248,10 +248,12 @@ void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     Node* was_live = deleted_at_test(query, cfg, IS_NULL);
     CaseExpr* stamp = makeNode(CaseExpr);
     stamp->casetype = get_atttype(cfg.relid, cfg.deleted_at);
-    stamp->args = list_make1(when_then(was_live, reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_at))));
-    stamp->defresult = call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
-                   list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-                                        ObjectIdGetDatum(cfg.relid), false, true)));
+    stamp->args = list_make1(
+        when_then(was_live, reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_at))));
+    stamp->defresult =
+        call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
+                       list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                                            ObjectIdGetDatum(cfg.relid), false, true)));
     stamp->location = -1;
     assign(query, rte, cfg, cfg.deleted_at, reinterpret_cast<Expr*>(stamp));
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
@@ -291,25 +293,26 @@ void make_row_by_row(Query* query, RangeTblEntry* rte, const TableConfig& cfg, E
         c->location = -1;
         assign(query, rte, cfg, attno, reinterpret_cast<Expr*>(c));
     };
-    choose(cfg.deleted_at, call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at),
+    choose(cfg.deleted_at,
+           call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at),
            call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
-                   list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-                                        ObjectIdGetDatum(cfg.relid), false, true))));
+                          list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                                               ObjectIdGetDatum(cfg.relid), false, true))));
     if (cfg.deleted_by != InvalidAttrNumber)
         choose(cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by),
                reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_by)));
     if (cfg.delete_reason != InvalidAttrNumber)
-        choose(cfg.delete_reason, call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason),
+        choose(cfg.delete_reason,
+               call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason),
                reinterpret_cast<Expr*>(null_of(query, cfg, cfg.delete_reason)));
     skip_visibility_checks(query);
     if (admin)
         unhide_deleted_rows(rte);
     else
         // Others reach deleted rows only as readers, and may not restore them.
-        add_qual(query, reinterpret_cast<Node*>(
-                            make_orclause(list_make2(copy_node(was_live),
-                                                     make_notclause(reinterpret_cast<Expr*>(
-                                                         copy_node(value_is_null)))))));
+        add_qual(query, reinterpret_cast<Node*>(make_orclause(list_make2(
+                            copy_node(was_live),
+                            make_notclause(reinterpret_cast<Expr*>(copy_node(value_is_null)))))));
 }
 
 // Is the value assigned to deleted_at NULL? Decided with the bound parameter
@@ -348,6 +351,18 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     make_soft_delete(query, rte, cfg, false, false);
 }
 
+bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
+{
+    ListCell* lc;
+    foreach (lc, query->targetList) {
+        auto* tle = static_cast<TargetEntry*>(lfirst(lc));
+        if (!tle->resjunk && tle->resno != cfg.deleted_at && tle->resno != cfg.deleted_by &&
+            tle->resno != cfg.delete_reason)
+            return false;
+    }
+    return true;
+}
+
 void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     TargetEntry* stamp = find_assignment(query->targetList, cfg.deleted_at);
@@ -364,8 +379,10 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     case Assigned::null_value:
         if (is_admin(cfg.root))
             make_restore(query, rte, cfg);
+        else if (assigns_only_tombstone(query, cfg))
+            require_admin(cfg, "restore"); // nothing but a restore: refuse it aloud
         else
-            // Only live rows: a plain update, as an ORM's full-row save sends it.
+            // An ORM's full-row save: a plain update of live rows only.
             add_qual(query, deleted_at_test(query, cfg, IS_NULL));
         break;
     case Assigned::row_by_row:

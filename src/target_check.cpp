@@ -37,8 +37,8 @@ RelationFacts facts_of(Oid relid)
         facts.is_catalog = IsCatalogNamespace(form->relnamespace) || relid < FirstNormalObjectId ||
                            IsToastNamespace(form->relnamespace);
         ReleaseSysCache(tuple);
-        facts.may_create_in_schema = pg_namespace_aclcheck(get_rel_namespace(relid), GetUserId(),
-                                                           ACL_CREATE) == ACLCHECK_OK;
+        facts.may_create_in_schema =
+            pg_namespace_aclcheck(get_rel_namespace(relid), GetUserId(), ACL_CREATE) == ACLCHECK_OK;
         facts.extension_member = OidIsValid(getExtensionOfObject(RelationRelationId, relid));
         facts.name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                 get_rel_name(relid));
@@ -90,8 +90,7 @@ void check_target(Oid relid)
         throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a system catalog",
                       "Soft delete manages user tables only.");
     if (facts.extension_member)
-        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                      "\"" + name + "\" belongs to an extension",
+        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" belongs to an extension",
                       "An extension's own tables are managed by that extension.");
     if (facts.relkind != RELKIND_RELATION && facts.relkind != RELKIND_PARTITIONED_TABLE)
         throw PgError(ERRCODE_WRONG_OBJECT_TYPE, "\"" + name + "\" is " + kind_name(facts.relkind),
@@ -106,10 +105,10 @@ void check_target(Oid relid)
         throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + name,
                       "Only the table's owner (or a superuser) can change its deletion policy.");
     if (!facts.may_create_in_schema)
-        throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE,
-                      "permission denied to create indexes for table " + name,
-                      "enable() rebuilds the table's unique indexes, which needs CREATE on its schema.",
-                      "GRANT CREATE ON SCHEMA to the table's owner, or run enable() as a superuser.");
+        throw PgError(
+            ERRCODE_INSUFFICIENT_PRIVILEGE, "permission denied to create indexes for table " + name,
+            "enable() rebuilds the table's unique indexes, which needs CREATE on its schema.",
+            "GRANT CREATE ON SCHEMA to the table's owner, or run enable() as a superuser.");
     if (!facts.has_primary_key)
         throw PgError(ERRCODE_INVALID_TABLE_DEFINITION, "table " + name + " has no primary key",
                       "Restore, hard delete and the event log name rows by their primary key.",
