@@ -100,6 +100,10 @@ CREATE FUNCTION softdelete.deletion_stamp() RETURNS timestamptz
 CREATE FUNCTION softdelete.restore_stamp(tbl regclass) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_restore_stamp' LANGUAGE C VOLATILE;
 
+-- Raises 42501 when a non-admin's UPDATE would restore (second argument true).
+CREATE FUNCTION softdelete.refuse_restore(tbl regclass, restoring boolean) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_refuse_restore' LANGUAGE C STABLE PARALLEL SAFE;
+
 CREATE FUNCTION softdelete.preloaded() RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_preloaded' LANGUAGE C STABLE;
 
@@ -759,7 +763,7 @@ GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
     softdelete.is_admin(regclass), softdelete.is_reader(regclass),
     softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
-    softdelete.deletion_stamp(), softdelete.restore_stamp(regclass), softdelete.preloaded(),
+    softdelete.deletion_stamp(), softdelete.restore_stamp(regclass), softdelete.refuse_restore(regclass, boolean), softdelete.preloaded(),
     softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),
     softdelete._restore(regclass, jsonb), softdelete.restore(regclass, anycompatible),
     softdelete._hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anycompatible),

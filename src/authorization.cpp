@@ -47,6 +47,19 @@ bool is_admin(Oid root)
     return has_role("softdelete_admin");
 }
 
+void require_admin(Oid relid, Oid root, const char* what)
+{
+    if (is_admin(root))
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("permission denied to %s table \"%s\"", what, get_rel_name(relid)),
+             errdetail("Role \"%s\" is not an admin of the table.",
+                       GetUserNameFromId(GetUserId(), false)),
+             errhint("Admins are superusers, members of the table owner's role, and members of "
+                     "softdelete_admin.")));
+}
+
 bool is_reader(Oid root)
 {
     return is_admin(root) || has_role("softdelete_reader");
@@ -84,6 +97,17 @@ PG_FUNCTION_INFO_V1(softdelete_is_admin);
 Datum softdelete_is_admin(PG_FUNCTION_ARGS)
 {
     PG_RETURN_BOOL(softdelete::is_admin(softdelete::table_config_root(PG_GETARG_OID(0))));
+}
+
+// A parameter only known at execution decides that an UPDATE is a restore:
+// the check runs once per execution (a one-time filter), rows or no rows.
+PG_FUNCTION_INFO_V1(softdelete_refuse_restore);
+Datum softdelete_refuse_restore(PG_FUNCTION_ARGS)
+{
+    Oid relid = PG_GETARG_OID(0);
+    if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
+        softdelete::require_admin(relid, softdelete::table_config_root(relid), "restore rows of");
+    PG_RETURN_BOOL(true);
 }
 
 PG_FUNCTION_INFO_V1(softdelete_is_reader);

@@ -8,6 +8,8 @@ namespace softdelete
 
 // Superuser, a member of the table owner's role, or of softdelete_admin.
 bool is_admin(Oid root);
+// Raises 42501 unless the current role is an admin; what: "restore rows of".
+void require_admin(Oid relid, Oid root, const char* what);
 // An admin, or a member of softdelete_reader.
 bool is_reader(Oid root);
 // May the current role opt in to deleted rows of some table at all?

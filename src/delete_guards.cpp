@@ -21,18 +21,6 @@ TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
     return reinterpret_cast<TriggerData*>(fcinfo->context);
 }
 
-void refuse_non_admin(const TableConfig& cfg, const char* what)
-{
-    if (is_admin(cfg.root))
-        return;
-    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-                    errmsg("permission denied to %s table \"%s\"", what, get_rel_name(cfg.relid)),
-                    errdetail("Role \"%s\" is not an admin of the table.",
-                              GetUserNameFromId(GetUserId(), false)),
-                    errhint("Admins are superusers, members of the table owner's role, and "
-                            "members of softdelete_admin.")));
-}
-
 // Marks one row deleted, as the table's owner (so DELETE privilege is enough,
 // as for a rewritten DELETE). The invoking role stays the recorded actor:
 // softdelete.actor is set to it for the statement when the application has
@@ -89,7 +77,7 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
     if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
         return PointerGetDatum(trigger->tg_trigtuple);
     if (softdelete::hard_delete) {
-        softdelete::refuse_non_admin(cfg, "hard-delete rows of");
+        softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         return PointerGetDatum(trigger->tg_trigtuple);
     }
     bool isnull = false;
@@ -107,7 +95,7 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
     softdelete::TableConfig cfg;
     if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
         return PointerGetDatum(nullptr);
-    softdelete::refuse_non_admin(cfg, "truncate");
+    softdelete::require_admin(cfg.relid, cfg.root, "truncate");
     if (!softdelete::hard_delete)
         ereport(ERROR,
                 (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),

@@ -16,6 +16,7 @@ struct FunctionOids {
     Oid restore_stamp;
     Oid actor;
     Oid reason;
+    Oid refuse_restore;
 };
 
 FunctionOids oids = {};
@@ -38,9 +39,11 @@ const FunctionOids& functions()
         fresh.restore_stamp = lookup("restore_stamp", 1, regclass_arg);
         fresh.actor = lookup("actor", 0, nullptr);
         fresh.reason = lookup("reason", 0, nullptr);
+        const Oid restore_check_args[] = {REGCLASSOID, BOOLOID};
+        fresh.refuse_restore = lookup("refuse_restore", 2, restore_check_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
                       OidIsValid(fresh.restore_stamp) && OidIsValid(fresh.actor) &&
-                      OidIsValid(fresh.reason);
+                      OidIsValid(fresh.refuse_restore) && OidIsValid(fresh.reason);
         if (!fresh.valid)
             ereport(
                 ERROR,
@@ -78,6 +81,11 @@ Oid actor_function()
 Oid reason_function()
 {
     return functions().reason;
+}
+
+Oid refuse_restore_function()
+{
+    return functions().refuse_restore;
 }
 
 } // namespace softdelete

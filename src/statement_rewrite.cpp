@@ -210,19 +210,6 @@ Const* null_of(const Query* query, const TableConfig& cfg, AttrNumber attno)
     return makeNullConst(column->vartype, column->vartypmod, column->varcollid);
 }
 
-void require_admin(const TableConfig& cfg, const char* what)
-{
-    if (is_admin(cfg.root))
-        return;
-    ereport(ERROR,
-            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("permission denied to %s rows of table \"%s\"", what, get_rel_name(cfg.relid)),
-             errdetail("Role \"%s\" is not an admin of the table.",
-                       GetUserNameFromId(GetUserId(), false)),
-             errhint("Admins are superusers, members of the table owner's role, and members of "
-                     "softdelete_admin.")));
-}
-
 // Marks the target rows deleted: stamp, actor, reason; live rows only.
 void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason,
                       bool keep_actor)
@@ -342,13 +329,28 @@ struct RewriteState {
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     if (hard_delete) {
-        require_admin(cfg, "hard-delete");
+        require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
         return;
     }
     query->commandType = CMD_UPDATE;
     query->targetList = NIL;
     make_soft_delete(query, rte, cfg, false, false);
+}
+
+// softdelete.refuse_restore(tbl, value IS NULL): no column in it, so the
+// planner makes it a one-time filter.
+Node* refuse_restore_check(const TableConfig& cfg, Expr* value)
+{
+    NullTest* nt = makeNode(NullTest);
+    nt->arg = copy_node(value);
+    nt->nulltesttype = IS_NULL;
+    nt->location = -1;
+    List* args = list_make2(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                                      ObjectIdGetDatum(cfg.relid), false, true),
+                            nt);
+    return reinterpret_cast<Node*>(makeFuncExpr(refuse_restore_function(), BOOLOID, args,
+                                                InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }
 
 bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
@@ -370,24 +372,35 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     bool sets_reason = find_assignment(query->targetList, cfg.delete_reason) != nullptr;
     if (stamp == nullptr) {
         if (sets_actor || sets_reason)
-            require_admin(cfg, "change the deletion record of");
+            require_admin(cfg.relid, cfg.root, "change deletion records of");
         return;
     }
     if (sets_actor)
-        require_admin(cfg, "change the deletion record of");
+        require_admin(cfg.relid, cfg.root, "change deletion records of");
     switch (assigned_value(stamp->expr, state->params)) {
     case Assigned::null_value:
         if (is_admin(cfg.root))
             make_restore(query, rte, cfg);
         else if (assigns_only_tombstone(query, cfg))
-            require_admin(cfg, "restore"); // nothing but a restore: refuse it aloud
+            require_admin(cfg.relid, cfg.root,
+                          "restore rows of"); // nothing but a restore: refuse it aloud
         else
             // An ORM's full-row save: a plain update of live rows only.
             add_qual(query, deleted_at_test(query, cfg, IS_NULL));
         break;
-    case Assigned::row_by_row:
-        make_row_by_row(query, rte, cfg, stamp->expr, is_admin(cfg.root));
+    case Assigned::row_by_row: {
+        bool admin = is_admin(cfg.root);
+        // A non-admin's pure tombstone write whose value is a parameter:
+        // refuse a NULL (a restore) once per execution, rows or no rows.
+        Node* restore_check = nullptr;
+        if (!admin && assigns_only_tombstone(query, cfg) &&
+            !contain_var_clause(reinterpret_cast<Node*>(stamp->expr)))
+            restore_check = refuse_restore_check(cfg, stamp->expr);
+        make_row_by_row(query, rte, cfg, stamp->expr, admin);
+        if (restore_check != nullptr)
+            add_qual(query, restore_check);
         break;
+    }
     case Assigned::some_value:
         make_soft_delete(query, rte, cfg, sets_reason, sets_actor);
         break;

@@ -16,6 +16,7 @@ Oid deletion_stamp_function();
 Oid restore_stamp_function();
 Oid actor_function();
 Oid reason_function();
+Oid refuse_restore_function();
 void forget_extension_objects();
 
 } // namespace softdelete
