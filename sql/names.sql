@@ -1,0 +1,134 @@
+-- Names with quotes, spaces, capitals and another schema (SPEC section 7):
+-- enable, delete, restore, hard delete and disable all quote identifiers.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+-- CONTEXT lines carry PL/pgSQL line numbers: keep them out of the output.
+\set SHOW_CONTEXT never
+
+CREATE ROLE names_app NOLOGIN;
+CREATE SCHEMA "My Schema";
+GRANT USAGE ON SCHEMA "My Schema" TO names_app;
+
+CREATE TABLE "My Schema"."Odd ""Name"" Table" (
+    "Id"      integer PRIMARY KEY,
+    "E-Mail"  text NOT NULL UNIQUE,
+    "Full Name" text
+);
+CREATE UNIQUE INDEX "Lower E-Mail" ON "My Schema"."Odd ""Name"" Table" (lower("E-Mail"));
+GRANT SELECT, INSERT, UPDATE, DELETE ON "My Schema"."Odd ""Name"" Table" TO names_app;
+INSERT INTO "My Schema"."Odd ""Name"" Table" VALUES
+    (1, 'Ann@Example.com', 'Ann'),
+    (2, 'Bob@Example.com', 'Bob'),
+    (3, 'Cid@Example.com', 'Cid');
+
+-- enable(): every object is named with its quotes.
+SELECT * FROM softdelete.enable('"My Schema"."Odd ""Name"" Table"');
+SELECT relid, key_columns FROM softdelete.tables WHERE relid = '"My Schema"."Odd ""Name"" Table"'::regclass;
+SELECT c.relname AS index_name, pg_get_indexdef(i.indexrelid) AS indexdef
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = '"My Schema"."Odd ""Name"" Table"'::regclass AND c.relname NOT LIKE 'softdelete%'
+ ORDER BY 1;
+SELECT polname, pg_get_expr(polqual, polrelid) AS using_expr
+  FROM pg_policy WHERE polrelid = '"My Schema"."Odd ""Name"" Table"'::regclass ORDER BY polname;
+-- Idempotent with these names too.
+SELECT * FROM softdelete.enable('"My Schema"."Odd ""Name"" Table"');
+
+-- DELETE as the application role: a soft delete; the row disappears.
+SET ROLE names_app;
+\set QUIET off
+DELETE FROM "My Schema"."Odd ""Name"" Table" WHERE "E-Mail" = 'Bob@Example.com';
+\set QUIET on
+SELECT "Id", "E-Mail" FROM "My Schema"."Odd ""Name"" Table" ORDER BY "Id";
+-- The address is free for a new live row, and the upsert on it works.
+INSERT INTO "My Schema"."Odd ""Name"" Table" VALUES (4, 'Bob@Example.com', 'Bob 2')
+    ON CONFLICT ("E-Mail") DO UPDATE SET "Full Name" = excluded."Full Name";
+INSERT INTO "My Schema"."Odd ""Name"" Table" VALUES (5, 'Bob@Example.com', 'Bob 3')
+    ON CONFLICT ("E-Mail") DO UPDATE SET "Full Name" = excluded."Full Name";
+SELECT "Id", "E-Mail", "Full Name" FROM "My Schema"."Odd ""Name"" Table" ORDER BY "Id";
+RESET ROLE;
+
+-- The deleted row is marked, and the event names the table and key.
+SET softdelete.include_deleted = on;
+SELECT "Id", deleted_at IS NOT NULL AS deleted, deleted_by
+  FROM "My Schema"."Odd ""Name"" Table" ORDER BY "Id";
+RESET softdelete.include_deleted;
+SELECT table_name, action,
+       CASE WHEN actor = current_user THEN '(superuser)' ELSE actor END AS actor, row_count, keys
+  FROM softdelete.events
+ WHERE relid = '"My Schema"."Odd ""Name"" Table"'::regclass ORDER BY id;
+
+-- restore(): refused while the live row 4 holds the address (23505)...
+SELECT softdelete.restore('"My Schema"."Odd ""Name"" Table"', 2);
+\echo SQLSTATE :SQLSTATE
+-- ... works once the address is free.
+SET ROLE names_app;
+DELETE FROM "My Schema"."Odd ""Name"" Table" WHERE "Id" = 4;
+RESET ROLE;
+SELECT softdelete.restore('"My Schema"."Odd ""Name"" Table"', 2);
+SELECT softdelete.restore('"My Schema"."Odd ""Name"" Table"', '{"Id": 3}'::jsonb);
+\echo SQLSTATE :SQLSTATE
+SET ROLE names_app;
+SELECT "Id", "E-Mail" FROM "My Schema"."Odd ""Name"" Table" ORDER BY "Id";
+RESET ROLE;
+
+-- hard_delete(): the row is gone for good, even for a reader.
+SELECT softdelete.hard_delete('"My Schema"."Odd ""Name"" Table"', 4);
+SET softdelete.include_deleted = on;
+SELECT "Id", deleted_at IS NOT NULL AS deleted FROM "My Schema"."Odd ""Name"" Table" ORDER BY "Id";
+RESET softdelete.include_deleted;
+SELECT table_name, action,
+       CASE WHEN actor = current_user THEN '(superuser)' ELSE actor END AS actor, row_count, keys
+  FROM softdelete.events
+ WHERE relid = '"My Schema"."Odd ""Name"" Table"'::regclass ORDER BY id;
+
+-- disable(): the unique constraint and index come back with their names.
+SELECT * FROM softdelete.disable('"My Schema"."Odd ""Name"" Table"');
+SELECT c.relname AS index_name, pg_get_indexdef(i.indexrelid) AS indexdef
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = '"My Schema"."Odd ""Name"" Table"'::regclass ORDER BY 1;
+SELECT conname, pg_get_constraintdef(oid) AS condef
+  FROM pg_constraint WHERE conrelid = '"My Schema"."Odd ""Name"" Table"'::regclass ORDER BY 1;
+
+-------------------------------------------------------------------------------
+-- A composite primary key with odd column names, a custom tombstone column
+-- name with capitals, and a table name with a space.
+-------------------------------------------------------------------------------
+CREATE TABLE "My Schema"."Member List" (
+    "Org ID" integer,
+    "Id"     integer,
+    "Nick"   text,
+    PRIMARY KEY ("Org ID", "Id"),
+    UNIQUE ("Org ID", "Nick")
+);
+GRANT SELECT, DELETE ON "My Schema"."Member List" TO names_app;
+INSERT INTO "My Schema"."Member List" VALUES (1, 1, 'a'), (1, 2, 'b'), (2, 1, 'a');
+SELECT * FROM softdelete.enable('"My Schema"."Member List"', column_name => 'Removed At');
+SELECT pg_get_triggerdef(oid) AS triggerdef FROM pg_trigger
+ WHERE tgrelid = '"My Schema"."Member List"'::regclass AND tgname = 'softdelete_log_update';
+SET ROLE names_app;
+\set QUIET off
+DELETE FROM "My Schema"."Member List" WHERE "Nick" = 'a';
+\set QUIET on
+SELECT "Org ID", "Id", "Nick" FROM "My Schema"."Member List" ORDER BY 1, 2;
+RESET ROLE;
+SELECT keys FROM softdelete.events
+ WHERE relid = '"My Schema"."Member List"'::regclass ORDER BY id;
+SELECT softdelete.restore('"My Schema"."Member List"', '{"Org ID": 2, "Id": 1}'::jsonb);
+SELECT softdelete.hard_delete('"My Schema"."Member List"', '{"Org ID": 1, "Id": 1}'::jsonb);
+SET softdelete.include_deleted = on;
+SELECT "Org ID", "Id", "Removed At" IS NOT NULL AS deleted FROM "My Schema"."Member List" ORDER BY 1, 2;
+RESET softdelete.include_deleted;
+SELECT * FROM softdelete.disable('"My Schema"."Member List"');
+SELECT attname FROM pg_attribute
+ WHERE attrelid = '"My Schema"."Member List"'::regclass AND attnum > 0 ORDER BY attnum;
+
+-------------------------------------------------------------------------------
+-- Clean up
+-------------------------------------------------------------------------------
+DELETE FROM softdelete.events
+ WHERE relid IN ('"My Schema"."Odd ""Name"" Table"'::regclass, '"My Schema"."Member List"'::regclass);
+DROP TABLE "My Schema"."Odd ""Name"" Table", "My Schema"."Member List";
+DROP SCHEMA "My Schema";
+DROP OWNED BY names_app;
+DROP ROLE names_app;
