@@ -20,6 +20,8 @@ struct FunctionOids {
 };
 
 FunctionOids oids = {};
+// Kept across invalidations: settings use them to invalidate dependent plans.
+FunctionOids last_known = {};
 
 Oid lookup(const char* name, int nargs, const Oid* argtypes)
 {
@@ -51,11 +53,33 @@ const FunctionOids& functions()
                  errmsg("softdelete's functions are missing from schema softdelete"),
                  errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
         oids = fresh;
+        last_known = fresh;
     }
     return oids;
 }
 
 } // namespace
+
+// Plans that depend on funcid (a PlanInvalItem the planner recorded) are
+// re-planned; plans that do not are left alone. Without a known OID, all are.
+void invalidate_plans_using(Oid funcid)
+{
+    if (!OidIsValid(funcid)) {
+        ResetPlanCache();
+        return;
+    }
+    CallSyscacheCallbacks(PROCOID, GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(funcid)));
+}
+
+void invalidate_visibility_plans()
+{
+    invalidate_plans_using(last_known.include_deleted);
+}
+
+void invalidate_delete_plans()
+{
+    invalidate_plans_using(last_known.deletion_stamp);
+}
 
 void forget_extension_objects()
 {

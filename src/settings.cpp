@@ -2,6 +2,7 @@
 // plan cache when they flip, so prepared statements re-plan (NOTES item 5).
 #include "authorization.hpp"
 #include "settings.hpp"
+#include "visibility.hpp"
 
 namespace softdelete
 {
@@ -19,7 +20,7 @@ void reset_plans_if_include_changes(bool newval, void* extra)
 {
     (void)extra;
     if (newval != include_deleted)
-        ResetPlanCache();
+        invalidate_visibility_plans();
 }
 
 // A role that may not see deleted rows is told so when it asks.
@@ -41,7 +42,7 @@ void reset_plans_if_hard_delete_changes(bool newval, void* extra)
 {
     (void)extra;
     if (newval != hard_delete)
-        ResetPlanCache();
+        invalidate_delete_plans();
 }
 
 } // namespace

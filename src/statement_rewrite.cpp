@@ -324,11 +324,13 @@ Assigned assigned_value(Expr* expr, ParamListInfo params)
 
 struct RewriteState {
     ParamListInfo params;
+    bool kept_hard_delete; // the plan is only right while hard_delete is on
 };
 
-void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     if (hard_delete) {
+        state->kept_hard_delete = true;
         require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
         return;
@@ -435,7 +437,7 @@ void rewrite_query(Query* query, RewriteState* state)
         return;
     switch (query->commandType) {
     case CMD_DELETE:
-        rewrite_delete(query, rte, cfg);
+        rewrite_delete(query, rte, cfg, state);
         break;
     case CMD_UPDATE:
         rewrite_update(query, rte, cfg, state);
@@ -465,12 +467,21 @@ bool modifies_anything(const Query* query)
 PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
-    RewriteState state = {bound_params};
+    RewriteState state = {bound_params, false};
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
         rewrite_query(parse, &state);
     PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
+    if (state.kept_hard_delete) {
+        // Same dependency a rewritten DELETE has on deletion_stamp(): when
+        // hard_delete flips, settings.cpp re-plans exactly these plans.
+        PlanInvalItem* item = makeNode(PlanInvalItem);
+        item->cacheId = PROCOID;
+        item->hashValue =
+            GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(deletion_stamp_function()));
+        stmt->invalItems = lappend(stmt->invalItems, item);
+    }
     return stmt;
 }
 

@@ -83,6 +83,11 @@ Datum softdelete_policy_support(PG_FUNCTION_ARGS)
         PG_RETURN_POINTER(nullptr);
     Oid relid = DatumGetObjectId(arg->constvalue);
     Oid include_fn = softdelete::include_deleted_function();
+    // The answer depends on softdelete.include_deleted: a flip of it must
+    // re-plan this plan, and only plans like it.
+    PlannerInfo* root = reinterpret_cast<SupportRequestSimplify*>(request)->root;
+    if (root != nullptr && call->funcid == include_fn)
+        record_plan_function_dependency(root, include_fn);
     bool value = softdelete::entry_guard([&] {
         return call->funcid == include_fn ? softdelete::sees_deleted_rows(relid)
                                           : softdelete::may_write_deleted_rows(relid);

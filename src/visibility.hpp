@@ -19,4 +19,9 @@ Oid reason_function();
 Oid refuse_restore_function();
 void forget_extension_objects();
 
+// Plans that fold softdelete.include_deleted (SELECTs, through the policy).
+void invalidate_visibility_plans();
+// Plans whose DELETE meaning depends on softdelete.hard_delete.
+void invalidate_delete_plans();
+
 } // namespace softdelete

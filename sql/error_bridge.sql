@@ -1,0 +1,193 @@
+-- error_bridge: errors raised inside the module's C++ code (a thrown
+-- softdelete::PgError, turned into ereport by entry_guard) and PostgreSQL
+-- errors that pass through C++ frames (caught by pg_guard, rethrown as a
+-- PgError, raised again by entry_guard) reach the client like any other
+-- PostgreSQL error: with their SQLSTATE, message, detail and hint. Afterwards
+-- the session is healthy, a SAVEPOINT can be rolled back to, and PL/pgSQL can
+-- catch them by condition name.
+--
+-- The SQLSTATE the client received is printed with \echo :SQLSTATE after
+-- each failing statement (VERBOSITY verbose would also print the server's
+-- source file and line, which change from build to build). CONTEXT lines
+-- (line numbers inside enable()) are left out for the same reason.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE eb_owner;
+CREATE ROLE eb_app;
+CREATE ROLE eb_reader IN ROLE softdelete_reader;
+CREATE SCHEMA eb_s AUTHORIZATION eb_owner;
+GRANT USAGE ON SCHEMA eb_s TO eb_app, eb_reader;
+SET search_path = eb_s, public;
+
+SET ROLE eb_owner;
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+INSERT INTO users SELECT g, 'u' || g || '@x' FROM generate_series(1, 10) g;
+CREATE TABLE no_pk (id int, email text);
+CREATE VIEW users_view AS SELECT * FROM users;
+CREATE SEQUENCE a_sequence;
+CREATE TABLE parted (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE parted_2024 PARTITION OF parted FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users TO eb_app;
+GRANT SELECT ON users TO eb_reader;
+DELETE FROM users WHERE id IN (9, 10);
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- C++ refusals of softdelete.enable() (softdelete._check_target)
+--------------------------------------------------------------------------
+
+SET ROLE eb_owner;
+-- A system catalog: 0A000 with a detail.
+SELECT * FROM softdelete.enable('pg_class');
+\echo SQLSTATE :SQLSTATE
+-- The session is healthy.
+SELECT count(*) AS live_users FROM users;
+-- A table without a primary key: 42P16 with a detail and a hint.
+SELECT * FROM softdelete.enable('no_pk');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS live_users FROM users;
+-- A view: 42809 with a detail and a hint.
+SELECT * FROM softdelete.enable('users_view');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS live_users FROM users;
+-- A sequence: 42809 too.
+SELECT * FROM softdelete.enable('a_sequence');
+\echo SQLSTATE :SQLSTATE
+-- A partition on its own: 0A000 with a detail and a hint.
+SELECT * FROM softdelete.enable('parted_2024');
+\echo SQLSTATE :SQLSTATE
+-- Not the owner: 42501 with a detail.
+SET ROLE eb_app;
+SELECT * FROM softdelete.enable('users');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS live_users FROM users;
+RESET ROLE;
+-- Nothing was enabled on the way.
+SELECT count(*) AS enabled_tables FROM softdelete.tables
+ WHERE relid IN ('eb_s.no_pk'::regclass, 'eb_s.users_view'::regclass, 'eb_s.a_sequence'::regclass,
+                 'eb_s.parted'::regclass, 'eb_s.parted_2024'::regclass);
+
+--------------------------------------------------------------------------
+-- The include_deleted refusal at query time (C++ PgError through entry_guard)
+--------------------------------------------------------------------------
+
+SET ROLE eb_reader;
+SET softdelete.include_deleted = on;
+SET ROLE eb_app;
+-- At plan time (the planner support function folds the policy): 42501 with
+-- a detail and a hint.
+SELECT count(*) FROM users;
+\echo SQLSTATE :SQLSTATE
+-- At execution time (a call the planner cannot fold): the same error.
+SELECT softdelete.include_deleted(c.oid) FROM pg_class c WHERE c.oid = 'eb_s.users'::regclass;
+\echo SQLSTATE :SQLSTATE
+-- The session is healthy: the reader reads, and after RESET the
+-- application reads again.
+SET ROLE eb_reader;
+SELECT count(*) AS reader_sees FROM users;
+RESET softdelete.include_deleted;
+SET ROLE eb_app;
+SELECT count(*) AS app_sees FROM users;
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- A PostgreSQL error inside C++ code (pg_guard, then entry_guard)
+--------------------------------------------------------------------------
+
+-- A trigger on the event log refuses every insert with its own SQLSTATE,
+-- detail and hint. The module writes the log from C++ through SPI; the
+-- error crosses the C++ frames and reaches the client intact, and the
+-- DELETE that caused it is rolled back.
+CREATE FUNCTION eb_s.refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the event log is closed'
+        USING ERRCODE = 'SD001', DETAIL = 'eb_s.refuse_events refused the insert.',
+              HINT = 'Drop the trigger eb_refuse on softdelete.events.';
+END
+$$;
+CREATE TRIGGER eb_refuse BEFORE INSERT ON softdelete.events
+    FOR EACH ROW EXECUTE FUNCTION eb_s.refuse_events();
+SET ROLE eb_app;
+DELETE FROM users WHERE id = 1;
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS live_users FROM users;
+RESET ROLE;
+DROP TRIGGER eb_refuse ON softdelete.events;
+DROP FUNCTION eb_s.refuse_events();
+
+--------------------------------------------------------------------------
+-- Inside a transaction: roll back to a savepoint and carry on
+--------------------------------------------------------------------------
+
+SET ROLE eb_owner;
+BEGIN;
+DELETE FROM users WHERE id = 1;
+SAVEPOINT before_enable;
+SELECT * FROM softdelete.enable('users_view');
+\echo SQLSTATE :SQLSTATE
+ROLLBACK TO SAVEPOINT before_enable;
+DELETE FROM users WHERE id = 2;
+SAVEPOINT before_refusal;
+SET ROLE eb_reader;
+SET LOCAL softdelete.include_deleted = on;
+SET ROLE eb_app;
+SELECT count(*) FROM users;
+\echo SQLSTATE :SQLSTATE
+ROLLBACK TO SAVEPOINT before_refusal;
+-- The rollback also undid the SET ROLE and the setting.
+SELECT current_user, current_setting('softdelete.include_deleted') AS include_deleted;
+DELETE FROM users WHERE id = 3;
+COMMIT;
+SELECT count(*) AS live_users FROM users;
+RESET ROLE;
+SELECT id FROM users WHERE deleted_at IS NOT NULL ORDER BY id;
+
+--------------------------------------------------------------------------
+-- PL/pgSQL catches the errors by condition name, with all their fields
+--------------------------------------------------------------------------
+
+CREATE FUNCTION eb_s.caught(stmt text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    state text; msg text; detail text; hint text;
+BEGIN
+    EXECUTE stmt;
+    RETURN 'no error';
+EXCEPTION
+    WHEN feature_not_supported OR invalid_table_definition OR wrong_object_type
+         OR insufficient_privilege THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+        RETURN format('%s | %s | %s | %s', state, msg, nullif(detail, ''), nullif(hint, ''));
+END
+$$;
+GRANT EXECUTE ON FUNCTION eb_s.caught(text) TO eb_app, eb_reader;
+SELECT eb_s.caught($$SELECT softdelete.enable('pg_class')$$);
+SELECT eb_s.caught($$SELECT softdelete.enable('eb_s.no_pk')$$);
+SELECT eb_s.caught($$SELECT softdelete.enable('eb_s.users_view')$$);
+SET ROLE eb_reader;
+SET softdelete.include_deleted = on;
+SET ROLE eb_app;
+SELECT eb_s.caught($$SELECT count(*) FROM eb_s.users$$);
+SET ROLE eb_reader;
+RESET softdelete.include_deleted;
+SET ROLE eb_app;
+SELECT eb_s.caught($$SELECT count(*) FROM eb_s.users$$);
+RESET ROLE;
+
+-- Clean up.
+RESET search_path;
+DELETE FROM softdelete.tables WHERE relid = 'eb_s.users'::regclass;
+DELETE FROM softdelete.events WHERE table_name LIKE 'eb\_s.%';
+DROP FUNCTION eb_s.caught(text);
+DROP VIEW eb_s.users_view;
+DROP TABLE eb_s.users, eb_s.no_pk, eb_s.parted;
+DROP SEQUENCE eb_s.a_sequence;
+DROP SCHEMA eb_s;
+DROP OWNED BY eb_owner, eb_app, eb_reader;
+DROP ROLE eb_owner, eb_app, eb_reader;

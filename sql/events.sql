@@ -1,0 +1,265 @@
+-- events: softdelete.events gets exactly one row per operation (never one per
+-- row): delete, restore, hard_delete, truncate, with the actor, the reason,
+-- the row count and the keys of the rows; nothing for ordinary updates, for
+-- statements that touch no row, or for soft deletes and restores of tables
+-- enabled with log_events => false.
+-- The log cannot be written by the application, nor read unless it is a reader.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE events_owner;
+CREATE ROLE events_app;
+CREATE ROLE events_reader IN ROLE softdelete_reader;
+CREATE SCHEMA events_s AUTHORIZATION events_owner;
+GRANT USAGE ON SCHEMA events_s TO events_app, events_reader;
+SET search_path = events_s, public;
+
+-- The events written since a mark, keys sorted (a statement may list its
+-- rows in any order). Run by the superuser: only readers may read the log.
+CREATE FUNCTION events_s.since(mark bigint)
+RETURNS TABLE (action text, table_name text, actor text, reason text, row_count bigint, keys jsonb)
+LANGUAGE sql AS $$
+    SELECT e.action, e.table_name, e.actor, e.reason, e.row_count,
+           (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_array_elements(e.keys) k)
+      FROM softdelete.events e
+     WHERE e.id > mark
+     ORDER BY e.id
+$$;
+
+SET ROLE events_owner;
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO users SELECT g, 'u' || g || '@x', 'user ' || g FROM generate_series(1, 20) g;
+CREATE TABLE members (org int, id int, name text, PRIMARY KEY (org, id));
+INSERT INTO members VALUES (1, 7, 'ann'), (1, 8, 'bob'), (2, 7, 'cid');
+CREATE TABLE quiet (id int PRIMARY KEY, name text);
+INSERT INTO quiet SELECT g, 'q' || g FROM generate_series(1, 5) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('members');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('quiet', log_events => false);
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, members, quiet TO events_app;
+GRANT SELECT ON users, members, quiet TO events_reader;
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- Soft deletes
+--------------------------------------------------------------------------
+
+-- A 3-row DELETE: one 'delete' event, row_count 3, the three keys, the
+-- role as actor, no reason.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+DELETE FROM users WHERE id IN (1, 2, 3);
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- softdelete.actor and softdelete.reason name who and why, in the event and
+-- in the rows.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+BEGIN;
+SET LOCAL softdelete.actor = 'alice@example.com';
+SET LOCAL softdelete.reason = 'GDPR request 17';
+DELETE FROM users WHERE id IN (4, 5);
+COMMIT;
+RESET ROLE;
+SELECT * FROM since(:mark);
+SELECT id, deleted_by, delete_reason FROM users WHERE id IN (4, 5) ORDER BY id;
+
+-- The UPDATE an ORM sends to soft-delete is logged as a 'delete' too.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+UPDATE users SET deleted_at = now() WHERE id = 6;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- Two statements in one transaction: two events.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+BEGIN;
+DELETE FROM users WHERE id = 7;
+DELETE FROM users WHERE id = 8;
+COMMIT;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+--------------------------------------------------------------------------
+-- What is not an operation: no event
+--------------------------------------------------------------------------
+
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+-- an ordinary UPDATE
+UPDATE users SET name = 'renamed' WHERE id IN (10, 11);
+-- an INSERT
+INSERT INTO users VALUES (21, 'u21@x', 'user 21');
+-- a DELETE that matches no row
+DELETE FROM users WHERE id = 999;
+-- a DELETE of a row that is already deleted (it matches no live row)
+DELETE FROM users WHERE id = 1;
+RESET ROLE;
+SELECT count(*) AS events_written FROM since(:mark);
+
+--------------------------------------------------------------------------
+-- Restores and hard deletes
+--------------------------------------------------------------------------
+
+-- softdelete.restore(): one 'restore' event, the owner as actor.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_owner;
+SELECT softdelete.restore('users', 1) AS restored;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- A restore of two rows by UPDATE: one event with both keys.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_owner;
+UPDATE users SET deleted_at = NULL WHERE id IN (2, 3);
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- softdelete.hard_delete(): one 'hard_delete' event.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_owner;
+SELECT softdelete.hard_delete('users', 20) AS removed;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- SET LOCAL softdelete.hard_delete and a 3-row DELETE (live and deleted
+-- rows): one 'hard_delete' event with the three keys and the reason.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_owner;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+SET LOCAL softdelete.reason = 'cleanup';
+DELETE FROM users WHERE id IN (4, 5, 19);
+COMMIT;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+-- A refused operation writes nothing.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+SELECT softdelete.restore('users', 6);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.hard_delete('users', 18);
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT count(*) AS events_written FROM since(:mark);
+
+--------------------------------------------------------------------------
+-- Composite keys: an array of objects
+--------------------------------------------------------------------------
+
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+DELETE FROM members WHERE org = 1;
+RESET ROLE;
+SET ROLE events_owner;
+SELECT softdelete.restore('members', '{"org": 1, "id": 8}'::jsonb) AS restored;
+SELECT softdelete.hard_delete('members', '{"org": 2, "id": 7}'::jsonb) AS removed;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+--------------------------------------------------------------------------
+-- TRUNCATE
+--------------------------------------------------------------------------
+
+-- Without softdelete.hard_delete the owner's TRUNCATE is refused (55000):
+-- no event. With it: one 'truncate' event, no count, no keys.
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_owner;
+TRUNCATE members;
+\echo SQLSTATE :SQLSTATE
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+TRUNCATE members;
+COMMIT;
+RESET ROLE;
+SELECT * FROM since(:mark);
+SELECT count(*) AS members_left FROM members;
+
+--------------------------------------------------------------------------
+-- log_events => false: soft deletes and restores of that table are not
+-- logged; rows removed for good (hard_delete, TRUNCATE) always are.
+--------------------------------------------------------------------------
+
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+DELETE FROM quiet WHERE id IN (1, 2);
+RESET ROLE;
+SET ROLE events_owner;
+SELECT softdelete.restore('quiet', 1) AS restored;
+SELECT softdelete.hard_delete('quiet', 3) AS removed;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+TRUNCATE quiet;
+COMMIT;
+RESET ROLE;
+SELECT * FROM since(:mark);
+-- All the operations did happen.
+SELECT count(*) AS quiet_rows FROM quiet;
+
+-- Switching a logged table to log_events => false stops its soft-delete
+-- events, and back to true starts them again.
+SET ROLE events_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS changed FROM softdelete.enable('users', log_events => false);
+RESET client_min_messages;
+RESET ROLE;
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+SET ROLE events_app;
+DELETE FROM users WHERE id = 15;
+RESET ROLE;
+SELECT count(*) AS events_written FROM since(:mark);
+SET ROLE events_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS changed FROM softdelete.enable('users', log_events => true);
+RESET client_min_messages;
+SET ROLE events_app;
+DELETE FROM users WHERE id = 16;
+RESET ROLE;
+SELECT * FROM since(:mark);
+
+--------------------------------------------------------------------------
+-- Who may write and read the log
+--------------------------------------------------------------------------
+
+-- The application can neither forge nor alter events (42501)...
+SET ROLE events_app;
+INSERT INTO softdelete.events (relid, table_name, action, actor)
+VALUES ('events_s.users'::regclass, 'events_s.users', 'restore', 'nobody');
+\echo SQLSTATE :SQLSTATE
+UPDATE softdelete.events SET actor = 'nobody';
+\echo SQLSTATE :SQLSTATE
+DELETE FROM softdelete.events;
+\echo SQLSTATE :SQLSTATE
+-- ...nor read them (42501)...
+SELECT count(*) FROM softdelete.events;
+\echo SQLSTATE :SQLSTATE
+-- ...though its deletes are logged as the log's owner.
+DELETE FROM users WHERE id = 17;
+RESET ROLE;
+SELECT action, actor, row_count FROM softdelete.events ORDER BY id DESC LIMIT 1;
+-- A reader reads the log but cannot write it either.
+SET ROLE events_reader;
+SELECT action, count(*) FROM softdelete.events
+ WHERE relid = 'events_s.users'::regclass GROUP BY action ORDER BY action;
+INSERT INTO softdelete.events (relid, table_name, action, actor)
+VALUES ('events_s.users'::regclass, 'events_s.users', 'restore', 'nobody');
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+
+-- Clean up.
+RESET search_path;
+DELETE FROM softdelete.tables
+ WHERE relid IN ('events_s.users'::regclass, 'events_s.members'::regclass, 'events_s.quiet'::regclass);
+DELETE FROM softdelete.events WHERE table_name LIKE 'events\_s.%';
+DROP TABLE events_s.users, events_s.members, events_s.quiet;
+DROP FUNCTION events_s.since(bigint);
+DROP SCHEMA events_s;
+DROP OWNED BY events_owner, events_app, events_reader;
+DROP ROLE events_owner, events_app, events_reader;

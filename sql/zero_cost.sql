@@ -1,0 +1,154 @@
+-- zero_cost: for a role that has not opted in to see deleted rows, the
+-- visibility policy costs nothing. The planner folds it to "deleted_at IS
+-- NULL", so a lookup by a live-only unique key is a plain Index Scan on the
+-- partial unique index, with no function called per row, in ad-hoc and in
+-- prepared (generic) plans. Prepared statements still follow a change of
+-- softdelete.include_deleted and of role between executions.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+-- Plans without parallel workers, whatever the machine.
+SET max_parallel_workers_per_gather = 0;
+
+CREATE ROLE zc_owner;
+CREATE ROLE zc_app;
+CREATE ROLE zc_reader IN ROLE softdelete_reader;
+CREATE SCHEMA zc_s AUTHORIZATION zc_owner;
+GRANT USAGE ON SCHEMA zc_s TO zc_app, zc_reader;
+SET search_path = zc_s, public;
+
+SET ROLE zc_owner;
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO users SELECT g, 'u' || g || '@x', 'user ' || g FROM generate_series(1, 100000) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users TO zc_app;
+GRANT SELECT ON users TO zc_reader;
+-- Every hundredth row is deleted, and row 5.
+DELETE FROM users WHERE id % 100 = 0 OR id = 5;
+ANALYZE users;
+RESET ROLE;
+
+-- The unique index on email is now live-only.
+SELECT pg_get_indexdef('zc_s.users_email_key'::regclass) AS email_index;
+
+--------------------------------------------------------------------------
+-- Ad-hoc statements
+--------------------------------------------------------------------------
+
+SET ROLE zc_app;
+-- An Index Scan on the partial unique index; no Filter, no function.
+EXPLAIN (COSTS OFF) SELECT * FROM users WHERE email = 'u6@x';
+-- The verbose plan shows every expression the executor evaluates: no call
+-- of softdelete.include_deleted (nor of any other function).
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM users WHERE email = 'u6@x';
+-- A scan of the whole table filters with the plain null test.
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM users;
+-- The answers: the live row is found, the deleted one is not.
+SELECT id, email FROM users WHERE email = 'u6@x';
+SELECT id, email FROM users WHERE email = 'u5@x';
+SELECT count(*) AS live_rows FROM users;
+
+--------------------------------------------------------------------------
+-- Prepared statements, generic plan
+--------------------------------------------------------------------------
+
+SET plan_cache_mode = force_generic_plan;
+PREPARE q(text) AS SELECT id, email FROM users WHERE email = $1;
+EXECUTE q('u1@x');
+EXECUTE q('u2@x');
+EXECUTE q('u3@x');
+EXECUTE q('u4@x');
+EXECUTE q('u5@x');
+EXECUTE q('u6@x');
+EXECUTE q('u7@x');
+-- The cached generic plan: the same Index Scan, a parameter, no function.
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE q('u8@x');
+DEALLOCATE q;
+
+-- Without forcing: after the five custom plans the plan cache settles on
+-- the generic plan, which is just as plain.
+RESET plan_cache_mode;
+PREPARE q(text) AS SELECT id, email FROM users WHERE email = $1;
+EXECUTE q('u1@x');
+EXECUTE q('u2@x');
+EXECUTE q('u3@x');
+EXECUTE q('u4@x');
+EXECUTE q('u5@x');
+EXECUTE q('u6@x');
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE q('u8@x');
+DEALLOCATE q;
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- Prepared statements follow softdelete.include_deleted
+--------------------------------------------------------------------------
+
+-- The owner counts row 5 (deleted) as the setting goes off, on, off: 0, 1, 0.
+SET ROLE zc_owner;
+SET plan_cache_mode = force_generic_plan;
+PREPARE c(int) AS SELECT count(*) FROM users WHERE id = $1;
+EXECUTE c(5);
+EXECUTE c(5);
+SET softdelete.include_deleted = on;
+EXECUTE c(5);
+SET softdelete.include_deleted = off;
+EXECUTE c(5);
+-- The same with SET LOCAL: back to hidden when the transaction ends.
+BEGIN;
+SET LOCAL softdelete.include_deleted = on;
+EXECUTE c(5);
+COMMIT;
+EXECUTE c(5);
+DEALLOCATE c;
+RESET plan_cache_mode;
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- Prepared statements follow the role
+--------------------------------------------------------------------------
+
+-- The statement is prepared once (by the superuser session) and executed
+-- under different roles: each gets its own answer.
+SET plan_cache_mode = force_generic_plan;
+PREPARE c(int) AS SELECT count(*) FROM users WHERE id = $1;
+SET ROLE zc_app;
+EXECUTE c(5);
+-- A superuser bypasses row level security: the deleted row is there.
+RESET ROLE;
+EXECUTE c(5);
+SET ROLE zc_app;
+EXECUTE c(5);
+-- The reader opts in and sees the row...
+SET ROLE zc_reader;
+SET softdelete.include_deleted = on;
+EXECUTE c(5);
+-- ...the application, with the reader's setting still on, is refused
+-- (42501) rather than shown deleted rows or silently not...
+SET ROLE zc_app;
+EXECUTE c(5);
+\echo SQLSTATE :SQLSTATE
+-- ...and the reader again sees it.
+SET ROLE zc_reader;
+EXECUTE c(5);
+RESET softdelete.include_deleted;
+EXECUTE c(5);
+-- The application's plan is the plain one again.
+SET ROLE zc_app;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE c(5);
+EXECUTE c(5);
+DEALLOCATE c;
+RESET plan_cache_mode;
+RESET ROLE;
+
+-- Clean up.
+RESET search_path;
+RESET max_parallel_workers_per_gather;
+DELETE FROM softdelete.tables WHERE relid = 'zc_s.users'::regclass;
+DELETE FROM softdelete.events WHERE table_name LIKE 'zc\_s.%';
+DROP TABLE zc_s.users;
+DROP SCHEMA zc_s;
+DROP OWNED BY zc_owner, zc_app, zc_reader;
+DROP ROLE zc_owner, zc_app, zc_reader;
