@@ -790,10 +790,12 @@ CREATE POLICY everyone_reads ON softdelete.tables FOR SELECT TO PUBLIC USING (tr
 GRANT SELECT, INSERT, UPDATE, DELETE ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 
+-- A WARNING, not a NOTICE: PostgreSQL runs extension scripts with
+-- client_min_messages raised to WARNING, so a NOTICE would never be seen.
 DO $notice$
 BEGIN
     IF NOT softdelete.preloaded() THEN
-        RAISE NOTICE 'softdelete is not in shared_preload_libraries: every SQL feature works, but scheduled purge needs it'
+        RAISE WARNING 'softdelete is not in shared_preload_libraries: every SQL feature works, but scheduled purge needs it'
             USING HINT = 'Add softdelete to shared_preload_libraries, or call softdelete.purge() from cron or pg_cron.';
     END IF;
 END
