@@ -74,6 +74,10 @@ CREATE FUNCTION softdelete.reason() RETURNS text
 CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_admin' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
+-- Raises 42501 (with detail and hint) unless the current role is an admin.
+CREATE FUNCTION softdelete._require_admin(tbl regclass, what text) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_require_admin' LANGUAGE C STRICT;
+
 CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_reader' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
@@ -623,11 +627,7 @@ DECLARE
     problem text;
     old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
 BEGIN
-    IF NOT softdelete.is_admin(tbl) THEN
-        RAISE EXCEPTION 'permission denied to restore rows of %', tbl USING ERRCODE = '42501',
-            DETAIL = format('Role %s is not an admin of %s.', current_user, tbl),
-            HINT = 'Admins are superusers, members of the table owner''s role, and members of softdelete_admin.';
-    END IF;
+    PERFORM softdelete._require_admin(tbl, 'restore rows of');
     BEGIN
         EXECUTE format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL', tbl, cfg.column_name,
                        softdelete._key_predicate(tbl, cfg.key_columns), cfg.column_name) USING k;
@@ -683,11 +683,7 @@ DECLARE
     n bigint;
     old_mode text := coalesce(current_setting('softdelete.hard_delete', true), 'off');
 BEGIN
-    IF NOT softdelete.is_admin(tbl) THEN
-        RAISE EXCEPTION 'permission denied to hard-delete rows of %', tbl USING ERRCODE = '42501',
-            DETAIL = format('Role %s is not an admin of %s.', current_user, tbl),
-            HINT = 'Admins are superusers, members of the table owner''s role, and members of softdelete_admin.';
-    END IF;
+    PERFORM softdelete._require_admin(tbl, 'hard-delete rows of');
     PERFORM set_config('softdelete.hard_delete', 'on', true);
     EXECUTE format('DELETE FROM %s WHERE %s', tbl, softdelete._key_predicate(tbl, cfg.key_columns)) USING k;
     GET DIAGNOSTICS n = ROW_COUNT;
@@ -761,7 +757,7 @@ CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
-    softdelete.is_admin(regclass), softdelete.is_reader(regclass),
+    softdelete.is_admin(regclass), softdelete.is_reader(regclass), softdelete._require_admin(regclass, text),
     softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
     softdelete.deletion_stamp(), softdelete.restore_stamp(regclass), softdelete.refuse_restore(regclass, boolean), softdelete.preloaded(),
     softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),

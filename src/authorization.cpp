@@ -53,7 +53,9 @@ void require_admin(Oid relid, Oid root, const char* what)
         return;
     ereport(ERROR,
             (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("permission denied to %s table \"%s\"", what, get_rel_name(relid)),
+             errmsg("permission denied to %s table %s", what,
+                    quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+                                               get_rel_name(relid))),
              errdetail("Role \"%s\" is not an admin of the table.",
                        GetUserNameFromId(GetUserId(), false)),
              errhint("Admins are superusers, members of the table owner's role, and members of "
@@ -108,6 +110,15 @@ Datum softdelete_refuse_restore(PG_FUNCTION_ARGS)
     if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
         softdelete::require_admin(relid, softdelete::table_config_root(relid), "restore rows of");
     PG_RETURN_BOOL(true);
+}
+
+PG_FUNCTION_INFO_V1(softdelete_require_admin);
+Datum softdelete_require_admin(PG_FUNCTION_ARGS)
+{
+    Oid relid = PG_GETARG_OID(0);
+    softdelete::require_admin(relid, softdelete::table_config_root(relid),
+                              text_to_cstring(PG_GETARG_TEXT_PP(1)));
+    PG_RETURN_VOID();
 }
 
 PG_FUNCTION_INFO_V1(softdelete_is_reader);
