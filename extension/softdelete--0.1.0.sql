@@ -63,13 +63,11 @@ SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 -- Who is acting: the application's own user id when it set softdelete.actor,
 -- else the database role.
 CREATE FUNCTION softdelete.actor() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN coalesce(nullif(pg_catalog.current_setting('softdelete.actor', true), ''),
-                    CURRENT_USER::text);
+    AS 'MODULE_PATHNAME', 'softdelete_actor' LANGUAGE C STABLE PARALLEL SAFE;
 
+-- Why: softdelete.reason when set, else NULL.
 CREATE FUNCTION softdelete.reason() RETURNS text
-    LANGUAGE sql STABLE PARALLEL SAFE
-    RETURN nullif(pg_catalog.current_setting('softdelete.reason', true), '');
+    AS 'MODULE_PATHNAME', 'softdelete_reason' LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_admin' LANGUAGE C STABLE STRICT PARALLEL SAFE;
@@ -138,16 +136,6 @@ CREATE FUNCTION softdelete._partitions(tbl regclass) RETURNS SETOF regclass
         SELECT relid FROM pg_catalog.pg_partition_tree(tbl) WHERE level > 0;
     END;
 
--- The jsonb expression enable() hands to the event trigger for a table's keys.
-CREATE FUNCTION softdelete._key_expression(key_columns name[]) RETURNS text
-    LANGUAGE sql IMMUTABLE
-    RETURN CASE WHEN pg_catalog.cardinality(key_columns) = 1
-                THEN pg_catalog.format('to_jsonb(%I)', key_columns[1])
-                ELSE 'jsonb_build_object(' || (
-                         SELECT pg_catalog.string_agg(pg_catalog.format('%L, %I', c, c), ', ' ORDER BY o)
-                           FROM unnest(key_columns) WITH ORDINALITY AS k(c, o)) || ')'
-           END;
-
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide.
 CREATE FUNCTION softdelete._install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_events boolean)
@@ -155,7 +143,9 @@ CREATE FUNCTION softdelete._install_enforcement(rel regclass, root regclass, col
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    keys_sql text := softdelete._key_expression(key_columns);
+    -- log_changes() arguments: the deleted_at column, then the key columns.
+    log_args text := (SELECT string_agg(format('%L', a), ', ' ORDER BY o)
+                        FROM unnest(col || key_columns) WITH ORDINALITY AS k(a, o));
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
         EXECUTE format(
@@ -203,14 +193,14 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
         EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
                        'REFERENCING OLD TABLE AS softdelete_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%s)', rel, log_args);
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
     IF log_events THEN
         IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
             EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
                            'REFERENCING NEW TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%L, %L)', rel, keys_sql, quote_ident(col));
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%s)', rel, log_args);
             RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
         END IF;
     ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
@@ -772,7 +762,7 @@ GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
 GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean),
     softdelete.disable(regclass), softdelete._check_target(regclass), softdelete._partitions(regclass),
-    softdelete._key_expression(name[]), softdelete._convert_uniques(regclass, name),
+    softdelete._convert_uniques(regclass, name),
     softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
     softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass),
     softdelete._cover_new_partitions(), softdelete._forget_dropped_tables()

@@ -104,7 +104,8 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
                  errdetail("TRUNCATE would remove live and deleted rows for good."),
                  errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
     softdelete::entry_guard([trigger] {
-        softdelete::write_event(trigger, {"truncate", nullptr, nullptr, -1});
+        softdelete::write_event(trigger,
+                                {"truncate", nullptr, nullptr, 0, InvalidAttrNumber, false, -1});
     });
     return PointerGetDatum(nullptr);
 }

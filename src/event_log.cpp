@@ -1,7 +1,7 @@
 // softdelete.events: one row per operation, written set-based by a
 // statement-level AFTER trigger that reads the statement's transition table
-// (NOTES items 9 and 12). Each event is one INSERT ... SELECT over that
-// table, prepared once per table and shape, and kept.
+// (NOTES items 9 and 12): one pass over the table builds the keys' jsonb, and
+// one kept INSERT writes the event. No per-row statement, no aggregate.
 //
 // Which UPDATE rows were soft deletes and which were restores: the planner
 // rewrite stamps deleted rows with deletion_stamp() (the transaction time),
@@ -100,54 +100,134 @@ uint64 take_restored_rows(Oid relid)
     return n;
 }
 
-// Kept plans per table: the transition table's shape is the table's, and the
-// plan cache cannot see it change, so a relcache invalidation of the table
-// (any ALTER TABLE) drops its plans.
-struct KeptPlan {
-    Oid relid;
-    SPIPlanPtr plan;
-};
+constexpr int event_params = 7;
 
-std::unordered_map<std::string, KeptPlan>& kept_plans()
+// One INSERT for every table, prepared once per backend; the plan cache
+// re-plans it if softdelete.events changes.
+SPIPlanPtr event_insert_plan()
 {
-    static std::unordered_map<std::string, KeptPlan> plans;
-    return plans;
+    static SPIPlanPtr plan = nullptr;
+    if (plan == nullptr) {
+        Oid types[event_params] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, JSONBOID};
+        plan = pg_guard([&] {
+            SPIPlanPtr p = SPI_prepare(
+                "INSERT INTO softdelete.events (relid, table_name, action, actor, reason, "
+                "row_count, keys) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                event_params, types);
+            if (p == nullptr)
+                elog(ERROR, "softdelete could not prepare its event insert: %s",
+                     SPI_result_code_string(SPI_result));
+            SPI_keepplan(p);
+            return p;
+        });
+    }
+    return plan;
 }
 
-void forget_plans(Datum arg, Oid relid)
+// A key column's value as JSON: integers as numbers, booleans as booleans,
+// everything else as its text form, as to_jsonb() writes them.
+char* output_of(Datum value, Oid type)
 {
-    (void)arg;
-    auto& plans = kept_plans();
-    for (auto it = plans.begin(); it != plans.end();) {
-        if (relid == InvalidOid || it->second.relid == relid) {
-            SPI_freeplan(it->second.plan);
-            it = plans.erase(it);
-        } else {
-            ++it;
-        }
+    Oid output;
+    bool varlena;
+    getTypeOutputInfo(type, &output, &varlena);
+    return OidOutputFunctionCall(output, value);
+}
+
+void append_json_value(StringInfo out, Datum value, bool isnull, Oid type)
+{
+    if (isnull) {
+        appendStringInfoString(out, "null");
+        return;
+    }
+    switch (type) {
+    case INT2OID:
+    case INT4OID:
+    case INT8OID:
+    case OIDOID:
+        appendStringInfoString(out, output_of(value, type));
+        break;
+    case BOOLOID:
+        appendStringInfoString(out, DatumGetBool(value) ? "true" : "false");
+        break;
+    default:
+        escape_json(out, output_of(value, type));
+        break;
     }
 }
 
-constexpr int event_params = 7;
+struct RowSelection {
+    AttrNumber deleted_at;
+    bool want_deleted; // rows with deleted_at set (this transaction's stamp) or NULL
+    TimestampTz stamp;
+};
 
-SPIPlanPtr prepared(Oid relid, const std::string& sql)
+bool row_selected(TupleTableSlot* slot, const RowSelection& which)
 {
-    auto& plans = kept_plans();
-    const std::string key = std::to_string(relid) + ":" + sql;
-    auto found = plans.find(key);
-    if (found != plans.end())
-        return found->second.plan;
-    Oid types[event_params] = {OIDOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, INT8OID, TIMESTAMPTZOID};
-    SPIPlanPtr plan = pg_guard([&] {
-        SPIPlanPtr p = SPI_prepare(sql.c_str(), event_params, types);
-        if (p == nullptr)
-            elog(ERROR, "softdelete could not prepare its event insert: %s",
-                 SPI_result_code_string(SPI_result));
-        SPI_keepplan(p);
-        return p;
-    });
-    plans.emplace(key, KeptPlan{relid, plan});
-    return plan;
+    if (which.deleted_at == InvalidAttrNumber)
+        return true;
+    bool isnull = false;
+    Datum value = slot_getattr(slot, which.deleted_at, &isnull);
+    if (!which.want_deleted)
+        return isnull;
+    if (isnull)
+        return false;
+    // Rows deleted before this transaction keep their stamp: not this event's.
+    Oid type = TupleDescAttr(slot->tts_tupleDescriptor, which.deleted_at - 1)->atttypid;
+    return type != TIMESTAMPTZOID || DatumGetTimestampTz(value) == which.stamp;
+}
+
+// The keys of the selected transition rows as a jsonb array; *count rows.
+Datum keys_of(Tuplestorestate* rows, TupleDesc desc, char** key_names, int nkeys,
+              const RowSelection& which, int64* count)
+{
+    AttrNumber attnums[INDEX_MAX_KEYS];
+    Oid types[INDEX_MAX_KEYS];
+    for (int k = 0; k < nkeys && k < INDEX_MAX_KEYS; k++) {
+        attnums[k] = InvalidAttrNumber;
+        for (int i = 0; i < desc->natts; i++) {
+            Form_pg_attribute att = TupleDescAttr(desc, i);
+            if (!att->attisdropped && strcmp(NameStr(att->attname), key_names[k]) == 0) {
+                attnums[k] = att->attnum;
+                types[k] = att->atttypid;
+            }
+        }
+        if (attnums[k] == InvalidAttrNumber)
+            elog(ERROR, "softdelete: key column \"%s\" is missing", key_names[k]);
+    }
+    TupleTableSlot* slot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+    int reader = tuplestore_alloc_read_pointer(rows, 0);
+    tuplestore_select_read_pointer(rows, reader);
+    tuplestore_rescan(rows);
+    StringInfoData json;
+    initStringInfo(&json);
+    appendStringInfoChar(&json, '[');
+    *count = 0;
+    while (tuplestore_gettupleslot(rows, true, false, slot)) {
+        if (!row_selected(slot, which))
+            continue;
+        if (*count > 0)
+            appendStringInfoString(&json, ", ");
+        if (nkeys > 1)
+            appendStringInfoChar(&json, '{');
+        for (int k = 0; k < nkeys; k++) {
+            bool isnull = false;
+            Datum value = slot_getattr(slot, attnums[k], &isnull);
+            if (nkeys > 1) {
+                if (k > 0)
+                    appendStringInfoString(&json, ", ");
+                escape_json(&json, key_names[k]);
+                appendStringInfoString(&json, ": ");
+            }
+            append_json_value(&json, value, isnull, types[k]);
+        }
+        if (nkeys > 1)
+            appendStringInfoChar(&json, '}');
+        (*count)++;
+    }
+    appendStringInfoChar(&json, ']');
+    ExecDropSingleTupleTableSlot(slot);
+    return DirectFunctionCall1(jsonb_in, CStringGetDatum(json.data));
 }
 
 Oid events_owner()
@@ -166,26 +246,36 @@ Oid events_owner()
 
 } // namespace
 
+const char* actor_name()
+{
+    const char* actor = GetConfigOption("softdelete.actor", true, false);
+    if (actor == nullptr || actor[0] == '\0')
+        actor = GetUserNameFromId(GetUserId(), false);
+    return actor;
+}
+
 std::string current_actor()
 {
-    const char* actor = pg_guard([] { return GetConfigOption("softdelete.actor", true, false); });
-    if (actor != nullptr && actor[0] != '\0')
-        return actor;
-    return pg_guard([] { return GetUserNameFromId(GetUserId(), false); });
+    return pg_guard(actor_name);
 }
 
 void write_event(TriggerData* trigger, const EventSpec& spec)
 {
     Relation rel = trigger->tg_relation;
     Oid relid = RelationGetRelid(rel);
-    std::string sql = "INSERT INTO softdelete.events (relid, table_name, action, actor, reason, "
-                      "row_count, keys) ";
-    if (spec.keys_sql != nullptr)
-        sql += std::string("SELECT $1, $2, $3, $4, $5, coalesce($6, count(*)), jsonb_agg(") +
-               spec.keys_sql + ") FROM softdelete_rows WHERE " +
-               (spec.row_filter != nullptr ? spec.row_filter : "true") + " HAVING count(*) > 0";
-    else
-        sql += "VALUES ($1, $2, $3, $4, $5, $6, NULL)";
+    int64 selected = 0;
+    Datum keys = (Datum)0;
+    if (spec.rows != nullptr) {
+        keys = pg_guard([&] {
+            return keys_of(
+                spec.rows, RelationGetDescr(rel), spec.key_names, spec.nkeys,
+                {spec.deleted_at, spec.want_deleted, GetCurrentTransactionStartTimestamp()},
+                &selected);
+        });
+        if (selected == 0)
+            return;
+    }
+    int64 row_count = spec.row_count >= 0 ? spec.row_count : selected;
 
     std::string table_name = pg_guard([relid] {
         return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
@@ -196,23 +286,26 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
     bool has_reason = reason != nullptr && reason[0] != '\0';
     Oid owner = events_owner();
 
-    pg_guard([&] {
+    pg_guard([] {
         if (SPI_connect() != SPI_OK_CONNECT)
             elog(ERROR, "SPI_connect failed");
-        if (spec.keys_sql != nullptr)
-            SPI_register_trigger_data(trigger);
     });
-    SPIPlanPtr plan = prepared(relid, sql);
+    SPIPlanPtr plan = event_insert_plan();
     pg_guard([&] {
         Datum values[event_params] = {ObjectIdGetDatum(relid),
                                       CStringGetTextDatum(table_name.c_str()),
                                       CStringGetTextDatum(spec.action),
                                       CStringGetTextDatum(actor.c_str()),
                                       has_reason ? CStringGetTextDatum(reason) : (Datum)0,
-                                      Int64GetDatum(spec.row_count),
-                                      TimestampTzGetDatum(GetCurrentTransactionStartTimestamp())};
-        char nulls[event_params] = {
-            ' ', ' ', ' ', ' ', has_reason ? ' ' : 'n', spec.row_count >= 0 ? ' ' : 'n', ' '};
+                                      Int64GetDatum(row_count),
+                                      keys};
+        char nulls[event_params] = {' ',
+                                    ' ',
+                                    ' ',
+                                    ' ',
+                                    has_reason ? ' ' : 'n',
+                                    spec.rows != nullptr || spec.row_count >= 0 ? ' ' : 'n',
+                                    spec.rows != nullptr ? ' ' : 'n'};
         // The log is written as its owner: application roles may not forge it.
         Oid saved_user;
         int saved_context;
@@ -235,9 +328,8 @@ void forget_restored_rows(XactEvent event, void* arg)
         restored_rows().clear();
 }
 
-void register_event_plan_invalidation()
+void register_event_callbacks()
 {
-    CacheRegisterRelcacheCallback(forget_plans, (Datum)0);
     RegisterXactCallback(forget_restored_rows, nullptr);
 }
 
@@ -245,8 +337,23 @@ void register_event_plan_invalidation()
 
 extern "C" {
 
-// Trigger arguments: the jsonb expression of a row's key, and the quoted
-// name of the deleted_at column.
+PG_FUNCTION_INFO_V1(softdelete_actor);
+Datum softdelete_actor(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_TEXT_P(cstring_to_text(softdelete::actor_name()));
+}
+
+PG_FUNCTION_INFO_V1(softdelete_reason);
+Datum softdelete_reason(PG_FUNCTION_ARGS)
+{
+    const char* reason = GetConfigOption("softdelete.reason", true, false);
+    if (reason == nullptr || reason[0] == '\0')
+        PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(cstring_to_text(reason));
+}
+
+// Trigger arguments: the name of the deleted_at column, then the primary
+// key's column names.
 PG_FUNCTION_INFO_V1(softdelete_log_changes);
 Datum softdelete_log_changes(PG_FUNCTION_ARGS)
 {
@@ -255,32 +362,31 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
                         errmsg("softdelete.log_changes() must be called as a trigger")));
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     if (!TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event) ||
-        !TRIGGER_FIRED_AFTER(trigger->tg_event) || trigger->tg_trigger->tgnargs != 2)
+        !TRIGGER_FIRED_AFTER(trigger->tg_event) || trigger->tg_trigger->tgnargs < 2)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("softdelete.log_changes() must be an AFTER ... FOR EACH STATEMENT "
-                               "trigger with two arguments")));
+                               "trigger naming the deleted_at column and the key columns")));
     softdelete::entry_guard([trigger] {
-        const char* keys_sql = trigger->tg_trigger->tgargs[0];
-        const std::string column = trigger->tg_trigger->tgargs[1];
-        Oid relid = RelationGetRelid(trigger->tg_relation);
+        char** args = trigger->tg_trigger->tgargs;
+        int nkeys = trigger->tg_trigger->tgnargs - 1;
+        Relation rel = trigger->tg_relation;
+        Oid relid = RelationGetRelid(rel);
+        AttrNumber deleted_at = softdelete::pg_guard([&] { return get_attnum(relid, args[0]); });
         if (!TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)) {
-            if (trigger->tg_oldtable != nullptr && tuplestore_tuple_count(trigger->tg_oldtable) > 0)
-                softdelete::write_event(trigger, {"hard_delete", keys_sql, nullptr, -1});
+            if (trigger->tg_oldtable != nullptr)
+                softdelete::write_event(trigger, {"hard_delete", trigger->tg_oldtable, args + 1,
+                                                  nkeys, InvalidAttrNumber, false, -1});
             return;
         }
         uint64 restored = softdelete::take_restored_rows(relid);
-        if (trigger->tg_newtable == nullptr || tuplestore_tuple_count(trigger->tg_newtable) == 0)
+        if (trigger->tg_newtable == nullptr)
             return;
-        if (softdelete::pg_guard([relid] { return softdelete::update_soft_deletes(relid); })) {
-            // Rows this transaction stamped; rows deleted earlier keep their stamp.
-            const std::string stamped = column + " = $7";
-            softdelete::write_event(trigger, {"delete", keys_sql, stamped.c_str(), -1});
-        }
-        if (restored > 0) {
-            const std::string live = column + " IS NULL";
+        if (softdelete::pg_guard([relid] { return softdelete::update_soft_deletes(relid); }))
             softdelete::write_event(
-                trigger, {"restore", keys_sql, live.c_str(), static_cast<int64>(restored)});
-        }
+                trigger, {"delete", trigger->tg_newtable, args + 1, nkeys, deleted_at, true, -1});
+        if (restored > 0)
+            softdelete::write_event(trigger, {"restore", trigger->tg_newtable, args + 1, nkeys,
+                                              deleted_at, false, static_cast<int64>(restored)});
     });
     return PointerGetDatum(nullptr);
 }

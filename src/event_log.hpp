@@ -10,16 +10,21 @@ namespace softdelete
 
 struct EventSpec {
     const char* action;
-    const char* keys_sql; // jsonb of a row's key over softdelete_rows; nullptr: no rows (TRUNCATE)
-    const char* row_filter; // which transition rows the event covers; nullptr: all
-    int64 row_count;        // -1: count the rows
+    Tuplestorestate* rows; // the statement's transition rows; nullptr: none (TRUNCATE)
+    char** key_names;      // the primary key's columns
+    int nkeys;
+    AttrNumber deleted_at; // which rows the event covers: InvalidAttrNumber for all,
+    bool want_deleted;     // else those this transaction deleted (true) or live (false)
+    int64 row_count;       // -1: the number of rows covered
 };
 
 // C++ regime (may throw PgError). One event for the statement that fired trigger.
 void write_event(TriggerData* trigger, const EventSpec& spec);
 std::string current_actor();
+// PG regime: softdelete.actor when the application set it, else the role.
+const char* actor_name();
 
-// Kept event plans follow their table's changes.
-void register_event_plan_invalidation();
+// Restore counts that no trigger took end with their transaction.
+void register_event_callbacks();
 
 } // namespace softdelete

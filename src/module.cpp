@@ -18,7 +18,7 @@ void _PG_init(void)
     loaded_at_startup = process_shared_preload_libraries_in_progress;
     softdelete::define_settings();
     softdelete::register_config_invalidation();
-    softdelete::register_event_plan_invalidation();
+    softdelete::register_event_callbacks();
     softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();
