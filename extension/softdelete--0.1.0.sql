@@ -561,7 +561,7 @@ BEGIN
             array_to_string(key_columns, ', ')
             USING ERRCODE = '22023', HINT = format('For example %s', (SELECT jsonb_object_agg(c, 1) FROM unnest(key_columns) c));
     END IF;
-    RETURN jsonb_build_object(key_columns[1], key #>> '{}');
+    RETURN jsonb_build_object(key_columns[1], key);
 END
 $$;
 
