@@ -79,6 +79,13 @@ const char* kind_name(char relkind)
     }
 }
 
+// Views and foreign tables stand for a table that can be enabled instead.
+bool reads_a_table(char relkind)
+{
+    return relkind == RELKIND_VIEW || relkind == RELKIND_MATVIEW ||
+           relkind == RELKIND_FOREIGN_TABLE;
+}
+
 void check_target(Oid relid)
 {
     RelationFacts facts = facts_of(relid);
@@ -95,7 +102,7 @@ void check_target(Oid relid)
     if (facts.relkind != RELKIND_RELATION && facts.relkind != RELKIND_PARTITIONED_TABLE)
         throw PgError(ERRCODE_WRONG_OBJECT_TYPE, "\"" + name + "\" is " + kind_name(facts.relkind),
                       "Soft delete manages tables and partitioned tables.",
-                      "Enable the table the view or foreign table reads from.");
+                      reads_a_table(facts.relkind) ? "Enable the table it reads from." : "");
     if (facts.is_partition)
         throw PgError(
             ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a partition",
