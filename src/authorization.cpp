@@ -1,5 +1,6 @@
 // Role checks behind admins and readers, and their SQL-callable forms.
 #include "authorization.hpp"
+#include "extension_objects.hpp"
 #include "table_config.hpp"
 
 namespace softdelete
@@ -33,18 +34,20 @@ void register_role_invalidation()
     CacheRegisterSyscacheCallback(AUTHOID, reset_plans_on_role_change, (Datum)0);
 }
 
+// A member of the owner's role (superusers included).
+static bool owns_table(Oid root)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(root));
+    if (!HeapTupleIsValid(tuple))
+        return superuser();
+    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return has_privs_of_role(GetUserId(), owner);
+}
+
 bool is_admin(Oid root)
 {
-    if (superuser())
-        return true;
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(root));
-    if (HeapTupleIsValid(tuple)) {
-        Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
-        ReleaseSysCache(tuple);
-        if (has_privs_of_role(GetUserId(), owner))
-            return true;
-    }
-    return has_role("softdelete_admin");
+    return owns_table(root) || has_role("softdelete_admin");
 }
 
 void require_admin(Oid relid, Oid root, const char* what)
@@ -72,8 +75,7 @@ bool is_reader_anywhere()
     if (superuser() || has_role("softdelete_reader") || has_role("softdelete_admin"))
         return true;
     // A table owner reads its own deleted rows: does the role own an enabled one?
-    Oid nsp = get_namespace_oid("softdelete", true);
-    Oid tables = OidIsValid(nsp) ? get_relname_relid("tables", nsp) : InvalidOid;
+    Oid tables = extension_table("tables");
     if (!OidIsValid(tables))
         return false;
     bool owns_one = false;
@@ -84,7 +86,7 @@ bool is_reader_anywhere()
         bool isnull = false;
         Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
         if (!isnull)
-            owns_one = is_admin(DatumGetObjectId(relid));
+            owns_one = owns_table(DatumGetObjectId(relid));
     }
     systable_endscan(scan);
     table_close(rel, AccessShareLock);

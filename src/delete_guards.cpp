@@ -22,9 +22,8 @@ TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
 }
 
 // Marks one row deleted, as the table's owner (so DELETE privilege is enough,
-// as for a rewritten DELETE). The invoking role stays the recorded actor:
-// softdelete.actor is set to it for the statement when the application has
-// not set it.
+// as for a rewritten DELETE). The invoking actor stays the recorded one:
+// softdelete.actor holds it for the statement.
 void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
 {
     char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
@@ -34,10 +33,8 @@ void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
     Oid types[] = {TIDOID};
     Datum values[] = {PointerGetDatum(ctid)};
     int guc_level = NewGUCNestLevel();
-    const char* actor = GetConfigOption("softdelete.actor", true, false);
-    if (actor == nullptr || actor[0] == '\0')
-        set_config_option("softdelete.actor", GetUserNameFromId(GetUserId(), false), PGC_USERSET,
-                          PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    set_config_option("softdelete.actor", actor_name(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                      true, 0, false);
     Oid saved_user;
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);

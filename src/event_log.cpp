@@ -16,7 +16,7 @@
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "table_config.hpp"
-#include "visibility.hpp"
+#include "extension_objects.hpp"
 
 namespace softdelete
 {
@@ -233,8 +233,7 @@ Datum keys_of(Tuplestorestate* rows, TupleDesc desc, char** key_names, int nkeys
 Oid events_owner()
 {
     return pg_guard([] {
-        Oid nsp = get_namespace_oid("softdelete", false);
-        Oid events = get_relname_relid("events", nsp);
+        Oid events = extension_table("events");
         HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(events));
         if (!HeapTupleIsValid(tuple))
             elog(ERROR, "softdelete.events is missing");
@@ -252,6 +251,12 @@ const char* actor_name()
     if (actor == nullptr || actor[0] == '\0')
         actor = GetUserNameFromId(GetUserId(), false);
     return actor;
+}
+
+const char* reason_text()
+{
+    const char* reason = GetConfigOption("softdelete.reason", true, false);
+    return reason != nullptr && reason[0] != '\0' ? reason : nullptr;
 }
 
 std::string current_actor()
@@ -282,8 +287,8 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
                                           get_rel_name(relid));
     });
     std::string actor = current_actor();
-    const char* reason = pg_guard([] { return GetConfigOption("softdelete.reason", true, false); });
-    bool has_reason = reason != nullptr && reason[0] != '\0';
+    const char* reason = pg_guard(reason_text);
+    bool has_reason = reason != nullptr;
     Oid owner = events_owner();
 
     pg_guard([] {
@@ -346,8 +351,8 @@ Datum softdelete_actor(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_reason);
 Datum softdelete_reason(PG_FUNCTION_ARGS)
 {
-    const char* reason = GetConfigOption("softdelete.reason", true, false);
-    if (reason == nullptr || reason[0] == '\0')
+    const char* reason = softdelete::reason_text();
+    if (reason == nullptr)
         PG_RETURN_NULL();
     PG_RETURN_TEXT_P(cstring_to_text(reason));
 }

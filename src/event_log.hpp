@@ -23,6 +23,8 @@ void write_event(TriggerData* trigger, const EventSpec& spec);
 std::string current_actor();
 // PG regime: softdelete.actor when the application set it, else the role.
 const char* actor_name();
+// PG regime: softdelete.reason when set, else nullptr.
+const char* reason_text();
 
 // Restore counts that no trigger took end with their transaction.
 void register_event_callbacks();

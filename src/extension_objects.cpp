@@ -1,7 +1,7 @@
 // OIDs of the extension's own functions, looked up by name once and kept
 // until the next relcache invalidation (dropping or re-creating the extension
 // drops its tables, which sends one).
-#include "visibility.hpp"
+#include "extension_objects.hpp"
 
 namespace softdelete
 {
@@ -79,6 +79,12 @@ void invalidate_visibility_plans()
 void invalidate_delete_plans()
 {
     invalidate_plans_using(last_known.deletion_stamp);
+}
+
+Oid extension_table(const char* name)
+{
+    Oid nsp = get_namespace_oid("softdelete", true);
+    return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
 void forget_extension_objects()

@@ -1,8 +1,9 @@
-// GUC definitions. The two switches that change what a plan means reset the
-// plan cache when they flip, so prepared statements re-plan (NOTES item 5).
+// GUC definitions. The two switches that change what a plan means re-plan
+// the plans that depend on them when they flip, so prepared statements follow
+// (NOTES item 5).
 #include "authorization.hpp"
 #include "settings.hpp"
-#include "visibility.hpp"
+#include "extension_objects.hpp"
 
 namespace softdelete
 {
@@ -16,7 +17,7 @@ namespace
 char* actor_setting = nullptr;
 char* reason_setting = nullptr;
 
-void reset_plans_if_include_changes(bool newval, void* extra)
+void replan_on_include_deleted_flip(bool newval, void* extra)
 {
     (void)extra;
     if (newval != include_deleted)
@@ -38,7 +39,7 @@ bool check_include_deleted(bool* newval, void** extra, GucSource source)
     return false;
 }
 
-void reset_plans_if_hard_delete_changes(bool newval, void* extra)
+void replan_on_hard_delete_flip(bool newval, void* extra)
 {
     (void)extra;
     if (newval != hard_delete)
@@ -52,11 +53,11 @@ void define_settings()
     DefineCustomBoolVariable("softdelete.include_deleted",
                              "Shows soft-deleted rows to readers and admins.", nullptr,
                              &include_deleted, false, PGC_USERSET, 0, check_include_deleted,
-                             reset_plans_if_include_changes, nullptr);
+                             replan_on_include_deleted_flip, nullptr);
     DefineCustomBoolVariable("softdelete.hard_delete",
                              "Lets an admin's DELETE and TRUNCATE remove rows for good.",
                              "Use SET LOCAL; every hard delete is logged.", &hard_delete, false,
-                             PGC_USERSET, 0, nullptr, reset_plans_if_hard_delete_changes, nullptr);
+                             PGC_USERSET, 0, nullptr, replan_on_hard_delete_flip, nullptr);
     DefineCustomStringVariable("softdelete.actor",
                                "Who is deleting, as the application knows them.",
                                "Recorded in deleted_by and in softdelete.events; defaults to the "

@@ -22,7 +22,7 @@
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
-#include "visibility.hpp"
+#include "extension_objects.hpp"
 
 namespace softdelete
 {
@@ -73,14 +73,26 @@ void add_qual(Query* query, Node* qual)
     query->jointree->quals = make_and_qual(query->jointree->quals, qual);
 }
 
-Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType test)
+Node* null_test(Expr* arg, NullTestType test)
 {
     NullTest* nt = makeNode(NullTest);
-    nt->arg = reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at));
+    nt->arg = arg;
     nt->nulltesttype = test;
     nt->argisrow = false;
     nt->location = -1;
     return reinterpret_cast<Node*>(nt);
+}
+
+Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType test)
+{
+    return null_test(reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at)), test);
+}
+
+// The table as a regclass constant, the argument of our per-table functions.
+Const* table_const(const TableConfig& cfg)
+{
+    return makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(cfg.relid), false,
+                     true);
 }
 
 // A call of one of our zero-argument functions, coerced to the column's type.
@@ -227,6 +239,13 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, 
     skip_visibility_checks(query);
 }
 
+// softdelete.restore_stamp(tbl): NULL, counting the row as restored.
+Expr* restore_stamp_call(const TableConfig& cfg)
+{
+    return call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
+                          list_make1(table_const(cfg)));
+}
+
 // An admin's UPDATE that sets deleted_at to NULL: deleted rows it matches are
 // restored (their deletion record cleared), live rows are updated as usual,
 // as an ORM's full-row save of a live row expects.
@@ -237,10 +256,7 @@ void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     stamp->casetype = get_atttype(cfg.relid, cfg.deleted_at);
     stamp->args = list_make1(
         when_then(was_live, reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_at))));
-    stamp->defresult =
-        call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
-                       list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-                                            ObjectIdGetDatum(cfg.relid), false, true)));
+    stamp->defresult = restore_stamp_call(cfg);
     stamp->location = -1;
     assign(query, rte, cfg, cfg.deleted_at, reinterpret_cast<Expr*>(stamp));
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
@@ -257,17 +273,10 @@ void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 void make_row_by_row(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Expr* value,
                      bool admin)
 {
-    auto is_null = [&](Expr* e) {
-        NullTest* nt = makeNode(NullTest);
-        nt->arg = e;
-        nt->nulltesttype = IS_NULL;
-        nt->location = -1;
-        return reinterpret_cast<Node*>(nt);
-    };
     auto column = [&](AttrNumber attno) {
         return reinterpret_cast<Expr*>(column_var(query, cfg, attno));
     };
-    Node* value_is_null = is_null(value);
+    Node* value_is_null = null_test(value, IS_NULL);
     Node* was_live = deleted_at_test(query, cfg, IS_NULL);
     auto choose = [&](AttrNumber attno, Expr* on_delete, Expr* on_restore) {
         CaseExpr* c = makeNode(CaseExpr);
@@ -282,9 +291,7 @@ void make_row_by_row(Query* query, RangeTblEntry* rte, const TableConfig& cfg, E
     };
     choose(cfg.deleted_at,
            call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at),
-           call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
-                          list_make1(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-                                               ObjectIdGetDatum(cfg.relid), false, true))));
+           restore_stamp_call(cfg));
     if (cfg.deleted_by != InvalidAttrNumber)
         choose(cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by),
                reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_by)));
@@ -344,13 +351,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
 // planner makes it a one-time filter.
 Node* refuse_restore_check(const TableConfig& cfg, Expr* value)
 {
-    NullTest* nt = makeNode(NullTest);
-    nt->arg = copy_node(value);
-    nt->nulltesttype = IS_NULL;
-    nt->location = -1;
-    List* args = list_make2(makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
-                                      ObjectIdGetDatum(cfg.relid), false, true),
-                            nt);
+    List* args = list_make2(table_const(cfg), null_test(copy_node(value), IS_NULL));
     return reinterpret_cast<Node*>(makeFuncExpr(refuse_restore_function(), BOOLOID, args,
                                                 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
 }

@@ -2,7 +2,7 @@
 // recursion into our own planner hook) and caches the answer, negative ones
 // included, until any relcache invalidation arrives.
 #include "table_config.hpp"
-#include "visibility.hpp"
+#include "extension_objects.hpp"
 
 extern "C" {
 #include "catalog/partition.h"
@@ -43,18 +43,10 @@ void on_relcache_invalidation(Datum arg, Oid relid)
     forget_extension_objects();
 }
 
-Oid config_table_oid()
-{
-    Oid nsp = get_namespace_oid("softdelete", true);
-    if (!OidIsValid(nsp))
-        return InvalidOid;
-    return get_relname_relid("tables", nsp);
-}
-
 // The row of softdelete.tables for relid: column name and log_events.
 bool read_config_row(Oid relid, NameData* column, bool* log_events)
 {
-    Oid table_oid = config_table_oid();
+    Oid table_oid = extension_table("tables");
     if (!OidIsValid(table_oid))
         return false;
     Relation rel = table_open(table_oid, AccessShareLock);
@@ -104,7 +96,7 @@ void fill_config(TableConfig* config, Oid relid, Oid root, const char* column, b
 
 bool extension_present()
 {
-    return OidIsValid(config_table_oid());
+    return OidIsValid(extension_table("tables"));
 }
 
 bool table_config(Oid relid, TableConfig* out)

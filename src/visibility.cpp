@@ -11,6 +11,7 @@
 #include "authorization.hpp"
 #include "error_bridge.hpp"
 #include "settings.hpp"
+#include "extension_objects.hpp"
 #include "visibility.hpp"
 
 namespace softdelete

@@ -1,0 +1,27 @@
+// The extension's own objects, looked up by name (see extension_objects.cpp).
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete
+{
+
+// A table of schema softdelete ("tables", "events"), or InvalidOid when the
+// extension is not installed in this database.
+Oid extension_table(const char* name);
+
+// OIDs of the extension's functions that rewritten statements and policies use.
+Oid include_deleted_function();
+Oid deletion_stamp_function();
+Oid restore_stamp_function();
+Oid actor_function();
+Oid reason_function();
+Oid refuse_restore_function();
+void forget_extension_objects();
+
+// Plans that fold softdelete.include_deleted (SELECTs, through the policy).
+void invalidate_visibility_plans();
+// Plans whose DELETE meaning depends on softdelete.hard_delete.
+void invalidate_delete_plans();
+
+} // namespace softdelete
