@@ -335,6 +335,11 @@ $$;
 -- The SQL API
 -------------------------------------------------------------------------------
 
+-- The name of the index on deleted rows that enable() adds for the purge path.
+CREATE FUNCTION softdelete._deleted_rows_index(tbl regclass, col name) RETURNS name
+    LANGUAGE sql IMMUTABLE
+    RETURN left('softdelete_' || tbl::oid || '_' || col, 63);
+
 CREATE FUNCTION softdelete.enable(
     tbl regclass,
     column_name name DEFAULT 'deleted_at',
@@ -441,10 +446,10 @@ BEGIN
     END LOOP;
 
     IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                    WHERE i.indrelid = tbl AND c.relname = left('softdelete_' || tbl::oid || '_' || col, 63)) THEN
+                    WHERE i.indrelid = tbl AND c.relname = softdelete._deleted_rows_index(tbl, col)) THEN
         -- The purge path reads deleted rows by age.
         EXECUTE format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
-                       left('softdelete_' || tbl::oid || '_' || col, 63), tbl, col, col);
+                       softdelete._deleted_rows_index(tbl, col), tbl, col, col);
         action := 'index'; object := format('deleted rows of %s by %I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
     END IF;
 
@@ -525,7 +530,7 @@ BEGIN
 
     EXECUTE format('DROP INDEX IF EXISTS %I.%I',
                    (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
-                   left('softdelete_' || tbl::oid || '_' || cfg.column_name, 63));
+                   softdelete._deleted_rows_index(tbl, cfg.column_name));
     PERFORM set_config('softdelete_internal.enabling', 'off', true);
     PERFORM softdelete._invalidate(tbl);
     action := 'disabled'; object := tbl::text; RETURN NEXT;
@@ -573,6 +578,7 @@ AS $$
 DECLARE
     cols text;
     vals text;
+    old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
 BEGIN
     SELECT string_agg(pg_get_indexdef(i.indexrelid, g, true), ', ' ORDER BY g) INTO cols
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
@@ -584,7 +590,7 @@ BEGIN
     PERFORM set_config('softdelete.include_deleted', 'on', true);
     EXECUTE format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, tbl,
                    softdelete._key_predicate(tbl, key_columns)) USING k INTO vals;
-    PERFORM set_config('softdelete.include_deleted', 'off', true);
+    PERFORM set_config('softdelete.include_deleted', old_include, true);
     RETURN format('(%s)=(%s)', cols, vals);
 END
 $$;
@@ -765,6 +771,7 @@ GRANT EXECUTE ON FUNCTION
     softdelete._convert_uniques(regclass, name),
     softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
     softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass),
+    softdelete._deleted_rows_index(regclass, name),
     softdelete._cover_new_partitions(), softdelete._forget_dropped_tables()
     TO PUBLIC;
 -- enable() runs as its caller: a table's owner may manage that table's row.
