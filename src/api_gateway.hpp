@@ -1,0 +1,19 @@
+// The public API's gateway into the extension's internal functions.
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete
+{
+
+// The role that called the public API function now running (enable(),
+// restore(), ...), else the current role. Internal functions run as the
+// extension's owner; every authorization they make is about this role.
+Oid acting_role();
+
+// True while one of the extension's own operations (enable(), disable(), a
+// restore, a hard delete, the partition event trigger) is changing things:
+// the drift guard lets those changes through, and no other.
+bool in_internal_operation();
+
+} // namespace softdelete
