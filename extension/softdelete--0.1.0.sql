@@ -13,6 +13,16 @@ BEGIN
 END
 $roles$;
 
+-- Everything that is not the public API lives in softdelete_internal, where
+-- no other role has any access: application roles cannot call the helpers,
+-- the trigger functions or the stamps. The public functions in schema
+-- softdelete reach it through one C gateway (api_gateway.cpp) that remembers
+-- who called. The functions that rewritten statements and the visibility
+-- policy call keep EXECUTE for everyone: the executor checks that privilege,
+-- while a schema's USAGE is only needed to name a function.
+CREATE SCHEMA softdelete_internal;
+REVOKE ALL ON SCHEMA softdelete_internal FROM PUBLIC;
+
 -------------------------------------------------------------------------------
 -- Configuration and history
 -------------------------------------------------------------------------------
@@ -62,18 +72,19 @@ SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 
 -- Who is acting: the application's own user id when it set softdelete.actor,
 -- else the database role.
-CREATE FUNCTION softdelete.actor() RETURNS text
+CREATE FUNCTION softdelete_internal.actor() RETURNS text
     AS 'MODULE_PATHNAME', 'softdelete_actor' LANGUAGE C STABLE PARALLEL SAFE;
 
 -- Why: softdelete.reason when set, else NULL.
-CREATE FUNCTION softdelete.reason() RETURNS text
+CREATE FUNCTION softdelete_internal.reason() RETURNS text
     AS 'MODULE_PATHNAME', 'softdelete_reason' LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_admin' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
--- Raises 42501 (with detail and hint) unless the current role is an admin.
-CREATE FUNCTION softdelete._require_admin(tbl regclass, what text) RETURNS void
+-- Raises 42501 (with detail and hint) unless the role that called the
+-- public API is an admin of tbl.
+CREATE FUNCTION softdelete_internal.require_admin(tbl regclass, what text) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_require_admin' LANGUAGE C STRICT;
 
 CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
@@ -81,56 +92,73 @@ CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
 
 -- Planner support: folds the two policy functions below into constants, so
 -- the planner sees exactly "deleted_at IS NULL" (NOTES item 5).
-CREATE FUNCTION softdelete.policy_support(internal) RETURNS internal
+CREATE FUNCTION softdelete_internal.policy_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'softdelete_policy_support' LANGUAGE C STRICT;
 
 -- true when this session opted in to see deleted rows of tbl (and may).
-CREATE FUNCTION softdelete.include_deleted(tbl regclass) RETURNS boolean
+CREATE FUNCTION softdelete_internal.include_deleted(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_include_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
-    SUPPORT softdelete.policy_support;
+    SUPPORT softdelete_internal.policy_support;
 
 -- true when the current role may write rows that are already deleted.
-CREATE FUNCTION softdelete.may_write_deleted(tbl regclass) RETURNS boolean
+CREATE FUNCTION softdelete_internal.may_write_deleted(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_may_write_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
-    SUPPORT softdelete.policy_support;
+    SUPPORT softdelete_internal.policy_support;
 
--- The stamps a rewritten statement writes. Kept as calls (never inlined) so
--- that the executor can tell a soft delete and a restore from other updates.
-CREATE FUNCTION softdelete.deletion_stamp() RETURNS timestamptz
+-- The stamp a rewritten DELETE writes. Kept as a call (never inlined) so
+-- that the event log can tell a rewritten DELETE from other updates.
+CREATE FUNCTION softdelete_internal.deletion_stamp() RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_deletion_stamp' LANGUAGE C STABLE PARALLEL SAFE;
-
-CREATE FUNCTION softdelete.restore_stamp(tbl regclass) RETURNS timestamptz
-    AS 'MODULE_PATHNAME', 'softdelete_restore_stamp' LANGUAGE C VOLATILE;
-
--- Raises 42501 when a non-admin's UPDATE would restore (second argument true).
-CREATE FUNCTION softdelete.refuse_restore(tbl regclass, restoring boolean) RETURNS boolean
-    AS 'MODULE_PATHNAME', 'softdelete_refuse_restore' LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION softdelete.preloaded() RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_preloaded' LANGUAGE C STABLE;
 
 -- Trigger functions installed by enable().
-CREATE FUNCTION softdelete.log_changes() RETURNS trigger
+CREATE FUNCTION softdelete_internal.log_changes() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_log_changes' LANGUAGE C;
 
 -- Backstop for a DELETE that reaches the executor unrewritten (MERGE ... THEN
 -- DELETE, or a backend that loaded the module only mid-statement).
-CREATE FUNCTION softdelete.soft_delete_row() RETURNS trigger
+CREATE FUNCTION softdelete_internal.soft_delete_row() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_soft_delete_row' LANGUAGE C;
 
-CREATE FUNCTION softdelete.guard_truncate() RETURNS trigger
+CREATE FUNCTION softdelete_internal.guard_truncate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_guard_truncate' LANGUAGE C;
+
+-- Decides every UPDATE that assigns a tombstone column, row by row, on the
+-- values the row actually gets: soft delete, restore (admins), or refusal.
+CREATE FUNCTION softdelete_internal.guard_tombstone() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_guard_tombstone' LANGUAGE C;
+
+-- Keeps softdelete.tables from being edited by hand: only enable() and
+-- disable() change it (and a dropped table's row goes with the table).
+CREATE FUNCTION softdelete_internal.guard_config() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_guard_config' LANGUAGE C;
+
+-- Runs a statement on tbl as its owner (outside FORCE row security, with
+-- hard_delete for that statement when asked), $1 being key: the table's own
+-- code (triggers, index expressions, constraints) never runs with the rights
+-- of the extension's owner. Returns the row count and the first value.
+CREATE FUNCTION softdelete_internal.run_as_owner(tbl regclass, sql text, key jsonb,
+                                                 hard_delete boolean DEFAULT false,
+                                                 OUT processed bigint, OUT value text)
+    AS 'MODULE_PATHNAME', 'softdelete_run_as_owner' LANGUAGE C;
+
+-- Is unique index idx already unique among live rows only (its predicate
+-- requires col IS NULL)? Read from the predicate's expression, not its text.
+CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_index_is_live_only' LANGUAGE C STABLE;
 
 -------------------------------------------------------------------------------
 -- Helpers of enable() / disable()
 -------------------------------------------------------------------------------
 
 -- Refuses what enable() cannot manage, with the SQLSTATE SPEC section 7 asks.
-CREATE FUNCTION softdelete._check_target(tbl regclass) RETURNS void
+CREATE FUNCTION softdelete_internal.check_target(tbl regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_check_target' LANGUAGE C STRICT;
 
 -- The partitions of tbl, at every depth (not tbl itself).
-CREATE FUNCTION softdelete._partitions(tbl regclass) RETURNS SETOF regclass
+CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regclass
     LANGUAGE sql STABLE
     BEGIN ATOMIC
         SELECT relid FROM pg_catalog.pg_partition_tree(tbl) WHERE level > 0;
@@ -138,7 +166,7 @@ CREATE FUNCTION softdelete._partitions(tbl regclass) RETURNS SETOF regclass
 
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide.
-CREATE FUNCTION softdelete._install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_events boolean)
+CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_events boolean)
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -150,8 +178,8 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
         EXECUTE format(
             'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-            'USING (%I IS NULL OR softdelete.include_deleted(%L::regclass)) '
-            'WITH CHECK (%I IS NULL OR softdelete.may_write_deleted(%L::regclass))',
+            'USING (%I IS NULL OR softdelete_internal.include_deleted(%L::regclass)) '
+            'WITH CHECK (%I IS NULL OR softdelete_internal.may_write_deleted(%L::regclass))',
             rel, col, root::text, col, root::text);
         RETURN NEXT 'policy softdelete_visibility on ' || rel::text;
     END IF;
@@ -178,29 +206,36 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_guard_truncate') THEN
         EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.guard_truncate()', rel);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_truncate()', rel);
         RETURN NEXT 'trigger softdelete_guard_truncate on ' || rel::text;
     END IF;
     -- A row trigger on a partitioned table is cloned to its partitions.
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop')
        AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
         EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION softdelete.soft_delete_row()', rel);
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
+    END IF;
+    -- UPDATEs that assign a tombstone column are decided row by row.
+    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_tombstone')
+       AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
+        EXECUTE format('CREATE TRIGGER softdelete_tombstone BEFORE UPDATE OF %I, deleted_by, delete_reason ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_tombstone()', col, rel);
+        RETURN NEXT 'trigger softdelete_tombstone on ' || rel::text;
     END IF;
     -- Hard deletes are always logged; log_events turns off the log of soft
     -- deletes and restores, the high-volume part.
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
         EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
                        'REFERENCING OLD TABLE AS softdelete_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%s)', rel, log_args);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
     IF log_events THEN
         IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
             EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
                            'REFERENCING NEW TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete.log_changes(%s)', rel, log_args);
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
             RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
         END IF;
     ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
@@ -211,14 +246,15 @@ END
 $$;
 
 -- Drops what _install_enforcement made on one relation and puts RLS back.
-CREATE FUNCTION softdelete._remove_enforcement(rel regclass, rls_was_enabled boolean, rls_was_forced boolean)
+CREATE FUNCTION softdelete_internal.remove_enforcement(rel regclass, rls_was_enabled boolean, rls_was_forced boolean)
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     name text;
 BEGIN
-    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_log_update', 'softdelete_log_delete'] LOOP
+    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_tombstone',
+                                'softdelete_log_update', 'softdelete_log_delete'] LOOP
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = name) THEN
             EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
             RETURN NEXT 'dropped trigger ' || name || ' on ' || rel::text;
@@ -242,7 +278,7 @@ $$;
 -- Makes every unique constraint / unique index of tbl except the primary key
 -- unique among live rows only. Returns the list of what it converted, each
 -- with the definition needed to put it back.
-CREATE FUNCTION softdelete._convert_uniques(tbl regclass, col name, OUT converted jsonb, OUT actions text[])
+CREATE FUNCTION softdelete_internal.convert_uniques(tbl regclass, col name, OUT converted jsonb, OUT actions text[])
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -270,7 +306,7 @@ BEGIN
          ORDER BY c.relname
     LOOP
         pred := pg_get_expr((SELECT indpred FROM pg_index WHERE indexrelid = idx.indexrelid), tbl);
-        IF idx.partial AND strpos(pred, format('%I IS NULL', col)) > 0 THEN
+        IF softdelete_internal.index_is_live_only(idx.indexrelid, col) THEN
             CONTINUE;  -- already live-only (ours, or written that way by hand)
         END IF;
         IF idx.fk_depends THEN
@@ -335,12 +371,27 @@ $$;
 -- The SQL API
 -------------------------------------------------------------------------------
 
--- The name of the index on deleted rows that enable() adds for the purge path.
-CREATE FUNCTION softdelete._deleted_rows_index(tbl regclass, col name) RETURNS name
-    LANGUAGE sql IMMUTABLE
-    RETURN left('softdelete_' || tbl::oid || '_' || col, 63);
+-- The index on deleted rows that enable() adds for the purge path, found by
+-- what it is (one key column col, predicate "col IS NOT NULL"), so that a
+-- renamed table or a restored dump still finds it; NULL when there is none.
+CREATE FUNCTION softdelete_internal.deleted_rows_index(tbl regclass, col name) RETURNS regclass
+    LANGUAGE sql STABLE
+    RETURN (SELECT i.indexrelid::regclass FROM pg_catalog.pg_index i
+             WHERE i.indrelid = tbl AND i.indnatts = 1 AND NOT i.indisunique
+               AND i.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid = tbl AND attname = col)
+               AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) = pg_catalog.format('(%I IS NOT NULL)', col)
+             LIMIT 1);
 
-CREATE FUNCTION softdelete.enable(
+-- Its name for a new one: from the table's, never from an OID (names must
+-- survive a dump and restore).
+CREATE FUNCTION softdelete_internal.deleted_rows_index_name(tbl regclass, col name) RETURNS name
+    LANGUAGE sql STABLE
+    RETURN left((SELECT relname FROM pg_catalog.pg_class WHERE oid = tbl), 63 - length(col) - 9) || '_' || col || '_deleted';
+
+-- enable() and disable() run as the extension's owner, called through the
+-- gateway; check_target() judges the role that called them (the owner of
+-- tbl, or a superuser).
+CREATE FUNCTION softdelete_internal.enable(
     tbl regclass,
     column_name name DEFAULT 'deleted_at',
     retention interval DEFAULT NULL,
@@ -351,7 +402,7 @@ CREATE FUNCTION softdelete.enable(
     undo_window interval DEFAULT NULL,
     log_events boolean DEFAULT true)
     RETURNS TABLE (action text, object text)
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cfg softdelete.tables;
@@ -366,8 +417,7 @@ DECLARE
     rel_forced boolean;
     changed boolean := false;
 BEGIN
-    PERFORM softdelete._check_target(tbl);
-    PERFORM set_config('softdelete_internal.enabling', 'on', true);
+    PERFORM softdelete_internal.check_target(tbl);
     IF col IS NULL OR col = '' THEN
         RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -437,7 +487,7 @@ BEGIN
         action := 'configured'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
     END IF;
 
-    SELECT * INTO conv FROM softdelete._convert_uniques(tbl, col);
+    SELECT * INTO conv FROM softdelete_internal.convert_uniques(tbl, col);
     IF jsonb_array_length(conv.converted) > 0 THEN
         UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || conv.converted WHERE t.relid = tbl;
     END IF;
@@ -445,16 +495,15 @@ BEGIN
         action := 'unique index'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
     END LOOP;
 
-    IF NOT EXISTS (SELECT FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                    WHERE i.indrelid = tbl AND c.relname = softdelete._deleted_rows_index(tbl, col)) THEN
+    IF softdelete_internal.deleted_rows_index(tbl, col) IS NULL THEN
         -- The purge path reads deleted rows by age.
         EXECUTE format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
-                       softdelete._deleted_rows_index(tbl, col), tbl, col, col);
+                       softdelete_internal.deleted_rows_index_name(tbl, col), tbl, col, col);
         action := 'index'; object := format('deleted rows of %s by %I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
     END IF;
 
-    FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
-        FOR step IN SELECT softdelete._install_enforcement(part, tbl, col, keys, enable.log_events) LOOP
+    FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
+        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, enable.log_events) LOOP
             action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
         END LOOP;
     END LOOP;
@@ -464,18 +513,17 @@ BEGIN
         RAISE NOTICE 'table % is already enabled with these options: nothing changed', tbl;
         RETURN NEXT;
     END IF;
-    PERFORM set_config('softdelete_internal.enabling', 'off', true);
     -- Other backends must re-read this table's configuration.
-    PERFORM softdelete._invalidate(tbl);
+    PERFORM softdelete_internal.invalidate(tbl);
 END
 $$;
 
-CREATE FUNCTION softdelete._invalidate(tbl regclass) RETURNS void
+CREATE FUNCTION softdelete_internal.invalidate(tbl regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_invalidate' LANGUAGE C STRICT;
 
-CREATE FUNCTION softdelete.disable(tbl regclass)
+CREATE FUNCTION softdelete_internal.disable(tbl regclass)
     RETURNS TABLE (action text, object text)
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cfg softdelete.tables;
@@ -489,12 +537,11 @@ BEGIN
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000';
     END IF;
-    PERFORM softdelete._check_target(tbl);
-    -- Neither the partition event trigger nor our cache may see this table as
-    -- enabled while its enforcement is being taken apart.
-    PERFORM set_config('softdelete_internal.enabling', 'on', true);
+    PERFORM softdelete_internal.check_target(tbl);
+    -- Our cache may not see this table as enabled while its enforcement is
+    -- being taken apart.
     DELETE FROM softdelete.tables t WHERE t.relid = tbl;
-    PERFORM softdelete._invalidate(tbl);
+    PERFORM softdelete_internal.invalidate(tbl);
 
     -- Put the original unique constraints and indexes back first: if deleted
     -- and live rows now collide, the error rolls back everything.
@@ -522,17 +569,17 @@ BEGIN
         action := 'unique index'; object := format('%I restored as it was', u->>'name'); RETURN NEXT;
     END LOOP;
 
-    FOR part IN SELECT tbl UNION ALL SELECT softdelete._partitions(tbl) LOOP
-        FOR step IN SELECT softdelete._remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
+    FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
+        FOR step IN SELECT softdelete_internal.remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
             action := 'enforcement'; object := step; RETURN NEXT;
         END LOOP;
     END LOOP;
 
-    EXECUTE format('DROP INDEX IF EXISTS %I.%I',
-                   (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl),
-                   softdelete._deleted_rows_index(tbl, cfg.column_name));
-    PERFORM set_config('softdelete_internal.enabling', 'off', true);
-    PERFORM softdelete._invalidate(tbl);
+    part := softdelete_internal.deleted_rows_index(tbl, cfg.column_name);
+    IF part IS NOT NULL THEN
+        EXECUTE format('DROP INDEX %s', part);
+    END IF;
+    PERFORM softdelete_internal.invalidate(tbl);
     action := 'disabled'; object := tbl::text; RETURN NEXT;
     RAISE NOTICE 'soft delete disabled on %; columns %, deleted_by and delete_reason are kept with their data',
         tbl, quote_ident(cfg.column_name);
@@ -542,14 +589,14 @@ $$;
 -- The WHERE clause that picks one row of tbl by its primary key; key is the
 -- key's value, or a jsonb object of its columns for a composite key. The
 -- values travel as $1 (a jsonb object), never as SQL text.
-CREATE FUNCTION softdelete._key_predicate(tbl regclass, key_columns name[]) RETURNS text
+CREATE FUNCTION softdelete_internal.key_predicate(tbl regclass, key_columns name[]) RETURNS text
     LANGUAGE sql STABLE
     RETURN (SELECT string_agg(format('%I = ($1->>%L)::%s', c,  c,
                                      (SELECT format_type(atttypid, atttypmod) FROM pg_catalog.pg_attribute
                                        WHERE attrelid = tbl AND attname = c)), ' AND ')
               FROM unnest(key_columns) AS c);
 
-CREATE FUNCTION softdelete._key_object(tbl regclass, key_columns name[], key jsonb) RETURNS jsonb
+CREATE FUNCTION softdelete_internal.key_object(tbl regclass, key_columns name[], key jsonb) RETURNS jsonb
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -571,14 +618,14 @@ END
 $$;
 
 -- "(email)=(bob@example.com)": the columns of unique index idx_name and their
--- values in the row of tbl with primary key k, read with deleted rows shown.
-CREATE FUNCTION softdelete._index_key_of(tbl regclass, idx_name text, key_columns name[], k jsonb) RETURNS text
+-- values in the row of tbl with primary key k (read as the extension's owner,
+-- which sees deleted rows).
+CREATE FUNCTION softdelete_internal.index_key_of(tbl regclass, idx_name text, key_columns name[], k jsonb) RETURNS text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cols text;
     vals text;
-    old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
 BEGIN
     SELECT string_agg(pg_get_indexdef(i.indexrelid, g, true), ', ' ORDER BY g) INTO cols
       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
@@ -587,15 +634,14 @@ BEGIN
     IF cols IS NULL THEN
         RETURN '(unknown)';
     END IF;
-    PERFORM set_config('softdelete.include_deleted', 'on', true);
-    EXECUTE format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, tbl,
-                   softdelete._key_predicate(tbl, key_columns)) USING k INTO vals;
-    PERFORM set_config('softdelete.include_deleted', old_include, true);
+    SELECT r.value INTO vals
+      FROM softdelete_internal.run_as_owner(tbl, format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, tbl,
+                                                        softdelete_internal.key_predicate(tbl, key_columns)), k) r;
     RETURN format('(%s)=(%s)', cols, vals);
 END
 $$;
 
-CREATE FUNCTION softdelete._config(tbl regclass) RETURNS softdelete.tables
+CREATE FUNCTION softdelete_internal.config(tbl regclass) RETURNS softdelete.tables
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -610,40 +656,39 @@ BEGIN
 END
 $$;
 
--- Brings back one deleted row. The UPDATE goes through the same routing as a
--- hand-written "SET deleted_at = NULL", which authorizes it.
-CREATE FUNCTION softdelete._restore(tbl regclass, key jsonb) RETURNS bigint
+-- Brings back one deleted row, for an admin of tbl (the role that called
+-- restore()). The UPDATE runs as the extension's owner and goes through the
+-- tombstone trigger like any restore; the event records the caller.
+CREATE FUNCTION softdelete_internal.restore_row(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cfg softdelete.tables := softdelete._config(tbl);
-    k jsonb := softdelete._key_object(tbl, cfg.key_columns, key);
+    cfg softdelete.tables := softdelete_internal.config(tbl);
+    k jsonb := softdelete_internal.key_object(tbl, cfg.key_columns, key);
     n bigint;
-    state timestamptz;
     problem text;
-    old_include text := coalesce(current_setting('softdelete.include_deleted', true), 'off');
 BEGIN
-    PERFORM softdelete._require_admin(tbl, 'restore rows of');
+    PERFORM softdelete_internal.require_admin(tbl, 'restore rows of');
     BEGIN
-        EXECUTE format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL', tbl, cfg.column_name,
-                       softdelete._key_predicate(tbl, cfg.key_columns), cfg.column_name) USING k;
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
+                                                            tbl, cfg.column_name,
+                                                            softdelete_internal.key_predicate(tbl, cfg.key_columns),
+                                                            cfg.column_name), k) r;
     EXCEPTION WHEN unique_violation THEN
-        -- With RLS on, PostgreSQL leaves the key out of its message: name it.
+        -- Name the key in terms of the index, whatever PostgreSQL's message says.
         GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME;
         RAISE EXCEPTION 'cannot restore row % of %: it would duplicate a live row in unique index %',
                 k, tbl, quote_ident(problem)
             USING ERRCODE = '23505', CONSTRAINT = problem,
                   DETAIL = format('Key %s of the restored row is taken by a live row.',
-                                  softdelete._index_key_of(tbl, problem, cfg.key_columns, k)),
+                                  softdelete_internal.index_key_of(tbl, problem, cfg.key_columns, k)),
                   HINT = 'Delete or change the live row first, or leave this row deleted.';
     END;
-    GET DIAGNOSTICS n = ROW_COUNT;
     IF n = 0 THEN
-        PERFORM set_config('softdelete.include_deleted', 'on', true);
-        EXECUTE format('SELECT %I FROM %s WHERE %s', cfg.column_name, tbl,
-                       softdelete._key_predicate(tbl, cfg.key_columns)) USING k INTO state;
-        GET DIAGNOSTICS n = ROW_COUNT;
-        PERFORM set_config('softdelete.include_deleted', old_include, true);
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(tbl, format('SELECT 1 FROM %s WHERE %s', tbl,
+                                                            softdelete_internal.key_predicate(tbl, cfg.key_columns)), k) r;
         IF n = 0 THEN
             RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
         END IF;
@@ -656,7 +701,7 @@ $$;
 -- A key as the caller wrote it: a value (restore('users', 42)) or a jsonb
 -- object of the key's columns, also when written as a plain literal
 -- (restore('members', '{"org": 1, "id": 7}')), which resolves to text.
-CREATE FUNCTION softdelete._key_json(key anycompatible) RETURNS jsonb
+CREATE FUNCTION softdelete_internal.key_json(key anycompatible) RETURNS jsonb
     LANGUAGE sql STABLE
     AS $$
         SELECT CASE WHEN pg_catalog.pg_typeof($1) = 'text'::pg_catalog.regtype
@@ -665,25 +710,25 @@ CREATE FUNCTION softdelete._key_json(key anycompatible) RETURNS jsonb
                     ELSE pg_catalog.to_jsonb($1) END
     $$;
 
-CREATE FUNCTION softdelete.restore(tbl regclass, key anycompatible) RETURNS bigint
-    LANGUAGE sql
-    AS 'SELECT softdelete._restore($1, softdelete._key_json($2))';
+CREATE FUNCTION softdelete_internal.restore(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.restore_row($1, softdelete_internal.key_json($2))';
 
--- Removes one row for good (admins only, logged as a hard delete).
-CREATE FUNCTION softdelete._hard_delete(tbl regclass, key jsonb) RETURNS bigint
+-- Removes one row for good (admins only, logged as a hard delete), as the
+-- table's owner with hard_delete for that one statement.
+CREATE FUNCTION softdelete_internal.hard_delete_row(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cfg softdelete.tables := softdelete._config(tbl);
-    k jsonb := softdelete._key_object(tbl, cfg.key_columns, key);
+    cfg softdelete.tables := softdelete_internal.config(tbl);
+    k jsonb := softdelete_internal.key_object(tbl, cfg.key_columns, key);
     n bigint;
-    old_mode text := coalesce(current_setting('softdelete.hard_delete', true), 'off');
 BEGIN
-    PERFORM softdelete._require_admin(tbl, 'hard-delete rows of');
-    PERFORM set_config('softdelete.hard_delete', 'on', true);
-    EXECUTE format('DELETE FROM %s WHERE %s', tbl, softdelete._key_predicate(tbl, cfg.key_columns)) USING k;
-    GET DIAGNOSTICS n = ROW_COUNT;
-    PERFORM set_config('softdelete.hard_delete', old_mode, true);
+    PERFORM softdelete_internal.require_admin(tbl, 'hard-delete rows of');
+    SELECT r.processed INTO n
+      FROM softdelete_internal.run_as_owner(tbl, format('DELETE FROM %s WHERE %s', tbl,
+                                                        softdelete_internal.key_predicate(tbl, cfg.key_columns)),
+                                            k, hard_delete => true) r;
     IF n = 0 THEN
         RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
     END IF;
@@ -691,49 +736,101 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
-    LANGUAGE sql
-    AS 'SELECT softdelete._hard_delete($1, softdelete._key_json($2))';
+CREATE FUNCTION softdelete_internal.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.hard_delete_row($1, softdelete_internal.key_json($2))';
 
--- Partitions created or attached after enable() get the same enforcement:
--- querying a partition directly uses the partition's own policies.
-CREATE FUNCTION softdelete._cover_new_partitions() RETURNS event_trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+-------------------------------------------------------------------------------
+-- The public API: each is the C gateway, which calls the function of the same
+-- name and arguments in softdelete_internal as the extension's owner and
+-- tells it who called.
+-------------------------------------------------------------------------------
+
+CREATE FUNCTION softdelete.enable(
+    tbl regclass,
+    column_name name DEFAULT 'deleted_at',
+    retention interval DEFAULT NULL,
+    archive boolean DEFAULT false,
+    archive_retention interval DEFAULT NULL,
+    cascade boolean DEFAULT true,
+    pii_columns name[] DEFAULT '{}',
+    undo_window interval DEFAULT NULL,
+    log_events boolean DEFAULT true)
+    RETURNS TABLE (action text, object text)
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.disable(tbl regclass) RETURNS TABLE (action text, object text)
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.restore(tbl regclass, key anycompatible) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+-- After DDL by anyone else than enable() and disable() (the event triggers
+-- below call these through softdelete_internal.on_event(), which skips the
+-- extension's own operations):
+--  * a partition created or attached after enable(), however it was created
+--    (CREATE TABLE ... PARTITION OF, ATTACH PARTITION, CREATE SCHEMA ...
+--    CREATE TABLE), gets the same enforcement: querying a partition directly
+--    uses the partition's own policies;
+--  * a unique index or constraint added to an enabled table (or a partition
+--    of one) is made live-only, and disable() will put it back as it was.
+CREATE FUNCTION softdelete_internal.cover_new_objects() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cmd record;
+    rel regclass;
     part record;
+    conf softdelete.tables;
+    conv record;
+    step text;
 BEGIN
-    IF current_setting('softdelete_internal.enabling', true) = 'on' THEN
-        RETURN;  -- enable() covers the partitions itself
-    END IF;
-    FOR cmd IN SELECT objid FROM pg_event_trigger_ddl_commands()
-                WHERE object_type IN ('table', 'table column') AND classid = 'pg_class'::regclass LOOP
+    FOR rel IN
+        SELECT DISTINCT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid ELSE c.oid END::regclass
+          FROM pg_event_trigger_ddl_commands() d
+          JOIN pg_class c ON c.oid = d.objid
+          LEFT JOIN pg_index i ON i.indexrelid = c.oid
+         WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'i', 'I')
+    LOOP
         FOR part IN
-            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events
-              FROM pg_partition_tree(cmd.objid::regclass) t
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events,
+                   EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
+                                                     AND p.polname = 'softdelete_visibility') AS covered
+              FROM pg_partition_tree(rel) t
               JOIN pg_class c ON c.oid = t.relid AND c.relispartition
               CROSS JOIN LATERAL (SELECT a.relid FROM pg_partition_ancestors(t.relid) a) anc
               JOIN softdelete.tables cfg ON cfg.relid = anc.relid
-             WHERE NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
-                                                        AND p.polname = 'softdelete_visibility')
         LOOP
-            PERFORM softdelete._install_enforcement(part.partition, part.root, part.column_name,
-                                                    part.key_columns, part.log_events);
+            IF NOT part.covered THEN
+                PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
+                                                                part.key_columns, part.log_events);
+            END IF;
             -- An attached table brings its own full unique indexes along.
-            PERFORM softdelete._convert_uniques(part.partition, part.column_name);
-            PERFORM softdelete._invalidate(part.partition);
+            FOREACH step IN ARRAY (SELECT actions FROM softdelete_internal.convert_uniques(part.partition, part.column_name)) LOOP
+                RAISE NOTICE '%: %', step, part.partition;
+            END LOOP;
+            PERFORM softdelete_internal.invalidate(part.partition);
         END LOOP;
+        SELECT * INTO conf FROM softdelete.tables t WHERE t.relid = rel;
+        IF FOUND THEN
+            SELECT * INTO conv FROM softdelete_internal.convert_uniques(rel, conf.column_name);
+            IF jsonb_array_length(conv.converted) > 0 THEN
+                UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || conv.converted
+                 WHERE t.relid = rel;
+                PERFORM softdelete_internal.invalidate(rel);
+            END IF;
+            FOREACH step IN ARRAY conv.actions LOOP
+                RAISE NOTICE '%: %', step, rel;
+            END LOOP;
+        END IF;
     END LOOP;
 END
 $$;
 
-CREATE EVENT TRIGGER softdelete_cover_new_partitions ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE')
-    EXECUTE FUNCTION softdelete._cover_new_partitions();
-
 -- A dropped table takes its configuration row along.
-CREATE FUNCTION softdelete._forget_dropped_tables() RETURNS event_trigger
+CREATE FUNCTION softdelete_internal.forget_dropped_tables() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -742,45 +839,43 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION softdelete_internal.on_event() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'softdelete_on_event' LANGUAGE C;
+
+CREATE EVENT TRIGGER softdelete_cover_new_objects ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SCHEMA', 'CREATE INDEX')
+    EXECUTE FUNCTION softdelete_internal.on_event();
+
 CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
     WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
-    EXECUTE FUNCTION softdelete._forget_dropped_tables();
+    EXECUTE FUNCTION softdelete_internal.on_event();
+
+-- softdelete.tables changes through enable() and disable() only.
+CREATE TRIGGER guard_config BEFORE UPDATE OR DELETE ON softdelete.tables
+    FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_config();
+CREATE TRIGGER guard_config_truncate BEFORE TRUNCATE ON softdelete.tables
+    FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_config();
 
 -------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
 
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
-GRANT EXECUTE ON FUNCTION softdelete.actor(), softdelete.reason(),
-    softdelete.is_admin(regclass), softdelete.is_reader(regclass), softdelete._require_admin(regclass, text),
-    softdelete.include_deleted(regclass), softdelete.may_write_deleted(regclass),
-    softdelete.deletion_stamp(), softdelete.restore_stamp(regclass), softdelete.refuse_restore(regclass, boolean), softdelete.preloaded(),
-    softdelete.log_changes(), softdelete.guard_truncate(), softdelete.soft_delete_row(),
-    softdelete._restore(regclass, jsonb), softdelete.restore(regclass, anycompatible),
-    softdelete._hard_delete(regclass, jsonb), softdelete.hard_delete(regclass, anycompatible),
-    softdelete._key_json(anycompatible),
-    softdelete._config(regclass), softdelete._key_object(regclass, name[], jsonb),
-    softdelete._key_predicate(regclass, name[]),
-    softdelete._index_key_of(regclass, text, name[], jsonb)
-    TO PUBLIC;
--- enable() and disable() check ownership themselves; they run as the caller.
 GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean),
-    softdelete.disable(regclass), softdelete._check_target(regclass), softdelete._partitions(regclass),
-    softdelete._convert_uniques(regclass, name),
-    softdelete._install_enforcement(regclass, regclass, name, name[], boolean),
-    softdelete._remove_enforcement(regclass, boolean, boolean), softdelete._invalidate(regclass),
-    softdelete._deleted_rows_index(regclass, name),
-    softdelete._cover_new_partitions(), softdelete._forget_dropped_tables()
+    softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
+    softdelete.hard_delete(regclass, anycompatible), softdelete.is_admin(regclass),
+    softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
--- enable() runs as its caller: a table's owner may manage that table's row.
-ALTER TABLE softdelete.tables ENABLE ROW LEVEL SECURITY;
-CREATE POLICY owner_manages ON softdelete.tables FOR ALL TO PUBLIC
-    USING (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'))
-    WITH CHECK (pg_catalog.pg_has_role((SELECT relowner FROM pg_catalog.pg_class WHERE oid = relid), 'USAGE'));
-CREATE POLICY everyone_reads ON softdelete.tables FOR SELECT TO PUBLIC USING (true);
-GRANT SELECT, INSERT, UPDATE, DELETE ON softdelete.tables TO PUBLIC;
+-- Called by rewritten statements and by the visibility policy, as whichever
+-- role runs them; nobody else can name them.
+GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reason(),
+    softdelete_internal.deletion_stamp(), softdelete_internal.include_deleted(regclass),
+    softdelete_internal.may_write_deleted(regclass)
+    TO PUBLIC;
+GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 
 -- A WARNING, not a NOTICE: PostgreSQL runs extension scripts with

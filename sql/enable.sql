@@ -320,7 +320,6 @@ SELECT polname FROM pg_policy WHERE polrelid = 'owned'::regclass ORDER BY polnam
 -- Clean up
 -------------------------------------------------------------------------------
 -- (owned is still enabled; DROP TABLE does not remove a configuration row)
-DELETE FROM softdelete.tables WHERE relid IN ('members'::regclass, 'slots'::regclass, 'owned'::regclass);
 DELETE FROM softdelete.events
  WHERE relid IN ('users'::regclass, 'legacy_users'::regclass, 'members'::regclass,
                  'slots'::regclass, 'tags'::regclass, 'owned'::regclass);

@@ -255,8 +255,6 @@ RESET ROLE;
 
 -- Clean up.
 RESET search_path;
-DELETE FROM softdelete.tables
- WHERE relid IN ('events_s.users'::regclass, 'events_s.members'::regclass, 'events_s.quiet'::regclass);
 DELETE FROM softdelete.events WHERE table_name LIKE 'events\_s.%';
 DROP TABLE events_s.users, events_s.members, events_s.quiet;
 DROP FUNCTION events_s.since(bigint);

@@ -336,7 +336,6 @@ SELECT 'sdel.users'::regclass::oid AS users_oid \gset
 SET client_min_messages = warning;
 DROP SCHEMA sdel CASCADE;
 RESET client_min_messages;
-DELETE FROM softdelete.tables WHERE relid::oid = :users_oid;
 DROP OWNED BY sdel_deleter;
 DROP ROLE sdel_deleter;
 DROP OWNED BY sdel_app;

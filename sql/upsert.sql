@@ -222,7 +222,6 @@ SELECT 'ups.users'::regclass::oid AS users_oid, 'ups.accounts'::regclass::oid AS
 SET client_min_messages = warning;
 DROP SCHEMA ups CASCADE;
 RESET client_min_messages;
-DELETE FROM softdelete.tables WHERE relid::oid IN (:users_oid, :accounts_oid, :handles_oid);
 DROP OWNED BY ups_app;
 DROP ROLE ups_app;
 DROP OWNED BY ups_owner;

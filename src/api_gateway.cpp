@@ -1,11 +1,12 @@
 // The public API functions (softdelete.enable, disable, restore,
-// hard_delete) are this one C function. It remembers who called, keeps that
-// caller as the recorded actor, and forwards the call to the function of the
-// same name and arguments in schema softdelete_internal, which runs as the
-// extension's owner (SECURITY DEFINER). Application roles have no access to
-// softdelete_internal at all, so none of its helpers can be called directly.
+// hard_delete) are this one C function, and the event triggers another. It remembers who called,
+// keeps that caller as the recorded actor, and forwards the call to the function of the same name
+// and arguments in schema softdelete_internal, which runs as the extension's owner (SECURITY
+// DEFINER). Application roles have no access to softdelete_internal at all, so none of its helpers
+// can be called directly.
 #include "api_gateway.hpp"
 #include "event_log.hpp"
+#include "extension_objects.hpp"
 
 namespace softdelete
 {
@@ -26,15 +27,9 @@ FmgrInfo* internal_function(FmgrInfo* outer)
     if (!HeapTupleIsValid(tuple))
         elog(ERROR, "cache lookup failed for function %u", outer->fn_oid);
     auto* proc = (Form_pg_proc)GETSTRUCT(tuple);
-    List* name = list_make2(makeString(pstrdup("softdelete_internal")),
-                            makeString(pstrdup(NameStr(proc->proname))));
-    Oid target = LookupFuncName(name, proc->pronargs, proc->proargtypes.values, true);
+    Oid target =
+        require_internal_function(NameStr(proc->proname), proc->pronargs, proc->proargtypes.values);
     ReleaseSysCache(tuple);
-    if (!OidIsValid(target))
-        ereport(ERROR,
-                (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                 errmsg("softdelete's internal functions are missing"),
-                 errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
     auto* info = static_cast<FmgrInfo*>(MemoryContextAllocZero(outer->fn_mcxt, sizeof(FmgrInfo)));
     fmgr_info_cxt(target, info, outer->fn_mcxt);
     // Polymorphic arguments (restore's key) resolve from the call expression.
@@ -87,5 +82,35 @@ Datum softdelete_api(PG_FUNCTION_ARGS)
     PG_END_TRY();
     AtEOXact_GUC(true, guc_level);
     return result;
+}
+
+// ddl_command_end and sql_drop. The extension's own operations (enable(),
+// disable(), and this trigger's own DDL) cover what they change themselves.
+PG_FUNCTION_INFO_V1(softdelete_on_event);
+Datum softdelete_on_event(PG_FUNCTION_ARGS)
+{
+    if (!CALLED_AS_EVENT_TRIGGER(fcinfo))
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("softdelete_internal.on_event() must be called as an event trigger")));
+    if (softdelete::in_internal_operation())
+        PG_RETURN_VOID();
+    auto* data = reinterpret_cast<EventTriggerData*>(fcinfo->context);
+    // Both run as the extension's owner (SECURITY DEFINER).
+    Oid work = softdelete::require_internal_function(
+        strcmp(data->event, "sql_drop") == 0 ? "forget_dropped_tables" : "cover_new_objects", 0,
+        nullptr);
+    int saved_depth = softdelete::internal_depth;
+    softdelete::internal_depth++;
+    PG_TRY();
+    {
+        OidFunctionCall0(work);
+    }
+    PG_FINALLY();
+    {
+        softdelete::internal_depth = saved_depth;
+    }
+    PG_END_TRY();
+    PG_RETURN_VOID();
 }
 }

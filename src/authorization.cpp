@@ -1,4 +1,5 @@
 // Role checks behind admins and readers, and their SQL-callable forms.
+#include "api_gateway.hpp"
 #include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "table_config.hpp"
@@ -9,10 +10,15 @@ namespace softdelete
 namespace
 {
 
-bool has_role(const char* role_name)
+bool has_role(Oid member, const char* role_name)
 {
     Oid role = get_role_oid(role_name, true);
-    return OidIsValid(role) && has_privs_of_role(GetUserId(), role);
+    return OidIsValid(role) && has_privs_of_role(member, role);
+}
+
+bool has_role(const char* role_name)
+{
+    return has_role(GetUserId(), role_name);
 }
 
 // Plans fold admin and reader checks into constants (visibility.cpp): a
@@ -35,34 +41,58 @@ void register_role_invalidation()
 }
 
 // A member of the owner's role (superusers included).
-static bool owns_table(Oid root)
+static bool owns_table(Oid member, Oid root)
 {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(root));
     if (!HeapTupleIsValid(tuple))
-        return superuser();
+        return superuser_arg(member);
     Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
     ReleaseSysCache(tuple);
-    return has_privs_of_role(GetUserId(), owner);
+    return has_privs_of_role(member, owner);
+}
+
+static bool owns_table(Oid root)
+{
+    return owns_table(GetUserId(), root);
+}
+
+static bool is_admin_role(Oid member, Oid root)
+{
+    return owns_table(member, root) || has_role(member, "softdelete_admin");
 }
 
 bool is_admin(Oid root)
 {
-    return owns_table(root) || has_role("softdelete_admin");
+    return is_admin_role(GetUserId(), root);
+}
+
+// The schema-qualified name of relid for a message; a relation that does
+// not exist (any OID can reach a SQL-callable function) is named by its OID.
+const char* relation_display_name(Oid relid)
+{
+    char* name = get_rel_name(relid);
+    char* schema = name != nullptr ? get_namespace_name(get_rel_namespace(relid)) : nullptr;
+    if (name == nullptr || schema == nullptr)
+        return psprintf("with OID %u", relid);
+    return quote_qualified_identifier(schema, name);
 }
 
 void require_admin(Oid relid, Oid root, const char* what)
 {
-    if (is_admin(root))
+    require_admin_of(GetUserId(), relid, root, what);
+}
+
+void require_admin_of(Oid member, Oid relid, Oid root, const char* what)
+{
+    if (is_admin_role(member, root))
         return;
-    ereport(ERROR,
-            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("permission denied to %s table %s", what,
-                    quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                               get_rel_name(relid))),
-             errdetail("Role \"%s\" is not an admin of the table.",
-                       GetUserNameFromId(GetUserId(), false)),
-             errhint("Admins are superusers, members of the table owner's role, and members of "
-                     "softdelete_admin.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+         errmsg("permission denied to %s table %s", what, relation_display_name(relid)),
+         errdetail("Role \"%s\" is not an admin of the table.", GetUserNameFromId(member, false)),
+         errhint("Admins are superusers, members of the table owner's role, and members of "
+                 "softdelete_admin.")));
 }
 
 bool is_reader(Oid root)
@@ -70,11 +100,9 @@ bool is_reader(Oid root)
     return is_admin(root) || has_role("softdelete_reader");
 }
 
-bool is_reader_anywhere()
+// Does the current role own (through membership) some enabled table?
+static bool owns_an_enabled_table()
 {
-    if (superuser() || has_role("softdelete_reader") || has_role("softdelete_admin"))
-        return true;
-    // A table owner reads its own deleted rows: does the role own an enabled one?
     Oid tables = extension_table("tables");
     if (!OidIsValid(tables))
         return false;
@@ -93,6 +121,17 @@ bool is_reader_anywhere()
     return owns_one;
 }
 
+bool is_reader_anywhere()
+{
+    return superuser() || has_role("softdelete_reader") || has_role("softdelete_admin") ||
+           owns_an_enabled_table();
+}
+
+bool is_admin_anywhere()
+{
+    return superuser() || has_role("softdelete_admin") || owns_an_enabled_table();
+}
+
 } // namespace softdelete
 
 extern "C" {
@@ -103,23 +142,18 @@ Datum softdelete_is_admin(PG_FUNCTION_ARGS)
     PG_RETURN_BOOL(softdelete::is_admin(softdelete::table_config_root(PG_GETARG_OID(0))));
 }
 
-// A parameter only known at execution decides that an UPDATE is a restore:
-// the check runs once per execution (a one-time filter), rows or no rows.
-PG_FUNCTION_INFO_V1(softdelete_refuse_restore);
-Datum softdelete_refuse_restore(PG_FUNCTION_ARGS)
-{
-    Oid relid = PG_GETARG_OID(0);
-    if (!PG_ARGISNULL(1) && PG_GETARG_BOOL(1))
-        softdelete::require_admin(relid, softdelete::table_config_root(relid), "restore rows of");
-    PG_RETURN_BOOL(true);
-}
-
+// softdelete_internal.require_admin(tbl, what): the check restore() and
+// hard_delete() make about the role that called them.
 PG_FUNCTION_INFO_V1(softdelete_require_admin);
 Datum softdelete_require_admin(PG_FUNCTION_ARGS)
 {
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                        errmsg("softdelete_internal.require_admin() needs a table and an action")));
     Oid relid = PG_GETARG_OID(0);
-    softdelete::require_admin(relid, softdelete::table_config_root(relid),
-                              text_to_cstring(PG_GETARG_TEXT_PP(1)));
+    softdelete::require_admin_of(softdelete::acting_role(), relid,
+                                 softdelete::table_config_root(relid),
+                                 text_to_cstring(PG_GETARG_TEXT_PP(1)));
     PG_RETURN_VOID();
 }
 

@@ -10,10 +10,16 @@ namespace softdelete
 bool is_admin(Oid root);
 // Raises 42501 unless the current role is an admin; what: "restore rows of".
 void require_admin(Oid relid, Oid root, const char* what);
+// The same about another role (the caller of the public API).
+void require_admin_of(Oid member, Oid relid, Oid root, const char* what);
+// The schema-qualified name of relid, or "with OID n" when it does not exist.
+const char* relation_display_name(Oid relid);
 // An admin, or a member of softdelete_reader.
 bool is_reader(Oid root);
 // May the current role opt in to deleted rows of some table at all?
 bool is_reader_anywhere();
+// May the current role hard-delete rows of some table at all?
+bool is_admin_anywhere();
 
 void register_role_invalidation();
 

@@ -4,22 +4,16 @@
 #include "error_bridge.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
+#include "owner_statement.hpp"
 #include "settings.hpp"
 #include "table_config.hpp"
+#include "trigger_call.hpp"
 
 namespace softdelete
 {
 
 namespace
 {
-
-TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
-{
-    if (!CALLED_AS_TRIGGER(fcinfo))
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("%s must be called as a trigger", name)));
-    return reinterpret_cast<TriggerData*>(fcinfo->context);
-}
 
 // Marks one row deleted, as the table's owner (so DELETE privilege is enough,
 // as for a rewritten DELETE). The invoking actor stays the recorded one:
@@ -35,21 +29,10 @@ void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
     int guc_level = NewGUCNestLevel();
     set_config_option("softdelete.actor", actor_name(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                       true, 0, false);
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    SetUserIdAndSecContext(rel->rd_rel->relowner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-    int rc = SPI_execute_with_args(sql, 1, types, values, nullptr, false, 0);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    OwnerStatement ran = run_as_owner(rel->rd_rel->relowner, sql, 1, types, values, false);
     AtEOXact_GUC(true, guc_level);
-    if (rc != SPI_OK_UPDATE)
-        elog(ERROR, "softdelete could not mark a row deleted: %s", SPI_result_code_string(rc));
-    if (SPI_processed > 0)
+    if (ran.processed > 0)
         count_backstop_row();
-    SPI_finish();
 }
 
 } // namespace
@@ -64,19 +47,24 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_soft_delete_row);
 Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 {
-    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.soft_delete_row()");
+    TriggerData* trigger =
+        softdelete::trigger_data(fcinfo, "softdelete_internal.soft_delete_row()");
     if (!TRIGGER_FIRED_BEFORE(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
         !TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
-        ereport(ERROR,
-                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                 errmsg("softdelete.soft_delete_row() must be a BEFORE DELETE row trigger")));
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+             errmsg("softdelete_internal.soft_delete_row() must be a BEFORE DELETE row trigger")));
     softdelete::TableConfig cfg;
-    if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
-        return PointerGetDatum(trigger->tg_trigtuple);
-    if (softdelete::hard_delete) {
+    softdelete::require_table_config(trigger->tg_relation, &cfg);
+    if (softdelete::hard_delete_in_effect()) {
         softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         return PointerGetDatum(trigger->tg_trigtuple);
     }
+    // An UPDATE that moves a row to another partition runs as a delete here
+    // and an insert there: the row is not going away.
+    if (softdelete::moving_row_between_partitions())
+        return PointerGetDatum(trigger->tg_trigtuple);
     bool isnull = false;
     heap_getattr(trigger->tg_trigtuple, cfg.deleted_at, RelationGetDescr(trigger->tg_relation),
                  &isnull);
@@ -88,18 +76,17 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_guard_truncate);
 Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
 {
-    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete.guard_truncate()");
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete_internal.guard_truncate()");
     softdelete::TableConfig cfg;
-    if (!softdelete::table_config(RelationGetRelid(trigger->tg_relation), &cfg))
-        return PointerGetDatum(nullptr);
+    softdelete::require_table_config(trigger->tg_relation, &cfg);
     softdelete::require_admin(cfg.relid, cfg.root, "truncate");
-    if (!softdelete::hard_delete)
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
-                        RelationGetRelationName(trigger->tg_relation)),
-                 errdetail("TRUNCATE would remove live and deleted rows for good."),
-                 errhint("SET LOCAL softdelete.hard_delete = on in the same transaction first.")));
+    if (!softdelete::hard_delete_in_effect())
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
+                               RelationGetRelationName(trigger->tg_relation)),
+                        errdetail("TRUNCATE would remove live and deleted rows for good."),
+                        errhint("As an admin, SET LOCAL softdelete.hard_delete = on in the same "
+                                "transaction first.")));
     softdelete::entry_guard([trigger] {
         softdelete::write_event(trigger,
                                 {"truncate", nullptr, nullptr, 0, InvalidAttrNumber, false, -1});

@@ -10,11 +10,11 @@
 //
 // C++ regime: runs under entry_guard; every PostgreSQL call is guarded.
 #include <string>
-#include <unordered_map>
 
 #include "error_bridge.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
+#include "row_counts.hpp"
 #include "table_config.hpp"
 #include "extension_objects.hpp"
 
@@ -81,23 +81,6 @@ bool update_soft_deletes(Oid relid)
     ModifySearch search = {relid, query->plannedstmt->rtable, {deletion_stamp_function(), false}};
     find_update_of(query->planstate, &search);
     return search.stamps.found;
-}
-
-std::unordered_map<Oid, uint64>& restored_rows()
-{
-    static std::unordered_map<Oid, uint64> counts;
-    return counts;
-}
-
-uint64 take_restored_rows(Oid relid)
-{
-    auto& counts = restored_rows();
-    auto found = counts.find(relid);
-    if (found == counts.end())
-        return 0;
-    uint64 n = found->second;
-    counts.erase(found);
-    return n;
 }
 
 constexpr int event_params = 7;
@@ -181,9 +164,10 @@ bool row_selected(TupleTableSlot* slot, const RowSelection& which)
 Datum keys_of(Tuplestorestate* rows, TupleDesc desc, char** key_names, int nkeys,
               const RowSelection& which, int64* count)
 {
-    AttrNumber attnums[INDEX_MAX_KEYS];
-    Oid types[INDEX_MAX_KEYS];
-    for (int k = 0; k < nkeys && k < INDEX_MAX_KEYS; k++) {
+    // As many as the trigger names: its arguments are not bounded by an index's.
+    auto* attnums = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * nkeys));
+    auto* types = static_cast<Oid*>(palloc(sizeof(Oid) * nkeys));
+    for (int k = 0; k < nkeys; k++) {
         attnums[k] = InvalidAttrNumber;
         for (int i = 0; i < desc->natts; i++) {
             Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -324,20 +308,6 @@ void write_event(TriggerData* trigger, const EventSpec& spec)
     });
 }
 
-// Counts no trigger took (events off, or an error) end with the transaction.
-void forget_restored_rows(XactEvent event, void* arg)
-{
-    (void)arg;
-    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
-        restored_rows().clear();
-}
-
-void register_event_callbacks()
-{
-    RegisterXactCallback(forget_restored_rows, nullptr);
-}
-
 } // namespace softdelete
 
 extern "C" {
@@ -364,13 +334,14 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
 {
     if (!CALLED_AS_TRIGGER(fcinfo))
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("softdelete.log_changes() must be called as a trigger")));
+                        errmsg("softdelete_internal.log_changes() must be called as a trigger")));
     auto* trigger = reinterpret_cast<TriggerData*>(fcinfo->context);
     if (!TRIGGER_FIRED_FOR_STATEMENT(trigger->tg_event) ||
         !TRIGGER_FIRED_AFTER(trigger->tg_event) || trigger->tg_trigger->tgnargs < 2)
-        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                        errmsg("softdelete.log_changes() must be an AFTER ... FOR EACH STATEMENT "
-                               "trigger naming the deleted_at column and the key columns")));
+        ereport(ERROR,
+                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                 errmsg("softdelete_internal.log_changes() must be an AFTER ... FOR EACH STATEMENT "
+                        "trigger naming the deleted_at column and the key columns")));
     softdelete::entry_guard([trigger] {
         char** args = trigger->tg_trigger->tgargs;
         int nkeys = trigger->tg_trigger->tgnargs - 1;
@@ -383,25 +354,21 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
                                                   nkeys, InvalidAttrNumber, false, -1});
             return;
         }
-        uint64 restored = softdelete::take_restored_rows(relid);
+        softdelete::RowCounts counted =
+            softdelete::pg_guard([relid] { return softdelete::take_row_counts(relid); });
         if (trigger->tg_newtable == nullptr)
             return;
-        if (softdelete::pg_guard([relid] { return softdelete::update_soft_deletes(relid); }))
+        // Rewritten DELETEs carry the deletion stamp in their plan; UPDATEs the
+        // application wrote were counted by the tombstone trigger.
+        if (counted.soft_deleted > 0 ||
+            softdelete::pg_guard([relid] { return softdelete::update_soft_deletes(relid); }))
             softdelete::write_event(
                 trigger, {"delete", trigger->tg_newtable, args + 1, nkeys, deleted_at, true, -1});
-        if (restored > 0)
-            softdelete::write_event(trigger, {"restore", trigger->tg_newtable, args + 1, nkeys,
-                                              deleted_at, false, static_cast<int64>(restored)});
+        if (counted.restored > 0)
+            softdelete::write_event(trigger,
+                                    {"restore", trigger->tg_newtable, args + 1, nkeys, deleted_at,
+                                     false, static_cast<int64>(counted.restored)});
     });
     return PointerGetDatum(nullptr);
-}
-
-// The value a restore writes (NULL); counts the rows it restores for the log.
-PG_FUNCTION_INFO_V1(softdelete_restore_stamp);
-Datum softdelete_restore_stamp(PG_FUNCTION_ARGS)
-{
-    Oid relid = PG_GETARG_OID(0);
-    softdelete::entry_guard([relid] { softdelete::restored_rows()[relid]++; });
-    PG_RETURN_NULL();
 }
 }

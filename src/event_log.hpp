@@ -26,7 +26,4 @@ const char* actor_name();
 // PG regime: softdelete.reason when set, else nullptr.
 const char* reason_text();
 
-// Restore counts that no trigger took end with their transaction.
-void register_event_callbacks();
-
 } // namespace softdelete

@@ -15,12 +15,15 @@ ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
 uint64 backstop_rows = 0;
+QueryDesc* running = nullptr;
 QueryDesc* finishing = nullptr;
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
     uint64 outer_backstop_rows = backstop_rows;
+    QueryDesc* outer_running = running;
     backstop_rows = 0;
+    running = query;
     PG_TRY();
     {
         if (previous_run != nullptr)
@@ -32,9 +35,13 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     {
         query->estate->es_processed += backstop_rows;
         backstop_rows = outer_backstop_rows;
+        running = outer_running;
     }
     PG_END_TRY();
-    if (query->operation == CMD_UPDATE && is_rewritten_delete(query->plannedstmt))
+    if (query->operation == CMD_UPDATE && query->plannedstmt->planTree != nullptr &&
+        IsA(query->plannedstmt->planTree, ModifyTable) &&
+        is_rewritten_delete(query->plannedstmt,
+                            reinterpret_cast<ModifyTable*>(query->plannedstmt->planTree)))
         query->operation = CMD_DELETE;
 }
 
@@ -61,6 +68,47 @@ void finish_hook(QueryDesc* query)
 void count_backstop_row()
 {
     backstop_rows++;
+}
+
+// Row triggers fire inside the ExecutorRun of the statement that changes the
+// row; a statement run from inside them (a function, SPI) has an ExecutorRun
+// of its own. So a BEFORE DELETE row trigger that fires while the innermost
+// running statement updates rows, and deletes none, comes from an UPDATE
+// moving a row to another partition (PostgreSQL moves it as a delete here and
+// an insert there). A statement that also deletes (a writable CTE, a MERGE
+// with a DELETE action) cannot be told apart from its deletes: those rows are
+// treated as deleted, never as moved.
+bool moving_row_between_partitions()
+{
+    if (running == nullptr)
+        return false;
+    const PlannedStmt* stmt = running->plannedstmt;
+    bool updates = false;
+    List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
+    ListCell* lc;
+    foreach (lc, tops) {
+        const Plan* plan = static_cast<const Plan*>(lfirst(lc));
+        if (plan == nullptr || !IsA(plan, ModifyTable))
+            continue;
+        const auto* modify = reinterpret_cast<const ModifyTable*>(plan);
+        if (modify->operation == CMD_DELETE)
+            return false;
+        if (modify->operation == CMD_UPDATE && !is_rewritten_delete(stmt, modify))
+            updates = true;
+        if (modify->operation != CMD_MERGE)
+            continue;
+        ListCell* per_relation;
+        foreach (per_relation, modify->mergeActionLists) {
+            ListCell* la;
+            foreach (la, static_cast<List*>(lfirst(per_relation))) {
+                CmdType action = static_cast<MergeAction*>(lfirst(la))->commandType;
+                if (action == CMD_DELETE)
+                    return false;
+                updates = updates || action == CMD_UPDATE;
+            }
+        }
+    }
+    return updates;
 }
 
 QueryDesc* finishing_query()

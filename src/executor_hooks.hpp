@@ -13,6 +13,10 @@ void install_executor_hooks();
 // deleted although the executor skipped them.
 void count_backstop_row();
 
+// True when a BEFORE DELETE row trigger fires because an UPDATE (or a MERGE
+// without DELETE actions) moves the row to another partition.
+bool moving_row_between_partitions();
+
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
 QueryDesc* finishing_query();
 

@@ -13,10 +13,8 @@ struct FunctionOids {
     bool valid;
     Oid include_deleted;
     Oid deletion_stamp;
-    Oid restore_stamp;
     Oid actor;
     Oid reason;
-    Oid refuse_restore;
 };
 
 FunctionOids oids = {};
@@ -25,10 +23,7 @@ FunctionOids last_known = {};
 
 Oid lookup(const char* name, int nargs, const Oid* argtypes)
 {
-    List* qualified = list_make2(makeString(pstrdup("softdelete")), makeString(pstrdup(name)));
-    Oid oid = LookupFuncName(qualified, nargs, argtypes, true);
-    list_free_deep(qualified);
-    return oid;
+    return internal_function_oid(name, nargs, argtypes);
 }
 
 const FunctionOids& functions()
@@ -38,19 +33,15 @@ const FunctionOids& functions()
         FunctionOids fresh = {};
         fresh.include_deleted = lookup("include_deleted", 1, regclass_arg);
         fresh.deletion_stamp = lookup("deletion_stamp", 0, nullptr);
-        fresh.restore_stamp = lookup("restore_stamp", 1, regclass_arg);
         fresh.actor = lookup("actor", 0, nullptr);
         fresh.reason = lookup("reason", 0, nullptr);
-        const Oid restore_check_args[] = {REGCLASSOID, BOOLOID};
-        fresh.refuse_restore = lookup("refuse_restore", 2, restore_check_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
-                      OidIsValid(fresh.restore_stamp) && OidIsValid(fresh.actor) &&
-                      OidIsValid(fresh.refuse_restore) && OidIsValid(fresh.reason);
+                      OidIsValid(fresh.actor) && OidIsValid(fresh.reason);
         if (!fresh.valid)
             ereport(
                 ERROR,
                 (errcode(ERRCODE_UNDEFINED_FUNCTION),
-                 errmsg("softdelete's functions are missing from schema softdelete"),
+                 errmsg("softdelete's functions are missing from schema softdelete_internal"),
                  errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
         oids = fresh;
         last_known = fresh;
@@ -81,6 +72,29 @@ void invalidate_delete_plans()
     invalidate_plans_using(last_known.deletion_stamp);
 }
 
+// By the catalog, not by name resolution: the role at hand usually has no
+// USAGE on softdelete_internal, and needs none to run what is looked up.
+Oid internal_function_oid(const char* name, int nargs, const Oid* argtypes)
+{
+    Oid nsp = get_namespace_oid("softdelete_internal", true);
+    if (!OidIsValid(nsp))
+        return InvalidOid;
+    oidvector* args = buildoidvector(argtypes, nargs);
+    return GetSysCacheOid3(PROCNAMEARGSNSP, Anum_pg_proc_oid, CStringGetDatum(name),
+                           PointerGetDatum(args), ObjectIdGetDatum(nsp));
+}
+
+Oid require_internal_function(const char* name, int nargs, const Oid* argtypes)
+{
+    Oid fn = internal_function_oid(name, nargs, argtypes);
+    if (!OidIsValid(fn))
+        ereport(ERROR,
+                (errcode(ERRCODE_UNDEFINED_FUNCTION),
+                 errmsg("softdelete's internal function %s is missing", name),
+                 errhint("Run ALTER EXTENSION softdelete UPDATE, or re-create the extension.")));
+    return fn;
+}
+
 Oid extension_table(const char* name)
 {
     Oid nsp = get_namespace_oid("softdelete", true);
@@ -100,10 +114,6 @@ Oid deletion_stamp_function()
 {
     return functions().deletion_stamp;
 }
-Oid restore_stamp_function()
-{
-    return functions().restore_stamp;
-}
 Oid actor_function()
 {
     return functions().actor;
@@ -111,11 +121,6 @@ Oid actor_function()
 Oid reason_function()
 {
     return functions().reason;
-}
-
-Oid refuse_restore_function()
-{
-    return functions().refuse_restore;
 }
 
 } // namespace softdelete

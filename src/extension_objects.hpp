@@ -10,13 +10,16 @@ namespace softdelete
 // extension is not installed in this database.
 Oid extension_table(const char* name);
 
+// A function of schema softdelete_internal, or InvalidOid.
+Oid internal_function_oid(const char* name, int nargs, const Oid* argtypes);
+// The same, or an error saying the extension needs repair.
+Oid require_internal_function(const char* name, int nargs, const Oid* argtypes);
+
 // OIDs of the extension's functions that rewritten statements and policies use.
 Oid include_deleted_function();
 Oid deletion_stamp_function();
-Oid restore_stamp_function();
 Oid actor_function();
 Oid reason_function();
-Oid refuse_restore_function();
 void forget_extension_objects();
 
 // Plans that fold softdelete.include_deleted (SELECTs, through the policy).

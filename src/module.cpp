@@ -1,7 +1,7 @@
 // Module entry: settings, hooks and cache invalidation, plus the small
 // SQL-callable functions that belong to no other room.
 #include "authorization.hpp"
-#include "event_log.hpp"
+#include "row_counts.hpp"
 #include "executor_hooks.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
@@ -18,7 +18,7 @@ void _PG_init(void)
     loaded_at_startup = process_shared_preload_libraries_in_progress;
     softdelete::define_settings();
     softdelete::register_config_invalidation();
-    softdelete::register_event_callbacks();
+    softdelete::register_row_count_reset();
     softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();

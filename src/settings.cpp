@@ -1,9 +1,20 @@
-// GUC definitions. The two switches that change what a plan means re-plan
-// the plans that depend on them when they flip, so prepared statements follow
-// (NOTES item 5).
+// GUC definitions, and whose opt-in a value is. The two switches that change
+// what a plan means re-plan the plans that depend on them when they change,
+// so prepared statements follow.
+//
+// A setting can be made in many ways (SET, SET LOCAL, set_config(),
+// PGOPTIONS, ALTER ROLE/DATABASE ... SET, a function's SET clause), and a
+// check hook sees only some of them, some before the catalog can be read.
+// So what a value means is judged when it is used: PostgreSQL records the
+// role that set the current value (srole) and, for values set in this
+// transaction, how (the GUC stack).
 #include "authorization.hpp"
 #include "settings.hpp"
 #include "extension_objects.hpp"
+
+extern "C" {
+#include "utils/guc_tables.h"
+}
 
 namespace softdelete
 {
@@ -17,11 +28,41 @@ namespace
 char* actor_setting = nullptr;
 char* reason_setting = nullptr;
 
-void replan_on_include_deleted_flip(bool newval, void* extra)
+config_generic* include_deleted_guc = nullptr;
+config_generic* hard_delete_guc = nullptr;
+
+config_generic* find_setting(const char* name)
+{
+    config_generic** all = get_guc_variables();
+    int n = GetNumConfigOptions();
+    for (int i = 0; i < n; i++) {
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    }
+    elog(ERROR, "softdelete: setting %s is not defined", name);
+    return nullptr;
+}
+
+// Any change may change whose opt-in the value is, not only a flip.
+void replan_on_include_deleted_change(bool newval, void* extra)
 {
     (void)extra;
-    if (newval != include_deleted)
+    if (newval || include_deleted)
         invalidate_visibility_plans();
+}
+
+void replan_on_hard_delete_change(bool newval, void* extra)
+{
+    (void)extra;
+    if (newval || hard_delete)
+        invalidate_delete_plans();
+}
+
+// Sources applied at connection start or from configuration, not by a
+// statement of this session.
+bool connection_time_source(GucSource source)
+{
+    return source >= PGC_S_FILE && source <= PGC_S_CLIENT;
 }
 
 // A role that may not see deleted rows is told so when it asks.
@@ -39,25 +80,93 @@ bool check_include_deleted(bool* newval, void** extra, GucSource source)
     return false;
 }
 
-void replan_on_hard_delete_flip(bool newval, void* extra)
+// hard_delete exists for one transaction only: no connection-time or stored
+// default, and only for a role that is an admin of some table.
+bool check_hard_delete(bool* newval, void** extra, GucSource source)
 {
     (void)extra;
-    if (newval != hard_delete)
-        invalidate_delete_plans();
+    if (!*newval)
+        return true;
+    if (connection_time_source(source) || source == PGC_S_TEST) {
+        GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
+        GUC_check_errmsg("softdelete.hard_delete can only be set for the current transaction");
+        GUC_check_errhint("Use SET LOCAL softdelete.hard_delete = on inside the transaction that "
+                          "deletes.");
+        return false;
+    }
+    if (!IsTransactionState() || is_admin_anywhere())
+        return true;
+    GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
+    GUC_check_errmsg("permission denied to set softdelete.hard_delete");
+    GUC_check_errdetail("Only superusers, table owners and members of softdelete_admin may "
+                        "remove rows for good.");
+    return false;
+}
+
+// The value left for the rest of the session when this transaction commits.
+// By then savepoints and function calls are merged away, and the one stack
+// entry left tells how the value was set in this transaction.
+bool session_value_after_commit(const config_generic* guc, bool current)
+{
+    const GucStack* entry = guc->stack;
+    if (entry == nullptr)
+        return false; // not set in this transaction
+    if (entry->state == GUC_SET)
+        return current;
+    if (entry->state == GUC_SET_LOCAL)
+        return entry->masked.val.boolval; // SET, then SET LOCAL on top of it
+    return false;
+}
+
+// A session-level SET of hard_delete (or set_config(..., false)) would
+// outlive the transaction, and behind a pooler reach the next client: the
+// transaction that tries it does not commit.
+void refuse_session_hard_delete(XactEvent event, void* arg)
+{
+    (void)arg;
+    if (event != XACT_EVENT_PRE_COMMIT && event != XACT_EVENT_PRE_PREPARE)
+        return;
+    if (hard_delete_guc == nullptr || !session_value_after_commit(hard_delete_guc, hard_delete))
+        return;
+    ereport(ERROR,
+            (errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
+             errmsg("softdelete.hard_delete can only be set for the current transaction"),
+             errdetail("A session-level value would stay on for whatever runs next on this "
+                       "connection."),
+             errhint("Use SET LOCAL softdelete.hard_delete = on, or set_config(..., true).")));
+}
+
+bool set_by_current_role(const config_generic* guc)
+{
+    return guc != nullptr && guc->srole == GetUserId();
 }
 
 } // namespace
+
+bool include_deleted_in_effect()
+{
+    return include_deleted && set_by_current_role(include_deleted_guc);
+}
+
+bool hard_delete_in_effect()
+{
+    if (!hard_delete || !set_by_current_role(hard_delete_guc))
+        return false;
+    const GucStack* top = hard_delete_guc->stack;
+    return top != nullptr &&
+           (top->state == GUC_LOCAL || top->state == GUC_SET_LOCAL || top->state == GUC_SAVE);
+}
 
 void define_settings()
 {
     DefineCustomBoolVariable("softdelete.include_deleted",
                              "Shows soft-deleted rows to readers and admins.", nullptr,
                              &include_deleted, false, PGC_USERSET, 0, check_include_deleted,
-                             replan_on_include_deleted_flip, nullptr);
-    DefineCustomBoolVariable("softdelete.hard_delete",
-                             "Lets an admin's DELETE and TRUNCATE remove rows for good.",
-                             "Use SET LOCAL; every hard delete is logged.", &hard_delete, false,
-                             PGC_USERSET, 0, nullptr, replan_on_hard_delete_flip, nullptr);
+                             replan_on_include_deleted_change, nullptr);
+    DefineCustomBoolVariable(
+        "softdelete.hard_delete", "Lets an admin's DELETE and TRUNCATE remove rows for good.",
+        "Only with SET LOCAL; every hard delete is logged.", &hard_delete, false, PGC_USERSET, 0,
+        check_hard_delete, replan_on_hard_delete_change, nullptr);
     DefineCustomStringVariable("softdelete.actor",
                                "Who is deleting, as the application knows them.",
                                "Recorded in deleted_by and in softdelete.events; defaults to the "
@@ -68,9 +177,13 @@ void define_settings()
                                &reason_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("softdelete");
+    MarkGUCPrefixReserved("softdelete_internal");
 #else
     EmitWarningsOnPlaceholders("softdelete");
 #endif
+    include_deleted_guc = find_setting("softdelete.include_deleted");
+    hard_delete_guc = find_setting("softdelete.hard_delete");
+    RegisterXactCallback(refuse_session_hard_delete, nullptr);
 }
 
 } // namespace softdelete

@@ -1,4 +1,4 @@
-// The softdelete.* settings a session can change.
+// The softdelete.* settings a session can change, and whose opt-in counts.
 #pragma once
 
 #include "pg.hpp"
@@ -12,5 +12,13 @@ extern bool include_deleted;
 extern bool hard_delete;
 
 void define_settings();
+
+// An opt-in counts only for the role that made it: a caller's setting never
+// widens what a SECURITY DEFINER function running as another role does, and
+// a definer function's own SET clause is the definer's opt-in.
+bool include_deleted_in_effect();
+// Also only for the current transaction (SET LOCAL, set_config(..., true) or
+// a function's SET clause): a session-level value never counts.
+bool hard_delete_in_effect();
 
 } // namespace softdelete

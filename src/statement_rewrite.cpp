@@ -8,13 +8,16 @@
 //    keeps the DELETE privilege check and the DELETE policies' quals, and has
 //    no WITH CHECK options, so the new, deleted row is never judged by the
 //    visibility policy (NOTES item 1). RETURNING returns the marked rows.
-//  * An UPDATE that sets deleted_at to a value is routed the same way (the
-//    server stamps the time); one that sets it to NULL is a restore, for
-//    admins only; other writes to tombstone columns are admins' alone.
+//  * An UPDATE that assigns a tombstone column is left to the tombstone
+//    trigger (tombstone_guard.cpp), which decides row by row on the value the
+//    row actually gets: here it only loses the visibility policy's new-row
+//    check (a soft delete makes a deleted row), and an admin's reaches
+//    deleted rows (to restore them). Nothing about the assigned value is
+//    decided here, so nothing is frozen into a plan or evaluated twice.
 //  * ON CONFLICT (cols) gets "deleted_at IS NULL" as its arbiter predicate, so
 //    the live-only unique index is inferred (NOTES item 3).
-//  * With softdelete.hard_delete on, an admin's DELETE stays a DELETE and
-//    reaches deleted rows too.
+//  * With softdelete.hard_delete in effect (settings.cpp), an admin's DELETE
+//    stays a DELETE and reaches deleted rows too.
 #include <initializer_list>
 
 #include "authorization.hpp"
@@ -47,18 +50,6 @@ AclMode required_perms(const RangeTblEntry* rte, const List* perminfos)
 #endif
 }
 
-void add_updated_column(Query* query, RangeTblEntry* rte, AttrNumber attno)
-{
-    int member = attno - FirstLowInvalidHeapAttributeNumber;
-#if PG_VERSION_NUM >= 160000
-    RTEPermissionInfo* perm = getRTEPermissionInfo(query->rteperminfos, rte);
-    perm->updatedCols = bms_add_member(perm->updatedCols, member);
-#else
-    (void)query;
-    rte->updatedCols = bms_add_member(rte->updatedCols, member);
-#endif
-}
-
 Var* column_var(const Query* query, const TableConfig& cfg, AttrNumber attno)
 {
     Oid type;
@@ -86,13 +77,6 @@ Node* null_test(Expr* arg, NullTestType test)
 Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType test)
 {
     return null_test(reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at)), test);
-}
-
-// The table as a regclass constant, the argument of our per-table functions.
-Const* table_const(const TableConfig& cfg)
-{
-    return makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(cfg.relid), false,
-                     true);
 }
 
 // A call of one of our zero-argument functions, coerced to the column's type.
@@ -126,8 +110,10 @@ TargetEntry* find_assignment(List* target_list, AttrNumber attno)
     return nullptr;
 }
 
-// Sets column attno to expr, replacing what the statement assigned.
-void assign(Query* query, RangeTblEntry* rte, const TableConfig& cfg, AttrNumber attno, Expr* expr)
+// Sets column attno to expr. The column is not added to the statement's
+// updated columns: a rewritten DELETE must not fire the tombstone trigger,
+// which is for UPDATEs the application wrote.
+void assign(Query* query, const TableConfig& cfg, AttrNumber attno, Expr* expr)
 {
     if (attno == InvalidAttrNumber)
         return;
@@ -153,7 +139,6 @@ void assign(Query* query, RangeTblEntry* rte, const TableConfig& cfg, AttrNumber
     if (!placed)
         sorted = lappend(sorted, tle);
     query->targetList = sorted;
-    add_updated_column(query, rte, attno);
 }
 
 struct FunctionSearch {
@@ -201,142 +186,27 @@ void skip_visibility_checks(Query* query)
     query->withCheckOptions = kept;
 }
 
-// copyObject() needs typeof, which ISO C++ lacks.
-template <typename T> T* copy_node(T* node)
-{
-    return static_cast<T*>(copyObjectImpl(node));
-}
-
-CaseWhen* when_then(Node* condition, Expr* result)
-{
-    CaseWhen* w = makeNode(CaseWhen);
-    w->expr = reinterpret_cast<Expr*>(condition);
-    w->result = result;
-    w->location = -1;
-    return w;
-}
-
-Const* null_of(const Query* query, const TableConfig& cfg, AttrNumber attno)
-{
-    Var* column = column_var(query, cfg, attno);
-    return makeNullConst(column->vartype, column->vartypmod, column->varcollid);
-}
-
 // Marks the target rows deleted: stamp, actor, reason; live rows only.
-void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, bool keep_reason,
-                      bool keep_actor)
+void make_soft_delete(Query* query, const TableConfig& cfg)
 {
-    assign(query, rte, cfg, cfg.deleted_at,
+    assign(query, cfg, cfg.deleted_at,
            call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
-    if (!keep_actor)
-        assign(query, rte, cfg, cfg.deleted_by,
-               call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
-    if (!keep_reason)
-        assign(query, rte, cfg, cfg.delete_reason,
-               call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
+    assign(query, cfg, cfg.deleted_by,
+           call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
+    assign(query, cfg, cfg.delete_reason,
+           call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
     skip_visibility_checks(query);
 }
 
-// softdelete.restore_stamp(tbl): NULL, counting the row as restored.
-Expr* restore_stamp_call(const TableConfig& cfg)
-{
-    return call_as_column(restore_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at,
-                          list_make1(table_const(cfg)));
-}
-
-// An admin's UPDATE that sets deleted_at to NULL: deleted rows it matches are
-// restored (their deletion record cleared), live rows are updated as usual,
-// as an ORM's full-row save of a live row expects.
-void make_restore(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
-{
-    Node* was_live = deleted_at_test(query, cfg, IS_NULL);
-    CaseExpr* stamp = makeNode(CaseExpr);
-    stamp->casetype = get_atttype(cfg.relid, cfg.deleted_at);
-    stamp->args = list_make1(
-        when_then(was_live, reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_at))));
-    stamp->defresult = restore_stamp_call(cfg);
-    stamp->location = -1;
-    assign(query, rte, cfg, cfg.deleted_at, reinterpret_cast<Expr*>(stamp));
-    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason}) {
-        if (attno != InvalidAttrNumber)
-            assign(query, rte, cfg, attno, reinterpret_cast<Expr*>(null_of(query, cfg, attno)));
-    }
-    unhide_deleted_rows(rte);
-}
-
-// For a value only known row by row (a CASE over columns, or a parameter in
-// a generic plan): NULL keeps a live row live and restores a deleted one
-// (admins only); a value soft-deletes a live row and leaves a deleted row's
-// record as it was.
-void make_row_by_row(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Expr* value,
-                     bool admin)
-{
-    auto column = [&](AttrNumber attno) {
-        return reinterpret_cast<Expr*>(column_var(query, cfg, attno));
-    };
-    Node* value_is_null = null_test(value, IS_NULL);
-    Node* was_live = deleted_at_test(query, cfg, IS_NULL);
-    auto choose = [&](AttrNumber attno, Expr* on_delete, Expr* on_restore) {
-        CaseExpr* c = makeNode(CaseExpr);
-        c->casetype = get_atttype(cfg.relid, attno);
-        c->args = list_make3(
-            when_then(make_and_qual(copy_node(value_is_null), copy_node(was_live)), column(attno)),
-            when_then(copy_node(value_is_null), on_restore),
-            when_then(copy_node(was_live), on_delete));
-        c->defresult = column(attno);
-        c->location = -1;
-        assign(query, rte, cfg, attno, reinterpret_cast<Expr*>(c));
-    };
-    choose(cfg.deleted_at,
-           call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at),
-           restore_stamp_call(cfg));
-    if (cfg.deleted_by != InvalidAttrNumber)
-        choose(cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by),
-               reinterpret_cast<Expr*>(null_of(query, cfg, cfg.deleted_by)));
-    if (cfg.delete_reason != InvalidAttrNumber)
-        choose(cfg.delete_reason,
-               call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason),
-               reinterpret_cast<Expr*>(null_of(query, cfg, cfg.delete_reason)));
-    skip_visibility_checks(query);
-    if (admin)
-        unhide_deleted_rows(rte);
-    else
-        // Others reach deleted rows only as readers, and may not restore them.
-        add_qual(query, reinterpret_cast<Node*>(make_orclause(list_make2(
-                            copy_node(was_live),
-                            make_notclause(reinterpret_cast<Expr*>(copy_node(value_is_null)))))));
-}
-
-// Is the value assigned to deleted_at NULL? Decided with the bound parameter
-// values when there are some (custom plans, extended protocol).
-enum class Assigned { null_value, some_value, row_by_row };
-
-Assigned assigned_value(Expr* expr, ParamListInfo params)
-{
-    Node* node = reinterpret_cast<Node*>(expr);
-    if (!IsA(node, Const)) {
-        PlannerGlobal* glob = makeNode(PlannerGlobal);
-        glob->boundParams = params;
-        PlannerInfo* root = makeNode(PlannerInfo);
-        root->glob = glob;
-        node = estimate_expression_value(root, node);
-    }
-    if (IsA(node, Const))
-        return reinterpret_cast<Const*>(node)->constisnull ? Assigned::null_value
-                                                           : Assigned::some_value;
-    return Assigned::row_by_row;
-}
-
 struct RewriteState {
-    ParamListInfo params;
-    bool kept_hard_delete; // the plan is only right while hard_delete is on
+    bool kept_hard_delete; // the plan is only right while hard_delete is in effect
 };
 
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
-    if (hard_delete) {
+    if (hard_delete_in_effect()) {
         state->kept_hard_delete = true;
         require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
@@ -344,16 +214,16 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     }
     query->commandType = CMD_UPDATE;
     query->targetList = NIL;
-    make_soft_delete(query, rte, cfg, false, false);
+    make_soft_delete(query, cfg);
 }
 
-// softdelete.refuse_restore(tbl, value IS NULL): no column in it, so the
-// planner makes it a one-time filter.
-Node* refuse_restore_check(const TableConfig& cfg, Expr* value)
+bool assigns_tombstone(const Query* query, const TableConfig& cfg)
 {
-    List* args = list_make2(table_const(cfg), null_test(copy_node(value), IS_NULL));
-    return reinterpret_cast<Node*>(makeFuncExpr(refuse_restore_function(), BOOLOID, args,
-                                                InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+    for (AttrNumber attno : {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason}) {
+        if (attno != InvalidAttrNumber && find_assignment(query->targetList, attno) != nullptr)
+            return true;
+    }
+    return false;
 }
 
 bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
@@ -368,46 +238,30 @@ bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
     return true;
 }
 
-void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
+// "SET deleted_at = NULL" written as a literal, and nothing else but
+// tombstone columns: a restore and nothing else.
+bool literal_restore(const Query* query, const TableConfig& cfg)
 {
     TargetEntry* stamp = find_assignment(query->targetList, cfg.deleted_at);
-    bool sets_actor = find_assignment(query->targetList, cfg.deleted_by) != nullptr;
-    bool sets_reason = find_assignment(query->targetList, cfg.delete_reason) != nullptr;
-    if (stamp == nullptr) {
-        if (sets_actor || sets_reason)
-            require_admin(cfg.relid, cfg.root, "change deletion records of");
+    return stamp != nullptr && IsA(stamp->expr, Const) &&
+           reinterpret_cast<Const*>(stamp->expr)->constisnull && assigns_only_tombstone(query, cfg);
+}
+
+void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+{
+    if (!assigns_tombstone(query, cfg))
         return;
-    }
-    if (sets_actor)
-        require_admin(cfg.relid, cfg.root, "change deletion records of");
-    switch (assigned_value(stamp->expr, state->params)) {
-    case Assigned::null_value:
-        if (is_admin(cfg.root))
-            make_restore(query, rte, cfg);
-        else if (assigns_only_tombstone(query, cfg))
-            require_admin(cfg.relid, cfg.root,
-                          "restore rows of"); // nothing but a restore: refuse it aloud
-        else
-            // An ORM's full-row save: a plain update of live rows only.
-            add_qual(query, deleted_at_test(query, cfg, IS_NULL));
-        break;
-    case Assigned::row_by_row: {
-        bool admin = is_admin(cfg.root);
-        // A non-admin's pure tombstone write whose value is a parameter:
-        // refuse a NULL (a restore) once per execution, rows or no rows.
-        Node* restore_check = nullptr;
-        if (!admin && assigns_only_tombstone(query, cfg) &&
-            !contain_var_clause(reinterpret_cast<Node*>(stamp->expr)))
-            restore_check = refuse_restore_check(cfg, stamp->expr);
-        make_row_by_row(query, rte, cfg, stamp->expr, admin);
-        if (restore_check != nullptr)
-            add_qual(query, restore_check);
-        break;
-    }
-    case Assigned::some_value:
-        make_soft_delete(query, rte, cfg, sets_reason, sets_actor);
-        break;
-    }
+    skip_visibility_checks(query);
+    // Which admin this is depends on the role: plans on enabled tables use
+    // row security, so a change of role re-plans them.
+    bool admin = is_admin(cfg.root);
+    if (admin)
+        unhide_deleted_rows(rte);
+    // The tombstone trigger refuses a non-admin's restore row by row; a
+    // restore written as such is refused aloud even when it reaches no row
+    // (the application cannot see deleted rows at all).
+    else if (literal_restore(query, cfg))
+        require_admin(cfg.relid, cfg.root, "restore rows of");
 }
 
 void rewrite_upsert(Query* query, const TableConfig& cfg)
@@ -441,7 +295,7 @@ void rewrite_query(Query* query, RewriteState* state)
         rewrite_delete(query, rte, cfg, state);
         break;
     case CMD_UPDATE:
-        rewrite_update(query, rte, cfg, state);
+        rewrite_update(query, rte, cfg);
         break;
     case CMD_INSERT:
         rewrite_upsert(query, cfg);
@@ -468,7 +322,7 @@ bool modifies_anything(const Query* query)
 PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
-    RewriteState state = {bound_params, false};
+    RewriteState state = {false};
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
         rewrite_query(parse, &state);
     PlannedStmt* stmt = previous_planner != nullptr
@@ -488,13 +342,11 @@ PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int curs
 
 } // namespace
 
-bool is_rewritten_delete(const PlannedStmt* stmt)
+bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify)
 {
-    if (stmt->commandType != CMD_UPDATE || stmt->planTree == nullptr ||
-        !IsA(stmt->planTree, ModifyTable))
+    if (modify->operation != CMD_UPDATE)
         return false;
     // The named table: child RTEs of a partitioned target carry no permissions.
-    const auto* modify = reinterpret_cast<const ModifyTable*>(stmt->planTree);
     const RangeTblEntry* rte = rt_fetch(modify->nominalRelation, stmt->rtable);
 #if PG_VERSION_NUM >= 160000
     AclMode perms = required_perms(rte, stmt->permInfos);

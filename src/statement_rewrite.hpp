@@ -8,8 +8,8 @@ namespace softdelete
 
 void install_planner_hook();
 
-// True when stmt is a DELETE that the planner hook turned into an UPDATE:
-// its result relation asks for the DELETE privilege only.
-bool is_rewritten_delete(const PlannedStmt* stmt);
+// True when modify (a ModifyTable of stmt) is a DELETE that the planner hook
+// turned into an UPDATE: its result relation asks for the DELETE privilege only.
+bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify);
 
 } // namespace softdelete

@@ -145,6 +145,20 @@ bool table_config(Oid relid, TableConfig* out)
     return enabled;
 }
 
+void require_table_config(Relation rel, TableConfig* out)
+{
+    if (table_config(RelationGetRelid(rel), out))
+        return;
+    const char* name = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                                  RelationGetRelationName(rel));
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("table %s carries soft delete enforcement but has no configuration", name),
+             errdetail("Its row in softdelete.tables is missing, so softdelete cannot tell what "
+                       "a change to it means; nothing was changed."),
+             errhint("Call softdelete.enable('%s') to repair the configuration.", name)));
+}
+
 Oid table_config_root(Oid relid)
 {
     TableConfig config;

@@ -21,6 +21,12 @@ struct TableConfig {
 // an invalidation may empty the cache at any catalog access.
 bool table_config(Oid relid, TableConfig* out);
 
+// The configuration of a relation that carries softdelete's triggers. When
+// it is missing (its row in softdelete.tables deleted, or a dump of the table
+// restored without it), the trigger refuses: nothing is removed or written
+// because something was missing.
+void require_table_config(Relation rel, TableConfig* out);
+
 // Drops every cached entry (relcache callback, and on extension changes).
 void forget_table_configs();
 

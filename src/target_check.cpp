@@ -3,6 +3,7 @@
 // refusal is a PgError carrying detail and hint to the client.
 #include <string>
 
+#include "api_gateway.hpp"
 #include "error_bridge.hpp"
 
 namespace softdelete
@@ -15,6 +16,7 @@ struct RelationFacts {
     bool exists;
     char relkind;
     bool is_partition;
+    bool is_temporary;
     bool is_catalog;
     bool is_owner;
     bool has_primary_key;
@@ -34,18 +36,22 @@ RelationFacts facts_of(Oid relid)
         facts.exists = true;
         facts.relkind = form->relkind;
         facts.is_partition = form->relispartition;
+        facts.is_temporary = form->relpersistence == RELPERSISTENCE_TEMP;
         facts.is_catalog = IsCatalogNamespace(form->relnamespace) || relid < FirstNormalObjectId ||
                            IsToastNamespace(form->relnamespace);
         ReleaseSysCache(tuple);
+        // Judged for the role that called enable() or disable(), not for the
+        // extension's owner that carries them out.
+        Oid caller = acting_role();
         facts.may_create_in_schema =
-            pg_namespace_aclcheck(get_rel_namespace(relid), GetUserId(), ACL_CREATE) == ACLCHECK_OK;
+            pg_namespace_aclcheck(get_rel_namespace(relid), caller, ACL_CREATE) == ACLCHECK_OK;
         facts.extension_member = OidIsValid(getExtensionOfObject(RelationRelationId, relid));
         facts.name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                 get_rel_name(relid));
 #if PG_VERSION_NUM >= 160000
-        facts.is_owner = object_ownercheck(RelationRelationId, relid, GetUserId());
+        facts.is_owner = object_ownercheck(RelationRelationId, relid, caller);
 #else
-        facts.is_owner = pg_class_ownercheck(relid, GetUserId());
+        facts.is_owner = pg_class_ownercheck(relid, caller);
 #endif
         if (facts.relkind == RELKIND_RELATION || facts.relkind == RELKIND_PARTITIONED_TABLE) {
             Relation rel = relation_open(relid, AccessShareLock);
@@ -108,6 +114,11 @@ void check_target(Oid relid)
             ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a partition",
             "Soft delete is enabled on a partitioned table as a whole.",
             "Call softdelete.enable() on the partitioned table: it covers every partition.");
+    if (facts.is_temporary)
+        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED, "\"" + name + "\" is a temporary table",
+                      "A temporary table ends with its session, and its configuration would "
+                      "outlive it in softdelete.tables (and in dumps).",
+                      "Enable a permanent table.");
     if (!facts.is_owner)
         throw PgError(ERRCODE_INSUFFICIENT_PRIVILEGE, "must be owner of table " + name,
                       "Only the table's owner (or a superuser) can change its deletion policy.");

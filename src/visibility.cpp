@@ -1,6 +1,6 @@
 // The functions inside the visibility policy and their planner support.
 //
-// The policy reads "deleted_at IS NULL OR softdelete.include_deleted(tbl)".
+// The policy reads "deleted_at IS NULL OR softdelete_internal.include_deleted(tbl)".
 // The support function answers SupportRequestSimplify with a constant, so the
 // planner folds the OR away and sees exactly "deleted_at IS NULL": partial
 // indexes stay usable and nothing runs per row (NOTES items 4 and 5). The
@@ -30,7 +30,9 @@ std::string relation_name(Oid relid)
 
 bool sees_deleted_rows(Oid root)
 {
-    if (!include_deleted)
+    // Another role's opt-in (a caller's, around a SECURITY DEFINER function)
+    // is not this role's: it shows nothing.
+    if (!include_deleted_in_effect())
         return false;
     if (pg_guard([root] { return is_reader(root); }))
         return true;

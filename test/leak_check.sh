@@ -53,7 +53,7 @@ DROP DATABASE IF EXISTS softdelete_leak_check;
 DO $$
 DECLARE r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['leak_owner', 'leak_app', 'leak_reader'] LOOP
+    FOREACH r IN ARRAY ARRAY['leak_owner', 'leak_app', 'leak_reader', 'leak_nosy'] LOOP
         IF EXISTS (SELECT FROM pg_roles WHERE rolname = r) THEN
             EXECUTE format('DROP ROLE %I', r);
         END IF;
@@ -139,8 +139,12 @@ CREATE EXTENSION softdelete;
 CREATE ROLE leak_owner;
 CREATE ROLE leak_app;
 CREATE ROLE leak_reader IN ROLE softdelete_reader;
+-- Owns an enabled table of its own, so it may opt in, but is no reader of
+-- leak_s.users.
+CREATE ROLE leak_nosy;
 CREATE SCHEMA leak_s AUTHORIZATION leak_owner;
 GRANT USAGE ON SCHEMA leak_s TO leak_app, leak_reader;
+GRANT USAGE, CREATE ON SCHEMA leak_s TO leak_nosy;
 
 -- Samples of this backend's memory; SECURITY DEFINER so that the loops can
 -- sample under any role.
@@ -164,7 +168,7 @@ AS $$
     SELECT scenario, phase, iterations, errors, m.* FROM leak_s.mem() m
 $$;
 GRANT EXECUTE ON FUNCTION leak_s.mem(), leak_s.sample(text, text, int, int)
-    TO leak_owner, leak_app, leak_reader;
+    TO leak_owner, leak_app, leak_reader, leak_nosy;
 
 SET ROLE leak_owner;
 CREATE TABLE leak_s.users (id int PRIMARY KEY, email text NOT NULL UNIQUE);
@@ -173,8 +177,11 @@ CREATE TABLE leak_s.no_pk (id int);
 CREATE VIEW leak_s.users_view AS SELECT * FROM leak_s.users;
 SELECT count(*) FROM softdelete.enable('leak_s.users');
 GRANT SELECT, INSERT, UPDATE, DELETE ON leak_s.users TO leak_app;
-GRANT SELECT ON leak_s.users TO leak_reader;
+GRANT SELECT ON leak_s.users TO leak_reader, leak_nosy;
 DELETE FROM leak_s.users WHERE id = 2;
+SET ROLE leak_nosy;
+CREATE TABLE leak_s.own (id int PRIMARY KEY);
+SELECT count(*) FROM softdelete.enable('leak_s.own');
 RESET ROLE;
 RESET client_min_messages;
 
@@ -193,15 +200,10 @@ SQL
     scenario enable_catalog leak_owner feature_not_supported "PERFORM softdelete.enable('pg_class')"
     scenario enable_no_pk leak_owner invalid_table_definition "PERFORM softdelete.enable('leak_s.no_pk')"
     scenario enable_view leak_owner wrong_object_type "PERFORM softdelete.enable('leak_s.users_view')"
-    # C++ PgError from the planner support function (plan time) and from
-    # softdelete.include_deleted() (run time).
-    scenario include_plan_time leak_app insufficient_privilege \
+    # C++ PgError from the planner support function (plan time).
+    scenario include_plan_time leak_nosy insufficient_privilege \
         "EXECUTE 'SELECT count(*) FROM leak_s.users'" \
-        "SET ROLE leak_reader; SET softdelete.include_deleted = on;" \
-        "RESET softdelete.include_deleted;"
-    scenario include_run_time leak_app insufficient_privilege \
-        "PERFORM softdelete.include_deleted(c.oid) FROM pg_class c WHERE c.oid = 'leak_s.users'::regclass" \
-        "SET ROLE leak_reader; SET softdelete.include_deleted = on;" \
+        "SET ROLE leak_nosy; SET softdelete.include_deleted = on;" \
         "RESET softdelete.include_deleted;"
     # The GUC check hook's refusal.
     scenario include_set leak_app insufficient_privilege \

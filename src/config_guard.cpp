@@ -1,0 +1,40 @@
+// softdelete_internal.guard_config(): softdelete.tables says which tables
+// are enforced and how; editing it by hand would switch enforcement off
+// behind the tables' backs (a DELETE would find no configuration). So it
+// changes only inside enable() and disable(), and a row may go with its
+// table when the table is dropped. INSERT stays open to whoever has the
+// privilege (by default only the extension's owner), which is what restoring
+// a dump needs.
+#include "api_gateway.hpp"
+#include "trigger_call.hpp"
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(softdelete_guard_config);
+Datum softdelete_guard_config(PG_FUNCTION_ARGS)
+{
+    TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete_internal.guard_config()");
+    bool per_row = TRIGGER_FIRED_FOR_ROW(trigger->tg_event);
+    HeapTuple result = per_row && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)
+                           ? trigger->tg_newtuple
+                           : trigger->tg_trigtuple;
+    if (softdelete::in_internal_operation())
+        return PointerGetDatum(result);
+    if (per_row && TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
+        bool isnull = false;
+        Datum relid =
+            heap_getattr(trigger->tg_trigtuple, 1, RelationGetDescr(trigger->tg_relation), &isnull);
+        if (!isnull && !SearchSysCacheExists1(RELOID, relid))
+            return PointerGetDatum(result); // its table is gone
+    }
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("softdelete.tables is changed only by softdelete.enable() and "
+                    "softdelete.disable()"),
+             errdetail("Editing it by hand would leave tables enforced without a configuration, "
+                       "or configured without enforcement."),
+             errhint("Call softdelete.enable() with new options, or softdelete.disable() to "
+                     "switch soft delete off.")));
+    return PointerGetDatum(nullptr);
+}
+}

@@ -1,0 +1,77 @@
+// See owner_statement.hpp. Errors need no cleanup here: aborting the
+// (sub)transaction restores the user id and the settings.
+#include "owner_statement.hpp"
+
+namespace softdelete
+{
+
+OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                            bool hard_delete)
+{
+    OwnerStatement result = {0, nullptr};
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    MemoryContext caller_context = CurrentMemoryContext;
+    int guc_level = NewGUCNestLevel();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    SetUserIdAndSecContext(owner,
+                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    // Set as the owner, for this statement only: the owner's own opt-in.
+    if (hard_delete)
+        (void)set_config_option("softdelete.hard_delete", "on", PGC_USERSET, PGC_S_SESSION,
+                                GUC_ACTION_SAVE, true, 0, false);
+    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    if (rc < 0)
+        elog(ERROR, "softdelete could not run a statement on a table: %s",
+             SPI_result_code_string(rc));
+    result.processed = SPI_processed;
+    if (SPI_tuptable != nullptr && SPI_processed > 0 && SPI_tuptable->tupdesc->natts > 0) {
+        char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+        if (value != nullptr)
+            result.first_value = MemoryContextStrdup(caller_context, value);
+    }
+    SetUserIdAndSecContext(saved_user, saved_context);
+    AtEOXact_GUC(true, guc_level);
+    SPI_finish();
+    return result;
+}
+
+} // namespace softdelete
+
+extern "C" {
+
+// softdelete_internal.run_as_owner(tbl, sql, key, hard_delete): what
+// restore() and hard_delete() run on tbl, with the key as $1.
+PG_FUNCTION_INFO_V1(softdelete_run_as_owner);
+Datum softdelete_run_as_owner(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+        ereport(ERROR,
+                (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                 errmsg("softdelete_internal.run_as_owner() needs a table and a statement")));
+    Oid relid = PG_GETARG_OID(0);
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    Oid types[] = {JSONBOID};
+    Datum values[] = {PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2)};
+    int nargs = PG_ARGISNULL(2) ? 0 : 1;
+    bool hard = !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+    softdelete::OwnerStatement ran = softdelete::run_as_owner(
+        owner, text_to_cstring(PG_GETARG_TEXT_PP(1)), nargs, types, values, hard);
+
+    TupleDesc desc;
+    if (get_call_result_type(fcinfo, nullptr, &desc) != TYPEFUNC_COMPOSITE)
+        elog(ERROR, "softdelete_internal.run_as_owner() must return a record");
+    desc = BlessTupleDesc(desc);
+    Datum out[2] = {Int64GetDatum(static_cast<int64>(ran.processed)),
+                    ran.first_value != nullptr ? CStringGetTextDatum(ran.first_value) : (Datum)0};
+    bool nulls[2] = {false, ran.first_value == nullptr};
+    PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, out, nulls)));
+}
+}

@@ -1,0 +1,23 @@
+// Statements the extension runs on a user's table as that table's owner.
+#pragma once
+
+#include "pg.hpp"
+
+namespace softdelete
+{
+
+struct OwnerStatement {
+    uint64 processed;
+    char* first_value; // first column of the first row, as text; nullptr if none
+};
+
+// PG regime. Runs sql (with $1..$n) as owner, outside FORCE ROW LEVEL
+// SECURITY, with softdelete.hard_delete in effect for that statement when
+// asked. Whatever code the statement reaches (the table's triggers, index
+// expressions, CHECK constraints) runs with the owner's rights, never with
+// the rights of the extension's owner: the caller's authority was checked
+// before.
+OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                            bool hard_delete);
+
+} // namespace softdelete
