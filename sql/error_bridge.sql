@@ -1,15 +1,17 @@
 -- error_bridge: errors raised inside the module's C++ code (a thrown
 -- softdelete::PgError, turned into ereport by entry_guard) and PostgreSQL
 -- errors that pass through C++ frames (caught by pg_guard, rethrown as a
--- PgError, raised again by entry_guard) reach the client like any other
--- PostgreSQL error: with their SQLSTATE, message, detail and hint. Afterwards
--- the session is healthy, a SAVEPOINT can be rolled back to, and PL/pgSQL can
--- catch them by condition name.
+-- PgError, re-raised unchanged by entry_guard) reach the client like any other
+-- PostgreSQL error: with their SQLSTATE, message, detail and hint, and the
+-- latter also with their object names and CONTEXT. Afterwards the session is
+-- healthy, a SAVEPOINT can be rolled back to, and PL/pgSQL can catch them by
+-- condition name.
 --
 -- The SQLSTATE the client received is printed with \echo :SQLSTATE after
 -- each failing statement (VERBOSITY verbose would also print the server's
 -- source file and line, which change from build to build). CONTEXT lines
--- (line numbers inside enable()) are left out for the same reason.
+-- (line numbers inside enable()) are left out for the same reason, except
+-- where PL/pgSQL reads them from errors that do not pass through enable().
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS softdelete;
 RESET client_min_messages;
@@ -179,10 +181,93 @@ RESET softdelete.include_deleted;
 SELECT eb_s.caught($$SELECT count(*) FROM eb_s.users$$);
 RESET ROLE;
 
+--------------------------------------------------------------------------
+-- PostgreSQL's whole error crosses the C++ frames
+--------------------------------------------------------------------------
+
+-- The client gets the error PostgreSQL made, not a summary of it: the object
+-- names, texts of any length, and the CONTEXT lines of the frames it was
+-- raised in, below the C++ code that writes the event log. error_fields()
+-- shows each field of the error a statement raises as PL/pgSQL reads it
+-- (long texts by their start and length).
+SELECT pg_backend_pid() AS backend_pid \gset
+CREATE FUNCTION eb_s.error_fields(stmt text) RETURNS TABLE (field text, value text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    e_state text; e_message text; e_detail text; e_hint text; e_schema text; e_table text;
+    e_column text; e_datatype text; e_constraint text; e_context text;
+BEGIN
+    EXECUTE stmt;
+    RETURN QUERY VALUES ('no error', NULL::text);
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_schema = SCHEMA_NAME,
+        e_table = TABLE_NAME, e_column = COLUMN_NAME, e_datatype = PG_DATATYPE_NAME,
+        e_constraint = CONSTRAINT_NAME, e_context = PG_EXCEPTION_CONTEXT;
+    RETURN QUERY
+        SELECT f, CASE WHEN f IN ('message', 'detail', 'hint') AND length(v) > 100
+                       THEN left(v, 20) || '... (' || length(v) || ' characters)' ELSE v END
+          FROM (VALUES ('sqlstate', e_state), ('message', e_message), ('detail', e_detail),
+                       ('hint', e_hint), ('schema', e_schema), ('table', e_table),
+                       ('column', e_column), ('datatype', e_datatype),
+                       ('constraint', e_constraint), ('context', e_context)) AS e(f, v);
+END
+$$;
+GRANT EXECUTE ON FUNCTION eb_s.error_fields(text) TO eb_app;
+
+-- Every field a PL/pgSQL RAISE can set, with texts longer than any fixed
+-- buffer, raised by a trigger under the module's event insert.
+CREATE FUNCTION eb_s.refuse_events_at_length() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION USING
+        ERRCODE = 'SD002', MESSAGE = 'the event log is closed: ' || repeat('m', 1500),
+        DETAIL = 'why: ' || repeat('d', 1200), HINT = 'what to do: ' || repeat('h', 700),
+        SCHEMA = 'eb_s', TABLE = 'users', COLUMN = 'email', DATATYPE = 'text',
+        CONSTRAINT = 'users_email_key';
+END
+$$;
+CREATE TRIGGER eb_refuse BEFORE INSERT ON softdelete.events
+    FOR EACH ROW EXECUTE FUNCTION eb_s.refuse_events_at_length();
+SET ROLE eb_app;
+SELECT * FROM eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 4$$);
+RESET ROLE;
+DROP TRIGGER eb_refuse ON softdelete.events;
+DROP FUNCTION eb_s.refuse_events_at_length();
+
+-- A unique violation in the event insert itself keeps its constraint,
+-- table and schema. The first DELETE with this reason is logged, the second
+-- one breaks the index and is rolled back.
+CREATE UNIQUE INDEX eb_one_event_per_reason ON softdelete.events (table_name, reason)
+    WHERE reason = 'eb: once';
+SET ROLE eb_app;
+SET softdelete.reason = 'eb: once';
+DELETE FROM eb_s.users WHERE id = 4;
+SELECT * FROM eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 5$$);
+
+-- The backend keeps working: the same error a hundred times in one
+-- statement, then errors made in C++ and in PostgreSQL, and statements that
+-- succeed between them, all in the backend that started this file.
+SELECT count(*) AS constraint_kept
+  FROM generate_series(1, 100),
+       LATERAL eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 5$$) AS e
+ WHERE e.field = 'constraint' AND e.value = 'eb_one_event_per_reason';
+DELETE FROM eb_s.users WHERE id = 5;
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('eb_s.users_view');
+\echo SQLSTATE :SQLSTATE
+RESET softdelete.reason;
+DELETE FROM eb_s.users WHERE id = 5;
+SELECT count(*) AS live_users FROM eb_s.users;
+RESET ROLE;
+SELECT reason, keys FROM softdelete.events
+ WHERE table_name = 'eb_s.users' AND (keys @> '[4]' OR keys @> '[5]') ORDER BY id;
+SELECT pg_backend_pid() = :backend_pid AS same_backend;
+DROP INDEX softdelete.eb_one_event_per_reason;
+
 -- Clean up.
 RESET search_path;
 DELETE FROM softdelete.events WHERE table_name LIKE 'eb\_s.%';
-DROP FUNCTION eb_s.caught(text);
+DROP FUNCTION eb_s.caught(text), eb_s.error_fields(text);
 DROP VIEW eb_s.users_view;
 DROP TABLE eb_s.users, eb_s.no_pk, eb_s.parted, eb_s.own;
 DROP SEQUENCE eb_s.a_sequence;
