@@ -155,7 +155,7 @@ CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) R
 
 -- Refuses what enable() cannot manage, with the SQLSTATE SPEC section 7 asks.
 CREATE FUNCTION softdelete_internal.check_target(tbl regclass) RETURNS void
-    AS 'MODULE_PATHNAME', 'softdelete_check_target' LANGUAGE C STRICT;
+    AS 'MODULE_PATHNAME', 'softdelete_check_target' LANGUAGE C;
 
 -- The partitions of tbl, at every depth (not tbl itself).
 CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regclass
@@ -533,10 +533,7 @@ DECLARE
     partial_index text;
     problem text;
 BEGIN
-    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000';
-    END IF;
+    cfg := softdelete_internal.config(tbl);
     PERFORM softdelete_internal.check_target(tbl);
     -- Our cache may not see this table as enabled while its enforcement is
     -- being taken apart.
@@ -641,12 +638,27 @@ BEGIN
 END
 $$;
 
+-- A table was named, and exists (any OID can be passed as a regclass).
+CREATE FUNCTION softdelete_internal.check_exists(tbl regclass) RETURNS void
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF tbl IS NULL THEN
+        RAISE EXCEPTION 'a table is required' USING ERRCODE = '22004';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_class WHERE oid = tbl) THEN
+        RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid USING ERRCODE = '42P01';
+    END IF;
+END
+$$;
+
 CREATE FUNCTION softdelete_internal.config(tbl regclass) RETURNS softdelete.tables
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cfg softdelete.tables;
 BEGIN
+    PERFORM softdelete_internal.check_exists(tbl);
     SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'table % is not enabled for soft delete', tbl USING ERRCODE = '55000',
@@ -870,10 +882,13 @@ GRANT EXECUTE ON FUNCTION
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
--- role runs them; nobody else can name them.
+-- role runs them. The row trigger functions too: PostgreSQL checks EXECUTE
+-- on them as the table's owner when it clones the triggers onto a new
+-- partition. Without USAGE on the schema nobody can name any of them.
 GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reason(),
     softdelete_internal.deletion_stamp(), softdelete_internal.include_deleted(regclass),
-    softdelete_internal.may_write_deleted(regclass)
+    softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
+    softdelete_internal.guard_tombstone()
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;

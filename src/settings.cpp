@@ -87,7 +87,7 @@ bool check_hard_delete(bool* newval, void** extra, GucSource source)
     (void)extra;
     if (!*newval)
         return true;
-    if (connection_time_source(source) || source == PGC_S_TEST) {
+    if (connection_time_source(source)) {
         GUC_check_errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM);
         GUC_check_errmsg("softdelete.hard_delete can only be set for the current transaction");
         GUC_check_errhint("Use SET LOCAL softdelete.hard_delete = on inside the transaction that "

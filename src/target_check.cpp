@@ -142,6 +142,8 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_check_target);
 Datum softdelete_check_target(PG_FUNCTION_ARGS)
 {
+    if (PG_ARGISNULL(0))
+        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("a table is required")));
     Oid relid = PG_GETARG_OID(0);
     softdelete::entry_guard([relid] { softdelete::check_target(relid); });
     PG_RETURN_VOID();

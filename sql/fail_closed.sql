@@ -1,0 +1,158 @@
+-- fail_closed: when softdelete cannot tell what a change means, it refuses;
+-- no row is ever removed because something was missing.
+--  * A table that carries the enforcement but has lost its configuration
+--    (a pg_dump -t restored where the extension exists, a row removed from
+--    softdelete.tables behind the guard's back): DELETE, TRUNCATE and
+--    tombstone writes are refused with a hint to repair; enable() repairs.
+--  * softdelete.tables changes through enable() and disable() only, and no
+--    application role can lock it.
+--  * Temporary tables cannot be enabled.
+--  * The extension's internals are out of an application role's reach.
+--  * An UPDATE that moves a row to another partition moves it.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE fc_owner;
+CREATE ROLE fc_app;
+CREATE SCHEMA fc AUTHORIZATION fc_owner;
+GRANT USAGE ON SCHEMA fc TO fc_app;
+SET ROLE fc_owner;
+CREATE TABLE fc.users (id int PRIMARY KEY, email text);
+INSERT INTO fc.users SELECT g, 'u' || g FROM generate_series(1, 10) g;
+CREATE TABLE fc.orders (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE fc.orders_eu PARTITION OF fc.orders FOR VALUES IN ('eu');
+CREATE TABLE fc.orders_us PARTITION OF fc.orders FOR VALUES IN ('us');
+INSERT INTO fc.orders SELECT g, 'eu' FROM generate_series(1, 4) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.orders');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON fc.users, fc.orders TO fc_app;
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- softdelete.tables is not edited by hand
+--------------------------------------------------------------------------
+
+-- Not by the table's owner (it has no privilege to), not by a superuser
+-- (55000, with a hint), not by TRUNCATE; nor can the application lock it.
+SET ROLE fc_owner;
+DELETE FROM softdelete.tables WHERE relid = 'fc.users'::regclass;
+\echo SQLSTATE :SQLSTATE
+UPDATE softdelete.tables SET column_name = 'email' WHERE relid = 'fc.users'::regclass;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+DELETE FROM softdelete.tables WHERE relid = 'fc.users'::regclass;
+\echo SQLSTATE :SQLSTATE
+UPDATE softdelete.tables SET log_events = false WHERE relid = 'fc.users'::regclass;
+\echo SQLSTATE :SQLSTATE
+TRUNCATE softdelete.tables;
+\echo SQLSTATE :SQLSTATE
+SET ROLE fc_app;
+BEGIN;
+LOCK TABLE softdelete.tables IN ACCESS EXCLUSIVE MODE;
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
+RESET ROLE;
+SELECT relid, column_name, log_events FROM softdelete.tables WHERE relid::text LIKE 'fc.%' ORDER BY 1;
+
+--------------------------------------------------------------------------
+-- Enforcement without configuration
+--------------------------------------------------------------------------
+
+-- A superuser can still get past the guard (replica mode skips triggers),
+-- which is what a partial restore amounts to: the table keeps its triggers
+-- and policies, its configuration is gone.
+SET session_replication_role = replica;
+DELETE FROM softdelete.tables WHERE relid = 'fc.users'::regclass;
+RESET session_replication_role;
+SELECT softdelete_internal.invalidate('fc.users');
+
+-- Every way of removing or marking rows is refused (55000) with the repair
+-- in the hint; nothing is removed.
+SET ROLE fc_app;
+DELETE FROM fc.users WHERE id = 1;
+\echo SQLSTATE :SQLSTATE
+UPDATE fc.users SET deleted_at = now() WHERE id = 1;
+\echo SQLSTATE :SQLSTATE
+MERGE INTO fc.users u USING (VALUES (2)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE;
+\echo SQLSTATE :SQLSTATE
+TRUNCATE fc.users;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT count(*) AS rows, count(*) FILTER (WHERE deleted_at IS NULL) AS live FROM fc.users;
+
+-- The repair: enable() again, and soft delete works as before.
+SET ROLE fc_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS repaired FROM softdelete.enable('fc.users');
+RESET client_min_messages;
+SET ROLE fc_app;
+DELETE FROM fc.users WHERE id = 1;
+RESET ROLE;
+SELECT count(*) AS rows, count(*) FILTER (WHERE deleted_at IS NULL) AS live FROM fc.users;
+
+--------------------------------------------------------------------------
+-- Temporary tables
+--------------------------------------------------------------------------
+
+-- A temporary table ends with its session; its row in softdelete.tables
+-- would not (and would be dumped): 0A000.
+CREATE TEMPORARY TABLE scratch (id int PRIMARY KEY);
+SELECT * FROM softdelete.enable('scratch');
+\echo SQLSTATE :SQLSTATE
+DROP TABLE scratch;
+
+--------------------------------------------------------------------------
+-- Internals are out of reach
+--------------------------------------------------------------------------
+
+-- The public API is all an application role can call; schema
+-- softdelete_internal is closed to it (42501), whatever it tries.
+SELECT p.proname
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname = 'softdelete' ORDER BY 1;
+SET ROLE fc_app;
+SELECT softdelete_internal.require_admin('fc.users', 'x');
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete_internal.run_as_owner('fc.users', 'DELETE FROM fc.users', NULL, true);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete_internal.deletion_stamp();
+\echo SQLSTATE :SQLSTATE
+-- The public functions survive what any role can give them.
+SELECT softdelete.is_admin(0), softdelete.is_admin(12345), softdelete.is_reader(4294967295),
+       softdelete.is_admin(NULL);
+SELECT softdelete.restore(12345, 1);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.restore(NULL, NULL::int);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.hard_delete('pg_class', 1);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.disable(0);
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+
+--------------------------------------------------------------------------
+-- An UPDATE that moves a row to another partition
+--------------------------------------------------------------------------
+
+-- PostgreSQL moves it as a delete there and an insert here: the row moves,
+-- live, and nothing is soft-deleted; a real DELETE is still soft.
+SET ROLE fc_app;
+\set QUIET off
+UPDATE fc.orders SET region = 'us' WHERE id = 1;
+MERGE INTO fc.orders o USING (VALUES (2)) v(id) ON o.id = v.id
+WHEN MATCHED THEN UPDATE SET region = 'us';
+DELETE FROM fc.orders WHERE id = 3;
+\set QUIET on
+RESET ROLE;
+SELECT tableoid::regclass AS partition, id, region, deleted_at IS NOT NULL AS deleted
+  FROM fc.orders ORDER BY id;
+
+-- Clean up.
+DELETE FROM softdelete.events WHERE table_name LIKE 'fc.%';
+DROP SCHEMA fc CASCADE;
+DROP OWNED BY fc_owner, fc_app;
+DROP ROLE fc_owner, fc_app;

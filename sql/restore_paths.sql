@@ -1,0 +1,116 @@
+-- restore_paths: bringing a deleted row back is for admins, through every
+-- path. A reader that opted in sees deleted rows and is the one who could
+-- try; every way it has of setting deleted_at back to NULL is refused
+-- (42501) and restores nothing: UPDATE with a literal, a parameter, a
+-- sub-select, a volatile function, an upsert, MERGE, softdelete.restore().
+-- The application cannot even see deleted rows. Admins restore through all
+-- of them.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE rp_owner;
+CREATE ROLE rp_app;
+CREATE ROLE rp_reader IN ROLE softdelete_reader;
+CREATE ROLE rp_admin IN ROLE softdelete_admin;
+CREATE SCHEMA rp AUTHORIZATION rp_owner;
+GRANT USAGE ON SCHEMA rp TO rp_app, rp_reader, rp_admin;
+SET ROLE rp_owner;
+CREATE TABLE rp.users (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+INSERT INTO rp.users SELECT g, 'u' || g FROM generate_series(1, 20) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.users');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON rp.users TO rp_app, rp_reader, rp_admin;
+DELETE FROM rp.users WHERE id BETWEEN 1 AND 12;
+RESET ROLE;
+
+-- The ids of the deleted rows, as the superuser sees them.
+CREATE FUNCTION rp.deleted() RETURNS text LANGUAGE sql AS
+$$ SELECT string_agg(id::text, ',' ORDER BY id) FROM rp.users WHERE deleted_at IS NOT NULL $$;
+-- NULL on every other call: a volatile value that a rewrite evaluating it
+-- twice per row would see change.
+CREATE SEQUENCE rp.calls;
+CREATE FUNCTION rp.flip() RETURNS timestamptz LANGUAGE sql VOLATILE AS
+$$ SELECT CASE WHEN nextval('rp.calls') % 2 = 0 THEN NULL ELSE now() END $$;
+GRANT USAGE ON SEQUENCE rp.calls TO rp_reader, rp_app;
+SELECT rp.deleted();
+
+--------------------------------------------------------------------------
+-- A reader that opted in: refused, whatever the shape
+--------------------------------------------------------------------------
+
+SET ROLE rp_reader;
+SET softdelete.include_deleted = on;
+UPDATE rp.users SET deleted_at = NULL WHERE id = 1;
+\echo SQLSTATE :SQLSTATE
+PREPARE undelete(timestamptz, int) AS UPDATE rp.users SET deleted_at = $1 WHERE id = $2;
+EXECUTE undelete(NULL, 1);
+\echo SQLSTATE :SQLSTATE
+UPDATE rp.users SET (deleted_at, deleted_by) = (SELECT NULL::timestamptz, NULL::text) WHERE id = 2;
+\echo SQLSTATE :SQLSTATE
+UPDATE rp.users SET deleted_at = rp.flip() WHERE id BETWEEN 3 AND 6;
+\echo SQLSTATE :SQLSTATE
+INSERT INTO rp.users (id, email) VALUES (7, 'u7') ON CONFLICT (id) DO UPDATE SET deleted_at = NULL;
+\echo SQLSTATE :SQLSTATE
+MERGE INTO rp.users u USING (VALUES (8)) v(id) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET deleted_at = NULL;
+\echo SQLSTATE :SQLSTATE
+UPDATE rp.users SET email = email, deleted_at = NULL WHERE id = 9;
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.restore('rp.users', 10);
+\echo SQLSTATE :SQLSTATE
+-- Nor may it change a deleted row in any other way.
+UPDATE rp.users SET email = 'changed', deleted_at = deleted_at WHERE id = 11;
+\echo SQLSTATE :SQLSTATE
+UPDATE rp.users SET email = 'changed' WHERE id = 11;
+\echo SQLSTATE :SQLSTATE
+DEALLOCATE undelete;
+RESET softdelete.include_deleted;
+
+-- The application: a restore written as one is refused aloud (42501); a
+-- parameter that turns out NULL reaches no row it can see (UPDATE 0).
+SET ROLE rp_app;
+UPDATE rp.users SET deleted_at = NULL WHERE id = 1;
+\echo SQLSTATE :SQLSTATE
+PREPARE undelete(timestamptz, int) AS UPDATE rp.users SET deleted_at = $1 WHERE id = $2;
+\set QUIET off
+EXECUTE undelete(NULL, 1);
+\set QUIET on
+DEALLOCATE undelete;
+SELECT softdelete.restore('rp.users', 1);
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+
+-- Nothing was restored.
+SELECT rp.deleted();
+
+--------------------------------------------------------------------------
+-- Admins restore through every path
+--------------------------------------------------------------------------
+
+SET ROLE rp_admin;
+\set QUIET off
+UPDATE rp.users SET deleted_at = NULL WHERE id = 1;
+PREPARE undelete(timestamptz, int) AS UPDATE rp.users SET deleted_at = $1 WHERE id = $2;
+EXECUTE undelete(NULL, 2);
+UPDATE rp.users SET (deleted_at, deleted_by) = (SELECT NULL::timestamptz, NULL::text) WHERE id = 3;
+SET softdelete.include_deleted = on;
+INSERT INTO rp.users (id, email) VALUES (4, 'u4') ON CONFLICT (id) DO UPDATE SET deleted_at = NULL;
+MERGE INTO rp.users u USING (VALUES (5)) v(id) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET deleted_at = NULL;
+RESET softdelete.include_deleted;
+\set QUIET on
+SELECT softdelete.restore('rp.users', 6) AS restored;
+DEALLOCATE undelete;
+RESET ROLE;
+SELECT rp.deleted();
+-- A restored row carries no deletion record.
+SELECT id, deleted_at, deleted_by, delete_reason FROM rp.users WHERE id BETWEEN 1 AND 6 ORDER BY id;
+
+-- Clean up.
+DELETE FROM softdelete.events WHERE table_name LIKE 'rp.%';
+DROP SCHEMA rp CASCADE;
+DROP OWNED BY rp_owner, rp_app, rp_reader, rp_admin;
+DROP ROLE rp_owner, rp_app, rp_reader, rp_admin;

@@ -1,0 +1,149 @@
+-- tombstone_writes: deleted_at, deleted_by and delete_reason are written by
+-- softdelete, or by admins. Every path an application has to write them
+-- (UPDATE in any shape, INSERT ... ON CONFLICT DO UPDATE, MERGE, prepared
+-- statements, sub-selects in multi-column assignments, volatile functions)
+-- is decided row by row on the value the row actually gets, evaluated once.
+-- An assignment that leaves a column as it was is not a write, so an ORM
+-- that saves every column keeps working.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE tw_owner;
+CREATE ROLE tw_app;
+CREATE SCHEMA tw AUTHORIZATION tw_owner;
+GRANT USAGE ON SCHEMA tw TO tw_app;
+SET ROLE tw_owner;
+CREATE TABLE tw.users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO tw.users SELECT g, 'u' || g, 'user ' || g FROM generate_series(1, 30) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('tw.users');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON tw.users TO tw_app;
+RESET ROLE;
+
+-- The tombstone of some rows, as the superuser sees them.
+CREATE FUNCTION tw.state(lo int, hi int)
+    RETURNS TABLE (id int, deleted boolean, stamped_by_server boolean, deleted_by text, delete_reason text)
+    LANGUAGE sql AS $$
+    SELECT id, deleted_at IS NOT NULL, deleted_at > now() - interval '1 hour', deleted_by, delete_reason
+      FROM tw.users WHERE id BETWEEN lo AND hi ORDER BY id
+$$;
+
+--------------------------------------------------------------------------
+-- An ORM that writes every column
+--------------------------------------------------------------------------
+
+-- Django (after inspectdb), Hibernate and GORM save a live row with the
+-- tombstone columns as they read them: NULL. Not a write: UPDATE 1.
+SET ROLE tw_app;
+\set QUIET off
+UPDATE tw.users SET email = 'u1', name = 'renamed', deleted_at = NULL, deleted_by = NULL,
+                    delete_reason = NULL WHERE id = 1;
+-- The same save through an upsert and through MERGE.
+INSERT INTO tw.users (id, email, name, deleted_at, deleted_by, delete_reason)
+VALUES (2, 'u2', 'upserted', NULL, NULL, NULL)
+ON CONFLICT (id) DO UPDATE SET name = excluded.name, deleted_at = excluded.deleted_at,
+                               deleted_by = excluded.deleted_by, delete_reason = excluded.delete_reason;
+MERGE INTO tw.users u USING (VALUES (3, 'merged')) v(id, name) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET name = v.name, deleted_by = NULL, delete_reason = NULL;
+\set QUIET on
+RESET ROLE;
+SELECT * FROM tw.state(1, 3);
+
+--------------------------------------------------------------------------
+-- Writes of the deletion record by the application: refused (42501)
+--------------------------------------------------------------------------
+
+SET ROLE tw_app;
+UPDATE tw.users SET deleted_by = 'someone else' WHERE id = 4;
+\echo SQLSTATE :SQLSTATE
+UPDATE tw.users SET delete_reason = 'made up' WHERE id = 4;
+\echo SQLSTATE :SQLSTATE
+INSERT INTO tw.users (id, email) VALUES (4, 'u4') ON CONFLICT (id) DO UPDATE SET deleted_by = 'forged';
+\echo SQLSTATE :SQLSTATE
+INSERT INTO tw.users (id, email) VALUES (4, 'u4') ON CONFLICT (id) DO UPDATE SET delete_reason = 'forged';
+\echo SQLSTATE :SQLSTATE
+MERGE INTO tw.users u USING (VALUES (4)) v(id) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET deleted_by = 'forged';
+\echo SQLSTATE :SQLSTATE
+UPDATE tw.users SET (name, delete_reason) = (SELECT 'x', 'forged') WHERE id = 4;
+\echo SQLSTATE :SQLSTATE
+-- A soft delete that names its own actor: the actor is not the
+-- application's to choose (42501).
+UPDATE tw.users SET deleted_at = now(), deleted_by = 'someone else' WHERE id = 4;
+\echo SQLSTATE :SQLSTATE
+-- An INSERT of a row already marked deleted: 42501.
+INSERT INTO tw.users (id, email, deleted_at) VALUES (100, 'u100', now());
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+-- Row 4 is untouched, and there is no row 100.
+SELECT * FROM tw.state(4, 4);
+SELECT count(*) AS row_100 FROM tw.users WHERE id = 100;
+
+--------------------------------------------------------------------------
+-- Soft deletes the application writes as UPDATEs
+--------------------------------------------------------------------------
+
+SET ROLE tw_app;
+SET softdelete.reason = 'closed by user';
+\set QUIET off
+-- A backdated value: the server stamps its own time.
+UPDATE tw.users SET deleted_at = '2000-01-01' WHERE id = 5;
+-- A multi-column assignment from a sub-select, with a reason of its own.
+UPDATE tw.users SET (deleted_at, delete_reason) = (SELECT now(), 'from a sub-select') WHERE id = 6;
+-- The same sub-select assigning NULL to a live row: nothing to restore.
+UPDATE tw.users SET (deleted_at, delete_reason) = (SELECT NULL::timestamptz, NULL) WHERE id = 7;
+-- A volatile expression, evaluated once per row: the odd rows get a value
+-- (soft-deleted), the even rows NULL (left live).
+UPDATE tw.users SET deleted_at = CASE WHEN id % 2 = 1 THEN clock_timestamp() END
+ WHERE id BETWEEN 8 AND 11;
+-- Deleting a deleted row again: the stamp never moves, 0 rows.
+UPDATE tw.users SET deleted_at = now() WHERE id = 5;
+\set QUIET on
+RESET softdelete.reason;
+RESET ROLE;
+SELECT * FROM tw.state(5, 11);
+
+-- A decision taken on the value, not on a plan: a prepared UPDATE whose new
+-- value depends on a setting is a no-op while the setting is empty and a
+-- soft delete once it is set, in the same prepared statement.
+SET ROLE tw_app;
+SET app.del = '';
+PREPARE mark(int) AS
+    UPDATE tw.users SET deleted_at = nullif(current_setting('app.del'), '')::timestamptz WHERE id = $1;
+\set QUIET off
+EXECUTE mark(12);
+EXECUTE mark(12);
+EXECUTE mark(12);
+EXECUTE mark(12);
+EXECUTE mark(12);
+EXECUTE mark(12);
+SET app.del = '2001-01-01';
+EXECUTE mark(12);
+EXECUTE mark(13);
+SET app.del = '';
+EXECUTE mark(14);
+\set QUIET on
+DEALLOCATE mark;
+RESET app.del;
+RESET ROLE;
+SELECT * FROM tw.state(12, 14);
+
+--------------------------------------------------------------------------
+-- Admins write deletion records
+--------------------------------------------------------------------------
+
+SET ROLE tw_owner;
+UPDATE tw.users SET deleted_at = now(), deleted_by = 'support desk', delete_reason = 'ticket 42'
+ WHERE id = 15;
+UPDATE tw.users SET delete_reason = 'corrected' WHERE id = 15;
+RESET ROLE;
+SELECT * FROM tw.state(15, 15);
+
+-- Clean up.
+DELETE FROM softdelete.events WHERE table_name LIKE 'tw.%';
+DROP SCHEMA tw CASCADE;
+DROP OWNED BY tw_owner, tw_app;
+DROP ROLE tw_owner, tw_app;
