@@ -125,10 +125,18 @@ CREATE FUNCTION softdelete_internal.soft_delete_row() RETURNS trigger
 CREATE FUNCTION softdelete_internal.guard_truncate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_guard_truncate' LANGUAGE C;
 
--- Decides every UPDATE that assigns a tombstone column, row by row, on the
--- values the row actually gets: soft delete, restore (admins), or refusal.
-CREATE FUNCTION softdelete_internal.guard_tombstone() RETURNS trigger
-    AS 'MODULE_PATHNAME', 'softdelete_guard_tombstone' LANGUAGE C;
+-- What a write to the tombstone columns becomes, decided row by row on the
+-- values assigned and the old ones: soft delete, restore (admins), or
+-- refusal. Rewritten statements call them in place of the assignments; the
+-- first tombstone column decides, the others read its decision.
+CREATE FUNCTION softdelete_internal.tombstone_at(tbl regclass, col integer, deciding boolean,
+        new_at timestamptz, new_by text, new_reason text,
+        old_at timestamptz, old_by text, old_reason text) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
+CREATE FUNCTION softdelete_internal.tombstone_text(tbl regclass, col integer, deciding boolean,
+        new_at timestamptz, new_by text, new_reason text,
+        old_at timestamptz, old_by text, old_reason text) RETURNS text
+    AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
 
 -- Keeps softdelete.tables from being edited by hand: only enable() and
 -- disable() change it (and a dropped table's row goes with the table).
@@ -216,13 +224,6 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
-    -- UPDATEs that assign a tombstone column are decided row by row.
-    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_tombstone')
-       AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
-        EXECUTE format('CREATE TRIGGER softdelete_tombstone BEFORE UPDATE OF %I, deleted_by, delete_reason ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_tombstone()', col, rel);
-        RETURN NEXT 'trigger softdelete_tombstone on ' || rel::text;
-    END IF;
     -- Hard deletes are always logged; log_events turns off the log of soft
     -- deletes and restores, the high-volume part.
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
@@ -253,8 +254,8 @@ AS $$
 DECLARE
     name text;
 BEGIN
-    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_tombstone',
-                                'softdelete_log_update', 'softdelete_log_delete'] LOOP
+    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_log_update',
+                                'softdelete_log_delete'] LOOP
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = name) THEN
             EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
             RETURN NEXT 'dropped trigger ' || name || ' on ' || rel::text;
@@ -882,13 +883,14 @@ GRANT EXECUTE ON FUNCTION
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
--- role runs them. The row trigger functions too: PostgreSQL checks EXECUTE
+-- role runs them. The row trigger function too: PostgreSQL checks EXECUTE
 -- on them as the table's owner when it clones the triggers onto a new
 -- partition. Without USAGE on the schema nobody can name any of them.
 GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reason(),
     softdelete_internal.deletion_stamp(), softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
-    softdelete_internal.guard_tombstone()
+    softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, timestamptz, text, text),
+    softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, timestamptz, text, text)
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;

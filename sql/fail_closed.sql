@@ -70,8 +70,9 @@ DELETE FROM softdelete.tables WHERE relid = 'fc.users'::regclass;
 RESET session_replication_role;
 SELECT softdelete_internal.invalidate('fc.users');
 
--- Every way of removing or marking rows is refused (55000) with the repair
--- in the hint; nothing is removed.
+-- Every way of removing or marking rows is refused, nothing is removed: a
+-- DELETE, MERGE ... DELETE or TRUNCATE with 55000 and the repair in the hint;
+-- an UPDATE that marks rows by the visibility policy's own check (42501).
 SET ROLE fc_app;
 DELETE FROM fc.users WHERE id = 1;
 \echo SQLSTATE :SQLSTATE

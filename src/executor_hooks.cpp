@@ -16,6 +16,7 @@ ExecutorFinish_hook_type previous_finish = nullptr;
 
 uint64 backstop_rows = 0;
 QueryDesc* running = nullptr;
+int run_depth = 0;
 QueryDesc* finishing = nullptr;
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
@@ -24,6 +25,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     QueryDesc* outer_running = running;
     backstop_rows = 0;
     running = query;
+    run_depth++;
     PG_TRY();
     {
         if (previous_run != nullptr)
@@ -36,6 +38,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
         query->estate->es_processed += backstop_rows;
         backstop_rows = outer_backstop_rows;
         running = outer_running;
+        run_depth--;
     }
     PG_END_TRY();
     if (query->operation == CMD_UPDATE && query->plannedstmt->planTree != nullptr &&
@@ -109,6 +112,11 @@ bool moving_row_between_partitions()
         }
     }
     return updates;
+}
+
+int executor_depth()
+{
+    return run_depth;
 }
 
 QueryDesc* finishing_query()

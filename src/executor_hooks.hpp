@@ -17,6 +17,9 @@ void count_backstop_row();
 // without DELETE actions) moves the row to another partition.
 bool moving_row_between_partitions();
 
+// How many ExecutorRun calls are running, one inside the other.
+int executor_depth();
+
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
 QueryDesc* finishing_query();
 

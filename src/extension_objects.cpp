@@ -15,6 +15,8 @@ struct FunctionOids {
     Oid deletion_stamp;
     Oid actor;
     Oid reason;
+    Oid tombstone_at;
+    Oid tombstone_text;
 };
 
 FunctionOids oids = {};
@@ -35,8 +37,13 @@ const FunctionOids& functions()
         fresh.deletion_stamp = lookup("deletion_stamp", 0, nullptr);
         fresh.actor = lookup("actor", 0, nullptr);
         fresh.reason = lookup("reason", 0, nullptr);
+        const Oid decision_args[] = {REGCLASSOID, INT4OID,        BOOLOID, TIMESTAMPTZOID, TEXTOID,
+                                     TEXTOID,     TIMESTAMPTZOID, TEXTOID, TEXTOID};
+        fresh.tombstone_at = lookup("tombstone_at", 9, decision_args);
+        fresh.tombstone_text = lookup("tombstone_text", 9, decision_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
-                      OidIsValid(fresh.actor) && OidIsValid(fresh.reason);
+                      OidIsValid(fresh.actor) && OidIsValid(fresh.reason) &&
+                      OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text);
         if (!fresh.valid)
             ereport(
                 ERROR,
@@ -121,6 +128,16 @@ Oid actor_function()
 Oid reason_function()
 {
     return functions().reason;
+}
+
+Oid tombstone_at_function()
+{
+    return functions().tombstone_at;
+}
+
+Oid tombstone_text_function()
+{
+    return functions().tombstone_text;
 }
 
 } // namespace softdelete

@@ -20,6 +20,9 @@ Oid include_deleted_function();
 Oid deletion_stamp_function();
 Oid actor_function();
 Oid reason_function();
+// The per-row decision of tombstone writes (tombstone_decision.cpp).
+Oid tombstone_at_function();
+Oid tombstone_text_function();
 void forget_extension_objects();
 
 // Plans that fold softdelete.include_deleted (SELECTs, through the policy).

@@ -8,12 +8,13 @@
 //    keeps the DELETE privilege check and the DELETE policies' quals, and has
 //    no WITH CHECK options, so the new, deleted row is never judged by the
 //    visibility policy (NOTES item 1). RETURNING returns the marked rows.
-//  * An UPDATE that assigns a tombstone column is left to the tombstone
-//    trigger (tombstone_guard.cpp), which decides row by row on the value the
-//    row actually gets: here it only loses the visibility policy's new-row
-//    check (a soft delete makes a deleted row), and an admin's reaches
-//    deleted rows (to restore them). Nothing about the assigned value is
-//    decided here, so nothing is frozen into a plan or evaluated twice.
+//  * An UPDATE, ON CONFLICT DO UPDATE or MERGE ... UPDATE that assigns a
+//    tombstone column gets its three tombstone assignments replaced by calls
+//    that decide row by row on the values assigned (tombstone_decision.cpp),
+//    each evaluated once; it loses the visibility policy's new-row check (a
+//    soft delete makes a deleted row), and an admin's reaches deleted rows
+//    (to restore them). Nothing about the assigned value is decided here, so
+//    nothing is frozen into a plan.
 //  * ON CONFLICT (cols) gets "deleted_at IS NULL" as its arbiter predicate, so
 //    the live-only unique index is inferred (NOTES item 3).
 //  * With softdelete.hard_delete in effect (settings.cpp), an admin's DELETE
@@ -80,23 +81,42 @@ Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType t
 }
 
 // A call of one of our zero-argument functions, coerced to the column's type.
+// value as type: timestamp and timestamptz, varchar and text, as an
+// assignment would convert them.
+Expr* as_type(Expr* value, Oid type)
+{
+    Oid from = exprType(reinterpret_cast<Node*>(value));
+    if (from == type)
+        return value;
+    Node* coerced = coerce_to_target_type(nullptr, reinterpret_cast<Node*>(value), from, type, -1,
+                                          COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
+    if (coerced == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                        errmsg("softdelete cannot convert a value of type %s to %s",
+                               format_type_be(from), format_type_be(type))));
+    return reinterpret_cast<Expr*>(coerced);
+}
+
 Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno,
                      List* args = NIL)
 {
     Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
     Expr* call = reinterpret_cast<Expr*>(
         makeFuncExpr(funcid, result_type, args, InvalidOid, coll, COERCE_EXPLICIT_CALL));
-    Oid target = get_atttype(cfg.relid, attno);
-    if (target == result_type)
-        return call;
-    Node* coerced =
-        coerce_to_target_type(nullptr, reinterpret_cast<Node*>(call), result_type, target, -1,
-                              COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
-    if (coerced == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
-                        errmsg("softdelete cannot write column %d of table \"%s\"", attno,
-                               get_rel_name(cfg.relid))));
-    return reinterpret_cast<Expr*>(coerced);
+    return as_type(call, get_atttype(cfg.relid, attno));
+}
+
+// The table as a regclass constant, the first argument of our functions.
+Const* table_const(const TableConfig& cfg)
+{
+    return makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(cfg.relid), false,
+                     true);
+}
+
+// copyObject() needs typeof, which ISO C++ lacks.
+template <typename T> T* copy_node(T* node)
+{
+    return static_cast<T*>(copyObjectImpl(node));
 }
 
 TargetEntry* find_assignment(List* target_list, AttrNumber attno)
@@ -110,14 +130,14 @@ TargetEntry* find_assignment(List* target_list, AttrNumber attno)
     return nullptr;
 }
 
-// Sets column attno to expr. The column is not added to the statement's
-// updated columns: a rewritten DELETE must not fire the tombstone trigger,
-// which is for UPDATEs the application wrote.
-void assign(Query* query, const TableConfig& cfg, AttrNumber attno, Expr* expr)
+// Sets column attno to expr in a target list. The column is not added to
+// the statement's updated columns: those are what the user's privileges are
+// checked against and the user's column triggers fire on.
+void assign(List** target_list, const TableConfig& cfg, AttrNumber attno, Expr* expr)
 {
     if (attno == InvalidAttrNumber)
         return;
-    TargetEntry* tle = find_assignment(query->targetList, attno);
+    TargetEntry* tle = find_assignment(*target_list, attno);
     if (tle != nullptr) {
         tle->expr = expr;
         return;
@@ -128,7 +148,7 @@ void assign(Query* query, const TableConfig& cfg, AttrNumber attno, Expr* expr)
     List* sorted = NIL;
     bool placed = false;
     ListCell* lc;
-    foreach (lc, query->targetList) {
+    foreach (lc, *target_list) {
         auto* existing = static_cast<TargetEntry*>(lfirst(lc));
         if (!placed && (existing->resjunk || existing->resno > attno)) {
             sorted = lappend(sorted, tle);
@@ -138,7 +158,7 @@ void assign(Query* query, const TableConfig& cfg, AttrNumber attno, Expr* expr)
     }
     if (!placed)
         sorted = lappend(sorted, tle);
-    query->targetList = sorted;
+    *target_list = sorted;
 }
 
 struct FunctionSearch {
@@ -173,14 +193,19 @@ void unhide_deleted_rows(RangeTblEntry* rte)
     rte->securityQuals = kept;
 }
 
-// Drops the new-row checks that come from the visibility policy.
+// Drops the visibility policy's checks of rows an UPDATE (or an upsert's or
+// a MERGE's UPDATE) writes; the checks of inserted rows and of the existing
+// row an upsert conflicts with stay.
 void skip_visibility_checks(Query* query)
 {
     List* kept = NIL;
     ListCell* lc;
     foreach (lc, query->withCheckOptions) {
         auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
-        if (wco->polname == nullptr || strcmp(wco->polname, visibility_policy) != 0)
+        bool update_check =
+            wco->kind == WCO_RLS_UPDATE_CHECK || wco->kind == WCO_RLS_MERGE_UPDATE_CHECK;
+        if (!update_check || wco->polname == nullptr ||
+            strcmp(wco->polname, visibility_policy) != 0)
             kept = lappend(kept, wco);
     }
     query->withCheckOptions = kept;
@@ -189,11 +214,11 @@ void skip_visibility_checks(Query* query)
 // Marks the target rows deleted: stamp, actor, reason; live rows only.
 void make_soft_delete(Query* query, const TableConfig& cfg)
 {
-    assign(query, cfg, cfg.deleted_at,
+    assign(&query->targetList, cfg, cfg.deleted_at,
            call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
-    assign(query, cfg, cfg.deleted_by,
+    assign(&query->targetList, cfg, cfg.deleted_by,
            call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
-    assign(query, cfg, cfg.delete_reason,
+    assign(&query->targetList, cfg, cfg.delete_reason,
            call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
@@ -217,19 +242,19 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     make_soft_delete(query, cfg);
 }
 
-bool assigns_tombstone(const Query* query, const TableConfig& cfg)
+bool assigns_tombstone(List* target_list, const TableConfig& cfg)
 {
     for (AttrNumber attno : {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason}) {
-        if (attno != InvalidAttrNumber && find_assignment(query->targetList, attno) != nullptr)
+        if (attno != InvalidAttrNumber && find_assignment(target_list, attno) != nullptr)
             return true;
     }
     return false;
 }
 
-bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
+bool assigns_only_tombstone(List* target_list, const TableConfig& cfg)
 {
     ListCell* lc;
-    foreach (lc, query->targetList) {
+    foreach (lc, target_list) {
         auto* tle = static_cast<TargetEntry*>(lfirst(lc));
         if (!tle->resjunk && tle->resno != cfg.deleted_at && tle->resno != cfg.deleted_by &&
             tle->resno != cfg.delete_reason)
@@ -240,38 +265,116 @@ bool assigns_only_tombstone(const Query* query, const TableConfig& cfg)
 
 // "SET deleted_at = NULL" written as a literal, and nothing else but
 // tombstone columns: a restore and nothing else.
-bool literal_restore(const Query* query, const TableConfig& cfg)
+bool literal_restore(List* target_list, const TableConfig& cfg)
 {
-    TargetEntry* stamp = find_assignment(query->targetList, cfg.deleted_at);
+    TargetEntry* stamp = find_assignment(target_list, cfg.deleted_at);
     return stamp != nullptr && IsA(stamp->expr, Const) &&
-           reinterpret_cast<Const*>(stamp->expr)->constisnull && assigns_only_tombstone(query, cfg);
+           reinterpret_cast<Const*>(stamp->expr)->constisnull &&
+           assigns_only_tombstone(target_list, cfg);
+}
+
+// Replaces the tombstone assignments of a target list (an UPDATE's, an
+// upsert's DO UPDATE SET, a MERGE action's) with the per-row decision. The
+// first tombstone column in attribute order decides, from the values the
+// statement assigns (or the old ones it keeps) and the old values; varno is
+// the target relation in the statement's range table.
+void route_tombstone_writes(List** target_list, Index varno, const TableConfig& cfg)
+{
+    const AttrNumber columns[3] = {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason};
+    const Oid types[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
+    Expr* new_values[3];
+    Expr* old_values[3];
+    AttrNumber deciding = InvalidAttrNumber;
+    for (int i = 0; i < 3; i++) {
+        if (columns[i] == InvalidAttrNumber) {
+            new_values[i] = old_values[i] =
+                reinterpret_cast<Expr*>(makeNullConst(types[i], -1, InvalidOid));
+            continue;
+        }
+        Oid type;
+        int32 typmod;
+        Oid collation;
+        get_atttypetypmodcoll(cfg.relid, columns[i], &type, &typmod, &collation);
+        Expr* old_value =
+            reinterpret_cast<Expr*>(makeVar(varno, columns[i], type, typmod, collation, 0));
+        TargetEntry* assigned = find_assignment(*target_list, columns[i]);
+        new_values[i] =
+            as_type(assigned != nullptr ? assigned->expr : copy_node(old_value), types[i]);
+        old_values[i] = as_type(old_value, types[i]);
+        if (deciding == InvalidAttrNumber || columns[i] < deciding)
+            deciding = columns[i];
+    }
+    for (int i = 0; i < 3; i++) {
+        if (columns[i] == InvalidAttrNumber)
+            continue;
+        bool decides = columns[i] == deciding;
+        List* args = list_make3(
+            table_const(cfg),
+            makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(i), false, true),
+            makeBoolConst(decides, false));
+        for (int k = 0; k < 3; k++)
+            args = lappend(
+                args, decides ? new_values[k]
+                              : reinterpret_cast<Expr*>(makeNullConst(types[k], -1, InvalidOid)));
+        for (int k = 0; k < 3; k++)
+            args = lappend(
+                args, decides ? old_values[k]
+                              : reinterpret_cast<Expr*>(makeNullConst(types[k], -1, InvalidOid)));
+        Oid fn = i == 0 ? tombstone_at_function() : tombstone_text_function();
+        assign(target_list, cfg, columns[i], call_as_column(fn, types[i], cfg, columns[i], args));
+    }
 }
 
 void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
-    if (!assigns_tombstone(query, cfg))
+    if (!assigns_tombstone(query->targetList, cfg))
         return;
-    skip_visibility_checks(query);
     // Which admin this is depends on the role: plans on enabled tables use
     // row security, so a change of role re-plans them.
     bool admin = is_admin(cfg.root);
+    // The decision refuses a non-admin's restore row by row; a restore
+    // written as such is refused aloud even when it reaches no row (the
+    // application cannot see deleted rows at all).
+    if (!admin && literal_restore(query->targetList, cfg))
+        require_admin(cfg.relid, cfg.root, "restore rows of");
+    route_tombstone_writes(&query->targetList, query->resultRelation, cfg);
+    skip_visibility_checks(query);
     if (admin)
         unhide_deleted_rows(rte);
-    // The tombstone trigger refuses a non-admin's restore row by row; a
-    // restore written as such is refused aloud even when it reaches no row
-    // (the application cannot see deleted rows at all).
-    else if (literal_restore(query, cfg))
-        require_admin(cfg.relid, cfg.root, "restore rows of");
 }
 
 void rewrite_upsert(Query* query, const TableConfig& cfg)
 {
     OnConflictExpr* conflict = query->onConflict;
-    if (conflict == nullptr || conflict->arbiterElems == NIL)
+    if (conflict == nullptr)
+        return;
+    if (conflict->action == ONCONFLICT_UPDATE && assigns_tombstone(conflict->onConflictSet, cfg)) {
+        route_tombstone_writes(&conflict->onConflictSet, query->resultRelation, cfg);
+        skip_visibility_checks(query);
+    }
+    if (conflict->arbiterElems == NIL)
         return;
     Node* live = deleted_at_test(query, cfg, IS_NULL);
     conflict->arbiterWhere =
         conflict->arbiterWhere == nullptr ? live : make_and_qual(conflict->arbiterWhere, live);
+}
+
+void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+{
+    bool routed = false;
+    ListCell* lc;
+    foreach (lc, query->mergeActionList) {
+        auto* action = static_cast<MergeAction*>(lfirst(lc));
+        if (action->commandType != CMD_UPDATE || !assigns_tombstone(action->targetList, cfg))
+            continue;
+        route_tombstone_writes(&action->targetList, query->resultRelation, cfg);
+        routed = true;
+    }
+    if (!routed)
+        return;
+    skip_visibility_checks(query);
+    if (is_admin(cfg.root))
+        unhide_deleted_rows(rte);
 }
 
 void rewrite_query(Query* query, RewriteState* state)
@@ -282,7 +385,7 @@ void rewrite_query(Query* query, RewriteState* state)
         if (IsA(cte->ctequery, Query))
             rewrite_query(reinterpret_cast<Query*>(cte->ctequery), state);
     }
-    if (query->resultRelation == 0 || query->commandType == CMD_MERGE)
+    if (query->resultRelation == 0)
         return;
     RangeTblEntry* rte = rt_fetch(query->resultRelation, query->rtable);
     if (rte->rtekind != RTE_RELATION)
@@ -300,6 +403,9 @@ void rewrite_query(Query* query, RewriteState* state)
     case CMD_INSERT:
         rewrite_upsert(query, cfg);
         break;
+    case CMD_MERGE:
+        rewrite_merge(query, rte, cfg);
+        break;
     default:
         break;
     }
@@ -308,7 +414,7 @@ void rewrite_query(Query* query, RewriteState* state)
 bool modifies_anything(const Query* query)
 {
     if (query->commandType == CMD_DELETE || query->commandType == CMD_UPDATE ||
-        query->commandType == CMD_INSERT)
+        query->commandType == CMD_INSERT || query->commandType == CMD_MERGE)
         return true;
     ListCell* lc;
     foreach (lc, query->cteList) {

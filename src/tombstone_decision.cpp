@@ -1,0 +1,172 @@
+// softdelete_internal.tombstone_at() / tombstone_text(): what a write to the
+// tombstone columns becomes, decided row by row inside the statement's own
+// projection. The planner hook (statement_rewrite.cpp) replaces every
+// assignment to deleted_at, deleted_by and delete_reason of an UPDATE,
+// an INSERT ... ON CONFLICT DO UPDATE or a MERGE ... UPDATE with calls of
+// these functions. The first of the three columns in attribute order (the
+// executor computes a row's new values in that order) gets the deciding call,
+// which receives the values the statement assigns (each evaluated once, as an
+// argument) and the row's old values; the other two read its decision.
+//
+//   live -> live        deletion records may not change, except by admins
+//   live -> deleted     a soft delete: the server stamps its own time, the
+//                       actor and the reason (an admin may give the actor)
+//   deleted -> live     a restore: admins only
+//   deleted -> deleted  the stamp never moves; only admins may write the row
+//
+// An assignment that leaves a value as it was is not a write, so an ORM that
+// saves every column of a live row keeps working. No row trigger is
+// involved: an UPDATE that assigns no tombstone column costs what it cost
+// before enable().
+#include "authorization.hpp"
+#include "event_log.hpp"
+#include "executor_hooks.hpp"
+#include "row_counts.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+namespace
+{
+
+enum Column { at_column = 0, by_column = 1, reason_column = 2 };
+
+struct Value {
+    Datum datum;
+    bool isnull;
+};
+
+// The decision for the row being projected, one per executor nesting level:
+// a statement run from a function inside the projection decides its own.
+struct Decision {
+    Oid relid;
+    int pending; // calls still to read it
+    Value values[3];
+};
+
+Decision* decisions = nullptr;
+int decisions_size = 0;
+
+Decision& decision_at(int depth)
+{
+    if (depth >= decisions_size) {
+        int size = depth < 4 ? 8 : depth * 2;
+        auto* grown = static_cast<Decision*>(
+            MemoryContextAllocZero(TopMemoryContext, sizeof(Decision) * size));
+        if (decisions != nullptr) {
+            memcpy(grown, decisions, sizeof(Decision) * decisions_size);
+            pfree(decisions);
+        }
+        decisions = grown;
+        decisions_size = size;
+    }
+    return decisions[depth];
+}
+
+Value argument(FunctionCallInfo fcinfo, int n)
+{
+    return {PG_ARGISNULL(n) ? (Datum)0 : PG_GETARG_DATUM(n), PG_ARGISNULL(n)};
+}
+
+bool same_text(const Value& a, const Value& b)
+{
+    if (a.isnull || b.isnull)
+        return a.isnull == b.isnull;
+    return DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID, a.datum, b.datum));
+}
+
+Value text_value(const char* text)
+{
+    return {text == nullptr ? (Datum)0 : CStringGetTextDatum(text), text == nullptr};
+}
+
+// Arguments: new deleted_at, deleted_by, delete_reason, then the old ones.
+void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value out[3])
+{
+    Value new_at = argument(fcinfo, first);
+    Value new_by = argument(fcinfo, first + 1);
+    Value new_reason = argument(fcinfo, first + 2);
+    Value old_at = argument(fcinfo, first + 3);
+    Value old_by = argument(fcinfo, first + 4);
+    Value old_reason = argument(fcinfo, first + 5);
+    bool by_changed = !same_text(new_by, old_by);
+    bool reason_changed = !same_text(new_reason, old_reason);
+    const Value null_value = {(Datum)0, true};
+
+    if (old_at.isnull && new_at.isnull) {
+        if (by_changed || reason_changed)
+            require_admin(cfg.relid, cfg.root, "change deletion records of");
+        out[at_column] = null_value;
+        out[by_column] = new_by;
+        out[reason_column] = new_reason;
+    } else if (old_at.isnull) {
+        // A soft delete. The actor is the application's unless an admin names one.
+        if (by_changed)
+            require_admin(cfg.relid, cfg.root, "change deletion records of");
+        out[at_column] = {TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false};
+        out[by_column] = by_changed ? new_by : text_value(actor_name());
+        out[reason_column] = reason_changed ? new_reason : text_value(reason_text());
+        note_soft_deleted_row(cfg);
+    } else if (new_at.isnull) {
+        require_admin(cfg.relid, cfg.root, "restore rows of");
+        out[at_column] = out[by_column] = out[reason_column] = null_value;
+        note_restored_row(cfg);
+    } else {
+        // Stays deleted: retention counts from the first delete.
+        require_admin(cfg.relid, cfg.root, "change deleted rows of");
+        out[at_column] = old_at;
+        out[by_column] = new_by;
+        out[reason_column] = new_reason;
+    }
+}
+
+} // namespace
+
+} // namespace softdelete
+
+extern "C" {
+
+// (tbl, column, deciding, new_at, new_by, new_reason, old_at, old_by,
+// old_reason); column 0 is deleted_at, 1 deleted_by, 2 delete_reason. Only
+// the deciding call gets values; the others read what it decided.
+PG_FUNCTION_INFO_V1(softdelete_tombstone);
+Datum softdelete_tombstone(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 9)
+        ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+                        errmsg("softdelete_internal.tombstone_*() is called by rewritten "
+                               "statements only")));
+    Oid relid = PG_GETARG_OID(0);
+    int column = PG_GETARG_INT32(1);
+    bool deciding = PG_GETARG_BOOL(2);
+    if (column < 0 || column > 2)
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("no tombstone column %d", column)));
+    softdelete::TableConfig cfg;
+    if (!softdelete::table_config(relid, &cfg))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("relation %s is not enabled for soft delete",
+                               softdelete::relation_display_name(relid)),
+                        errhint("Call softdelete.enable() on it, or re-plan the statement.")));
+    softdelete::Decision& d = softdelete::decision_at(softdelete::executor_depth());
+    if (deciding) {
+        d.relid = relid;
+        d.pending =
+            (cfg.deleted_by != InvalidAttrNumber) + (cfg.delete_reason != InvalidAttrNumber);
+        softdelete::decide(cfg, fcinfo, 3, d.values);
+    } else {
+        // The deciding call runs first for each row; anything else is a plan
+        // this code did not build, and must not write a guess.
+        if (d.relid != relid || d.pending <= 0)
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg("softdelete found no decision for this row's deletion "
+                                   "record")));
+        d.pending--;
+    }
+    softdelete::Value v = d.values[column];
+    if (v.isnull)
+        PG_RETURN_NULL();
+    PG_RETURN_DATUM(v.datum);
+}
+}
