@@ -359,7 +359,7 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
         if (trigger->tg_newtable == nullptr)
             return;
         // Rewritten DELETEs carry the deletion stamp in their plan; UPDATEs the
-        // application wrote were counted by the tombstone trigger.
+        // application wrote were counted by the tombstone decision.
         if (counted.soft_deleted > 0 ||
             softdelete::pg_guard([relid] { return softdelete::update_soft_deletes(relid); }))
             softdelete::write_event(

@@ -1,4 +1,4 @@
-// Rows the tombstone trigger soft-deleted and restored, per table, until the
+// Rows the tombstone decision soft-deleted and restored, per table, until the
 // statement's AFTER trigger takes them for the event log (PG regime).
 #pragma once
 
