@@ -1,6 +1,7 @@
-// A statement-level AFTER trigger fires on the table the statement named,
-// while row triggers fire on each partition. So a row is counted under its
-// partition and under its enabled root, and taking either forgets both.
+// A statement-level AFTER trigger fires on the table the statement named: the
+// enabled table, or a partition of it addressed directly, which has its own
+// log triggers. So a row of a partition is counted under the partition and
+// under its enabled root, and taking either forgets both.
 #include "row_counts.hpp"
 
 namespace softdelete
