@@ -392,16 +392,10 @@ CREATE FUNCTION softdelete_internal.deleted_rows_index_name(tbl regclass, col na
 -- enable() and disable() run as the extension's owner, called through the
 -- gateway; check_target() judges the role that called them (the owner of
 -- tbl, or a superuser).
-CREATE FUNCTION softdelete_internal.enable(
-    tbl regclass,
-    column_name name DEFAULT 'deleted_at',
-    retention interval DEFAULT NULL,
-    archive boolean DEFAULT false,
-    archive_retention interval DEFAULT NULL,
-    cascade boolean DEFAULT true,
-    pii_columns name[] DEFAULT '{}',
-    undo_window interval DEFAULT NULL,
-    log_events boolean DEFAULT true)
+-- The defaults are the public function's: the gateway passes every argument.
+CREATE FUNCTION softdelete_internal.enable(tbl regclass, column_name name, retention interval,
+    archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
+    undo_window interval, log_events boolean)
     RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
