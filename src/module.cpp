@@ -1,6 +1,7 @@
 // Module entry: settings, hooks and cache invalidation, plus the small
 // SQL-callable functions that belong to no other room.
 #include "authorization.hpp"
+#include "ddl_guard.hpp"
 #include "row_counts.hpp"
 #include "executor_hooks.hpp"
 #include "settings.hpp"
@@ -22,6 +23,7 @@ void _PG_init(void)
     softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();
+    softdelete::install_ddl_guard();
 }
 
 PG_FUNCTION_INFO_V1(softdelete_preloaded);
