@@ -119,23 +119,21 @@ is($out, '50', 'ALTER ROLE reader SET include_deleted: a new reader session sees
   or diag($err);
 $node->safe_psql('postgres', 'ALTER ROLE cs_app RESET ALL; ALTER ROLE cs_reader RESET ALL;');
 
-# A stored hard_delete is either refused when it is stored or ignored at
-# login. It also arrives without ALTER ROLE (set before the module was
-# loaded, restored from a dump): put it in the catalog directly.
-($ret, $out, $err) = $node->psql('postgres', 'ALTER ROLE cs_owner SET softdelete.hard_delete = on');
-note("ALTER ROLE cs_owner SET softdelete.hard_delete = on: exit $ret, $err");
-ok($ret == 0 || $err =~ /softdelete\.hard_delete can only be set for the current transaction/,
-	'ALTER ROLE owner SET hard_delete is accepted or refused naming the setting');
-$node->safe_psql('postgres', q{
-	DELETE FROM pg_db_role_setting WHERE setrole = 'cs_owner'::regrole;
-	INSERT INTO pg_db_role_setting VALUES (0, 'cs_owner'::regrole, '{softdelete.hard_delete=on}');
-});
-($ret, $out, $err) = connect_as('cs_owner', 'SHOW softdelete.hard_delete; DELETE FROM cs_items WHERE id = 10;');
-like($err, qr/WARNING:.*softdelete\.hard_delete can only be set for the current transaction/,
-	'a stored hard_delete is refused with a WARNING at login');
-is($out, 'off', 'and is off in the session');
-is(state_of(10), 'deleted', "the owner session's DELETE is soft: the row is still there, marked");
-$node->safe_psql('postgres', 'ALTER ROLE cs_owner RESET ALL');
+# PostgreSQL validates ALTER ROLE/DATABASE ... SET as it would a function's
+# SET clause, so the value is stored; it must never take effect at login.
+my $id = 10;
+for my $stored ('ROLE cs_owner', 'ROLE cs_owner IN DATABASE postgres', 'DATABASE postgres')
+{
+	($ret, $out, $err) = $node->psql('postgres', "ALTER $stored SET softdelete.hard_delete = on");
+	is($ret, 0, "ALTER $stored SET hard_delete is accepted by validation") or diag($err);
+	($ret, $out, $err) = connect_as('cs_owner', "SHOW softdelete.hard_delete; DELETE FROM cs_items WHERE id = $id;");
+	like($err, qr/WARNING:.*softdelete\.hard_delete can only be set for the current transaction/,
+		'at login the stored value is refused with a WARNING');
+	is($out, 'off', 'and is off in the session');
+	is(state_of($id), 'deleted', "the owner session's DELETE is soft: row $id is still there, marked");
+	$node->safe_psql('postgres', "ALTER $stored RESET ALL");
+	$id++;
+}
 
 # --- One connection, consecutive transactions (a transaction pooler) ---------
 
@@ -194,17 +192,17 @@ $pooled->quit;
 
 my $rows = rows_in_table();
 ($ret, $out, $err) = connect_as('cs_app2',
-	'BEGIN; SET LOCAL softdelete.hard_delete = on; SELECT cs_delete(11); COMMIT;');
+	'BEGIN; SET LOCAL softdelete.hard_delete = on; SELECT cs_delete(14); COMMIT;');
 is($err, '', "cs_app2 (admin of another table) may SET LOCAL hard_delete and call the owner's function");
-is(state_of(11), 'deleted', "its hard_delete does not reach the owner's SECURITY DEFINER DELETE: soft");
+is(state_of(14), 'deleted', "its hard_delete does not reach the owner's SECURITY DEFINER DELETE: soft");
 ($ret, $out, $err) = connect_as('cs_app2',
 	'BEGIN; SET LOCAL softdelete.hard_delete = on; SELECT cs_truncate(); COMMIT;');
 like($err, qr/ERROR:  (55000|42501):/, "nor its TRUNCATE: refused");
 ($ret, $out, $err) = connect_as('cs_app2',
-	'BEGIN; SET LOCAL softdelete.hard_delete = on; DELETE FROM cs_items WHERE id = 12; COMMIT;');
+	'BEGIN; SET LOCAL softdelete.hard_delete = on; DELETE FROM cs_items WHERE id = 15; COMMIT;');
 like($err, qr/ERROR:  42501: permission denied to hard-delete rows of table public\.cs_items/,
 	"cs_app2's own DELETE of cs_items with hard_delete on is refused: it is no admin of that table");
-is(state_of(12), 'live', 'and removed nothing');
+is(state_of(15), 'live', 'and removed nothing');
 is(rows_in_table(), $rows, 'no row was removed');
 
 # A function's SET clause is an opt-in for the transaction that calls it,
@@ -215,8 +213,8 @@ is(rows_in_table(), $rows, 'no row was removed');
 		AS 'DELETE FROM cs_items WHERE id = i';
 	GRANT EXECUTE ON FUNCTION cs_purge(int) TO PUBLIC;});
 is($err, '', 'the owner may create a function with SET softdelete.hard_delete = on');
-connect_as('cs_app', 'SELECT cs_purge(13);');
-is(state_of(13), 'gone', 'called by the app, that function hard-deletes as its owner');
+connect_as('cs_app', 'SELECT cs_purge(16);');
+is(state_of(16), 'gone', 'called by the app, that function hard-deletes as its owner');
 
 # --- A real pooler ---------------------------------------------------------------------
 
@@ -264,7 +262,7 @@ SKIP:
 	my ($pid, $reason) = split /\n/, $pid_and_reason;
 	is($reason, 'left behind', 'through pgbouncer, a session setting reaches the next client');
 
-	my $id = 20;
+	$id = 20;
 	# Each leftover is refused at commit; SET LOCAL commits and ends there.
 	for my $sql ((map { $_->[0] } @leftovers), 'BEGIN; SET LOCAL softdelete.hard_delete = on; COMMIT')
 	{
@@ -286,6 +284,22 @@ SKIP:
 		$id++;
 	}
 	$bouncer->kill_kill;
+}
+
+# --- postgresql.conf -------------------------------------------------------------
+
+# A configuration file value is refused too, whether read at a reload or
+# when the server starts.
+$node->append_conf('postgresql.conf', 'softdelete.hard_delete = on');
+$id = 30;
+for my $how ('reload', 'restart')
+{
+	$node->$how;
+	($ret, $out, $err) = connect_as('cs_owner', "SHOW softdelete.hard_delete; DELETE FROM cs_items WHERE id = $id;");
+	is($out, 'off', "after a $how with hard_delete = on in postgresql.conf, it is off in a new session")
+	  or diag($err);
+	is(state_of($id), 'deleted', "and that session's DELETE of row $id is soft");
+	$id++;
 }
 
 $node->stop;
