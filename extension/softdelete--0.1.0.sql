@@ -183,6 +183,23 @@ DECLARE
     log_args text := (SELECT string_agg(format('%L', a), ', ' ORDER BY o)
                         FROM unnest(col || key_columns) WITH ORDINALITY AS k(a, o));
 BEGIN
+    -- Objects are recognised by name below, so a name taken by someone else
+    -- would leave the table without them. Only softdelete (or a superuser)
+    -- can create objects that call into softdelete_internal.
+    IF EXISTS (SELECT FROM pg_policy p
+                WHERE p.polrelid = rel AND p.polname = 'softdelete_visibility'
+                  AND (p.polpermissive OR p.polcmd <> '*'
+                       OR strpos(pg_get_expr(p.polqual, p.polrelid), 'softdelete_internal.include_deleted(') = 0))
+       OR EXISTS (SELECT FROM pg_trigger t
+                   WHERE t.tgrelid = rel AND NOT t.tgisinternal
+                     AND t.tgname IN ('softdelete_guard_truncate', 'softdelete_backstop',
+                                      'softdelete_log_update', 'softdelete_log_delete')
+                     AND t.tgfoid NOT IN ('softdelete_internal.guard_truncate()'::regprocedure,
+                                          'softdelete_internal.soft_delete_row()'::regprocedure,
+                                          'softdelete_internal.log_changes()'::regprocedure)) THEN
+        RAISE EXCEPTION 'table % has a policy or trigger with the name of one of softdelete''s that softdelete did not create', rel
+            USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
+    END IF;
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
         EXECUTE format(
             'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
@@ -413,6 +430,19 @@ DECLARE
     changed boolean := false;
 BEGIN
     PERFORM softdelete_internal.check_target(tbl);
+    -- Reads through a parent that is not enabled would show this table's
+    -- deleted rows (the parent's policies apply to them there).
+    SELECT i.inhparent::regclass INTO part
+      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhrelid = tbl AND NOT c.relispartition
+       AND NOT EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = i.inhparent)
+     LIMIT 1;
+    IF part IS NOT NULL THEN
+        RAISE EXCEPTION 'table % inherits from %, which is not enabled for soft delete', tbl, part
+            USING ERRCODE = '0A000',
+                  DETAIL = format('Reads through %s would show the deleted rows of %s.', part, tbl),
+                  HINT = format('Enable %s first, or ALTER TABLE %s NO INHERIT %s.', part, tbl, part);
+    END IF;
     IF col IS NULL OR col = '' THEN
         RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
     END IF;
@@ -670,12 +700,16 @@ CREATE FUNCTION softdelete_internal.restore_row(tbl regclass, key jsonb) RETURNS
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cfg softdelete.tables := softdelete_internal.config(tbl);
-    k jsonb := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    cfg softdelete.tables;
+    k jsonb;
     n bigint;
     problem text;
 BEGIN
+    -- Who may, first: a non-admin learns nothing about the table's keys.
+    PERFORM softdelete_internal.check_exists(tbl);
     PERFORM softdelete_internal.require_admin(tbl, 'restore rows of');
+    cfg := softdelete_internal.config(tbl);
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
     BEGIN
         SELECT r.processed INTO n
           FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
@@ -727,11 +761,14 @@ CREATE FUNCTION softdelete_internal.hard_delete_row(tbl regclass, key jsonb) RET
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    cfg softdelete.tables := softdelete_internal.config(tbl);
-    k jsonb := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    cfg softdelete.tables;
+    k jsonb;
     n bigint;
 BEGIN
+    PERFORM softdelete_internal.check_exists(tbl);
     PERFORM softdelete_internal.require_admin(tbl, 'hard-delete rows of');
+    cfg := softdelete_internal.config(tbl);
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
     SELECT r.processed INTO n
       FROM softdelete_internal.run_as_owner(tbl, format('DELETE FROM %s WHERE %s', tbl,
                                                         softdelete_internal.key_predicate(tbl, cfg.key_columns)),

@@ -152,6 +152,32 @@ RESET ROLE;
 SELECT tableoid::regclass AS partition, id, region, deleted_at IS NOT NULL AS deleted
   FROM fc.orders ORDER BY id;
 
+--------------------------------------------------------------------------
+-- What enable() will not build on
+--------------------------------------------------------------------------
+
+-- A policy or trigger that took one of softdelete's names first would stand
+-- in for the real one: refused (55000), nothing enabled.
+SET ROLE fc_owner;
+CREATE TABLE fc.decoy (id int PRIMARY KEY);
+CREATE POLICY softdelete_visibility ON fc.decoy USING (true);
+SELECT * FROM softdelete.enable('fc.decoy');
+\echo SQLSTATE :SQLSTATE
+DROP POLICY softdelete_visibility ON fc.decoy;
+CREATE FUNCTION fc.pass() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$;
+CREATE TRIGGER softdelete_backstop BEFORE DELETE ON fc.decoy
+    FOR EACH ROW EXECUTE FUNCTION fc.pass();
+SELECT * FROM softdelete.enable('fc.decoy');
+\echo SQLSTATE :SQLSTATE
+-- A table that inherits from one that is not enabled: reads through the
+-- parent would show its deleted rows (0A000).
+CREATE TABLE fc.base (id int PRIMARY KEY);
+CREATE TABLE fc.heir (id int PRIMARY KEY) INHERITS (fc.base);
+SELECT * FROM softdelete.enable('fc.heir');
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT count(*) AS enabled FROM softdelete.tables WHERE relid::text IN ('fc.decoy', 'fc.heir');
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'fc.%';
 DROP SCHEMA fc CASCADE;

@@ -141,12 +141,15 @@ COMMIT;
 RESET ROLE;
 SELECT oi.rows();
 
--- A session-level value is refused: the transaction that makes it does not
--- commit (55P02), so nothing is left for the next one on this connection.
+-- A session-level value is refused (55P02): a SET at once, a
+-- set_config(..., false) when its transaction tries to commit; nothing is
+-- left for the next transaction on this connection.
 SET ROLE oi_owner;
 SET softdelete.hard_delete = on;
 \echo SQLSTATE :SQLSTATE
 SHOW softdelete.hard_delete;
+ALTER ROLE oi_owner SET softdelete.hard_delete = on;
+\echo SQLSTATE :SQLSTATE
 DELETE FROM oi.users WHERE id = 2;
 BEGIN;
 SELECT set_config('softdelete.hard_delete', 'on', false);
@@ -155,9 +158,10 @@ DELETE FROM oi.users WHERE id = 3;
 COMMIT;
 \echo SQLSTATE :SQLSTATE
 SHOW softdelete.hard_delete;
--- SET then SET LOCAL in one transaction: the SET would outlive it, refused.
+-- set_config(..., false) then SET LOCAL in one transaction: the first would
+-- outlive it, so the COMMIT fails.
 BEGIN;
-SET softdelete.hard_delete = on;
+SELECT set_config('softdelete.hard_delete', 'on', false);
 SET LOCAL softdelete.hard_delete = on;
 COMMIT;
 \echo SQLSTATE :SQLSTATE

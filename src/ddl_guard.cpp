@@ -12,6 +12,7 @@
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
 #include "ddl_guard.hpp"
+#include "settings.hpp"
 #include "api_gateway.hpp"
 #include "extension_objects.hpp"
 #include "table_config.hpp"
@@ -525,6 +526,8 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
                    DestReceiver* dest, QueryCompletion* qc)
 {
     Node* stmt = pstmt->utilityStmt;
+    // Not DDL, but a statement only this hook sees before it takes effect.
+    refuse_lasting_hard_delete(stmt);
     Check check = check_for(stmt);
     if (check != nullptr && !creating_extension && extension_present() && !extension_at_work())
         check(stmt);

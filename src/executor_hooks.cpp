@@ -4,6 +4,7 @@
 // it was, with es_processed as its count.
 #include "executor_hooks.hpp"
 #include "statement_rewrite.hpp"
+#include "tombstone_decision.hpp"
 
 namespace softdelete
 {
@@ -26,6 +27,8 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     backstop_rows = 0;
     running = query;
     run_depth++;
+    // Whatever is left at this level is from a statement that has finished.
+    forget_tombstone_decision(run_depth);
     PG_TRY();
     {
         if (previous_run != nullptr)

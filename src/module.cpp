@@ -43,7 +43,11 @@ Datum softdelete_deletion_stamp(PG_FUNCTION_ARGS)
 PG_FUNCTION_INFO_V1(softdelete_invalidate);
 Datum softdelete_invalidate(PG_FUNCTION_ARGS)
 {
-    CacheInvalidateRelcacheByRelid(PG_GETARG_OID(0));
+    Oid relid = PG_GETARG_OID(0);
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+    CacheInvalidateRelcacheByRelid(relid);
     softdelete::forget_table_configs();
     PG_RETURN_VOID();
 }

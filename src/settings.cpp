@@ -136,12 +136,71 @@ void refuse_session_hard_delete(XactEvent event, void* arg)
              errhint("Use SET LOCAL softdelete.hard_delete = on, or set_config(..., true).")));
 }
 
+// The role whose opt-in the current value is. PostgreSQL records values that
+// ALTER ROLE/DATABASE ... SET stored as set by the bootstrap superuser; they
+// apply to the session's login role, whose opt-in they are.
+Oid setter_of(const config_generic* guc)
+{
+    bool stored_default =
+        guc->stack == nullptr && (guc->source == PGC_S_GLOBAL || guc->source == PGC_S_DATABASE ||
+                                  guc->source == PGC_S_USER || guc->source == PGC_S_DATABASE_USER);
+    return stored_default ? GetSessionUserId() : guc->srole;
+}
+
 bool set_by_current_role(const config_generic* guc)
 {
-    return guc != nullptr && guc->srole == GetUserId();
+    return guc != nullptr && setter_of(guc) == GetUserId();
+}
+
+// The SET statement inside stmt that would keep hard_delete beyond the
+// current transaction (SET, ALTER ROLE/DATABASE ... SET, ALTER SYSTEM), or
+// nullptr.
+const VariableSetStmt* lasting_setting(const Node* stmt)
+{
+    const VariableSetStmt* set = nullptr;
+    switch (nodeTag(stmt)) {
+    case T_VariableSetStmt:
+        set = reinterpret_cast<const VariableSetStmt*>(stmt);
+        if (set->is_local)
+            return nullptr;
+        break;
+    case T_AlterRoleSetStmt:
+        set = reinterpret_cast<const AlterRoleSetStmt*>(stmt)->setstmt;
+        break;
+    case T_AlterDatabaseSetStmt:
+        set = reinterpret_cast<const AlterDatabaseSetStmt*>(stmt)->setstmt;
+        break;
+    case T_AlterSystemStmt:
+        set = reinterpret_cast<const AlterSystemStmt*>(stmt)->setstmt;
+        break;
+    default:
+        return nullptr;
+    }
+    if (set == nullptr || set->kind != VAR_SET_VALUE || set->name == nullptr ||
+        pg_strcasecmp(set->name, "softdelete.hard_delete") != 0)
+        return nullptr;
+    return set;
 }
 
 } // namespace
+
+void refuse_lasting_hard_delete(const Node* stmt)
+{
+    const VariableSetStmt* set = lasting_setting(stmt);
+    if (set == nullptr)
+        return;
+    bool on = false;
+    char* value = ExtractSetVariableArgs(const_cast<VariableSetStmt*>(set));
+    if (value == nullptr || !parse_bool(value, &on) || !on)
+        return; // off, or not a boolean (PostgreSQL says so itself)
+    ereport(ERROR,
+            (errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
+             errmsg("softdelete.hard_delete can only be set for the current transaction"),
+             errdetail("A value that outlives the transaction would stay on for whatever runs "
+                       "next on this connection, or in every session of a role or database."),
+             errhint("Use SET LOCAL softdelete.hard_delete = on inside the transaction that "
+                     "deletes.")));
+}
 
 bool include_deleted_in_effect()
 {

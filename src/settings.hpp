@@ -21,4 +21,10 @@ bool include_deleted_in_effect();
 // a function's SET clause): a session-level value never counts.
 bool hard_delete_in_effect();
 
+// Refuses a statement that would set hard_delete for longer than the current
+// transaction: SET (without LOCAL), ALTER ROLE/DATABASE ... SET, ALTER SYSTEM.
+// The commit check in settings.cpp catches set_config(..., false), which is
+// no statement of its own.
+void refuse_lasting_hard_delete(const Node* stmt);
+
 } // namespace softdelete

@@ -18,6 +18,7 @@
 // saves every column of a live row keeps working. No row trigger is
 // involved: an UPDATE that assigns no tombstone column costs what it cost
 // before enable().
+#include "tombstone_decision.hpp"
 #include "authorization.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
@@ -62,6 +63,26 @@ Decision& decision_at(int depth)
         decisions_size = size;
     }
     return decisions[depth];
+}
+
+// The decision keeps its own copies (the arguments live in a per-row
+// context), and frees them when it is replaced or forgotten.
+void release(Decision& d)
+{
+    for (Value& v : d.values) {
+        if (!v.isnull && v.datum != (Datum)0 && &v != &d.values[at_column])
+            pfree(DatumGetPointer(v.datum));
+        v = {(Datum)0, true};
+    }
+    d.pending = 0;
+}
+
+void keep(Decision& d)
+{
+    for (int i = by_column; i <= reason_column; i++) {
+        if (!d.values[i].isnull)
+            d.values[i].datum = datumCopy(d.values[i].datum, false, -1);
+    }
 }
 
 Value argument(FunctionCallInfo fcinfo, int n)
@@ -123,6 +144,12 @@ void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value ou
 
 } // namespace
 
+void forget_tombstone_decision(int depth)
+{
+    if (depth < decisions_size)
+        release(decisions[depth]);
+}
+
 } // namespace softdelete
 
 extern "C" {
@@ -143,6 +170,16 @@ Datum softdelete_tombstone(PG_FUNCTION_ARGS)
     if (column < 0 || column > 2)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("no tombstone column %d", column)));
+    // tombstone_at() returns deleted_at, tombstone_text() the two text
+    // columns: a call that asks one for the other's column gets an error,
+    // not a value of the wrong type.
+    Oid declared = get_fn_expr_rettype(fcinfo->flinfo);
+    if (!OidIsValid(declared))
+        declared = get_func_rettype(fcinfo->flinfo->fn_oid);
+    if (declared != (column == softdelete::at_column ? TIMESTAMPTZOID : TEXTOID))
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                 errmsg("tombstone column %d is not of the type this function returns", column)));
     softdelete::TableConfig cfg;
     if (!softdelete::table_config(relid, &cfg))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -151,10 +188,16 @@ Datum softdelete_tombstone(PG_FUNCTION_ARGS)
                         errhint("Call softdelete.enable() on it, or re-plan the statement.")));
     softdelete::Decision& d = softdelete::decision_at(softdelete::executor_depth());
     if (deciding) {
+        softdelete::release(d);
+        softdelete::Value decided[3];
+        softdelete::decide(cfg, fcinfo, 3, decided);
+        MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
+        memcpy(d.values, decided, sizeof decided);
+        softdelete::keep(d);
+        MemoryContextSwitchTo(caller);
         d.relid = relid;
         d.pending =
             (cfg.deleted_by != InvalidAttrNumber) + (cfg.delete_reason != InvalidAttrNumber);
-        softdelete::decide(cfg, fcinfo, 3, d.values);
     } else {
         // The deciding call runs first for each row; anything else is a plan
         // this code did not build, and must not write a guess.

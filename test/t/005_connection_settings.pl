@@ -119,19 +119,31 @@ is($out, '50', 'ALTER ROLE reader SET include_deleted: a new reader session sees
   or diag($err);
 $node->safe_psql('postgres', 'ALTER ROLE cs_app RESET ALL; ALTER ROLE cs_reader RESET ALL;');
 
-# PostgreSQL validates ALTER ROLE/DATABASE ... SET as it would a function's
-# SET clause, so the value is stored; it must never take effect at login.
-my $id = 10;
+# ALTER ROLE/DATABASE ... SET of hard_delete would keep it on in every
+# session of a role or database: refused when it is asked for.
 for my $stored ('ROLE cs_owner', 'ROLE cs_owner IN DATABASE postgres', 'DATABASE postgres')
 {
 	($ret, $out, $err) = $node->psql('postgres', "ALTER $stored SET softdelete.hard_delete = on");
-	is($ret, 0, "ALTER $stored SET hard_delete is accepted by validation") or diag($err);
+	isnt($ret, 0, "ALTER $stored SET hard_delete = on is refused");
+	like($err, qr/softdelete\.hard_delete can only be set for the current transaction/,
+		'with the reason');
+}
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_db_role_setting'),
+	'0', 'nothing was stored');
+
+# A value stored anyway (written straight into pg_db_role_setting, as a
+# catalog edited by hand could hold it) never takes effect at login.
+my $id = 10;
+for my $database ('0', "(SELECT oid FROM pg_database WHERE datname = 'postgres')")
+{
+	$node->safe_psql('postgres',
+		"INSERT INTO pg_db_role_setting VALUES ($database, 'cs_owner'::regrole, '{softdelete.hard_delete=on}')");
 	($ret, $out, $err) = connect_as('cs_owner', "SHOW softdelete.hard_delete; DELETE FROM cs_items WHERE id = $id;");
 	like($err, qr/WARNING:.*softdelete\.hard_delete can only be set for the current transaction/,
 		'at login the stored value is refused with a WARNING');
 	is($out, 'off', 'and is off in the session');
 	is(state_of($id), 'deleted', "the owner session's DELETE is soft: row $id is still there, marked");
-	$node->safe_psql('postgres', "ALTER $stored RESET ALL");
+	$node->safe_psql('postgres', "DELETE FROM pg_db_role_setting WHERE setrole = 'cs_owner'::regrole");
 	$id++;
 }
 
