@@ -873,15 +873,32 @@ BEGIN
 END
 $$;
 
--- A dropped table takes its configuration row along.
+-- A dropped table takes its configuration row along. A dropped unique index
+-- that enable() had made live-only is forgotten, so that disable() does not
+-- bring back what a migration removed.
 CREATE FUNCTION softdelete_internal.forget_dropped_tables() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     DELETE FROM softdelete.tables t
      WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    UPDATE softdelete.tables t
+       SET converted_uniques = (SELECT coalesce(jsonb_agg(u), '[]') FROM jsonb_array_elements(t.converted_uniques) u
+                                 WHERE NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                                                    WHERE d.object_type = 'index' AND d.schema_name = n.nspname
+                                                      AND d.object_name = u->>'name'))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = t.relid
+       AND EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d, jsonb_array_elements(t.converted_uniques) u
+                    WHERE d.object_type = 'index' AND d.schema_name = n.nspname AND d.object_name = u->>'name');
 END
 $$;
+
+-- Was constraint_name a unique constraint of tbl that enable() made live-only?
+CREATE FUNCTION softdelete_internal.converted_constraint(tbl regclass, constraint_name text) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN EXISTS (SELECT FROM softdelete.tables t, jsonb_array_elements(t.converted_uniques) u
+                    WHERE t.relid = tbl AND u->>'kind' = 'constraint' AND u->>'name' = constraint_name);
 
 CREATE FUNCTION softdelete_internal.on_event() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'softdelete_on_event' LANGUAGE C;
@@ -891,7 +908,7 @@ CREATE EVENT TRIGGER softdelete_cover_new_objects ON ddl_command_end
     EXECUTE FUNCTION softdelete_internal.on_event();
 
 CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
-    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED')
+    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP INDEX', 'ALTER TABLE')
     EXECUTE FUNCTION softdelete_internal.on_event();
 
 -- softdelete.tables changes through enable() and disable() only.

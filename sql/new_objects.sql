@@ -74,11 +74,28 @@ RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM no_more.events_b ORDER BY id;
 
 --------------------------------------------------------------------------
+-- Migrations written for the old constraints
+--------------------------------------------------------------------------
+
+-- ALTER TABLE ... DROP CONSTRAINT by the old name drops the live-only index
+-- of that name (NOTICE); dropping a converted index by its name works as
+-- ever. Either way disable() will not bring it back. A constraint that
+-- never existed is still PostgreSQL's error (42704).
+SET ROLE no_owner;
+ALTER TABLE no.users DROP CONSTRAINT users_email_handle_key;
+DROP INDEX no.users_handle_idx;
+ALTER TABLE no.users DROP CONSTRAINT no_such_constraint;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT jsonb_array_length(converted_uniques) AS remembered FROM softdelete.tables
+ WHERE relid = 'no.users'::regclass;
+
+--------------------------------------------------------------------------
 -- disable() puts back what was added as it was added
 --------------------------------------------------------------------------
 
 SET ROLE no_owner;
--- Row 1 (deleted) and row 6 (live) share handle h1: the full unique index
+-- Row 1 (deleted) and row 6 (live) share email u1: the full unique index
 -- cannot come back (23505) until the deleted duplicate is gone.
 SELECT * FROM softdelete.disable('no.users');
 \echo SQLSTATE :SQLSTATE

@@ -15,6 +15,7 @@
 #include "settings.hpp"
 #include "api_gateway.hpp"
 #include "extension_objects.hpp"
+#include "old_constraint_names.hpp"
 #include "table_config.hpp"
 
 extern "C" {
@@ -529,8 +530,11 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     // Not DDL, but a statement only this hook sees before it takes effect.
     refuse_lasting_hard_delete(stmt);
     Check check = check_for(stmt);
-    if (check != nullptr && !creating_extension && extension_present() && !extension_at_work())
+    if (check != nullptr && !creating_extension && extension_present() && !extension_at_work()) {
         check(stmt);
+        if (drop_converted_constraint(stmt))
+            return;
+    }
     if (previous_utility != nullptr)
         previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
     else
