@@ -91,7 +91,7 @@ CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_reader' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
 -- Planner support: folds the two policy functions below into constants, so
--- the planner sees exactly "deleted_at IS NULL" (NOTES item 5).
+-- the planner sees exactly "deleted_at IS NULL", and partial indexes serve.
 CREATE FUNCTION softdelete_internal.policy_support(internal) RETURNS internal
     AS 'MODULE_PATHNAME', 'softdelete_policy_support' LANGUAGE C STRICT;
 
@@ -161,7 +161,7 @@ CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) R
 -- Helpers of enable() / disable()
 -------------------------------------------------------------------------------
 
--- Refuses what enable() cannot manage, with the SQLSTATE SPEC section 7 asks.
+-- Refuses what enable() cannot manage, each with its own SQLSTATE.
 CREATE FUNCTION softdelete_internal.check_target(tbl regclass) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_check_target' LANGUAGE C;
 

@@ -1,4 +1,4 @@
--- Bad input (SPEC section 7): every refused call gets a clear error with the
+-- Bad input: every refused call gets a clear error with the
 -- right SQLSTATE and leaves nothing behind. After each failing statement,
 -- \echo prints the SQLSTATE psql received; CONTEXT lines (which carry
 -- PL/pgSQL line numbers) are hidden to keep the output stable.

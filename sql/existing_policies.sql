@@ -1,5 +1,5 @@
--- A table that already has row level security and a tenant policy (SPEC
--- section 2.6): softdelete's policy is restrictive and composes with it.
+-- A table that already has row level security and a tenant policy:
+-- softdelete's policy is restrictive and composes with it.
 -- The tenant policy keeps applying, deleted rows are hidden on top of it,
 -- and disable() leaves the tenant policy and RLS as they were.
 SET client_min_messages = warning;

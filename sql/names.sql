@@ -1,4 +1,4 @@
--- Names with quotes, spaces, capitals and another schema (SPEC section 7):
+-- Names with quotes, spaces, capitals and another schema:
 -- enable, delete, restore, hard delete and disable all quote identifiers.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS softdelete;

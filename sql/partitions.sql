@@ -1,4 +1,4 @@
--- Partitioned tables (SPEC section 4): enabling the partitioned table covers
+-- Partitioned tables: enabling the partitioned table covers
 -- every partition, present and future, also when a partition is addressed
 -- directly.
 SET client_min_messages = warning;

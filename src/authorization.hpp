@@ -1,4 +1,4 @@
-// Who may do what (SPEC section 3), for the current role.
+// Who may do what (admins and readers), for the current role.
 #pragma once
 
 #include "pg.hpp"

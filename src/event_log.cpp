@@ -1,12 +1,13 @@
 // softdelete.events: one row per operation, written set-based by a
-// statement-level AFTER trigger that reads the statement's transition table
-// (NOTES items 9 and 12): one pass over the table builds the keys' jsonb, and
-// one kept INSERT writes the event. No per-row statement, no aggregate.
+// statement-level AFTER trigger that reads the statement's transition table:
+// one pass over the table builds the keys' jsonb, and one kept INSERT writes
+// the event. No per-row statement (a plan and an execution per row), no
+// aggregate.
 //
-// Which UPDATE rows were soft deletes and which were restores: the planner
-// rewrite stamps deleted rows with deletion_stamp() (the transaction time),
-// found in the plan, and restored rows through restore_stamp(tbl), which
-// counts them as it runs.
+// Which UPDATE rows were soft deletes and which were restores: a rewritten
+// DELETE carries deletion_stamp() (the transaction time) in its plan; the
+// per-row tombstone decision counts the soft deletes and restores of the
+// UPDATEs the application wrote (row_counts.cpp).
 //
 // C++ regime: runs under entry_guard; every PostgreSQL call is guarded.
 #include <string>

@@ -1,4 +1,4 @@
-// The client reads the true count (SPEC section 2.3): the server picks the
+// The client reads the true count of a DELETE: the server picks the
 // command tag from queryDesc->operation right after ExecutorRun (PG's
 // ProcessQuery), so a DELETE that ran as an UPDATE is reported as the DELETE
 // it was, with es_processed as its count.

@@ -1,6 +1,6 @@
 // The one place PostgreSQL's C headers enter the C++ code.
 // C++ headers are included by each file before this one; PostgreSQL's last,
-// inside one extern "C" block, as STYLE.md asks.
+// inside one extern "C" block.
 #pragma once
 
 extern "C" {

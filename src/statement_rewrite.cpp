@@ -4,10 +4,12 @@
 // By the time planner_hook runs, views are expanded and RLS quals are in
 // place, so this sees the real table whichever way the statement named it:
 //
-//  * DELETE becomes an UPDATE of the tombstone columns (NOTES item 11). It
+//  * DELETE becomes an UPDATE of the tombstone columns, so it costs what the
+//    UPDATE costs and its count and RETURNING are right. It
 //    keeps the DELETE privilege check and the DELETE policies' quals, and has
 //    no WITH CHECK options, so the new, deleted row is never judged by the
-//    visibility policy (NOTES item 1). RETURNING returns the marked rows.
+//    visibility policy (the "new row violates row-level security" trap of
+//    the usual recipe). RETURNING returns the marked rows.
 //  * An UPDATE, ON CONFLICT DO UPDATE or MERGE ... UPDATE that assigns a
 //    tombstone column gets its three tombstone assignments replaced by calls
 //    that decide row by row on the values assigned (tombstone_decision.cpp),
@@ -16,7 +18,8 @@
 //    (to restore them). Nothing about the assigned value is decided here, so
 //    nothing is frozen into a plan.
 //  * ON CONFLICT (cols) gets "deleted_at IS NULL" as its arbiter predicate, so
-//    the live-only unique index is inferred (NOTES item 3).
+//    the live-only unique index is inferred (without it, ON CONFLICT (cols)
+//    finds no arbiter and fails with 42P10).
 //  * With softdelete.hard_delete in effect (settings.cpp), an admin's DELETE
 //    stays a DELETE and reaches deleted rows too.
 #include <initializer_list>

@@ -1,5 +1,5 @@
 // softdelete._check_target(regclass): what enable() and disable() refuse,
-// with the SQLSTATEs of SPEC section 7. C++ regime behind entry_guard: each
+// each with its own SQLSTATE. C++ regime behind entry_guard: each
 // refusal is a PgError carrying detail and hint to the client.
 #include <string>
 

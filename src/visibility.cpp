@@ -3,7 +3,8 @@
 // The policy reads "deleted_at IS NULL OR softdelete_internal.include_deleted(tbl)".
 // The support function answers SupportRequestSimplify with a constant, so the
 // planner folds the OR away and sees exactly "deleted_at IS NULL": partial
-// indexes stay usable and nothing runs per row (NOTES items 4 and 5). The
+// indexes stay usable and nothing runs per row (an OR with a bypass
+// expression would turn index lookups into sequential scans). The
 // answer depends on settings and role; settings reset the plan cache when
 // they flip, and RLS plans are already re-planned on a change of role.
 #include <string>
