@@ -101,10 +101,15 @@ UPDATE tw.users SET deleted_at = CASE WHEN id % 2 = 1 THEN clock_timestamp() END
  WHERE id BETWEEN 8 AND 11;
 -- Deleting a deleted row again: the stamp never moves, 0 rows.
 UPDATE tw.users SET deleted_at = now() WHERE id = 5;
+-- The same soft delete through an upsert and through MERGE.
+INSERT INTO tw.users (id, email) VALUES (16, 'u16') ON CONFLICT (id) DO UPDATE SET deleted_at = now();
+MERGE INTO tw.users u USING (VALUES (17)) v(id) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET deleted_at = '2000-01-01';
 \set QUIET on
 RESET softdelete.reason;
 RESET ROLE;
 SELECT * FROM tw.state(5, 11);
+SELECT * FROM tw.state(16, 17);
 
 -- A decision taken on the value, not on a plan: a prepared UPDATE whose new
 -- value depends on a setting is a no-op while the setting is empty and a
