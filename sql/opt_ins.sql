@@ -112,17 +112,7 @@ RESET ROLE;
 -- hard_delete
 --------------------------------------------------------------------------
 
--- The application may not ask (42501), however it asks.
-SET ROLE oi_app;
-BEGIN;
-SET LOCAL softdelete.hard_delete = on;
-\echo SQLSTATE :SQLSTATE
-ROLLBACK;
-BEGIN;
-SELECT set_config('softdelete.hard_delete', 'on', true);
-\echo SQLSTATE :SQLSTATE
-ROLLBACK;
-RESET ROLE;
+-- (That the application may not ask at all is in admin.sql.)
 
 -- oi_other may ask (it owns an enabled table), but its setting does not
 -- reach the owner's definer functions: the DELETE inside is a soft delete

@@ -62,9 +62,7 @@ Datum softdelete_api(PG_FUNCTION_ARGS)
     Oid saved_invoker = softdelete::invoker;
     int saved_depth = softdelete::internal_depth;
     // The actor is read as the caller, before anything runs as the owner.
-    int guc_level = NewGUCNestLevel();
-    (void)set_config_option("softdelete.actor", softdelete::actor_name(), PGC_USERSET,
-                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    int guc_level = softdelete::pin_actor();
     softdelete::invoker = GetUserId();
     softdelete::internal_depth++;
     Datum result;

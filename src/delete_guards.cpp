@@ -16,8 +16,8 @@ namespace
 {
 
 // Marks one row deleted, as the table's owner (so DELETE privilege is enough,
-// as for a rewritten DELETE). The invoking actor stays the recorded one:
-// softdelete.actor holds it for the statement.
+// as for a rewritten DELETE). The invoking actor stays the recorded one
+// (run_as_owner pins it).
 void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
 {
     char* sql = psprintf("UPDATE ONLY %s SET %s = now() WHERE ctid = $1",
@@ -26,11 +26,7 @@ void soft_delete_by_ctid(Relation rel, const TableConfig& cfg, ItemPointer ctid)
                          quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false)));
     Oid types[] = {TIDOID};
     Datum values[] = {PointerGetDatum(ctid)};
-    int guc_level = NewGUCNestLevel();
-    set_config_option("softdelete.actor", actor_name(), PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-                      true, 0, false);
     OwnerStatement ran = run_as_owner(rel->rd_rel->relowner, sql, 1, types, values, false);
-    AtEOXact_GUC(true, guc_level);
     if (ran.processed > 0)
         count_backstop_row();
 }

@@ -238,6 +238,14 @@ const char* actor_name()
     return actor;
 }
 
+int pin_actor()
+{
+    int level = NewGUCNestLevel();
+    (void)set_config_option("softdelete.actor", actor_name(), PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+    return level;
+}
+
 const char* reason_text()
 {
     const char* reason = GetConfigOption("softdelete.reason", true, false);

@@ -23,6 +23,11 @@ void write_event(TriggerData* trigger, const EventSpec& spec);
 std::string current_actor();
 // PG regime: softdelete.actor when the application set it, else the role.
 const char* actor_name();
+// PG regime: opens a GUC nest level in which softdelete.actor holds the
+// current actor, so that work then done as another role (the table's owner,
+// the extension's owner) records the one who asked. Close it with
+// AtEOXact_GUC(true, level); an error closes it with the (sub)transaction.
+int pin_actor();
 // PG regime: softdelete.reason when set, else nullptr.
 const char* reason_text();
 

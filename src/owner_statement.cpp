@@ -1,6 +1,7 @@
 // See owner_statement.hpp. Errors need no cleanup here: aborting the
 // (sub)transaction restores the user id and the settings.
 #include "owner_statement.hpp"
+#include "event_log.hpp"
 
 namespace softdelete
 {
@@ -13,7 +14,8 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
     int saved_context;
     GetUserIdAndSecContext(&saved_user, &saved_context);
     MemoryContext caller_context = CurrentMemoryContext;
-    int guc_level = NewGUCNestLevel();
+    // The actor is read as the caller, before the switch to the owner.
+    int guc_level = pin_actor();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     SetUserIdAndSecContext(owner,

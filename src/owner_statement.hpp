@@ -13,8 +13,8 @@ struct OwnerStatement {
 
 // PG regime. Runs sql (with $1..$n) as owner, outside FORCE ROW LEVEL
 // SECURITY, with softdelete.hard_delete in effect for that statement when
-// asked. Whatever code the statement reaches (the table's triggers, index
-// expressions, CHECK constraints) runs with the owner's rights, never with
+// asked, and with the caller's actor as softdelete.actor. Whatever code the statement reaches (the
+// table's triggers, index expressions, CHECK constraints) runs with the owner's rights, never with
 // the rights of the extension's owner: the caller's authority was checked
 // before.
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,

@@ -54,6 +54,22 @@ extern "C" {
 #include "utils/syscache.h"
 }
 
+namespace softdelete
+{
+
+// A backend-local hash table keyed by an Oid, its entries starting with it.
+inline HTAB* oid_hash(const char* name, Size entry_size, long size, MemoryContext context)
+{
+    HASHCTL ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.keysize = sizeof(Oid);
+    ctl.entrysize = entry_size;
+    ctl.hcxt = context;
+    return hash_create(name, size, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+} // namespace softdelete
+
 // PostgreSQL defines these as macros; they collide with <algorithm> and friends.
 #ifdef Min
 #undef Min

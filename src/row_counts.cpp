@@ -20,15 +20,8 @@ HTAB* counts = nullptr;
 
 Entry* entry_for(Oid relid, Oid root)
 {
-    if (counts == nullptr) {
-        HASHCTL ctl;
-        memset(&ctl, 0, sizeof ctl);
-        ctl.keysize = sizeof(Oid);
-        ctl.entrysize = sizeof(Entry);
-        ctl.hcxt = TopMemoryContext;
-        counts =
-            hash_create("softdelete row counts", 16, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-    }
+    if (counts == nullptr)
+        counts = oid_hash("softdelete row counts", sizeof(Entry), 16, TopMemoryContext);
     bool found = false;
     auto* entry = static_cast<Entry*>(hash_search(counts, &relid, HASH_ENTER, &found));
     if (!found) {

@@ -25,13 +25,7 @@ HTAB* cache = nullptr;
 
 void create_cache()
 {
-    HASHCTL ctl;
-    memset(&ctl, 0, sizeof ctl);
-    ctl.keysize = sizeof(Oid);
-    ctl.entrysize = sizeof(CacheEntry);
-    ctl.hcxt = CacheMemoryContext;
-    cache =
-        hash_create("softdelete table configs", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    cache = oid_hash("softdelete table configs", sizeof(CacheEntry), 64, CacheMemoryContext);
 }
 
 // Invalidations are cheap to honour: the cache holds a handful of entries.
