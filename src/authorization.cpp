@@ -103,22 +103,12 @@ bool is_reader(Oid root)
 // Does the current role own (through membership) some enabled table?
 static bool owns_an_enabled_table()
 {
-    Oid tables = extension_table("tables");
-    if (!OidIsValid(tables))
-        return false;
-    bool owns_one = false;
-    Relation rel = table_open(tables, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
-    HeapTuple tuple;
-    while (!owns_one && HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        bool isnull = false;
-        Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
-        if (!isnull)
-            owns_one = owns_table(DatumGetObjectId(relid));
+    ListCell* lc;
+    foreach (lc, enabled_tables()) {
+        if (owns_table(lfirst_oid(lc)))
+            return true;
     }
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
-    return owns_one;
+    return false;
 }
 
 bool is_reader_anywhere()

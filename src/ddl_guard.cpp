@@ -14,6 +14,7 @@
 #include "ddl_guard.hpp"
 #include "settings.hpp"
 #include "api_gateway.hpp"
+#include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "old_constraint_names.hpp"
 #include "table_config.hpp"
@@ -63,14 +64,6 @@ Oid relation_of(RangeVar* relation)
     return relation == nullptr ? InvalidOid : RangeVarGetRelid(relation, NoLock, true);
 }
 
-char* table_name(Oid relid)
-{
-    char* name = get_rel_name(relid);
-    if (name == nullptr)
-        return psprintf("%u", relid);
-    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
-}
-
 // softdelete.tables or softdelete.events, or nullptr.
 const char* extension_table_name(Oid relid)
 {
@@ -92,11 +85,11 @@ bool extension_schema(const char* name)
 [[noreturn]] void refuse_drift(const TableConfig& cfg, const char* what, const char* why,
                                const char* hint = nullptr)
 {
-    char* root = table_name(cfg.root);
+    const char* root = relation_display_name(cfg.root);
     char* enabled = cfg.root == cfg.relid
                         ? psprintf("Soft delete is enabled on %s.", root)
                         : psprintf("%s is a partition of %s, on which soft delete is enabled.",
-                                   table_name(cfg.relid), root);
+                                   relation_display_name(cfg.relid), root);
     if (hint == nullptr)
         hint = psprintf("To switch soft delete off, call softdelete.disable(%s): it removes the "
                         "enforcement and keeps every row.",
@@ -130,25 +123,13 @@ int compare_names(const ListCell* a, const ListCell* b)
     return strcmp(static_cast<const char*>(lfirst(a)), static_cast<const char*>(lfirst(b)));
 }
 
-// The enabled tables' names, sorted: one row of softdelete.tables each.
+// The enabled tables' names, sorted.
 List* enabled_table_names()
 {
-    Oid config_table = extension_table("tables");
-    if (!OidIsValid(config_table))
-        return NIL;
-    Relation rel = table_open(config_table, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
     List* names = NIL;
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        bool isnull = false;
-        // relid, the table's first column, keys every row.
-        Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
-        if (!isnull)
-            names = lappend(names, table_name(DatumGetObjectId(relid)));
-    }
-    systable_endscan(scan);
-    table_close(rel, AccessShareLock);
+    ListCell* lc;
+    foreach (lc, enabled_tables())
+        names = lappend(names, const_cast<char*>(relation_display_name(lfirst_oid(lc))));
     list_sort(names, compare_names);
     return names;
 }
@@ -229,16 +210,16 @@ void check_table_object(Oid relid, ObjectType type, const char* name, const char
         // A policy there decides who reads the extension's data, whoever made
         // it: none may change.
         if (!trigger || extension_trigger(relid, name))
-            refuse_extension_table(relid, psprintf("%s %s %s on table %s", verb,
-                                                   trigger ? "trigger" : "policy",
-                                                   quote_identifier(name), table_name(relid)));
+            refuse_extension_table(
+                relid, psprintf("%s %s %s on table %s", verb, trigger ? "trigger" : "policy",
+                                quote_identifier(name), relation_display_name(relid)));
         return;
     }
     TableConfig cfg;
     if (ours(name) && table_config(relid, &cfg))
         refuse_drift(cfg,
                      psprintf("%s %s %s on table %s", verb, trigger ? "trigger" : "policy",
-                              quote_identifier(name), table_name(relid)),
+                              quote_identifier(name), relation_display_name(relid)),
                      trigger ? trigger_why : policy_why);
 }
 
@@ -270,14 +251,14 @@ void check_new_parent(const TableConfig& cfg, RangeVar* parent_name)
     TableConfig parent_cfg;
     if (!OidIsValid(parent) || table_config(parent, &parent_cfg))
         return;
-    char* table = table_name(cfg.relid);
-    char* parent_table = table_name(parent);
+    const char* table = relation_display_name(cfg.relid);
+    const char* parent_table = relation_display_name(parent);
     refuse_drift(cfg, psprintf("make table %s inherit from %s", table, parent_table),
                  psprintf("Reads through %s would show the deleted rows of %s: the policies of the "
                           "table read, not those of its children, decide which rows are shown.",
                           parent_table, table),
                  psprintf("Enable soft delete on %s first, or call softdelete.disable(%s).",
-                          parent_table, quote_literal_cstr(table_name(cfg.root))));
+                          parent_table, quote_literal_cstr(relation_display_name(cfg.root))));
 }
 
 // One ALTER TABLE subcommand as it acts on cfg.relid, an enabled table or a
@@ -336,7 +317,7 @@ void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
         break;
     }
     if (action != nullptr)
-        refuse_drift(cfg, psprintf("%s table %s", action, table_name(cfg.relid)), why);
+        refuse_drift(cfg, psprintf("%s table %s", action, relation_display_name(cfg.relid)), why);
 }
 
 void check_alter_table(Node* node)
@@ -346,7 +327,7 @@ void check_alter_table(Node* node)
     if (!OidIsValid(relid))
         return;
     if (extension_table_name(relid) != nullptr)
-        refuse_extension_table(relid, psprintf("alter table %s", table_name(relid)));
+        refuse_extension_table(relid, psprintf("alter table %s", relation_display_name(relid)));
     List* family = NIL; // relid and its descendants, looked up once if needed
     ListCell* lc;
     foreach (lc, stmt->cmds) {
@@ -387,11 +368,11 @@ void check_rename(Node* node)
         const char* kind = stmt->renameType == OBJECT_COLUMN          ? "column"
                            : stmt->renameType == OBJECT_TABCONSTRAINT ? "constraint"
                                                                       : "rule";
-        refuse_extension_table(relid,
-                               stmt->subname == nullptr
-                                   ? psprintf("rename table %s", table_name(relid))
-                                   : psprintf("rename %s %s of table %s", kind,
-                                              quote_identifier(stmt->subname), table_name(relid)));
+        refuse_extension_table(
+            relid, stmt->subname == nullptr
+                       ? psprintf("rename table %s", relation_display_name(relid))
+                       : psprintf("rename %s %s of table %s", kind, quote_identifier(stmt->subname),
+                                  relation_display_name(relid)));
     }
     if (stmt->renameType != OBJECT_COLUMN)
         return;
@@ -403,7 +384,7 @@ void check_rename(Node* node)
         if (table_config(lfirst_oid(lc), &cfg) && tombstone(cfg, stmt->subname))
             refuse_drift(cfg,
                          psprintf("rename column %s of table %s", quote_identifier(stmt->subname),
-                                  table_name(cfg.relid)),
+                                  relation_display_name(cfg.relid)),
                          column_why);
     }
 }
@@ -451,7 +432,8 @@ void check_truncate(Node* node)
         // softdelete.tables answers TRUNCATE with its own trigger, as it
         // answers UPDATE and DELETE; this guard keeps that trigger in place.
         if (extension_table_name(relid) != nullptr && relid != extension_table("tables"))
-            refuse_extension_table(relid, psprintf("truncate table %s", table_name(relid)));
+            refuse_extension_table(relid,
+                                   psprintf("truncate table %s", relation_display_name(relid)));
     }
 }
 
@@ -460,8 +442,9 @@ void check_set_schema(Node* node)
     auto* stmt = castNode(AlterObjectSchemaStmt, node);
     Oid relid = relation_of(stmt->relation);
     if (extension_table_name(relid) != nullptr)
-        refuse_extension_table(relid, psprintf("move table %s to schema %s", table_name(relid),
-                                               quote_identifier(stmt->newschema)));
+        refuse_extension_table(relid,
+                               psprintf("move table %s to schema %s", relation_display_name(relid),
+                                        quote_identifier(stmt->newschema)));
 }
 
 // The extension's own operations run their DDL as the extension's owner

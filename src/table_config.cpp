@@ -88,6 +88,27 @@ void fill_config(TableConfig* config, Oid relid, Oid root, const char* column, b
 
 } // namespace
 
+List* enabled_tables()
+{
+    Oid config_table = extension_table("tables");
+    if (!OidIsValid(config_table))
+        return NIL;
+    Relation rel = table_open(config_table, AccessShareLock);
+    SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, nullptr, 0, nullptr);
+    List* relids = NIL;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        bool isnull = false;
+        // relid, the table's first column, keys every row.
+        Datum relid = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+        if (!isnull)
+            relids = lappend_oid(relids, DatumGetObjectId(relid));
+    }
+    systable_endscan(scan);
+    table_close(rel, AccessShareLock);
+    return relids;
+}
+
 bool extension_present()
 {
     return OidIsValid(extension_table("tables"));

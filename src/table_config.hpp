@@ -35,6 +35,10 @@ Oid table_config_root(Oid relid);
 
 void register_config_invalidation();
 
+// The tables that have a row in softdelete.tables (read with a plain scan:
+// a handful of rows).
+List* enabled_tables();
+
 // True when the extension's schema exists in this database.
 bool extension_present();
 
