@@ -39,6 +39,7 @@ CREATE TABLE softdelete.tables (
     pii_columns       name[]   NOT NULL DEFAULT '{}',
     undo_window       interval,
     log_events        boolean  NOT NULL DEFAULT true,
+    notify            boolean  NOT NULL DEFAULT false,
     key_columns       name[]   NOT NULL,
     -- what enable() changed, so that disable() can put it back
     converted_uniques jsonb    NOT NULL DEFAULT '[]',
@@ -48,9 +49,18 @@ CREATE TABLE softdelete.tables (
 );
 SELECT pg_catalog.pg_extension_config_dump('softdelete.tables', '');
 
--- The history that outlives rows: one row per operation, never per row.
+-- Every statement that soft-deletes, restores or hard-deletes rows is one
+-- operation, numbered from this sequence; a soft-deleted row keeps the
+-- number in delete_op, which undo() follows. Kept by pg_dump, so numbers are
+-- never given out twice.
+CREATE SEQUENCE softdelete_internal.operation_ids;
+SELECT pg_catalog.pg_extension_config_dump('softdelete_internal.operation_ids', '');
+
+-- The history that outlives rows: one row per operation and table, never
+-- per row.
 CREATE TABLE softdelete.events (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    op         bigint      NOT NULL,
     at         timestamptz NOT NULL DEFAULT statement_timestamp(),
     relid      oid         NOT NULL,
     table_name text        NOT NULL,
@@ -63,6 +73,7 @@ CREATE TABLE softdelete.events (
     xact_id    xid8        NOT NULL DEFAULT pg_catalog.pg_current_xact_id()
 );
 CREATE INDEX events_relid_at_idx ON softdelete.events (relid, at);
+CREATE INDEX events_op_idx ON softdelete.events (op);
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events', '');
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 
@@ -105,15 +116,21 @@ CREATE FUNCTION softdelete_internal.may_write_deleted(tbl regclass) RETURNS bool
     AS 'MODULE_PATHNAME', 'softdelete_may_write_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
     SUPPORT softdelete_internal.policy_support;
 
--- The stamp a rewritten DELETE writes. Kept as a call (never inlined) so
--- that the event log can tell a rewritten DELETE from other updates.
+-- The stamp a rewritten DELETE writes. Kept as a call (never inlined): plans
+-- whose meaning depends on softdelete.hard_delete are found by it.
 CREATE FUNCTION softdelete_internal.deletion_stamp() RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_deletion_stamp' LANGUAGE C STABLE PARALLEL SAFE;
+
+-- The running operation's number, which a rewritten DELETE writes in
+-- delete_op (taken from operation_ids the first time a statement needs one).
+CREATE FUNCTION softdelete_internal.operation_id() RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_operation_id' LANGUAGE C STABLE;
 
 CREATE FUNCTION softdelete.preloaded() RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_preloaded' LANGUAGE C STABLE;
 
--- Trigger functions installed by enable().
+-- Trigger functions installed by enable(). log_changes() notes each row a
+-- soft delete, restore or hard delete changed, under the running operation.
 CREATE FUNCTION softdelete_internal.log_changes() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_log_changes' LANGUAGE C;
 
@@ -130,12 +147,16 @@ CREATE FUNCTION softdelete_internal.guard_truncate() RETURNS trigger
 -- refusal. Rewritten statements call them in place of the assignments; the
 -- first tombstone column decides, the others read its decision.
 CREATE FUNCTION softdelete_internal.tombstone_at(tbl regclass, col integer, deciding boolean,
-        new_at timestamptz, new_by text, new_reason text,
-        old_at timestamptz, old_by text, old_reason text) RETURNS timestamptz
+        new_at timestamptz, new_by text, new_reason text, new_op bigint,
+        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
 CREATE FUNCTION softdelete_internal.tombstone_text(tbl regclass, col integer, deciding boolean,
-        new_at timestamptz, new_by text, new_reason text,
-        old_at timestamptz, old_by text, old_reason text) RETURNS text
+        new_at timestamptz, new_by text, new_reason text, new_op bigint,
+        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS text
+    AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
+CREATE FUNCTION softdelete_internal.tombstone_op(tbl regclass, col integer, deciding boolean,
+        new_at timestamptz, new_by text, new_reason text, new_op bigint,
+        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
 
 -- Keeps softdelete.tables from being edited by hand: only enable() and
@@ -174,7 +195,7 @@ CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regcl
 
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide.
-CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_events boolean)
+CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_rows boolean)
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -241,24 +262,28 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
-    -- Hard deletes are always logged; log_events turns off the log of soft
-    -- deletes and restores, the high-volume part.
-    IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
-        EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
-                       'REFERENCING OLD TABLE AS softdelete_rows '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
-        RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
-    END IF;
-    IF log_events THEN
-        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
-            EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s '
-                           'REFERENCING NEW TABLE AS softdelete_rows '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
-            RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
+    -- The log triggers note each row under the running operation. Hard
+    -- deletes are always logged; soft deletes and restores when the table
+    -- logs them or notifies (log_rows). The WHEN clause is checked as a row
+    -- is written: an UPDATE that leaves deleted_at alone queues nothing.
+    -- Row triggers on a partitioned table are cloned to its partitions.
+    IF NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
+        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
+            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
+            RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
         END IF;
-    ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
-        EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
-        RETURN NEXT 'dropped soft delete log trigger on ' || rel::text;
+        IF log_rows THEN
+            IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
+                EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s FOR EACH ROW '
+                               'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
+                               'EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, col, col, log_args);
+                RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
+            END IF;
+        ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
+            EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
+            RETURN NEXT 'dropped soft delete log trigger on ' || rel::text;
+        END IF;
     END IF;
 END
 $$;
@@ -412,7 +437,7 @@ CREATE FUNCTION softdelete_internal.deleted_rows_index_name(tbl regclass, col na
 -- The defaults are the public function's: the gateway passes every argument.
 CREATE FUNCTION softdelete_internal.enable(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
-    undo_window interval, log_events boolean)
+    undo_window interval, log_events boolean, notify boolean)
     RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -489,25 +514,35 @@ BEGIN
             RAISE EXCEPTION 'column % of % has type %, not text', step, tbl, col_type USING ERRCODE = '42804';
         END IF;
     END LOOP;
+    -- The operation that soft-deleted the row: what undo() follows.
+    SELECT atttypid::regtype INTO col_type FROM pg_attribute
+     WHERE attrelid = tbl AND attname = 'delete_op' AND attnum > 0 AND NOT attisdropped;
+    IF col_type IS NULL THEN
+        EXECUTE format('ALTER TABLE %s ADD COLUMN delete_op bigint', tbl);
+        action := 'column'; object := format('%s.delete_op', tbl); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    ELSIF col_type <> 'bigint'::regtype THEN
+        RAISE EXCEPTION 'column delete_op of % has type %, not bigint', tbl, col_type USING ERRCODE = '42804';
+    END IF;
 
     IF cfg.relid IS NULL THEN
         SELECT relrowsecurity, relforcerowsecurity INTO rel_rls, rel_forced FROM pg_class WHERE oid = tbl;
         INSERT INTO softdelete.tables (relid, column_name, retention, archive, archive_retention, cascade,
-                                       pii_columns, undo_window, log_events, key_columns,
+                                       pii_columns, undo_window, log_events, notify, key_columns,
                                        rls_was_enabled, rls_was_forced)
         VALUES (tbl, col, enable.retention, enable.archive, enable.archive_retention, enable.cascade,
-                coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events, keys,
-                rel_rls, rel_forced);
+                coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events,
+                coalesce(enable.notify, false), keys, rel_rls, rel_forced);
         action := 'enabled'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
-    ELSIF (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window, cfg.log_events)
+    ELSIF (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window,
+           cfg.log_events, cfg.notify)
           IS DISTINCT FROM
           (enable.retention, enable.archive, enable.archive_retention, enable.cascade,
-           coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events) THEN
+           coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events, coalesce(enable.notify, false)) THEN
         UPDATE softdelete.tables t
            SET retention = enable.retention, archive = enable.archive,
                archive_retention = enable.archive_retention, cascade = enable.cascade,
                pii_columns = coalesce(enable.pii_columns, '{}'), undo_window = enable.undo_window,
-               log_events = enable.log_events, key_columns = keys
+               log_events = enable.log_events, notify = coalesce(enable.notify, false), key_columns = keys
          WHERE t.relid = tbl;
         action := 'configured'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
     END IF;
@@ -528,7 +563,7 @@ BEGIN
     END IF;
 
     FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
-        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, enable.log_events) LOOP
+        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, enable.log_events OR enable.notify) LOOP
             action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
         END LOOP;
     END LOOP;
@@ -603,7 +638,7 @@ BEGIN
     END IF;
     PERFORM softdelete_internal.invalidate(tbl);
     action := 'disabled'; object := tbl::text; RETURN NEXT;
-    RAISE NOTICE 'soft delete disabled on %; columns %, deleted_by and delete_reason are kept with their data',
+    RAISE NOTICE 'soft delete disabled on %; columns %, deleted_by, delete_reason and delete_op are kept with their data',
         tbl, quote_ident(cfg.column_name);
 END
 $$;
@@ -784,6 +819,73 @@ CREATE FUNCTION softdelete_internal.hard_delete(tbl regclass, key anycompatible)
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'SELECT softdelete_internal.hard_delete_row($1, softdelete_internal.key_json($2))';
 
+-- Every enabled table, as the target of a statement on the rows an
+-- operation ($1->>'op') soft-deleted and that are still deleted. ONLY for a
+-- plain table: an enabled inheritance child has its own turn.
+CREATE FUNCTION softdelete_internal.operation_targets(OUT relid regclass, OUT target text, OUT col name, OUT marked text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT cfg.relid,
+               CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || cfg.relid::text,
+               cfg.column_name,
+               format('delete_op = ($1->>''op'')::bigint AND %I IS NOT NULL', cfg.column_name)
+          FROM softdelete.tables cfg JOIN pg_catalog.pg_class c ON c.oid = cfg.relid
+         ORDER BY cfg.relid::oid;
+    END;
+
+-- Restores exactly the rows that operation op soft-deleted, in every table,
+-- and nothing deleted before or after by another operation: the rows still
+-- marked with op. Admins of every table it touched; all or nothing.
+CREATE FUNCTION softdelete_internal.undo(op bigint) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    touched regclass[] := '{}';
+    n bigint;
+    total bigint := 0;
+    arg jsonb := jsonb_build_object('op', undo.op);
+    problem text;
+    detail text;
+BEGIN
+    IF undo.op IS NULL THEN
+        RAISE EXCEPTION 'an operation id is required' USING ERRCODE = '22004';
+    END IF;
+    FOR t IN SELECT * FROM softdelete_internal.operation_targets() LOOP
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(t.relid, format('SELECT 1 FROM %s WHERE %s LIMIT 1', t.target, t.marked), arg) r;
+        IF n > 0 THEN
+            touched := touched || t.relid;
+        END IF;
+    END LOOP;
+    IF cardinality(touched) = 0 THEN
+        RAISE EXCEPTION 'operation % has no soft-deleted rows left to restore', undo.op
+            USING ERRCODE = 'P0002',
+                  DETAIL = 'It never soft-deleted rows, or they were restored, deleted again by another operation, or purged since.';
+    END IF;
+    -- Who may, for every table, before anything changes.
+    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
+        PERFORM softdelete_internal.require_admin(t.relid, 'undo operations on');
+    END LOOP;
+    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
+        BEGIN
+            SELECT r.processed INTO n
+              FROM softdelete_internal.run_as_owner(t.relid,
+                       format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked), arg) r;
+        EXCEPTION WHEN unique_violation THEN
+            GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL;
+            RAISE EXCEPTION 'cannot undo operation %: a row of % would duplicate a live row in unique index %',
+                    undo.op, t.relid, quote_ident(problem)
+                USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
+                      HINT = 'Delete or change the live row first; nothing was restored.';
+        END;
+        total := total + n;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
 -------------------------------------------------------------------------------
 -- The public API: each is the C gateway, which calls the function of the same
 -- name and arguments in softdelete_internal as the extension's owner and
@@ -799,7 +901,8 @@ CREATE FUNCTION softdelete.enable(
     cascade boolean DEFAULT true,
     pii_columns name[] DEFAULT '{}',
     undo_window interval DEFAULT NULL,
-    log_events boolean DEFAULT true)
+    log_events boolean DEFAULT true,
+    notify boolean DEFAULT false)
     RETURNS TABLE (action text, object text)
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
@@ -810,6 +913,9 @@ CREATE FUNCTION softdelete.restore(tbl regclass, key anycompatible) RETURNS bigi
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 -- After DDL by anyone else than enable() and disable() (the event triggers
@@ -839,7 +945,7 @@ BEGIN
          WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'i', 'I')
     LOOP
         FOR part IN
-            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events,
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events, cfg.notify,
                    EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
                                                      AND p.polname = 'softdelete_visibility') AS covered
               FROM pg_partition_tree(rel) t
@@ -849,7 +955,7 @@ BEGIN
         LOOP
             IF NOT part.covered THEN
                 PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
-                                                                part.key_columns, part.log_events);
+                                                                part.key_columns, part.log_events OR part.notify);
             END IF;
             -- An attached table brings its own full unique indexes along.
             FOREACH step IN ARRAY (SELECT actions FROM softdelete_internal.convert_uniques(part.partition, part.column_name)) LOOP
@@ -925,9 +1031,9 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean),
+    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
-    softdelete.hard_delete(regclass, anycompatible), softdelete.is_admin(regclass),
+    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
@@ -935,10 +1041,13 @@ GRANT EXECUTE ON FUNCTION
 -- on them as the table's owner when it clones the triggers onto a new
 -- partition. Without USAGE on the schema nobody can name any of them.
 GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reason(),
-    softdelete_internal.deletion_stamp(), softdelete_internal.include_deleted(regclass),
+    softdelete_internal.deletion_stamp(), softdelete_internal.operation_id(),
+    softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
-    softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, timestamptz, text, text),
-    softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, timestamptz, text, text)
+    softdelete_internal.log_changes(),
+    softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint),
+    softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint),
+    softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint)
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;

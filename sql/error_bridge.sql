@@ -102,13 +102,13 @@ SELECT count(*) AS nosy_sees FROM users;
 RESET ROLE;
 
 --------------------------------------------------------------------------
--- A PostgreSQL error inside C++ code (pg_guard, then entry_guard)
+-- A PostgreSQL error while the event log is written
 --------------------------------------------------------------------------
 
 -- A trigger on the event log refuses every insert with its own SQLSTATE,
--- detail and hint. The module writes the log from C++ through SPI; the
--- error crosses the C++ frames and reaches the client intact, and the
--- DELETE that caused it is rolled back.
+-- detail and hint. The module writes the log when the statement ends; the
+-- error reaches the client intact, and the DELETE that caused it is rolled
+-- back: no soft delete without its record.
 CREATE FUNCTION eb_s.refuse_events() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'the event log is closed'
@@ -187,33 +187,40 @@ RESET ROLE;
 
 -- The client gets the error PostgreSQL made, not a summary of it: the object
 -- names, texts of any length, and the CONTEXT lines of the frames it was
--- raised in, below the C++ code that writes the event log. error_fields()
--- shows each field of the error a statement raises as PL/pgSQL reads it
--- (long texts by their start and length).
+-- raised in. The log is written when a statement the client (or a
+-- procedure) issued ends, so a procedure catches it: capture_error() runs
+-- a statement and keeps each field of the error it raised as PL/pgSQL reads
+-- it (long texts by their start and length).
 SELECT pg_backend_pid() AS backend_pid \gset
-CREATE FUNCTION eb_s.error_fields(stmt text) RETURNS TABLE (field text, value text)
+CREATE TABLE eb_s.captured (n int, field text, value text);
+GRANT INSERT, SELECT, DELETE ON eb_s.captured TO eb_app;
+CREATE PROCEDURE eb_s.capture_error(stmt text, times int DEFAULT 1)
 LANGUAGE plpgsql AS $$
 DECLARE
     e_state text; e_message text; e_detail text; e_hint text; e_schema text; e_table text;
     e_column text; e_datatype text; e_constraint text; e_context text;
 BEGIN
-    EXECUTE stmt;
-    RETURN QUERY VALUES ('no error', NULL::text);
-EXCEPTION WHEN OTHERS THEN
-    GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
-        e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_schema = SCHEMA_NAME,
-        e_table = TABLE_NAME, e_column = COLUMN_NAME, e_datatype = PG_DATATYPE_NAME,
-        e_constraint = CONSTRAINT_NAME, e_context = PG_EXCEPTION_CONTEXT;
-    RETURN QUERY
-        SELECT f, CASE WHEN f IN ('message', 'detail', 'hint') AND length(v) > 100
-                       THEN left(v, 20) || '... (' || length(v) || ' characters)' ELSE v END
-          FROM (VALUES ('sqlstate', e_state), ('message', e_message), ('detail', e_detail),
-                       ('hint', e_hint), ('schema', e_schema), ('table', e_table),
-                       ('column', e_column), ('datatype', e_datatype),
-                       ('constraint', e_constraint), ('context', e_context)) AS e(f, v);
+    FOR i IN 1..times LOOP
+        BEGIN
+            EXECUTE stmt;
+            INSERT INTO eb_s.captured VALUES (i, 'no error', NULL);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS e_state = RETURNED_SQLSTATE, e_message = MESSAGE_TEXT,
+                e_detail = PG_EXCEPTION_DETAIL, e_hint = PG_EXCEPTION_HINT, e_schema = SCHEMA_NAME,
+                e_table = TABLE_NAME, e_column = COLUMN_NAME, e_datatype = PG_DATATYPE_NAME,
+                e_constraint = CONSTRAINT_NAME, e_context = PG_EXCEPTION_CONTEXT;
+            INSERT INTO eb_s.captured
+                SELECT i, f, CASE WHEN f IN ('message', 'detail', 'hint') AND length(v) > 100
+                                  THEN left(v, 20) || '... (' || length(v) || ' characters)' ELSE v END
+                  FROM (VALUES ('sqlstate', e_state), ('message', e_message), ('detail', e_detail),
+                               ('hint', e_hint), ('schema', e_schema), ('table', e_table),
+                               ('column', e_column), ('datatype', e_datatype),
+                               ('constraint', e_constraint), ('context', e_context)) AS e(f, v);
+        END;
+    END LOOP;
 END
 $$;
-GRANT EXECUTE ON FUNCTION eb_s.error_fields(text) TO eb_app;
+GRANT EXECUTE ON PROCEDURE eb_s.capture_error(text, int) TO eb_app;
 
 -- Every field a PL/pgSQL RAISE can set, with texts longer than any fixed
 -- buffer, raised by a trigger under the module's event insert.
@@ -229,7 +236,9 @@ $$;
 CREATE TRIGGER eb_refuse BEFORE INSERT ON softdelete.events
     FOR EACH ROW EXECUTE FUNCTION eb_s.refuse_events_at_length();
 SET ROLE eb_app;
-SELECT * FROM eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 4$$);
+CALL eb_s.capture_error($$DELETE FROM eb_s.users WHERE id = 4$$);
+SELECT field, value FROM eb_s.captured;
+DELETE FROM eb_s.captured;
 RESET ROLE;
 DROP TRIGGER eb_refuse ON softdelete.events;
 DROP FUNCTION eb_s.refuse_events_at_length();
@@ -242,15 +251,16 @@ CREATE UNIQUE INDEX eb_one_event_per_reason ON softdelete.events (table_name, re
 SET ROLE eb_app;
 SET softdelete.reason = 'eb: once';
 DELETE FROM eb_s.users WHERE id = 4;
-SELECT * FROM eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 5$$);
+CALL eb_s.capture_error($$DELETE FROM eb_s.users WHERE id = 5$$);
+SELECT field, value FROM eb_s.captured;
+DELETE FROM eb_s.captured;
 
 -- The backend keeps working: the same error a hundred times in one
--- statement, then errors made in C++ and in PostgreSQL, and statements that
+-- procedure, then errors made in C++ and in PostgreSQL, and statements that
 -- succeed between them, all in the backend that started this file.
-SELECT count(*) AS constraint_kept
-  FROM generate_series(1, 100),
-       LATERAL eb_s.error_fields($$DELETE FROM eb_s.users WHERE id = 5$$) AS e
- WHERE e.field = 'constraint' AND e.value = 'eb_one_event_per_reason';
+CALL eb_s.capture_error($$DELETE FROM eb_s.users WHERE id = 5$$, 100);
+SELECT count(*) AS constraint_kept FROM eb_s.captured
+ WHERE field = 'constraint' AND value = 'eb_one_event_per_reason';
 DELETE FROM eb_s.users WHERE id = 5;
 \echo SQLSTATE :SQLSTATE
 SELECT * FROM softdelete.enable('eb_s.users_view');
@@ -267,7 +277,9 @@ DROP INDEX softdelete.eb_one_event_per_reason;
 -- Clean up.
 RESET search_path;
 DELETE FROM softdelete.events WHERE table_name LIKE 'eb\_s.%';
-DROP FUNCTION eb_s.caught(text), eb_s.error_fields(text);
+DROP FUNCTION eb_s.caught(text);
+DROP PROCEDURE eb_s.capture_error(text, int);
+DROP TABLE eb_s.captured;
 DROP VIEW eb_s.users_view;
 DROP TABLE eb_s.users, eb_s.no_pk, eb_s.parted, eb_s.own;
 DROP SEQUENCE eb_s.a_sequence;

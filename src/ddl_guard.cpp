@@ -1,6 +1,6 @@
 // The drift guard, a ProcessUtility hook. Soft delete on a table is a set of
 // ordinary catalog objects: row-level security (enabled and forced), the
-// softdelete_* policies and triggers, and the three tombstone columns. Plain
+// softdelete_* policies and triggers, and the four tombstone columns. Plain
 // DDL by the table's owner could change any of them and quietly switch the
 // enforcement off: deleted rows shown, or rows removed for good. This hook
 // reads each DDL statement's parse tree and refuses, before anything runs,
@@ -12,6 +12,8 @@
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
 #include "ddl_guard.hpp"
+#include "executor_hooks.hpp"
+#include "operations.hpp"
 #include "settings.hpp"
 #include "api_gateway.hpp"
 #include "authorization.hpp"
@@ -172,7 +174,8 @@ bool tombstone(const TableConfig& cfg, const char* column)
         return false;
     AttrNumber att = get_attnum(cfg.relid, column);
     return att != InvalidAttrNumber &&
-           (att == cfg.deleted_at || att == cfg.deleted_by || att == cfg.delete_reason);
+           (att == cfg.deleted_at || att == cfg.deleted_by || att == cfg.delete_reason ||
+            att == cfg.delete_op);
 }
 
 // A trigger calling one of the extension's functions is the extension's own.
@@ -523,6 +526,9 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     else
         standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
                                 dest, qc);
+    // A TRUNCATE (or a procedure, a DO block) issued on its own has ended.
+    if (executor_depth() == 0 && finishing_query() == nullptr)
+        end_of_statement();
 }
 
 } // namespace

@@ -4,6 +4,7 @@
 #include "error_bridge.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
+#include "operations.hpp"
 #include "owner_statement.hpp"
 #include "settings.hpp"
 #include "table_config.hpp"
@@ -83,10 +84,7 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
                         errdetail("TRUNCATE would remove live and deleted rows for good."),
                         errhint("As an admin, SET LOCAL softdelete.hard_delete = on in the same "
                                 "transaction first.")));
-    softdelete::entry_guard([trigger] {
-        softdelete::write_event(trigger,
-                                {"truncate", nullptr, nullptr, 0, InvalidAttrNumber, false, -1});
-    });
+    softdelete::note_rows(cfg.root, softdelete::Action::truncate, nullptr);
     return PointerGetDatum(nullptr);
 }
 }

@@ -1,26 +1,28 @@
-// Writing softdelete.events (see event_log.cpp).
+// softdelete.events and NOTIFY softdelete (see event_log.cpp).
 #pragma once
-
-#include <string>
 
 #include "pg.hpp"
 
 namespace softdelete
 {
 
-struct EventSpec {
+// One operation's rows of one table, for one action.
+struct RecordedEvent {
+    int64 op;
+    Oid root;
     const char* action;
-    Tuplestorestate* rows; // the statement's transition rows; nullptr: none (TRUNCATE)
-    char** key_names;      // the primary key's columns
-    int nkeys;
-    AttrNumber deleted_at; // which rows the event covers: InvalidAttrNumber for all,
-    bool want_deleted;     // else those this transaction deleted (true) or live (false)
-    int64 row_count;       // -1: the number of rows covered
+    const char* actor;
+    const char* reason; // nullptr: none
+    bool rows_known;    // false for TRUNCATE
+    int64 rows;
+    const char* keys;  // the keys as comma-separated JSON values; nullptr: none
+    bool optional_log; // soft deletes and restores, which log_events may turn off
 };
 
-// C++ regime (may throw PgError). One event for the statement that fired trigger.
-void write_event(TriggerData* trigger, const EventSpec& spec);
-std::string current_actor();
+// PG regime. Writes the event (as the log's owner) unless the table turned
+// its log off, and sends NOTIFY softdelete when the table asked for it.
+void record_event(const RecordedEvent& event);
+
 // PG regime: softdelete.actor when the application set it, else the role.
 const char* actor_name();
 // PG regime: opens a GUC nest level in which softdelete.actor holds the

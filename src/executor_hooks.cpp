@@ -2,7 +2,13 @@
 // command tag from queryDesc->operation right after ExecutorRun (PG's
 // ProcessQuery), so a DELETE that ran as an UPDATE is reported as the DELETE
 // it was, with es_processed as its count.
+//
+// Where a statement ends, for operations.cpp: a data-modifying statement
+// after its ExecutorFinish (which fires its AFTER triggers, the log
+// triggers among them); a SELECT, whose functions may change rows, after
+// each ExecutorRun (a cursor's FETCH is one); only at the outermost level.
 #include "executor_hooks.hpp"
+#include "operations.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
 
@@ -44,6 +50,9 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
         run_depth--;
     }
     PG_END_TRY();
+    if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
+        !query->plannedstmt->hasModifyingCTE)
+        end_of_statement();
     if (query->operation == CMD_UPDATE && query->plannedstmt->planTree != nullptr &&
         IsA(query->plannedstmt->planTree, ModifyTable) &&
         is_rewritten_delete(query->plannedstmt,
@@ -67,6 +76,8 @@ void finish_hook(QueryDesc* query)
         finishing = outer;
     }
     PG_END_TRY();
+    if (run_depth == 0 && finishing == nullptr)
+        end_of_statement();
 }
 
 } // namespace
@@ -76,19 +87,19 @@ void count_backstop_row()
     backstop_rows++;
 }
 
-// Row triggers fire inside the ExecutorRun of the statement that changes the
-// row; a statement run from inside them (a function, SPI) has an ExecutorRun
-// of its own. So a BEFORE DELETE row trigger that fires while the innermost
-// running statement updates rows, and deletes none, comes from an UPDATE
-// moving a row to another partition (PostgreSQL moves it as a delete here and
-// an insert there). A statement that also deletes (a writable CTE, a MERGE
-// with a DELETE action) cannot be told apart from its deletes: those rows are
-// treated as deleted, never as moved.
-bool moving_row_between_partitions()
+// BEFORE row triggers fire inside the ExecutorRun of the statement that
+// changes the row, AFTER row triggers inside its ExecutorFinish; a statement
+// run from inside them (a function, SPI) has its own. So a DELETE row
+// trigger that fires for a statement that updates rows, and deletes none,
+// comes from an UPDATE moving a row to another partition (PostgreSQL moves
+// it as a delete here and an insert there). A statement that also deletes
+// (a writable CTE, a MERGE with a DELETE action) cannot be told apart from
+// its deletes: those rows are treated as deleted, never as moved.
+bool moving_rows_between_partitions(const QueryDesc* query)
 {
-    if (running == nullptr)
+    if (query == nullptr)
         return false;
-    const PlannedStmt* stmt = running->plannedstmt;
+    const PlannedStmt* stmt = query->plannedstmt;
     bool updates = false;
     List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
     ListCell* lc;
@@ -115,6 +126,11 @@ bool moving_row_between_partitions()
         }
     }
     return updates;
+}
+
+bool moving_row_between_partitions()
+{
+    return moving_rows_between_partitions(running);
 }
 
 int executor_depth()

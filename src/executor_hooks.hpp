@@ -1,5 +1,5 @@
-// Executor hooks: the command tag and row count a client reads, and which
-// query's AFTER triggers are firing.
+// Executor hooks: the command tag and row count a client reads, where a
+// statement ends, and which query's AFTER triggers are firing.
 #pragma once
 
 #include "pg.hpp"
@@ -16,6 +16,8 @@ void count_backstop_row();
 // True when a BEFORE DELETE row trigger fires because an UPDATE (or a MERGE
 // without DELETE actions) moves the row to another partition.
 bool moving_row_between_partitions();
+// The same for an AFTER DELETE row trigger, given the finishing query.
+bool moving_rows_between_partitions(const QueryDesc* query);
 
 // How many ExecutorRun calls are running, one inside the other.
 int executor_depth();

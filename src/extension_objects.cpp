@@ -17,6 +17,8 @@ struct FunctionOids {
     Oid reason;
     Oid tombstone_at;
     Oid tombstone_text;
+    Oid tombstone_op;
+    Oid operation_id;
 };
 
 FunctionOids oids = {};
@@ -37,13 +39,18 @@ const FunctionOids& functions()
         fresh.deletion_stamp = lookup("deletion_stamp", 0, nullptr);
         fresh.actor = lookup("actor", 0, nullptr);
         fresh.reason = lookup("reason", 0, nullptr);
-        const Oid decision_args[] = {REGCLASSOID, INT4OID,        BOOLOID, TIMESTAMPTZOID, TEXTOID,
-                                     TEXTOID,     TIMESTAMPTZOID, TEXTOID, TEXTOID};
-        fresh.tombstone_at = lookup("tombstone_at", 9, decision_args);
-        fresh.tombstone_text = lookup("tombstone_text", 9, decision_args);
+        const Oid decision_args[] = {REGCLASSOID, INT4OID, BOOLOID, TIMESTAMPTZOID,
+                                     TEXTOID,     TEXTOID, INT8OID, TIMESTAMPTZOID,
+                                     TEXTOID,     TEXTOID, INT8OID};
+        constexpr int decision_nargs = sizeof decision_args / sizeof decision_args[0];
+        fresh.tombstone_at = lookup("tombstone_at", decision_nargs, decision_args);
+        fresh.tombstone_text = lookup("tombstone_text", decision_nargs, decision_args);
+        fresh.tombstone_op = lookup("tombstone_op", decision_nargs, decision_args);
+        fresh.operation_id = lookup("operation_id", 0, nullptr);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
                       OidIsValid(fresh.actor) && OidIsValid(fresh.reason) &&
-                      OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text);
+                      OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text) &&
+                      OidIsValid(fresh.tombstone_op) && OidIsValid(fresh.operation_id);
         if (!fresh.valid)
             ereport(
                 ERROR,
@@ -108,6 +115,23 @@ Oid extension_table(const char* name)
     return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
+Oid internal_relation(const char* name)
+{
+    Oid nsp = get_namespace_oid("softdelete_internal", true);
+    return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
+}
+
+Oid relation_owner(Oid relid)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+    if (!HeapTupleIsValid(tuple))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return owner;
+}
+
 void forget_extension_objects()
 {
     oids.valid = false;
@@ -138,6 +162,16 @@ Oid tombstone_at_function()
 Oid tombstone_text_function()
 {
     return functions().tombstone_text;
+}
+
+Oid tombstone_op_function()
+{
+    return functions().tombstone_op;
+}
+
+Oid operation_id_function()
+{
+    return functions().operation_id;
 }
 
 } // namespace softdelete

@@ -10,6 +10,13 @@ namespace softdelete
 // extension is not installed in this database.
 Oid extension_table(const char* name);
 
+// A relation of schema softdelete_internal (the operation_ids sequence), or
+// InvalidOid.
+Oid internal_relation(const char* name);
+
+// The owner of a relation, or an error when it does not exist.
+Oid relation_owner(Oid relid);
+
 // A function of schema softdelete_internal, or InvalidOid.
 Oid internal_function_oid(const char* name, int nargs, const Oid* argtypes);
 // The same, or an error saying the extension needs repair.
@@ -23,6 +30,9 @@ Oid reason_function();
 // The per-row decision of tombstone writes (tombstone_decision.cpp).
 Oid tombstone_at_function();
 Oid tombstone_text_function();
+Oid tombstone_op_function();
+// The running operation's id (operations.cpp), which a rewritten DELETE stamps.
+Oid operation_id_function();
 void forget_extension_objects();
 
 // Plans that fold softdelete.include_deleted (SELECTs, through the policy).

@@ -2,8 +2,8 @@
 // SQL-callable functions that belong to no other room.
 #include "authorization.hpp"
 #include "ddl_guard.hpp"
-#include "row_counts.hpp"
 #include "executor_hooks.hpp"
+#include "operations.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
@@ -19,7 +19,7 @@ void _PG_init(void)
     loaded_at_startup = process_shared_preload_libraries_in_progress;
     softdelete::define_settings();
     softdelete::register_config_invalidation();
-    softdelete::register_row_count_reset();
+    softdelete::register_operation_callbacks();
     softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();

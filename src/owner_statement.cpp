@@ -1,5 +1,6 @@
 // See owner_statement.hpp. Errors need no cleanup here: aborting the
 // (sub)transaction restores the user id and the settings.
+#include "extension_objects.hpp"
 #include "owner_statement.hpp"
 #include "event_log.hpp"
 
@@ -53,13 +54,7 @@ Datum softdelete_run_as_owner(PG_FUNCTION_ARGS)
         ereport(ERROR,
                 (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                  errmsg("softdelete_internal.run_as_owner() needs a table and a statement")));
-    Oid relid = PG_GETARG_OID(0);
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-    if (!HeapTupleIsValid(tuple))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", relid)));
-    Oid owner = ((Form_pg_class)GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
+    Oid owner = softdelete::relation_owner(PG_GETARG_OID(0));
     Oid types[] = {JSONBOID};
     Datum values[] = {PG_ARGISNULL(2) ? (Datum)0 : PG_GETARG_DATUM(2)};
     int nargs = PG_ARGISNULL(2) ? 0 : 1;

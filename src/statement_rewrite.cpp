@@ -214,7 +214,8 @@ void skip_visibility_checks(Query* query)
     query->withCheckOptions = kept;
 }
 
-// Marks the target rows deleted: stamp, actor, reason; live rows only.
+// Marks the target rows deleted: stamp, actor, reason, operation; live rows
+// only.
 void make_soft_delete(Query* query, const TableConfig& cfg)
 {
     assign(&query->targetList, cfg, cfg.deleted_at,
@@ -223,6 +224,8 @@ void make_soft_delete(Query* query, const TableConfig& cfg)
            call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
     assign(&query->targetList, cfg, cfg.delete_reason,
            call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
+    assign(&query->targetList, cfg, cfg.delete_op,
+           call_as_column(operation_id_function(), INT8OID, cfg, cfg.delete_op));
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
     skip_visibility_checks(query);
@@ -247,7 +250,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
 
 bool assigns_tombstone(List* target_list, const TableConfig& cfg)
 {
-    for (AttrNumber attno : {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason}) {
+    for (AttrNumber attno : {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
         if (attno != InvalidAttrNumber && find_assignment(target_list, attno) != nullptr)
             return true;
     }
@@ -260,7 +263,7 @@ bool assigns_only_tombstone(List* target_list, const TableConfig& cfg)
     foreach (lc, target_list) {
         auto* tle = static_cast<TargetEntry*>(lfirst(lc));
         if (!tle->resjunk && tle->resno != cfg.deleted_at && tle->resno != cfg.deleted_by &&
-            tle->resno != cfg.delete_reason)
+            tle->resno != cfg.delete_reason && tle->resno != cfg.delete_op)
             return false;
     }
     return true;
@@ -283,12 +286,15 @@ bool literal_restore(List* target_list, const TableConfig& cfg)
 // the target relation in the statement's range table.
 void route_tombstone_writes(List** target_list, Index varno, const TableConfig& cfg)
 {
-    const AttrNumber columns[3] = {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason};
-    const Oid types[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
-    Expr* new_values[3];
-    Expr* old_values[3];
+    constexpr int n = 4;
+    const AttrNumber columns[n] = {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason, cfg.delete_op};
+    const Oid types[n] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID};
+    const Oid functions[n] = {tombstone_at_function(), tombstone_text_function(),
+                              tombstone_text_function(), tombstone_op_function()};
+    Expr* new_values[n];
+    Expr* old_values[n];
     AttrNumber deciding = InvalidAttrNumber;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         if (columns[i] == InvalidAttrNumber) {
             new_values[i] = old_values[i] =
                 reinterpret_cast<Expr*>(makeNullConst(types[i], -1, InvalidOid));
@@ -307,7 +313,7 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
         if (deciding == InvalidAttrNumber || columns[i] < deciding)
             deciding = columns[i];
     }
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < n; i++) {
         if (columns[i] == InvalidAttrNumber)
             continue;
         bool decides = columns[i] == deciding;
@@ -315,16 +321,13 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
             table_const(cfg),
             makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(i), false, true),
             makeBoolConst(decides, false));
-        for (int k = 0; k < 3; k++)
-            args = lappend(
-                args, decides ? new_values[k]
-                              : reinterpret_cast<Expr*>(makeNullConst(types[k], -1, InvalidOid)));
-        for (int k = 0; k < 3; k++)
-            args = lappend(
-                args, decides ? old_values[k]
-                              : reinterpret_cast<Expr*>(makeNullConst(types[k], -1, InvalidOid)));
-        Oid fn = i == 0 ? tombstone_at_function() : tombstone_text_function();
-        assign(target_list, cfg, columns[i], call_as_column(fn, types[i], cfg, columns[i], args));
+        for (Expr** values : {new_values, old_values}) {
+            for (int k = 0; k < n; k++)
+                args = lappend(args, decides ? values[k]
+                                             : reinterpret_cast<Expr*>(
+                                                   makeNullConst(types[k], -1, InvalidOid)));
+        }
+        assign(target_list, cfg, columns[i], call_as_column(functions[i], types[i], cfg, columns[i], args));
     }
 }
 

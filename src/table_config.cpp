@@ -37,8 +37,27 @@ void on_relcache_invalidation(Datum arg, Oid relid)
     forget_extension_objects();
 }
 
-// The row of softdelete.tables for relid: column name and log_events.
-bool read_config_row(Oid relid, NameData* column, bool* log_events)
+// What a row of softdelete.tables says that the C side needs.
+struct ConfigRow {
+    NameData column;
+    bool log_events;
+    bool notify;
+};
+
+// The value of column name in a row of softdelete.tables, or its default.
+bool flag_of(HeapTuple tuple, TupleDesc desc, const char* name, bool otherwise)
+{
+    for (int i = 0; i < desc->natts; i++) {
+        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0) {
+            bool isnull = false;
+            Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
+            return isnull ? otherwise : DatumGetBool(d);
+        }
+    }
+    return otherwise;
+}
+
+bool read_config_row(Oid relid, ConfigRow* row)
 {
     Oid table_oid = extension_table("tables");
     if (!OidIsValid(table_oid))
@@ -53,20 +72,17 @@ bool read_config_row(Oid relid, NameData* column, bool* log_events)
         HeapTuple tuple = systable_getnext(scan);
         if (HeapTupleIsValid(tuple)) {
             TupleDesc desc = RelationGetDescr(rel);
-            bool isnull = false;
-            int column_att = 0;
-            int log_att = 0;
+            namestrcpy(&row->column, "deleted_at");
             for (int i = 0; i < desc->natts; i++) {
-                const char* name = NameStr(TupleDescAttr(desc, i)->attname);
-                if (strcmp(name, "column_name") == 0)
-                    column_att = i + 1;
-                else if (strcmp(name, "log_events") == 0)
-                    log_att = i + 1;
+                if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "column_name") == 0) {
+                    bool isnull = false;
+                    Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
+                    if (!isnull)
+                        namestrcpy(&row->column, NameStr(*DatumGetName(d)));
+                }
             }
-            Datum d = heap_getattr(tuple, column_att, desc, &isnull);
-            namestrcpy(column, isnull ? "deleted_at" : NameStr(*DatumGetName(d)));
-            d = heap_getattr(tuple, log_att, desc, &isnull);
-            *log_events = isnull ? true : DatumGetBool(d);
+            row->log_events = flag_of(tuple, desc, "log_events", true);
+            row->notify = flag_of(tuple, desc, "notify", false);
             found = true;
         }
         systable_endscan(scan);
@@ -75,15 +91,17 @@ bool read_config_row(Oid relid, NameData* column, bool* log_events)
     return found;
 }
 
-void fill_config(TableConfig* config, Oid relid, Oid root, const char* column, bool log_events)
+void fill_config(TableConfig* config, Oid relid, Oid root, const ConfigRow& row)
 {
     config->relid = relid;
     config->root = root;
-    config->deleted_at = get_attnum(relid, column);
+    config->deleted_at = get_attnum(relid, NameStr(row.column));
     config->deleted_by = get_attnum(relid, "deleted_by");
     config->delete_reason = get_attnum(relid, "delete_reason");
+    config->delete_op = get_attnum(relid, "delete_op");
     config->deleted_at_type = get_atttype(relid, config->deleted_at);
-    config->log_events = log_events;
+    config->log_events = row.log_events;
+    config->notify = row.notify;
 }
 
 } // namespace
@@ -126,17 +144,16 @@ bool table_config(Oid relid, TableConfig* out)
         return entry->enabled;
     }
 
-    NameData column;
-    bool log_events = true;
+    ConfigRow row;
     Oid root = InvalidOid;
-    if (read_config_row(relid, &column, &log_events)) {
+    if (read_config_row(relid, &row)) {
         root = relid;
     } else if (get_rel_relispartition(relid)) {
         List* ancestors = get_partition_ancestors(relid);
         ListCell* lc;
         foreach (lc, ancestors) {
             Oid ancestor = lfirst_oid(lc);
-            if (read_config_row(ancestor, &column, &log_events)) {
+            if (read_config_row(ancestor, &row)) {
                 root = ancestor;
                 break;
             }
@@ -148,7 +165,7 @@ bool table_config(Oid relid, TableConfig* out)
     memset(&config, 0, sizeof config);
     bool enabled = OidIsValid(root);
     if (enabled) {
-        fill_config(&config, relid, root, NameStr(column), log_events);
+        fill_config(&config, relid, root, row);
         enabled = config.deleted_at != InvalidAttrNumber;
     }
     // Entered only now: the lookups above may have flushed the cache.

@@ -12,8 +12,10 @@ struct TableConfig {
     AttrNumber deleted_at; // attribute numbers in relid
     AttrNumber deleted_by;
     AttrNumber delete_reason;
+    AttrNumber delete_op;  // the operation that soft-deleted the row
     Oid deleted_at_type; // timestamptz, or timestamp when an ORM column was adopted
     bool log_events;
+    bool notify; // NOTIFY softdelete for each operation
 };
 
 // Fills *out with the configuration governing relid; false when soft delete

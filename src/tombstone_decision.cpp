@@ -1,18 +1,20 @@
-// softdelete_internal.tombstone_at() / tombstone_text(): what a write to the
+// softdelete_internal.tombstone_at() / _text() / _op(): what a write to the
 // tombstone columns becomes, decided row by row inside the statement's own
 // projection. The planner hook (statement_rewrite.cpp) replaces every
-// assignment to deleted_at, deleted_by and delete_reason of an UPDATE,
+// assignment to deleted_at, deleted_by, delete_reason and delete_op of an UPDATE,
 // an INSERT ... ON CONFLICT DO UPDATE or a MERGE ... UPDATE with calls of
 // these functions. The first of the three columns in attribute order (the
 // executor computes a row's new values in that order) gets the deciding call,
 // which receives the values the statement assigns (each evaluated once, as an
-// argument) and the row's old values; the other two read its decision.
+// argument) and the row's old values; the others read its decision.
 //
 //   live -> live        deletion records may not change, except by admins
 //   live -> deleted     a soft delete: the server stamps its own time, the
-//                       actor and the reason (an admin may give the actor)
+//                       actor, the reason (an admin may give the actor) and
+//                       the running operation, which nobody can name
 //   deleted -> live     a restore: admins only
-//   deleted -> deleted  the stamp never moves; only admins may write the row
+//   deleted -> deleted  the stamp and the operation never move; only admins
+//                       may write the row
 //
 // An assignment that leaves a value as it was is not a write, so an ORM that
 // saves every column of a live row keeps working. No row trigger is
@@ -22,7 +24,7 @@
 #include "authorization.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
-#include "row_counts.hpp"
+#include "operations.hpp"
 #include "table_config.hpp"
 
 namespace softdelete
@@ -31,7 +33,8 @@ namespace softdelete
 namespace
 {
 
-enum Column { at_column = 0, by_column = 1, reason_column = 2 };
+enum Column { at_column = 0, by_column = 1, reason_column = 2, op_column = 3 };
+constexpr int columns = 4;
 
 struct Value {
     Datum datum;
@@ -43,7 +46,7 @@ struct Value {
 struct Decision {
     Oid relid;
     int pending; // calls still to read it
-    Value values[3];
+    Value values[columns];
 };
 
 Decision* decisions = nullptr;
@@ -69,8 +72,9 @@ Decision& decision_at(int depth)
 // context), and frees them when it is replaced or forgotten.
 void release(Decision& d)
 {
-    for (Value& v : d.values) {
-        if (!v.isnull && v.datum != (Datum)0 && &v != &d.values[at_column])
+    for (int i = 0; i < columns; i++) {
+        Value& v = d.values[i];
+        if (!v.isnull && v.datum != (Datum)0 && (i == by_column || i == reason_column))
             pfree(DatumGetPointer(v.datum));
         v = {(Datum)0, true};
     }
@@ -102,25 +106,36 @@ Value text_value(const char* text)
     return {text == nullptr ? (Datum)0 : CStringGetTextDatum(text), text == nullptr};
 }
 
-// Arguments: new deleted_at, deleted_by, delete_reason, then the old ones.
-void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value out[3])
+bool same_op(const Value& a, const Value& b)
+{
+    if (a.isnull || b.isnull)
+        return a.isnull == b.isnull;
+    return DatumGetInt64(a.datum) == DatumGetInt64(b.datum);
+}
+
+// Arguments: new deleted_at, deleted_by, delete_reason, delete_op, then the
+// old ones.
+void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value out[columns])
 {
     Value new_at = argument(fcinfo, first);
     Value new_by = argument(fcinfo, first + 1);
     Value new_reason = argument(fcinfo, first + 2);
-    Value old_at = argument(fcinfo, first + 3);
-    Value old_by = argument(fcinfo, first + 4);
-    Value old_reason = argument(fcinfo, first + 5);
+    Value new_op = argument(fcinfo, first + 3);
+    Value old_at = argument(fcinfo, first + 4);
+    Value old_by = argument(fcinfo, first + 5);
+    Value old_reason = argument(fcinfo, first + 6);
+    Value old_op = argument(fcinfo, first + 7);
     bool by_changed = !same_text(new_by, old_by);
     bool reason_changed = !same_text(new_reason, old_reason);
     const Value null_value = {(Datum)0, true};
 
     if (old_at.isnull && new_at.isnull) {
-        if (by_changed || reason_changed)
+        if (by_changed || reason_changed || !same_op(new_op, old_op))
             require_admin(cfg.relid, cfg.root, "change deletion records of");
         out[at_column] = null_value;
         out[by_column] = new_by;
         out[reason_column] = new_reason;
+        out[op_column] = new_op;
     } else if (old_at.isnull) {
         // A soft delete. The actor is the application's unless an admin names one.
         if (by_changed)
@@ -128,17 +143,18 @@ void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value ou
         out[at_column] = {TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false};
         out[by_column] = by_changed ? new_by : text_value(actor_name());
         out[reason_column] = reason_changed ? new_reason : text_value(reason_text());
-        note_soft_deleted_row(cfg);
+        out[op_column] = {Int64GetDatum(current_operation()), false};
     } else if (new_at.isnull) {
         require_admin(cfg.relid, cfg.root, "restore rows of");
-        out[at_column] = out[by_column] = out[reason_column] = null_value;
-        note_restored_row(cfg);
+        out[at_column] = out[by_column] = out[reason_column] = out[op_column] = null_value;
     } else {
-        // Stays deleted: retention counts from the first delete.
+        // Stays deleted: retention counts from the first delete, and undo
+        // follows the operation that deleted it.
         require_admin(cfg.relid, cfg.root, "change deleted rows of");
         out[at_column] = old_at;
         out[by_column] = new_by;
         out[reason_column] = new_reason;
+        out[op_column] = old_op;
     }
 }
 
@@ -154,29 +170,33 @@ void forget_tombstone_decision(int depth)
 
 extern "C" {
 
-// (tbl, column, deciding, new_at, new_by, new_reason, old_at, old_by,
-// old_reason); column 0 is deleted_at, 1 deleted_by, 2 delete_reason. Only
-// the deciding call gets values; the others read what it decided.
+// (tbl, column, deciding, new_at, new_by, new_reason, new_op, old_at,
+// old_by, old_reason, old_op); column 0 is deleted_at, 1 deleted_by, 2
+// delete_reason, 3 delete_op. Only the deciding call gets values; the others
+// read what it decided.
 PG_FUNCTION_INFO_V1(softdelete_tombstone);
 Datum softdelete_tombstone(PG_FUNCTION_ARGS)
 {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 9)
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 11)
         ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
                         errmsg("softdelete_internal.tombstone_*() is called by rewritten "
                                "statements only")));
     Oid relid = PG_GETARG_OID(0);
     int column = PG_GETARG_INT32(1);
     bool deciding = PG_GETARG_BOOL(2);
-    if (column < 0 || column > 2)
+    if (column < 0 || column >= softdelete::columns)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("no tombstone column %d", column)));
     // tombstone_at() returns deleted_at, tombstone_text() the two text
-    // columns: a call that asks one for the other's column gets an error,
-    // not a value of the wrong type.
+    // columns, tombstone_op() delete_op: a call that asks one for another's
+    // column gets an error, not a value of the wrong type.
     Oid declared = get_fn_expr_rettype(fcinfo->flinfo);
     if (!OidIsValid(declared))
         declared = get_func_rettype(fcinfo->flinfo->fn_oid);
-    if (declared != (column == softdelete::at_column ? TIMESTAMPTZOID : TEXTOID))
+    Oid expected = column == softdelete::at_column   ? TIMESTAMPTZOID
+                   : column == softdelete::op_column ? INT8OID
+                                                     : TEXTOID;
+    if (declared != expected)
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                  errmsg("tombstone column %d is not of the type this function returns", column)));
@@ -189,15 +209,16 @@ Datum softdelete_tombstone(PG_FUNCTION_ARGS)
     softdelete::Decision& d = softdelete::decision_at(softdelete::executor_depth());
     if (deciding) {
         softdelete::release(d);
-        softdelete::Value decided[3];
+        softdelete::Value decided[softdelete::columns];
         softdelete::decide(cfg, fcinfo, 3, decided);
         MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
         memcpy(d.values, decided, sizeof decided);
         softdelete::keep(d);
         MemoryContextSwitchTo(caller);
         d.relid = relid;
-        d.pending =
-            (cfg.deleted_by != InvalidAttrNumber) + (cfg.delete_reason != InvalidAttrNumber);
+        d.pending = (cfg.deleted_at != InvalidAttrNumber) + (cfg.deleted_by != InvalidAttrNumber) +
+                    (cfg.delete_reason != InvalidAttrNumber) +
+                    (cfg.delete_op != InvalidAttrNumber) - 1;
     } else {
         // The deciding call runs first for each row; anything else is a plan
         // this code did not build, and must not write a guess.

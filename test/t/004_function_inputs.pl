@@ -94,6 +94,7 @@ my %values_of = (
 	boolean => [ 'NULL::boolean', 'true', 'false' ],
 	# Column numbers and the like: in range, out of range, at the limits.
 	integer => [ 'NULL::int', '1', '0', '-1', '2', '3', '4', '99', '32767', '2147483647', '-2147483648' ],
+	bigint => [ 'NULL::bigint', '1', '0', '-1', '2', '9223372036854775807', '(-9223372036854775808)::bigint' ],
 	'timestamp with time zone' => [
 		'NULL::timestamptz', 'now()', q{'infinity'::timestamptz}, q{'-infinity'::timestamptz},
 		q{'epoch'::timestamptz}, q{'294276-12-31 23:59:59+00'::timestamptz},

@@ -1,0 +1,302 @@
+// Operations. A statement issued by the client (or by a procedure or a DO
+// block, statement by statement) is one operation: every row it and the
+// functions and triggers it runs soft-delete, restore or hard-delete is
+// recorded under one id. The id is taken from a sequence the first time the
+// statement needs one (a rewritten DELETE stamps it in each row's delete_op,
+// the mark that undo() follows).
+//
+// Rows are noted by the log triggers (event_log.cpp), which are AFTER ROW
+// triggers: PostgreSQL fires them once for each row a statement really
+// changed, after any re-check of a concurrently updated row, and never for
+// a row a savepoint or a failed statement took back. So the notes are exact
+// by construction; what is left here is to forget what a rolled-back
+// subtransaction noted, and to write what was noted when the statement
+// ends: one event per table and action, and one NOTIFY for tables that ask.
+// A transaction never commits with notes unwritten.
+#include "event_log.hpp"
+#include "executor_hooks.hpp"
+#include "extension_objects.hpp"
+#include "operations.hpp"
+
+namespace softdelete
+{
+
+namespace
+{
+
+struct Pending {
+    int64 op;
+    Oid root;
+    Action action;
+    int level; // the subtransaction that noted these rows
+    bool rows_known;
+    int64 rows;
+    StringInfoData keys; // the rows' keys as JSON, comma-separated
+    char* actor;
+    char* reason;
+};
+
+MemoryContext pending_context = nullptr;
+List* pending = NIL;
+Pending* last_used = nullptr;
+int64 running_operation = 0;
+bool writing = false;
+
+MemoryContext notes_context()
+{
+    if (pending_context == nullptr)
+        pending_context =
+            AllocSetContextCreate(TopMemoryContext, "softdelete operations", ALLOCSET_DEFAULT_SIZES);
+    return pending_context;
+}
+
+void forget_everything()
+{
+    pending = NIL;
+    last_used = nullptr;
+    running_operation = 0;
+    if (pending_context != nullptr)
+        MemoryContextReset(pending_context);
+}
+
+Pending* entry_for(int64 op, Oid root, Action action, int level)
+{
+    if (last_used != nullptr && last_used->op == op && last_used->root == root &&
+        last_used->action == action && last_used->level == level)
+        return last_used;
+    ListCell* lc;
+    foreach (lc, pending) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        if (p->op == op && p->root == root && p->action == action && p->level == level)
+            return last_used = p;
+    }
+    MemoryContext old = MemoryContextSwitchTo(notes_context());
+    auto* p = static_cast<Pending*>(palloc0(sizeof(Pending)));
+    p->op = op;
+    p->root = root;
+    p->action = action;
+    p->level = level;
+    p->rows_known = true;
+    initStringInfo(&p->keys);
+    // Who and why, as the statement that changed the rows saw them.
+    p->actor = pstrdup(actor_name());
+    const char* reason = reason_text();
+    p->reason = reason != nullptr ? pstrdup(reason) : nullptr;
+    pending = lappend(pending, p);
+    MemoryContextSwitchTo(old);
+    return last_used = p;
+}
+
+void free_entry(Pending* p)
+{
+    pfree(p->keys.data);
+    pfree(p->actor);
+    if (p->reason != nullptr)
+        pfree(p->reason);
+    pfree(p);
+}
+
+void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
+                       void* arg)
+{
+    (void)mine;
+    (void)parent;
+    (void)arg;
+    int level = GetCurrentTransactionNestLevel();
+    if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        ListCell* lc;
+        foreach (lc, pending) {
+            auto* p = static_cast<Pending*>(lfirst(lc));
+            if (p->level >= level)
+                p->level = level - 1;
+        }
+        last_used = nullptr;
+    } else if (event == SUBXACT_EVENT_ABORT_SUB) {
+        // Its rows are back as they were: what it noted did not happen.
+        MemoryContext old = MemoryContextSwitchTo(notes_context());
+        List* kept = NIL;
+        ListCell* lc;
+        foreach (lc, pending) {
+            auto* p = static_cast<Pending*>(lfirst(lc));
+            if (p->level < level)
+                kept = lappend(kept, p);
+            else
+                free_entry(p);
+        }
+        list_free(pending);
+        pending = kept;
+        MemoryContextSwitchTo(old);
+        last_used = nullptr;
+        // A statement that failed at the top (psql's ON_ERROR_ROLLBACK, a
+        // procedure's or DO block's exception handler) has ended: the next
+        // one is another operation. Inside a statement, the operation goes on.
+        if (executor_depth() == 0 && finishing_query() == nullptr)
+            running_operation = 0;
+        writing = false;
+    }
+}
+
+void on_transaction(XactEvent event, void* arg)
+{
+    (void)arg;
+    if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PRE_PREPARE) {
+        // Every way a statement ends writes its notes; this is the lock on
+        // the door if a way was missed: no unrecorded change commits.
+        if (pending != NIL)
+            ereport(ERROR,
+                    (errcode(ERRCODE_INTERNAL_ERROR),
+                     errmsg("softdelete has changes of this transaction that are not recorded in "
+                            "softdelete.events"),
+                     errdetail("The transaction is rolled back rather than committed without "
+                               "its record.")));
+        return;
+    }
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+        event == XACT_EVENT_PREPARE) {
+        forget_everything();
+        writing = false;
+    }
+}
+
+// Notes of one operation, table and action, whatever subtransactions they
+// came from, as one event.
+struct Event {
+    Pending* first;
+    int64 rows;
+    bool rows_known;
+    StringInfoData keys;
+};
+
+List* events_of(List* notes)
+{
+    List* events = NIL;
+    ListCell* lc;
+    foreach (lc, notes) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        Event* e = nullptr;
+        ListCell* le;
+        foreach (le, events) {
+            auto* candidate = static_cast<Event*>(lfirst(le));
+            if (candidate->first->op == p->op && candidate->first->root == p->root &&
+                candidate->first->action == p->action)
+                e = candidate;
+        }
+        if (e == nullptr) {
+            e = static_cast<Event*>(palloc0(sizeof(Event)));
+            e->first = p;
+            e->rows_known = true;
+            initStringInfo(&e->keys);
+            events = lappend(events, e);
+        }
+        e->rows += p->rows;
+        e->rows_known = e->rows_known && p->rows_known;
+        if (p->keys.len > 0) {
+            if (e->keys.len > 0)
+                appendStringInfoString(&e->keys, ", ");
+            appendBinaryStringInfo(&e->keys, p->keys.data, p->keys.len);
+        }
+    }
+    return events;
+}
+
+} // namespace
+
+const char* action_name(Action action)
+{
+    switch (action) {
+    case Action::soft_delete:
+        return "delete";
+    case Action::restore:
+        return "restore";
+    case Action::hard_delete:
+        return "hard_delete";
+    case Action::truncate:
+        return "truncate";
+    }
+    return "unknown";
+}
+
+int64 current_operation()
+{
+    if (running_operation == 0) {
+        Oid sequence = internal_relation("operation_ids");
+        if (!OidIsValid(sequence))
+            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                            errmsg("softdelete's sequence operation_ids is missing"),
+                            errhint("Re-create the extension.")));
+        // As the sequence's owner: application roles have no access to it.
+        Oid saved_user;
+        int saved_context;
+        GetUserIdAndSecContext(&saved_user, &saved_context);
+        SetUserIdAndSecContext(relation_owner(sequence),
+                               saved_context | SECURITY_LOCAL_USERID_CHANGE);
+        int64 next = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
+        SetUserIdAndSecContext(saved_user, saved_context);
+        running_operation = next;
+    }
+    return running_operation;
+}
+
+void note_rows(Oid root, Action action, const char* key_json)
+{
+    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    if (key_json == nullptr) {
+        p->rows_known = false;
+        return;
+    }
+    MemoryContext old = MemoryContextSwitchTo(notes_context());
+    if (p->keys.len > 0)
+        appendStringInfoString(&p->keys, ", ");
+    appendStringInfoString(&p->keys, key_json);
+    MemoryContextSwitchTo(old);
+    p->rows++;
+}
+
+void end_of_statement()
+{
+    // Writing the events runs statements of its own, which end too.
+    if (writing)
+        return;
+    if (pending == NIL) {
+        running_operation = 0;
+        return;
+    }
+    writing = true;
+    List* events = events_of(pending);
+    ListCell* lc;
+    foreach (lc, events) {
+        auto* e = static_cast<Event*>(lfirst(lc));
+        RecordedEvent recorded = {e->first->op,
+                                  e->first->root,
+                                  action_name(e->first->action),
+                                  e->first->actor,
+                                  e->first->reason,
+                                  e->rows_known,
+                                  e->rows,
+                                  e->rows_known ? e->keys.data : nullptr,
+                                  e->first->action == Action::soft_delete ||
+                                      e->first->action == Action::restore};
+        record_event(recorded);
+    }
+    writing = false;
+    forget_everything();
+}
+
+void register_operation_callbacks()
+{
+    RegisterXactCallback(on_transaction, nullptr);
+    RegisterSubXactCallback(on_subtransaction, nullptr);
+}
+
+} // namespace softdelete
+
+extern "C" {
+
+// The operation a rewritten DELETE stamps in each row it marks.
+PG_FUNCTION_INFO_V1(softdelete_operation_id);
+Datum softdelete_operation_id(PG_FUNCTION_ARGS)
+{
+    PG_RETURN_INT64(softdelete::current_operation());
+}
+}
