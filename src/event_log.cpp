@@ -141,6 +141,7 @@ void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrI
 // the trigger's FmgrInfo.
 struct KeyColumns {
     Oid relid;
+    TableConfig cfg;
     int nkeys;
     AttrNumber* attnums;
     Oid* types;
@@ -157,6 +158,8 @@ KeyColumns* key_columns(FunctionCallInfo fcinfo, Relation rel, const Trigger* tr
     MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
     keys = static_cast<KeyColumns*>(palloc0(sizeof(KeyColumns)));
     keys->relid = RelationGetRelid(rel);
+    // Only on a table that is enabled: nobody can have it log anything else.
+    require_table_config(rel, &keys->cfg);
     // Arguments: the deleted_at column, then the primary key's columns.
     keys->nkeys = trigger->tgnargs - 1;
     keys->attnums = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * keys->nkeys));
@@ -227,6 +230,38 @@ const char* reason_text()
     return reason != nullptr && reason[0] != '\0' ? reason : nullptr;
 }
 
+// actor() and reason() are STABLE, like now(): one value for the whole
+// statement, read once per call site and kept with it, where a rewritten
+// DELETE of many rows would otherwise look up the setting and the role's
+// name for every row.
+namespace
+{
+struct StatementText {
+    bool isnull;
+    text* value;
+};
+
+template <typename Read> Datum statement_text(FunctionCallInfo fcinfo, Read read)
+{
+    auto* kept = static_cast<StatementText*>(fcinfo->flinfo->fn_extra);
+    if (kept == nullptr) {
+        const char* value = read();
+        kept = static_cast<StatementText*>(
+            MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(StatementText)));
+        kept->isnull = value == nullptr;
+        if (value != nullptr) {
+            MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+            kept->value = cstring_to_text(value);
+            MemoryContextSwitchTo(old);
+        }
+        fcinfo->flinfo->fn_extra = kept;
+    }
+    if (kept->isnull)
+        PG_RETURN_NULL();
+    PG_RETURN_TEXT_P(kept->value);
+}
+} // namespace
+
 void record_event(const RecordedEvent& event)
 {
     TableConfig cfg;
@@ -254,16 +289,13 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_actor);
 Datum softdelete_actor(PG_FUNCTION_ARGS)
 {
-    PG_RETURN_TEXT_P(cstring_to_text(softdelete::actor_name()));
+    return softdelete::statement_text(fcinfo, softdelete::actor_name);
 }
 
 PG_FUNCTION_INFO_V1(softdelete_reason);
 Datum softdelete_reason(PG_FUNCTION_ARGS)
 {
-    const char* reason = softdelete::reason_text();
-    if (reason == nullptr)
-        PG_RETURN_NULL();
-    PG_RETURN_TEXT_P(cstring_to_text(reason));
+    return softdelete::statement_text(fcinfo, softdelete::reason_text);
 }
 
 // The log triggers. Arguments: the deleted_at column, then the primary key's
@@ -280,9 +312,9 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
                 (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                  errmsg("softdelete_internal.log_changes() must be an AFTER UPDATE or DELETE row "
                         "trigger naming the deleted_at column and the key columns")));
-    // Only on a table that is enabled: nobody can have it log anything else.
-    softdelete::TableConfig cfg;
-    softdelete::require_table_config(trigger->tg_relation, &cfg);
+    softdelete::KeyColumns* keys =
+        softdelete::key_columns(fcinfo, trigger->tg_relation, trigger->tg_trigger);
+    const softdelete::TableConfig& cfg = keys->cfg;
     softdelete::Action action;
     TupleTableSlot* row;
     if (update) {
@@ -302,8 +334,6 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
         action = softdelete::Action::hard_delete;
         row = trigger->tg_trigslot;
     }
-    softdelete::KeyColumns* keys =
-        softdelete::key_columns(fcinfo, trigger->tg_relation, trigger->tg_trigger);
     softdelete::note_rows(cfg.root, action, softdelete::key_json(keys, row));
     return PointerGetDatum(nullptr);
 }

@@ -1,0 +1,276 @@
+-- operations: every statement that soft-deletes, restores or hard-deletes
+-- rows is one operation with an id (op). softdelete.events has one row per
+-- table and action of an operation, with the exact rows it changed; each
+-- soft-deleted row keeps its op in delete_op; softdelete.undo(op) restores
+-- exactly those rows. Counts follow the rows really changed: not the rows a
+-- join matched several times, not a savepoint rolled back, not a statement
+-- that failed. The log cannot be forged, nor skipped by a statement shape.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE ops_owner;
+CREATE ROLE ops_app;
+CREATE ROLE ops_admin IN ROLE softdelete_admin;
+CREATE SCHEMA ops AUTHORIZATION ops_owner;
+GRANT USAGE ON SCHEMA ops TO ops_app, ops_admin;
+SET search_path = ops, public;
+
+SET ROLE ops_owner;
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO users SELECT g, 'u' || g || '@x', 'user ' || g FROM generate_series(1, 40) g;
+CREATE TABLE orders (id int PRIMARY KEY, user_id int, total int);
+INSERT INTO orders SELECT g, g, g * 10 FROM generate_series(1, 40) g;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, orders TO ops_app, ops_admin;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('orders');
+RESET client_min_messages;
+RESET ROLE;
+
+-- The events written since a mark, ops numbered from the first one shown
+-- (ids differ from run to run), keys sorted. Run by the superuser.
+CREATE FUNCTION ops.since(mark bigint)
+RETURNS TABLE (op bigint, action text, table_name text, row_count bigint, keys jsonb)
+LANGUAGE sql AS $$
+    SELECT e.op - min(e.op) OVER () + 1, e.action, e.table_name, e.row_count,
+           (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_array_elements(e.keys) k)
+      FROM softdelete.events e
+     WHERE e.id > mark
+     ORDER BY e.id
+$$;
+CREATE FUNCTION ops.mark() RETURNS bigint LANGUAGE sql AS
+    $$ SELECT coalesce(max(id), 0) FROM softdelete.events $$;
+-- undo(op) as the current role: its SQLSTATE, message (the op id, which
+-- differs from run to run, as N), detail and constraint.
+CREATE FUNCTION ops.try_undo(op bigint) RETURNS TABLE (state text, message text, detail text, constraint_name text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    restored bigint;
+BEGIN
+    restored := softdelete.undo(op);
+    RETURN QUERY SELECT '00000', 'restored ' || restored, NULL::text, NULL::text;
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
+        detail = PG_EXCEPTION_DETAIL, constraint_name = CONSTRAINT_NAME;
+    message := regexp_replace(message, 'operation -?[0-9]+', 'operation N');
+    RETURN NEXT;
+END
+$$;
+GRANT EXECUTE ON FUNCTION ops.try_undo(bigint) TO ops_app, ops_admin;
+
+-------------------------------------------------------------------------------
+-- One statement, one operation, the exact rows
+-------------------------------------------------------------------------------
+
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+DELETE FROM users WHERE id IN (1, 2);
+DELETE FROM users WHERE id = 3;
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+-- Each row carries the op its event names.
+SELECT u.id, u.delete_op = e.op AS marked_by_its_event
+  FROM users u JOIN softdelete.events e ON e.keys @> to_jsonb(u.id) AND e.id > :m
+ WHERE u.id IN (1, 2, 3) ORDER BY u.id;
+
+-- A join that matches a row three times changes it once: one row, counted
+-- once, for the client and for the log.
+SELECT ops.mark() AS m \gset
+SET ROLE ops_owner;
+UPDATE users u SET deleted_at = NULL FROM (VALUES (3), (3), (3)) v(k) WHERE u.id = v.k;
+RESET ROLE;
+SET ROLE ops_app;
+DELETE FROM users u USING (VALUES (4), (4), (4)) v(k) WHERE u.id = v.k;
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
+-- A savepoint rolled back takes its rows and its record back; the rest of
+-- the transaction keeps both.
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+BEGIN;
+DELETE FROM users WHERE id = 5;
+SAVEPOINT s;
+DELETE FROM users WHERE id = 6;
+ROLLBACK TO s;
+DELETE FROM users WHERE id = 7;
+COMMIT;
+-- A statement that fails after marking rows leaves nothing.
+WITH d AS (DELETE FROM users WHERE id = 8 RETURNING id) SELECT 1 / 0 FROM d;
+-- A rolled-back transaction leaves nothing.
+BEGIN;
+DELETE FROM users WHERE id = 9;
+ROLLBACK;
+SELECT id FROM users WHERE id BETWEEN 5 AND 9 ORDER BY id;
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
+-- Inside one statement, a subtransaction that fails (an EXCEPTION block)
+-- loses its own rows only; the statement is one operation.
+CREATE FUNCTION ops.delete_two(a int, b int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM ops.users WHERE id = a;
+    BEGIN
+        DELETE FROM ops.users WHERE id = b;
+        RAISE EXCEPTION 'changed my mind';
+    EXCEPTION WHEN raise_exception THEN
+        NULL;
+    END;
+    DELETE FROM ops.orders WHERE id = a;
+END
+$$;
+GRANT EXECUTE ON FUNCTION ops.delete_two(int, int) TO ops_app;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+SELECT ops.delete_two(10, 11);
+SELECT id FROM users WHERE id IN (10, 11);
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
+-------------------------------------------------------------------------------
+-- No statement shape soft-deletes without its record
+-------------------------------------------------------------------------------
+
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+-- A DELETE hidden in a CTE of an UPDATE that changes nothing else.
+WITH d AS (DELETE FROM users WHERE id = 12 RETURNING id) UPDATE users SET name = name WHERE id = 13;
+-- Two tables in one statement: one op, one event for each.
+WITH a AS (DELETE FROM users WHERE id = 14 RETURNING id),
+     b AS (DELETE FROM orders WHERE id = 14 RETURNING id)
+SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b) AS deleted;
+-- The ORM's UPDATE, an upsert and MERGE.
+UPDATE users SET deleted_at = now() WHERE id = 15;
+INSERT INTO users VALUES (16, 'u16@x', 'user 16') ON CONFLICT (id) DO UPDATE SET deleted_at = now();
+MERGE INTO users u USING (VALUES (17), (18)) v(k) ON u.id = v.k
+    WHEN MATCHED AND v.k = 17 THEN DELETE
+    WHEN MATCHED THEN UPDATE SET deleted_at = now();
+-- An UPDATE that leaves the tombstone alone records nothing.
+UPDATE users SET name = 'renamed' WHERE id BETWEEN 19 AND 21;
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
+-- Restores and hard deletes are operations too.
+SELECT ops.mark() AS m \gset
+SET ROLE ops_admin;
+SELECT softdelete.restore('ops.users', 12);
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+DELETE FROM users WHERE id IN (12, 39);
+COMMIT;
+SELECT softdelete.hard_delete('ops.users', 40);
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
+-------------------------------------------------------------------------------
+-- The log cannot be forged
+-------------------------------------------------------------------------------
+
+SET ROLE ops_app;
+-- Not by calling the extension's functions,
+SELECT softdelete_internal.operation_id();
+\echo SQLSTATE :SQLSTATE
+-- nor by attaching its log trigger to a table of one's own,
+CREATE TEMP TABLE mine (id int PRIMARY KEY, deleted_at timestamptz);
+CREATE TRIGGER forge AFTER DELETE ON mine FOR EACH ROW
+    EXECUTE FUNCTION softdelete_internal.log_changes('deleted_at', 'id');
+\echo SQLSTATE :SQLSTATE
+-- nor by writing the log,
+INSERT INTO softdelete.events (op, relid, table_name, action, actor, row_count)
+    VALUES (1, 'ops.users'::regclass, 'ops.users', 'hard_delete', 'someone', 1000);
+\echo SQLSTATE :SQLSTATE
+-- nor by writing the mark undo follows: a live row's delete_op is a
+-- deletion record, and a soft delete gets the real op, whatever is assigned.
+UPDATE users SET delete_op = 12345 WHERE id = 22;
+\echo SQLSTATE :SQLSTATE
+DROP TABLE mine;
+RESET ROLE;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+UPDATE users SET deleted_at = now(), delete_op = 1 WHERE id = 22;
+RESET ROLE;
+SELECT u.delete_op = e.op AS real_op, u.delete_op <> 1 AS not_the_assigned_one
+  FROM users u, softdelete.events e WHERE u.id = 22 AND e.id > :m;
+-- Even a superuser who attaches the log trigger elsewhere gets a refusal,
+-- not an entry: it logs enabled tables only.
+CREATE TABLE ops.elsewhere (id int PRIMARY KEY, deleted_at timestamptz);
+INSERT INTO ops.elsewhere VALUES (1, NULL);
+CREATE TRIGGER forge AFTER DELETE ON ops.elsewhere FOR EACH ROW
+    EXECUTE FUNCTION softdelete_internal.log_changes('deleted_at', 'id');
+DELETE FROM ops.elsewhere;
+\echo SQLSTATE :SQLSTATE
+DROP TABLE ops.elsewhere;
+
+-------------------------------------------------------------------------------
+-- undo(op): exactly the rows of that operation
+-------------------------------------------------------------------------------
+
+SET ROLE ops_app;
+DELETE FROM users WHERE id = 23;
+DELETE FROM users WHERE id IN (24, 25);
+DELETE FROM users WHERE id = 26;
+RESET ROLE;
+SELECT e.op AS op_24 FROM softdelete.events e WHERE e.keys @> '[24]' AND e.action = 'delete' \gset
+-- The application may not undo.
+SET ROLE ops_app;
+SELECT * FROM ops.try_undo(:op_24);
+RESET ROLE;
+SET ROLE ops_admin;
+SELECT softdelete.undo(:op_24) AS restored;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id BETWEEN 23 AND 26 ORDER BY id;
+-- Its rows are live: a second undo finds nothing to do.
+SET ROLE ops_admin;
+SELECT * FROM ops.try_undo(:op_24);
+SELECT * FROM ops.try_undo(NULL);
+SELECT * FROM ops.try_undo(-1);
+RESET ROLE;
+
+-- A row restored and deleted again belongs to the later operation.
+SET ROLE ops_app;
+DELETE FROM users WHERE id IN (27, 28);
+RESET ROLE;
+SELECT e.op AS op_27 FROM softdelete.events e WHERE e.keys @> '[27]' AND e.action = 'delete' \gset
+SELECT softdelete.restore('ops.users', 28);
+SET ROLE ops_app;
+DELETE FROM users WHERE id = 28;
+RESET ROLE;
+SELECT softdelete.undo(:op_27) AS restored;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id IN (27, 28) ORDER BY id;
+
+-- A unique collision in any table restores nothing, and names the key.
+SET ROLE ops_app;
+WITH a AS (DELETE FROM orders WHERE id = 29 RETURNING id) DELETE FROM users WHERE id = 29;
+INSERT INTO users VALUES (129, 'u29@x', 'took the address');
+RESET ROLE;
+SELECT e.op AS op_29 FROM softdelete.events e WHERE e.keys @> '[29]' AND e.table_name = 'ops.users' \gset
+SELECT * FROM ops.try_undo(:op_29);
+SELECT (SELECT deleted_at IS NOT NULL FROM users WHERE id = 29) AS user_still_deleted,
+       (SELECT deleted_at IS NOT NULL FROM orders WHERE id = 29) AS order_still_deleted;
+
+-- The way back from a DELETE without a WHERE.
+SET ROLE ops_app;
+SELECT count(*) AS live_before FROM users;
+DELETE FROM users;
+SELECT count(*) AS live_after_delete FROM users;
+RESET ROLE;
+SET ROLE ops_admin;
+SELECT softdelete.undo(op) AS restored FROM softdelete.events ORDER BY at DESC, id DESC LIMIT 1;
+RESET ROLE;
+SET ROLE ops_app;
+SELECT count(*) AS live_after_undo FROM users;
+RESET ROLE;
+
+-------------------------------------------------------------------------------
+-- Clean up
+-------------------------------------------------------------------------------
+DELETE FROM softdelete.events WHERE table_name LIKE 'ops.%';
+SELECT softdelete.hard_delete('ops.users', 129);
+SET client_min_messages = warning;
+SELECT count(*) FROM softdelete.disable('ops.users');
+SELECT count(*) FROM softdelete.disable('ops.orders');
+DROP SCHEMA ops CASCADE;
+RESET client_min_messages;
+DROP ROLE ops_app, ops_admin, ops_owner;
