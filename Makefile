@@ -13,6 +13,10 @@ PG_CXXFLAGS += -std=c++17 -Wall -Wextra -Wno-register -Wno-missing-field-initial
 ifdef WERROR
 PG_CXXFLAGS += -Werror
 endif
+# A change to a header rebuilds every object that includes it: a struct that
+# grows in one object and not in another corrupts memory.
+PG_CXXFLAGS += -MMD -MP
+EXTRA_CLEAN += $(OBJS:.o=.d)
 SHLIB_LINK += -lstdc++
 
 # No LLVM bitcode for C++ sources: the JIT inlines C only.
@@ -23,3 +27,5 @@ include $(PGXS)
 
 # PostgreSQL's headers go in as system headers so their warnings are not ours.
 override CPPFLAGS := $(patsubst -I%,-isystem %,$(filter -I$(includedir_server)%,$(CPPFLAGS))) $(filter-out -I$(includedir_server)%,$(CPPFLAGS))
+
+-include $(OBJS:.o=.d)
