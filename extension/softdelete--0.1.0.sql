@@ -74,6 +74,15 @@ CREATE TABLE softdelete.events (
 );
 CREATE INDEX events_relid_at_idx ON softdelete.events (relid, at);
 CREATE INDEX events_op_idx ON softdelete.events (op);
+-- A bulk delete's keys make a large value: lz4 compresses it several times
+-- faster than the default pglz, where the server was built with it.
+DO $lz4$
+BEGIN
+    ALTER TABLE softdelete.events ALTER COLUMN keys SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    NULL;
+END
+$lz4$;
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events', '');
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 
@@ -148,16 +157,26 @@ CREATE FUNCTION softdelete_internal.guard_truncate() RETURNS trigger
 -- first tombstone column decides, the others read its decision.
 CREATE FUNCTION softdelete_internal.tombstone_at(tbl regclass, col integer, deciding boolean,
         new_at timestamptz, new_by text, new_reason text, new_op bigint,
-        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS timestamptz
+        old_at timestamptz, old_by text, old_reason text, old_op bigint, old_row tid) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
 CREATE FUNCTION softdelete_internal.tombstone_text(tbl regclass, col integer, deciding boolean,
         new_at timestamptz, new_by text, new_reason text, new_op bigint,
-        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS text
+        old_at timestamptz, old_by text, old_reason text, old_op bigint, old_row tid) RETURNS text
     AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
 CREATE FUNCTION softdelete_internal.tombstone_op(tbl regclass, col integer, deciding boolean,
         new_at timestamptz, new_by text, new_reason text, new_op bigint,
-        old_at timestamptz, old_by text, old_reason text, old_op bigint) RETURNS bigint
+        old_at timestamptz, old_by text, old_reason text, old_op bigint, old_row tid) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_tombstone' LANGUAGE C VOLATILE;
+
+-- Notes a row that a rewritten statement soft-deleted or restored under the
+-- running operation. Rewritten statements check it as a condition on each
+-- row they wrote (PostgreSQL checks it once per row really written, after
+-- any re-check of a concurrently updated row); it is always true. kind 0: a
+-- rewritten DELETE; 1: what the row's tombstone decision decided, verified
+-- against the row's old version when the statement also inserts rows.
+CREATE FUNCTION softdelete_internal.note_row(tbl regclass, kind integer, verify boolean,
+        is_deleted boolean, written tid, written_in oid, VARIADIC keys "any") RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_note_row' LANGUAGE C VOLATILE;
 
 -- Keeps softdelete.tables from being edited by hand: only enable() and
 -- disable() change it (and a dropped table's row goes with the table).
@@ -195,7 +214,7 @@ CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regcl
 
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide.
-CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[], log_rows boolean)
+CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[])
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -214,7 +233,7 @@ BEGIN
        OR EXISTS (SELECT FROM pg_trigger t
                    WHERE t.tgrelid = rel AND NOT t.tgisinternal
                      AND t.tgname IN ('softdelete_guard_truncate', 'softdelete_backstop',
-                                      'softdelete_log_update', 'softdelete_log_delete')
+                                      'softdelete_log_delete')
                      AND t.tgfoid NOT IN ('softdelete_internal.guard_truncate()'::regprocedure,
                                           'softdelete_internal.soft_delete_row()'::regprocedure,
                                           'softdelete_internal.log_changes()'::regprocedure)) THEN
@@ -262,28 +281,15 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
-    -- The log triggers note each row under the running operation. Hard
-    -- deletes are always logged; soft deletes and restores when the table
-    -- logs them or notifies (log_rows). The WHEN clause is checked as a row
-    -- is written: an UPDATE that leaves deleted_at alone queues nothing.
-    -- Row triggers on a partitioned table are cloned to its partitions.
-    IF NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
-        IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
-            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
-            RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
-        END IF;
-        IF log_rows THEN
-            IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
-                EXECUTE format('CREATE TRIGGER softdelete_log_update AFTER UPDATE ON %s FOR EACH ROW '
-                               'WHEN (OLD.%I IS DISTINCT FROM NEW.%I) '
-                               'EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, col, col, log_args);
-                RETURN NEXT 'trigger softdelete_log_update on ' || rel::text;
-            END IF;
-        ELSIF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_update') THEN
-            EXECUTE format('DROP TRIGGER softdelete_log_update ON %s', rel);
-            RETURN NEXT 'dropped soft delete log trigger on ' || rel::text;
-        END IF;
+    -- Hard deletes are noted row by row under the running operation by an
+    -- AFTER DELETE row trigger (soft deletes and restores are noted by the
+    -- rewritten statements themselves). Row triggers on a partitioned table
+    -- are cloned to its partitions.
+    IF NOT (SELECT relispartition FROM pg_class WHERE oid = rel)
+       AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
+        EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
+        RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
 END
 $$;
@@ -296,7 +302,7 @@ AS $$
 DECLARE
     name text;
 BEGIN
-    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop', 'softdelete_log_update',
+    FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop',
                                 'softdelete_log_delete'] LOOP
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = name) THEN
             EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
@@ -563,7 +569,7 @@ BEGIN
     END IF;
 
     FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
-        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, enable.log_events OR enable.notify) LOOP
+        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys) LOOP
             action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
         END LOOP;
     END LOOP;
@@ -945,7 +951,7 @@ BEGIN
          WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'i', 'I')
     LOOP
         FOR part IN
-            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns, cfg.log_events, cfg.notify,
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns,
                    EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
                                                      AND p.polname = 'softdelete_visibility') AS covered
               FROM pg_partition_tree(rel) t
@@ -955,7 +961,7 @@ BEGIN
         LOOP
             IF NOT part.covered THEN
                 PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
-                                                                part.key_columns, part.log_events OR part.notify);
+                                                                part.key_columns);
             END IF;
             -- An attached table brings its own full unique indexes along.
             FOREACH step IN ARRAY (SELECT actions FROM softdelete_internal.convert_uniques(part.partition, part.column_name)) LOOP
@@ -1045,9 +1051,10 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
     softdelete_internal.log_changes(),
-    softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint),
-    softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint),
-    softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint)
+    softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
+    softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
+    softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
+    softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid)
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;

@@ -105,7 +105,7 @@ GRANT SELECT, DELETE ON "My Schema"."Member List" TO names_app;
 INSERT INTO "My Schema"."Member List" VALUES (1, 1, 'a'), (1, 2, 'b'), (2, 1, 'a');
 SELECT * FROM softdelete.enable('"My Schema"."Member List"', column_name => 'Removed At');
 SELECT pg_get_triggerdef(oid) AS triggerdef FROM pg_trigger
- WHERE tgrelid = '"My Schema"."Member List"'::regclass AND tgname = 'softdelete_log_update';
+ WHERE tgrelid = '"My Schema"."Member List"'::regclass AND tgname = 'softdelete_log_delete';
 SET ROLE names_app;
 \set QUIET off
 DELETE FROM "My Schema"."Member List" WHERE "Nick" = 'a';

@@ -1,13 +1,12 @@
 // softdelete.events, the history that outlives rows, and NOTIFY softdelete.
 //
-// The log triggers are AFTER ROW triggers that enable() installs:
-// softdelete_log_update fires only for rows whose deleted_at changed (its
-// WHEN clause is checked as the row is written, so an UPDATE that leaves
-// the tombstone alone queues nothing), softdelete_log_delete for rows a hard
-// delete removed. Each notes its row's key under the running operation
-// (operations.cpp), which writes one event per table and action when the
-// statement ends: one INSERT, as the log's owner, so that no other role can
-// write the log, and one NOTIFY.
+// Rows are noted under the running operation (operations.cpp) by the
+// statements that change them: a rewritten DELETE or a routed tombstone
+// write notes each row it wrote (row_notes.cpp), and softdelete_log_delete,
+// an AFTER DELETE row trigger, notes each row a hard delete removed. When the
+// statement ends, one event per table and action is written here: one
+// INSERT, as the log's owner, so that no other role can write the log, and
+// one NOTIFY.
 #include "error_bridge.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
@@ -137,75 +136,6 @@ void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrI
     }
 }
 
-// What a log trigger needs about its relation, kept for the statement in
-// the trigger's FmgrInfo.
-struct KeyColumns {
-    Oid relid;
-    TableConfig cfg;
-    int nkeys;
-    AttrNumber* attnums;
-    Oid* types;
-    FmgrInfo* outputs;
-    char** names;
-    StringInfoData json;
-};
-
-KeyColumns* key_columns(FunctionCallInfo fcinfo, Relation rel, const Trigger* trigger)
-{
-    auto* keys = static_cast<KeyColumns*>(fcinfo->flinfo->fn_extra);
-    if (keys != nullptr && keys->relid == RelationGetRelid(rel))
-        return keys;
-    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-    keys = static_cast<KeyColumns*>(palloc0(sizeof(KeyColumns)));
-    keys->relid = RelationGetRelid(rel);
-    // Only on a table that is enabled: nobody can have it log anything else.
-    require_table_config(rel, &keys->cfg);
-    // Arguments: the deleted_at column, then the primary key's columns.
-    keys->nkeys = trigger->tgnargs - 1;
-    keys->attnums = static_cast<AttrNumber*>(palloc(sizeof(AttrNumber) * keys->nkeys));
-    keys->types = static_cast<Oid*>(palloc(sizeof(Oid) * keys->nkeys));
-    keys->outputs = static_cast<FmgrInfo*>(palloc(sizeof(FmgrInfo) * keys->nkeys));
-    keys->names = static_cast<char**>(palloc(sizeof(char*) * keys->nkeys));
-    for (int k = 0; k < keys->nkeys; k++)
-        keys->names[k] = pstrdup(trigger->tgargs[k + 1]);
-    for (int k = 0; k < keys->nkeys; k++) {
-        keys->attnums[k] = get_attnum(keys->relid, keys->names[k]);
-        if (keys->attnums[k] == InvalidAttrNumber)
-            elog(ERROR, "softdelete: key column \"%s\" is missing", keys->names[k]);
-        keys->types[k] = get_atttype(keys->relid, keys->attnums[k]);
-        Oid output;
-        bool varlena;
-        getTypeOutputInfo(keys->types[k], &output, &varlena);
-        fmgr_info_cxt(output, &keys->outputs[k], fcinfo->flinfo->fn_mcxt);
-    }
-    initStringInfo(&keys->json);
-    MemoryContextSwitchTo(old);
-    fcinfo->flinfo->fn_extra = keys;
-    return keys;
-}
-
-const char* key_json(KeyColumns* keys, TupleTableSlot* row)
-{
-    StringInfo json = &keys->json;
-    resetStringInfo(json);
-    if (keys->nkeys > 1)
-        appendStringInfoChar(json, '{');
-    for (int k = 0; k < keys->nkeys; k++) {
-        bool isnull = false;
-        Datum value = slot_getattr(row, keys->attnums[k], &isnull);
-        if (keys->nkeys > 1) {
-            if (k > 0)
-                appendStringInfoString(json, ", ");
-            escape_json(json, keys->names[k]);
-            appendStringInfoString(json, ": ");
-        }
-        append_json_value(json, value, isnull, keys->types[k], &keys->outputs[k]);
-    }
-    if (keys->nkeys > 1)
-        appendStringInfoChar(json, '}');
-    return json->data;
-}
-
 } // namespace
 
 const char* actor_name()
@@ -262,6 +192,71 @@ template <typename Read> Datum statement_text(FunctionCallInfo fcinfo, Read read
 }
 } // namespace
 
+KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types)
+{
+    MemoryContext old = MemoryContextSwitchTo(context);
+    auto* format = static_cast<KeyFormat*>(palloc0(sizeof(KeyFormat)));
+    format->nkeys = nkeys;
+    format->names = static_cast<char**>(palloc(sizeof(char*) * (nkeys > 0 ? nkeys : 1)));
+    format->types = static_cast<Oid*>(palloc(sizeof(Oid) * (nkeys > 0 ? nkeys : 1)));
+    format->outputs = static_cast<FmgrInfo*>(palloc(sizeof(FmgrInfo) * (nkeys > 0 ? nkeys : 1)));
+    for (int k = 0; k < nkeys; k++) {
+        format->names[k] = pstrdup(names[k]);
+        format->types[k] = types[k];
+        Oid output;
+        bool varlena;
+        getTypeOutputInfo(types[k], &output, &varlena);
+        fmgr_info_cxt(output, &format->outputs[k], context);
+    }
+    initStringInfo(&format->json);
+    MemoryContextSwitchTo(old);
+    return format;
+}
+
+RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types)
+{
+    auto* keys = static_cast<RowKeys*>(flinfo->fn_extra);
+    if (keys != nullptr && keys->cfg.relid == cfg.relid)
+        return keys;
+    keys = static_cast<RowKeys*>(MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(RowKeys)));
+    keys->cfg = cfg;
+    Oid column_types[INDEX_MAX_KEYS];
+    char* names[INDEX_MAX_KEYS];
+    for (int k = 0; k < cfg.nkeys; k++) {
+        column_types[k] = types != nullptr ? types[k] : get_atttype(cfg.relid, cfg.keys[k]);
+        names[k] = get_attname(cfg.relid, cfg.keys[k], false);
+    }
+    keys->format = make_key_format(flinfo->fn_mcxt, cfg.nkeys, names, column_types);
+    flinfo->fn_extra = keys;
+    return keys;
+}
+
+void note_row_keys(RowKeys* keys, Action action)
+{
+    note_rows(keys->cfg.root, action, format_key(keys->format, keys->values, keys->nulls));
+}
+
+const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls)
+{
+    StringInfo json = &format->json;
+    resetStringInfo(json);
+    bool object = format->nkeys != 1;
+    if (object)
+        appendStringInfoChar(json, '{');
+    for (int k = 0; k < format->nkeys; k++) {
+        if (object) {
+            if (k > 0)
+                appendStringInfoString(json, ", ");
+            escape_json(json, format->names[k]);
+            appendStringInfoString(json, ": ");
+        }
+        append_json_value(json, values[k], nulls[k], format->types[k], &format->outputs[k]);
+    }
+    if (object)
+        appendStringInfoChar(json, '}');
+    return json->data;
+}
+
 void record_event(const RecordedEvent& event)
 {
     TableConfig cfg;
@@ -298,43 +293,29 @@ Datum softdelete_reason(PG_FUNCTION_ARGS)
     return softdelete::statement_text(fcinfo, softdelete::reason_text);
 }
 
-// The log triggers. Arguments: the deleted_at column, then the primary key's
-// columns.
+// The log trigger: an AFTER DELETE row trigger, for rows a hard delete
+// removed. Arguments: the deleted_at column, then the primary key's columns
+// (what enable() found; the configuration is what is read).
 PG_FUNCTION_INFO_V1(softdelete_log_changes);
 Datum softdelete_log_changes(PG_FUNCTION_ARGS)
 {
     TriggerData* trigger = softdelete::trigger_data(fcinfo, "softdelete_internal.log_changes()");
-    bool update = TRIGGER_FIRED_BY_UPDATE(trigger->tg_event);
     if (!TRIGGER_FIRED_AFTER(trigger->tg_event) || !TRIGGER_FIRED_FOR_ROW(trigger->tg_event) ||
-        !(update || TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) ||
-        trigger->tg_trigger->tgnargs < 2)
-        ereport(ERROR,
-                (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-                 errmsg("softdelete_internal.log_changes() must be an AFTER UPDATE or DELETE row "
-                        "trigger naming the deleted_at column and the key columns")));
-    softdelete::KeyColumns* keys =
-        softdelete::key_columns(fcinfo, trigger->tg_relation, trigger->tg_trigger);
-    const softdelete::TableConfig& cfg = keys->cfg;
-    softdelete::Action action;
-    TupleTableSlot* row;
-    if (update) {
-        bool was_null = false;
-        bool is_null = false;
-        slot_getattr(trigger->tg_trigslot, cfg.deleted_at, &was_null);
-        slot_getattr(trigger->tg_newslot, cfg.deleted_at, &is_null);
-        if (was_null == is_null)
-            return PointerGetDatum(nullptr);
-        action = was_null ? softdelete::Action::soft_delete : softdelete::Action::restore;
-        row = trigger->tg_newslot;
-    } else {
-        // An UPDATE moving a row to another partition deletes it here and
-        // inserts it there: nothing was removed.
-        if (softdelete::moving_rows_between_partitions(softdelete::finishing_query()))
-            return PointerGetDatum(nullptr);
-        action = softdelete::Action::hard_delete;
-        row = trigger->tg_trigslot;
-    }
-    softdelete::note_rows(cfg.root, action, softdelete::key_json(keys, row));
+        !TRIGGER_FIRED_BY_DELETE(trigger->tg_event))
+        ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+                        errmsg("softdelete_internal.log_changes() must be an AFTER DELETE row "
+                               "trigger")));
+    // Only on a table that is enabled: nobody can have it log anything else.
+    softdelete::TableConfig cfg;
+    softdelete::require_table_config(trigger->tg_relation, &cfg);
+    // An UPDATE moving a row to another partition deletes it here and
+    // inserts it there: nothing was removed.
+    if (softdelete::moving_rows_between_partitions(softdelete::finishing_query()))
+        return PointerGetDatum(nullptr);
+    softdelete::RowKeys* keys = softdelete::row_keys(fcinfo->flinfo, cfg, nullptr);
+    for (int k = 0; k < cfg.nkeys; k++)
+        keys->values[k] = slot_getattr(trigger->tg_trigslot, cfg.keys[k], &keys->nulls[k]);
+    softdelete::note_row_keys(keys, softdelete::Action::hard_delete);
     return PointerGetDatum(nullptr);
 }
 }

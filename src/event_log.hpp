@@ -1,7 +1,9 @@
 // softdelete.events and NOTIFY softdelete (see event_log.cpp).
 #pragma once
 
+#include "operations.hpp"
 #include "pg.hpp"
+#include "table_config.hpp"
 
 namespace softdelete
 {
@@ -18,6 +20,36 @@ struct RecordedEvent {
     const char* keys;  // the keys as comma-separated JSON values; nullptr: none
     bool optional_log; // soft deletes and restores, which log_events may turn off
 };
+
+// How a table's primary key is written in the log: a JSON value, or an
+// object of the columns for a composite key.
+struct KeyFormat {
+    int nkeys;
+    char** names;
+    Oid* types;
+    FmgrInfo* outputs;
+    StringInfoData json;
+};
+
+// PG regime. Built in context, which must outlive its use.
+KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types);
+// The key of one row; valid until the next call with the same format.
+const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls);
+
+// What a function that notes rows keeps for the statement in its FmgrInfo:
+// the table's configuration, how its keys are written, and room for one
+// row's key values.
+struct RowKeys {
+    TableConfig cfg;
+    KeyFormat* format;
+    Datum values[INDEX_MAX_KEYS];
+    bool nulls[INDEX_MAX_KEYS];
+};
+
+// PG regime. The key columns' types are the columns' own unless given.
+RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types);
+// Notes the row whose key values were put in keys under the running operation.
+void note_row_keys(RowKeys* keys, Action action);
 
 // PG regime. Writes the event (as the log's owner) unless the table turned
 // its log off, and sends NOTIFY softdelete when the table asked for it.

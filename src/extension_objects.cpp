@@ -19,6 +19,7 @@ struct FunctionOids {
     Oid tombstone_text;
     Oid tombstone_op;
     Oid operation_id;
+    Oid note_row;
 };
 
 FunctionOids oids = {};
@@ -41,16 +42,19 @@ const FunctionOids& functions()
         fresh.reason = lookup("reason", 0, nullptr);
         const Oid decision_args[] = {REGCLASSOID, INT4OID, BOOLOID, TIMESTAMPTZOID,
                                      TEXTOID,     TEXTOID, INT8OID, TIMESTAMPTZOID,
-                                     TEXTOID,     TEXTOID, INT8OID};
+                                     TEXTOID,     TEXTOID, INT8OID, TIDOID};
         constexpr int decision_nargs = sizeof decision_args / sizeof decision_args[0];
         fresh.tombstone_at = lookup("tombstone_at", decision_nargs, decision_args);
         fresh.tombstone_text = lookup("tombstone_text", decision_nargs, decision_args);
         fresh.tombstone_op = lookup("tombstone_op", decision_nargs, decision_args);
         fresh.operation_id = lookup("operation_id", 0, nullptr);
+        const Oid note_args[] = {REGCLASSOID, INT4OID, BOOLOID, BOOLOID, TIDOID, OIDOID, ANYOID};
+        fresh.note_row = lookup("note_row", 7, note_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
                       OidIsValid(fresh.actor) && OidIsValid(fresh.reason) &&
                       OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text) &&
-                      OidIsValid(fresh.tombstone_op) && OidIsValid(fresh.operation_id);
+                      OidIsValid(fresh.tombstone_op) && OidIsValid(fresh.operation_id) &&
+                      OidIsValid(fresh.note_row);
         if (!fresh.valid)
             ereport(
                 ERROR,
@@ -172,6 +176,11 @@ Oid tombstone_op_function()
 Oid operation_id_function()
 {
     return functions().operation_id;
+}
+
+Oid note_row_function()
+{
+    return functions().note_row;
 }
 
 } // namespace softdelete

@@ -33,6 +33,8 @@ Oid tombstone_text_function();
 Oid tombstone_op_function();
 // The running operation's id (operations.cpp), which a rewritten DELETE stamps.
 Oid operation_id_function();
+// The check that notes each row a rewritten statement wrote (row_notes.cpp).
+Oid note_row_function();
 void forget_extension_objects();
 
 // Plans that fold softdelete.include_deleted (SELECTs, through the policy).

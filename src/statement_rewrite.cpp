@@ -214,21 +214,82 @@ void skip_visibility_checks(Query* query)
     query->withCheckOptions = kept;
 }
 
+enum class NoteKind { rewritten_delete = 0, decided = 1 };
+
+// Has each row the statement writes noted under the running operation
+// (row_notes.cpp), as a check PostgreSQL makes once per row really written.
+// Nothing when the table neither logs nor notifies soft deletes: those
+// statements cost what a plain UPDATE costs. A change of the table's
+// configuration re-plans (enable() invalidates its relcache entry).
+void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool verify)
+{
+    if (!cfg.log_events && !cfg.notify)
+        return;
+    Index varno = query->resultRelation;
+    List* args = list_make3(
+        table_const(cfg),
+        makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(static_cast<int>(kind)),
+                  false, true),
+        makeBoolConst(verify, false));
+    args = lappend(args, deleted_at_test(query, cfg, IS_NOT_NULL));
+    args = lappend(args, makeVar(varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0));
+    args = lappend(args, makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0));
+    for (int k = 0; k < cfg.nkeys; k++)
+        args = lappend(args, column_var(query, cfg, cfg.keys[k]));
+    WithCheckOption* wco = makeNode(WithCheckOption);
+    wco->kind = WCO_VIEW_CHECK;
+    wco->relname = get_rel_name(cfg.relid);
+    wco->polname = nullptr;
+    wco->qual = reinterpret_cast<Node*>(
+        makeFuncExpr(note_row_function(), BOOLOID, args, InvalidOid, InvalidOid,
+                     COERCE_EXPLICIT_CALL));
+    wco->cascaded = false;
+    query->withCheckOptions = lappend(query->withCheckOptions, wco);
+}
+
+// (SELECT value): the planner makes it an initPlan, evaluated once per
+// execution when a row first needs it, where a call in the target list
+// would run for every row. Nothing is decided at plan time.
+Expr* once_per_execution(Query* query, Expr* value)
+{
+    Query* select = makeNode(Query);
+    select->commandType = CMD_SELECT;
+    select->querySource = QSRC_ORIGINAL;
+    select->canSetTag = true;
+    select->jointree = makeFromExpr(NIL, nullptr);
+    select->targetList = list_make1(makeTargetEntry(value, 1, pstrdup("value"), false));
+    SubLink* sublink = makeNode(SubLink);
+    sublink->subLinkType = EXPR_SUBLINK;
+    sublink->subLinkId = 0;
+    sublink->testexpr = nullptr;
+    sublink->operName = NIL;
+    sublink->subselect = reinterpret_cast<Node*>(select);
+    sublink->location = -1;
+    query->hasSubLinks = true;
+    return reinterpret_cast<Expr*>(sublink);
+}
+
 // Marks the target rows deleted: stamp, actor, reason, operation; live rows
-// only.
+// only. The four values are the statement's (STABLE functions), so each is
+// read once per execution.
 void make_soft_delete(Query* query, const TableConfig& cfg)
 {
     assign(&query->targetList, cfg, cfg.deleted_at,
-           call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
+           once_per_execution(query, call_as_column(deletion_stamp_function(), TIMESTAMPTZOID,
+                                                    cfg, cfg.deleted_at)));
     assign(&query->targetList, cfg, cfg.deleted_by,
-           call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by));
+           once_per_execution(query,
+                              call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by)));
     assign(&query->targetList, cfg, cfg.delete_reason,
-           call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason));
+           once_per_execution(query, call_as_column(reason_function(), TEXTOID, cfg,
+                                                    cfg.delete_reason)));
     assign(&query->targetList, cfg, cfg.delete_op,
-           call_as_column(operation_id_function(), INT8OID, cfg, cfg.delete_op));
+           once_per_execution(query, call_as_column(operation_id_function(), INT8OID, cfg,
+                                                    cfg.delete_op)));
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
     skip_visibility_checks(query);
+    note_written_rows(query, cfg, NoteKind::rewritten_delete, false);
 }
 
 struct RewriteState {
@@ -327,6 +388,11 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
                                              : reinterpret_cast<Expr*>(
                                                    makeNullConst(types[k], -1, InvalidOid)));
         }
+        // The version of the row the decision is taken on (row_notes.cpp).
+        args = lappend(args, decides ? reinterpret_cast<Expr*>(makeVar(
+                                           varno, SelfItemPointerAttributeNumber, TIDOID, -1,
+                                           InvalidOid, 0))
+                                     : reinterpret_cast<Expr*>(makeNullConst(TIDOID, -1, InvalidOid)));
         assign(target_list, cfg, columns[i], call_as_column(functions[i], types[i], cfg, columns[i], args));
     }
 }
@@ -345,6 +411,7 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         require_admin(cfg.relid, cfg.root, "restore rows of");
     route_tombstone_writes(&query->targetList, query->resultRelation, cfg);
     skip_visibility_checks(query);
+    note_written_rows(query, cfg, NoteKind::decided, false);
     if (admin)
         unhide_deleted_rows(rte);
 }
@@ -357,6 +424,8 @@ void rewrite_upsert(Query* query, const TableConfig& cfg)
     if (conflict->action == ONCONFLICT_UPDATE && assigns_tombstone(conflict->onConflictSet, cfg)) {
         route_tombstone_writes(&conflict->onConflictSet, query->resultRelation, cfg);
         skip_visibility_checks(query);
+        // Inserted rows are checked too: they must not take a decision.
+        note_written_rows(query, cfg, NoteKind::decided, true);
     }
     if (conflict->arbiterElems == NIL)
         return;
@@ -368,9 +437,11 @@ void rewrite_upsert(Query* query, const TableConfig& cfg)
 void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     bool routed = false;
+    bool inserts = false;
     ListCell* lc;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
+        inserts = inserts || action->commandType == CMD_INSERT;
         if (action->commandType != CMD_UPDATE || !assigns_tombstone(action->targetList, cfg))
             continue;
         route_tombstone_writes(&action->targetList, query->resultRelation, cfg);
@@ -379,6 +450,7 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     if (!routed)
         return;
     skip_visibility_checks(query);
+    note_written_rows(query, cfg, NoteKind::decided, inserts);
     if (is_admin(cfg.root))
         unhide_deleted_rows(rte);
 }

@@ -42,7 +42,29 @@ struct ConfigRow {
     NameData column;
     bool log_events;
     bool notify;
+    int nkeys;
+    NameData keys[INDEX_MAX_KEYS];
 };
+
+// key_columns, a name[], into row.
+void read_key_columns(HeapTuple tuple, TupleDesc desc, ConfigRow* row)
+{
+    row->nkeys = 0;
+    for (int i = 0; i < desc->natts; i++) {
+        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "key_columns") != 0)
+            continue;
+        bool isnull = false;
+        Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
+        if (isnull)
+            return;
+        Datum* names;
+        int n;
+        deconstruct_array(DatumGetArrayTypeP(d), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+                          &names, nullptr, &n);
+        for (int k = 0; k < n && k < INDEX_MAX_KEYS; k++)
+            namestrcpy(&row->keys[row->nkeys++], NameStr(*DatumGetName(names[k])));
+    }
+}
 
 // The value of column name in a row of softdelete.tables, or its default.
 bool flag_of(HeapTuple tuple, TupleDesc desc, const char* name, bool otherwise)
@@ -83,6 +105,7 @@ bool read_config_row(Oid relid, ConfigRow* row)
             }
             row->log_events = flag_of(tuple, desc, "log_events", true);
             row->notify = flag_of(tuple, desc, "notify", false);
+            read_key_columns(tuple, desc, row);
             found = true;
         }
         systable_endscan(scan);
@@ -102,6 +125,12 @@ void fill_config(TableConfig* config, Oid relid, Oid root, const ConfigRow& row)
     config->deleted_at_type = get_atttype(relid, config->deleted_at);
     config->log_events = row.log_events;
     config->notify = row.notify;
+    config->nkeys = 0;
+    for (int k = 0; k < row.nkeys; k++) {
+        AttrNumber attno = get_attnum(relid, NameStr(row.keys[k]));
+        if (attno != InvalidAttrNumber)
+            config->keys[config->nkeys++] = attno;
+    }
 }
 
 } // namespace

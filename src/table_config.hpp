@@ -16,6 +16,8 @@ struct TableConfig {
     Oid deleted_at_type; // timestamptz, or timestamp when an ORM column was adopted
     bool log_events;
     bool notify; // NOTIFY softdelete for each operation
+    int nkeys;   // the primary key's columns, as attribute numbers in relid
+    AttrNumber keys[INDEX_MAX_KEYS];
 };
 
 // Fills *out with the configuration governing relid; false when soft delete

@@ -47,6 +47,9 @@ struct Decision {
     Oid relid;
     int pending; // calls still to read it
     Value values[columns];
+    Action action;           // soft_delete, restore, or truncate for neither
+    bool noted;              // the row it was for has been noted (row_notes.cpp)
+    ItemPointerData old_row; // the version of the row it was taken on
 };
 
 Decision* decisions = nullptr;
@@ -79,6 +82,7 @@ void release(Decision& d)
         v = {(Datum)0, true};
     }
     d.pending = 0;
+    d.noted = true;
 }
 
 void keep(Decision& d)
@@ -115,8 +119,9 @@ bool same_op(const Value& a, const Value& b)
 
 // Arguments: new deleted_at, deleted_by, delete_reason, delete_op, then the
 // old ones.
-void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value out[columns])
+Action decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value out[columns])
 {
+    Action decided = Action::truncate;
     Value new_at = argument(fcinfo, first);
     Value new_by = argument(fcinfo, first + 1);
     Value new_reason = argument(fcinfo, first + 2);
@@ -144,9 +149,11 @@ void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value ou
         out[by_column] = by_changed ? new_by : text_value(actor_name());
         out[reason_column] = reason_changed ? new_reason : text_value(reason_text());
         out[op_column] = {Int64GetDatum(current_operation()), false};
+        decided = Action::soft_delete;
     } else if (new_at.isnull) {
         require_admin(cfg.relid, cfg.root, "restore rows of");
         out[at_column] = out[by_column] = out[reason_column] = out[op_column] = null_value;
+        decided = Action::restore;
     } else {
         // Stays deleted: retention counts from the first delete, and undo
         // follows the operation that deleted it.
@@ -156,9 +163,24 @@ void decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value ou
         out[reason_column] = new_reason;
         out[op_column] = old_op;
     }
+    return decided;
 }
 
 } // namespace
+
+bool take_decision(Oid relid, Action* action, ItemPointerData* old_row)
+{
+    int depth = executor_depth();
+    if (depth >= decisions_size)
+        return false;
+    Decision& d = decisions[depth];
+    if (d.noted || d.relid != relid)
+        return false;
+    d.noted = true;
+    *action = d.action;
+    *old_row = d.old_row;
+    return true;
+}
 
 void forget_tombstone_decision(int depth)
 {
@@ -171,13 +193,13 @@ void forget_tombstone_decision(int depth)
 extern "C" {
 
 // (tbl, column, deciding, new_at, new_by, new_reason, new_op, old_at,
-// old_by, old_reason, old_op); column 0 is deleted_at, 1 deleted_by, 2
-// delete_reason, 3 delete_op. Only the deciding call gets values; the others
-// read what it decided.
+// old_by, old_reason, old_op, old_row); column 0 is deleted_at, 1
+// deleted_by, 2 delete_reason, 3 delete_op. Only the deciding call gets
+// values; the others read what it decided.
 PG_FUNCTION_INFO_V1(softdelete_tombstone);
 Datum softdelete_tombstone(PG_FUNCTION_ARGS)
 {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 11)
+    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 12)
         ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
                         errmsg("softdelete_internal.tombstone_*() is called by rewritten "
                                "statements only")));
@@ -210,7 +232,12 @@ Datum softdelete_tombstone(PG_FUNCTION_ARGS)
     if (deciding) {
         softdelete::release(d);
         softdelete::Value decided[softdelete::columns];
-        softdelete::decide(cfg, fcinfo, 3, decided);
+        d.action = softdelete::decide(cfg, fcinfo, 3, decided);
+        d.noted = false;
+        if (PG_ARGISNULL(11))
+            ItemPointerSetInvalid(&d.old_row);
+        else
+            d.old_row = *reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(11));
         MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
         memcpy(d.values, decided, sizeof decided);
         softdelete::keep(d);

@@ -95,6 +95,10 @@ my %values_of = (
 	# Column numbers and the like: in range, out of range, at the limits.
 	integer => [ 'NULL::int', '1', '0', '-1', '2', '3', '4', '99', '32767', '2147483647', '-2147483648' ],
 	bigint => [ 'NULL::bigint', '1', '0', '-1', '2', '9223372036854775807', '(-9223372036854775808)::bigint' ],
+	tid => [ 'NULL::tid', q{'(0,1)'::tid}, q{'(0,0)'::tid}, q{'(4294967295,65535)'::tid} ],
+	oid => [ 'NULL::oid', '0', q{'pg_class'::regclass::oid}, '4294967295' ],
+	# The keys a rewritten statement passes to note_row(): any type.
+	'"any"' => [ 'NULL', '1', q{'x'::text}, $megabyte, q{'{"a": 1}'::jsonb}, 'ARRAY[1, 2]' ],
 	'timestamp with time zone' => [
 		'NULL::timestamptz', 'now()', q{'infinity'::timestamptz}, q{'-infinity'::timestamptz},
 		q{'epoch'::timestamptz}, q{'294276-12-31 23:59:59+00'::timestamptz},

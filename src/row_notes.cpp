@@ -1,0 +1,129 @@
+// softdelete_internal.note_row(): how the rows a rewritten statement soft-
+// deletes or restores reach the log. The planner hook (statement_rewrite.cpp)
+// adds it to the statement as a check of each written row (a WITH CHECK
+// OPTION of the kind a view's CHECK OPTION makes), which PostgreSQL
+// evaluates once for each row it has really written: after a concurrently
+// updated row was re-checked and written, never for a row a join matched
+// again, nor for one the re-check dropped. It is always true.
+//
+// A rewritten DELETE writes soft deletes only. A routed tombstone write is
+// what its row's decision was (tombstone_decision.cpp), taken in the same
+// row's projection just before. A statement that also inserts (an upsert, a
+// MERGE with an INSERT action) checks its inserted rows too: there the
+// decision is confirmed by the row version it was taken on, whose successor
+// must be the row written.
+//
+// No row trigger is involved, so an UPDATE that writes no tombstone column
+// queues, fetches and copies nothing. PG regime.
+#include "authorization.hpp"
+#include "event_log.hpp"
+#include "operations.hpp"
+#include "table_config.hpp"
+#include "tombstone_decision.hpp"
+
+extern "C" {
+#include "access/heapam.h"
+#include "catalog/pg_am.h"
+#include "storage/bufmgr.h"
+}
+
+namespace softdelete
+{
+
+namespace
+{
+
+constexpr int first_key = 6;
+
+RowKeys* row_notes(FunctionCallInfo fcinfo, Oid relid)
+{
+    auto* keys = static_cast<RowKeys*>(fcinfo->flinfo->fn_extra);
+    if (keys != nullptr)
+        return keys;
+    TableConfig cfg;
+    if (!table_config(relid, &cfg))
+        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                        errmsg("relation %s is not enabled for soft delete",
+                               relation_display_name(relid)),
+                        errhint("Call softdelete.enable() on it, or re-plan the statement.")));
+    int nkeys = PG_NARGS() - first_key;
+    if (nkeys != cfg.nkeys)
+        ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                        errmsg("softdelete_internal.note_row() got %d key values for %d key "
+                               "columns",
+                               nkeys, cfg.nkeys)));
+    // The values' own types: the statement's, which a partition shares.
+    Oid types[INDEX_MAX_KEYS];
+    for (int k = 0; k < nkeys; k++)
+        types[k] = get_fn_expr_argtype(fcinfo->flinfo, first_key + k);
+    return row_keys(fcinfo->flinfo, cfg, types);
+}
+
+// Is written the successor of old_row, in relation written_in? Read from the
+// old version's forward link, which the UPDATE that wrote the row set.
+bool written_from(Oid written_in, ItemPointer old_row, ItemPointer written)
+{
+    if (!ItemPointerIsValid(old_row))
+        return false;
+    Relation rel = relation_open(written_in, NoLock);
+    bool same = true; // another table access method: nothing to read it from
+    if (rel->rd_rel->relam == HEAP_TABLE_AM_OID) {
+        HeapTupleData tuple;
+        tuple.t_self = *old_row;
+        Buffer buffer = InvalidBuffer;
+        same = heap_fetch(rel, SnapshotAny, &tuple, &buffer, false) &&
+               ItemPointerEquals(&tuple.t_data->t_ctid, written);
+        if (BufferIsValid(buffer))
+            ReleaseBuffer(buffer);
+    }
+    relation_close(rel, NoLock);
+    return same;
+}
+
+} // namespace
+
+} // namespace softdelete
+
+extern "C" {
+
+// (tbl, kind, verify, is_deleted, written, written_in, keys...): kind 0 for a
+// rewritten DELETE, 1 for a routed tombstone write.
+PG_FUNCTION_INFO_V1(softdelete_note_row);
+Datum softdelete_note_row(PG_FUNCTION_ARGS)
+{
+    for (int i = 0; i < softdelete::first_key; i++) {
+        if (PG_ARGISNULL(i))
+            ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+                            errmsg("softdelete_internal.note_row() is called by rewritten "
+                                   "statements only")));
+    }
+    Oid relid = PG_GETARG_OID(0);
+    int kind = PG_GETARG_INT32(1);
+    bool is_deleted = PG_GETARG_BOOL(3);
+    softdelete::RowKeys* keys = softdelete::row_notes(fcinfo, relid);
+    softdelete::Action action = softdelete::Action::soft_delete;
+    if (kind == 1) {
+        ItemPointerData old_row;
+        if (!softdelete::take_decision(relid, &action, &old_row))
+            PG_RETURN_BOOL(true);
+        if (PG_GETARG_BOOL(2) &&
+            !softdelete::written_from(PG_GETARG_OID(5), &old_row, reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(4))))
+            PG_RETURN_BOOL(true);
+    } else if (kind != 0) {
+        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                        errmsg("no kind of row note %d", kind)));
+    }
+    // What the row holds now decides: a BEFORE trigger may have changed it.
+    bool wrote = action == softdelete::Action::soft_delete ? is_deleted
+                 : action == softdelete::Action::restore   ? !is_deleted
+                                                            : false;
+    if (!wrote)
+        PG_RETURN_BOOL(true);
+    for (int k = 0; k < keys->cfg.nkeys; k++) {
+        keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
+        keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);
+    }
+    softdelete::note_row_keys(keys, action);
+    PG_RETURN_BOOL(true);
+}
+}
