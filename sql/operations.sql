@@ -152,6 +152,43 @@ UPDATE users SET name = 'renamed' WHERE id BETWEEN 19 AND 21;
 RESET ROLE;
 SELECT * FROM ops.since(:m);
 
+-- Statements that insert some rows and soft-delete others count the soft
+-- deletes only: an upsert, a MERGE with an INSERT action. A BEFORE UPDATE
+-- trigger that skips a row leaves its decision unused; the row inserted next
+-- is not taken for it.
+SET ROLE ops_owner;
+CREATE FUNCTION ops.skip_marked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.name = 'skip me' THEN
+        RETURN NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER skip_marked BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION ops.skip_marked();
+RESET ROLE;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+INSERT INTO users VALUES (30, 'u30@x', 'x'), (50, 'u50@x', 'new'), (31, 'u31@x', 'x')
+    ON CONFLICT (id) DO UPDATE SET deleted_at = now();
+MERGE INTO users u USING (VALUES (33), (52), (34)) v(k) ON u.id = v.k
+    WHEN MATCHED THEN UPDATE SET deleted_at = now()
+    WHEN NOT MATCHED THEN INSERT VALUES (v.k, 'u' || v.k || '@x', 'merged');
+RESET ROLE;
+-- An admin's upsert that would restore row 30, skipped by the trigger, then
+-- inserts row 53: a live row, but no restore.
+SET ROLE ops_owner;
+SET softdelete.include_deleted = on;
+INSERT INTO users VALUES (30, 'u30@x', 'skip me'), (53, 'u53@x', 'new')
+    ON CONFLICT (id) DO UPDATE SET deleted_at = NULL, name = excluded.name;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM users WHERE id IN (30, 31, 33, 34, 50, 52, 53) ORDER BY id;
+SELECT * FROM ops.since(:m);
+SET ROLE ops_owner;
+DROP TRIGGER skip_marked ON users;
+RESET ROLE;
+
 -- Restores and hard deletes are operations too.
 SELECT ops.mark() AS m \gset
 SET ROLE ops_admin;
