@@ -45,8 +45,8 @@ bool writing = false;
 MemoryContext notes_context()
 {
     if (pending_context == nullptr)
-        pending_context =
-            AllocSetContextCreate(TopMemoryContext, "softdelete operations", ALLOCSET_DEFAULT_SIZES);
+        pending_context = AllocSetContextCreate(TopMemoryContext, "softdelete operations",
+                                                ALLOCSET_DEFAULT_SIZES);
     return pending_context;
 }
 
@@ -96,6 +96,18 @@ void free_entry(Pending* p)
     pfree(p);
 }
 
+// Adds from's rows to into's.
+void append_keys(Pending* into, const Pending* from)
+{
+    into->rows += from->rows;
+    into->rows_known = into->rows_known && from->rows_known;
+    if (from->keys.len == 0)
+        return;
+    if (into->keys.len > 0)
+        appendStringInfoString(&into->keys, ", ");
+    appendBinaryStringInfo(&into->keys, from->keys.data, from->keys.len);
+}
+
 void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
                        void* arg)
 {
@@ -104,12 +116,37 @@ void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransaction
     (void)arg;
     int level = GetCurrentTransactionNestLevel();
     if (event == SUBXACT_EVENT_COMMIT_SUB) {
+        // Its notes become the parent's, merged into the parent's entry for
+        // the same operation, table and action: a loop of subtransactions
+        // (an EXCEPTION block per row) keeps one entry, not one per turn.
+        MemoryContext old = MemoryContextSwitchTo(notes_context());
+        List* kept = NIL;
         ListCell* lc;
         foreach (lc, pending) {
             auto* p = static_cast<Pending*>(lfirst(lc));
-            if (p->level >= level)
+            if (p->level < level) {
+                kept = lappend(kept, p);
+                continue;
+            }
+            Pending* into = nullptr;
+            ListCell* lk;
+            foreach (lk, kept) {
+                auto* k = static_cast<Pending*>(lfirst(lk));
+                if (k->op == p->op && k->root == p->root && k->action == p->action &&
+                    k->level == level - 1)
+                    into = k;
+            }
+            if (into == nullptr) {
                 p->level = level - 1;
+                kept = lappend(kept, p);
+                continue;
+            }
+            append_keys(into, p);
+            free_entry(p);
         }
+        list_free(pending);
+        pending = kept;
+        MemoryContextSwitchTo(old);
         last_used = nullptr;
     } else if (event == SUBXACT_EVENT_ABORT_SUB) {
         // Its rows are back as they were: what it noted did not happen.
@@ -161,41 +198,23 @@ void on_transaction(XactEvent event, void* arg)
 
 // Notes of one operation, table and action, whatever subtransactions they
 // came from, as one event.
-struct Event {
-    Pending* first;
-    int64 rows;
-    bool rows_known;
-    StringInfoData keys;
-};
-
 List* events_of(List* notes)
 {
     List* events = NIL;
     ListCell* lc;
     foreach (lc, notes) {
         auto* p = static_cast<Pending*>(lfirst(lc));
-        Event* e = nullptr;
+        Pending* into = nullptr;
         ListCell* le;
         foreach (le, events) {
-            auto* candidate = static_cast<Event*>(lfirst(le));
-            if (candidate->first->op == p->op && candidate->first->root == p->root &&
-                candidate->first->action == p->action)
-                e = candidate;
+            auto* e = static_cast<Pending*>(lfirst(le));
+            if (e->op == p->op && e->root == p->root && e->action == p->action)
+                into = e;
         }
-        if (e == nullptr) {
-            e = static_cast<Event*>(palloc0(sizeof(Event)));
-            e->first = p;
-            e->rows_known = true;
-            initStringInfo(&e->keys);
-            events = lappend(events, e);
-        }
-        e->rows += p->rows;
-        e->rows_known = e->rows_known && p->rows_known;
-        if (p->keys.len > 0) {
-            if (e->keys.len > 0)
-                appendStringInfoString(&e->keys, ", ");
-            appendBinaryStringInfo(&e->keys, p->keys.data, p->keys.len);
-        }
+        if (into == nullptr)
+            events = lappend(events, p);
+        else
+            append_keys(into, p);
     }
     return events;
 }
@@ -263,20 +282,21 @@ void end_of_statement()
         return;
     }
     writing = true;
+    MemoryContext old = MemoryContextSwitchTo(notes_context());
     List* events = events_of(pending);
+    MemoryContextSwitchTo(old);
     ListCell* lc;
     foreach (lc, events) {
-        auto* e = static_cast<Event*>(lfirst(lc));
-        RecordedEvent recorded = {e->first->op,
-                                  e->first->root,
-                                  action_name(e->first->action),
-                                  e->first->actor,
-                                  e->first->reason,
+        auto* e = static_cast<Pending*>(lfirst(lc));
+        RecordedEvent recorded = {e->op,
+                                  e->root,
+                                  action_name(e->action),
+                                  e->actor,
+                                  e->reason,
                                   e->rows_known,
                                   e->rows,
                                   e->rows_known ? e->keys.data : nullptr,
-                                  e->first->action == Action::soft_delete ||
-                                      e->first->action == Action::restore};
+                                  e->action == Action::soft_delete || e->action == Action::restore};
         record_event(recorded);
     }
     writing = false;
