@@ -33,7 +33,7 @@ SPIPlanPtr event_insert_plan()
 {
     static SPIPlanPtr plan = nullptr;
     if (plan == nullptr) {
-        Oid types[event_params] = {INT8OID, OIDOID, TEXTOID, TEXTOID,
+        Oid types[event_params] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,
                                    TEXTOID, TEXTOID, INT8OID, JSONBOID};
         SPIPlanPtr p = SPI_prepare("INSERT INTO softdelete.events (op, relid, table_name, action, "
                                    "actor, reason, row_count, keys) "
@@ -266,8 +266,8 @@ void record_event(const RecordedEvent& event)
     bool notify = enabled && cfg.notify;
     if (!log && !notify)
         return;
-    char* table_name = quote_qualified_identifier(
-        get_namespace_name(get_rel_namespace(event.root)), get_rel_name(event.root));
+    char* table_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(event.root)),
+                                                  get_rel_name(event.root));
     char* keys_array = nullptr;
     if (event.keys != nullptr)
         keys_array = psprintf("[%s]", event.keys);

@@ -20,6 +20,7 @@
 #include "operations.hpp"
 #include "table_config.hpp"
 #include "tombstone_decision.hpp"
+#include "trigger_call.hpp"
 
 extern "C" {
 #include "access/heapam.h"
@@ -42,10 +43,10 @@ RowKeys* row_notes(FunctionCallInfo fcinfo, Oid relid)
         return keys;
     TableConfig cfg;
     if (!table_config(relid, &cfg))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("relation %s is not enabled for soft delete",
-                               relation_display_name(relid)),
-                        errhint("Call softdelete.enable() on it, or re-plan the statement.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("relation %s is not enabled for soft delete", relation_display_name(relid)),
+                 errhint("Call softdelete.enable() on it, or re-plan the statement.")));
     int nkeys = PG_NARGS() - first_key;
     if (nkeys != cfg.nkeys)
         ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
@@ -65,7 +66,12 @@ bool written_from(Oid written_in, ItemPointer old_row, ItemPointer written)
 {
     if (!ItemPointerIsValid(old_row))
         return false;
-    Relation rel = relation_open(written_in, NoLock);
+    // The writing statement holds its lock already; a call by hand may name
+    // any OID and gets an error, not a relation opened without a lock.
+    Relation rel = try_relation_open(written_in, AccessShareLock);
+    if (rel == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", written_in)));
     bool same = true; // another table access method: nothing to read it from
     if (rel->rd_rel->relam == HEAP_TABLE_AM_OID) {
         HeapTupleData tuple;
@@ -76,7 +82,7 @@ bool written_from(Oid written_in, ItemPointer old_row, ItemPointer written)
         if (BufferIsValid(buffer))
             ReleaseBuffer(buffer);
     }
-    relation_close(rel, NoLock);
+    relation_close(rel, AccessShareLock);
     return same;
 }
 
@@ -91,12 +97,8 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_note_row);
 Datum softdelete_note_row(PG_FUNCTION_ARGS)
 {
-    for (int i = 0; i < softdelete::first_key; i++) {
-        if (PG_ARGISNULL(i))
-            ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
-                            errmsg("softdelete_internal.note_row() is called by rewritten "
-                                   "statements only")));
-    }
+    softdelete::require_rewritten_call(fcinfo, softdelete::first_key, -1,
+                                       "softdelete_internal.note_row()");
     Oid relid = PG_GETARG_OID(0);
     int kind = PG_GETARG_INT32(1);
     bool is_deleted = PG_GETARG_BOOL(3);
@@ -106,17 +108,17 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
         ItemPointerData old_row;
         if (!softdelete::take_decision(relid, &action, &old_row))
             PG_RETURN_BOOL(true);
-        if (PG_GETARG_BOOL(2) &&
-            !softdelete::written_from(PG_GETARG_OID(5), &old_row, reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(4))))
+        auto* written = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(4));
+        if (PG_GETARG_BOOL(2) && !softdelete::written_from(PG_GETARG_OID(5), &old_row, written))
             PG_RETURN_BOOL(true);
     } else if (kind != 0) {
-        ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                        errmsg("no kind of row note %d", kind)));
+        ereport(ERROR,
+                (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("no kind of row note %d", kind)));
     }
     // What the row holds now decides: a BEFORE trigger may have changed it.
     bool wrote = action == softdelete::Action::soft_delete ? is_deleted
                  : action == softdelete::Action::restore   ? !is_deleted
-                                                            : false;
+                                                           : false;
     if (!wrote)
         PG_RETURN_BOOL(true);
     for (int k = 0; k < keys->cfg.nkeys; k++) {

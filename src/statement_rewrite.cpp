@@ -226,11 +226,10 @@ void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool
     if (!cfg.log_events && !cfg.notify)
         return;
     Index varno = query->resultRelation;
-    List* args = list_make3(
-        table_const(cfg),
-        makeConst(INT4OID, -1, InvalidOid, sizeof(int32), Int32GetDatum(static_cast<int>(kind)),
-                  false, true),
-        makeBoolConst(verify, false));
+    List* args = list_make3(table_const(cfg),
+                            makeConst(INT4OID, -1, InvalidOid, sizeof(int32),
+                                      Int32GetDatum(static_cast<int>(kind)), false, true),
+                            makeBoolConst(verify, false));
     args = lappend(args, deleted_at_test(query, cfg, IS_NOT_NULL));
     args = lappend(args, makeVar(varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0));
     args = lappend(args, makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0));
@@ -240,9 +239,8 @@ void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool
     wco->kind = WCO_VIEW_CHECK;
     wco->relname = get_rel_name(cfg.relid);
     wco->polname = nullptr;
-    wco->qual = reinterpret_cast<Node*>(
-        makeFuncExpr(note_row_function(), BOOLOID, args, InvalidOid, InvalidOid,
-                     COERCE_EXPLICIT_CALL));
+    wco->qual = reinterpret_cast<Node*>(makeFuncExpr(note_row_function(), BOOLOID, args, InvalidOid,
+                                                     InvalidOid, COERCE_EXPLICIT_CALL));
     wco->cascaded = false;
     query->withCheckOptions = lappend(query->withCheckOptions, wco);
 }
@@ -275,17 +273,17 @@ Expr* once_per_execution(Query* query, Expr* value)
 void make_soft_delete(Query* query, const TableConfig& cfg)
 {
     assign(&query->targetList, cfg, cfg.deleted_at,
-           once_per_execution(query, call_as_column(deletion_stamp_function(), TIMESTAMPTZOID,
-                                                    cfg, cfg.deleted_at)));
-    assign(&query->targetList, cfg, cfg.deleted_by,
-           once_per_execution(query,
-                              call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by)));
+           once_per_execution(query, call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg,
+                                                    cfg.deleted_at)));
+    assign(
+        &query->targetList, cfg, cfg.deleted_by,
+        once_per_execution(query, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by)));
     assign(&query->targetList, cfg, cfg.delete_reason,
-           once_per_execution(query, call_as_column(reason_function(), TEXTOID, cfg,
-                                                    cfg.delete_reason)));
+           once_per_execution(query,
+                              call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason)));
     assign(&query->targetList, cfg, cfg.delete_op,
-           once_per_execution(query, call_as_column(operation_id_function(), INT8OID, cfg,
-                                                    cfg.delete_op)));
+           once_per_execution(
+               query, call_as_column(operation_id_function(), INT8OID, cfg, cfg.delete_op)));
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
     skip_visibility_checks(query);
@@ -348,7 +346,8 @@ bool literal_restore(List* target_list, const TableConfig& cfg)
 void route_tombstone_writes(List** target_list, Index varno, const TableConfig& cfg)
 {
     constexpr int n = 4;
-    const AttrNumber columns[n] = {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason, cfg.delete_op};
+    const AttrNumber columns[n] = {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason,
+                                   cfg.delete_op};
     const Oid types[n] = {TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID};
     const Oid functions[n] = {tombstone_at_function(), tombstone_text_function(),
                               tombstone_text_function(), tombstone_op_function()};
@@ -389,11 +388,12 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
                                                    makeNullConst(types[k], -1, InvalidOid)));
         }
         // The version of the row the decision is taken on (row_notes.cpp).
-        args = lappend(args, decides ? reinterpret_cast<Expr*>(makeVar(
-                                           varno, SelfItemPointerAttributeNumber, TIDOID, -1,
-                                           InvalidOid, 0))
-                                     : reinterpret_cast<Expr*>(makeNullConst(TIDOID, -1, InvalidOid)));
-        assign(target_list, cfg, columns[i], call_as_column(functions[i], types[i], cfg, columns[i], args));
+        args = lappend(
+            args, decides ? reinterpret_cast<Expr*>(makeVar(varno, SelfItemPointerAttributeNumber,
+                                                            TIDOID, -1, InvalidOid, 0))
+                          : reinterpret_cast<Expr*>(makeNullConst(TIDOID, -1, InvalidOid)));
+        assign(target_list, cfg, columns[i],
+               call_as_column(functions[i], types[i], cfg, columns[i], args));
     }
 }
 

@@ -59,8 +59,8 @@ void read_key_columns(HeapTuple tuple, TupleDesc desc, ConfigRow* row)
             return;
         Datum* names;
         int n;
-        deconstruct_array(DatumGetArrayTypeP(d), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-                          &names, nullptr, &n);
+        deconstruct_array(DatumGetArrayTypeP(d), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names,
+                          nullptr, &n);
         for (int k = 0; k < n && k < INDEX_MAX_KEYS; k++)
             namestrcpy(&row->keys[row->nkeys++], NameStr(*DatumGetName(names[k])));
     }

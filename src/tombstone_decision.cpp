@@ -26,6 +26,7 @@
 #include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "table_config.hpp"
+#include "trigger_call.hpp"
 
 namespace softdelete
 {
@@ -199,10 +200,7 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_tombstone);
 Datum softdelete_tombstone(PG_FUNCTION_ARGS)
 {
-    if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_NARGS() != 12)
-        ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
-                        errmsg("softdelete_internal.tombstone_*() is called by rewritten "
-                               "statements only")));
+    softdelete::require_rewritten_call(fcinfo, 3, 12, "softdelete_internal.tombstone_*()");
     Oid relid = PG_GETARG_OID(0);
     int column = PG_GETARG_INT32(1);
     bool deciding = PG_GETARG_BOOL(2);

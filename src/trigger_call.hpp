@@ -1,4 +1,5 @@
-// Checks shared by the extension's trigger functions.
+// Checks shared by the extension's trigger functions and by the functions
+// that only rewritten statements call.
 #pragma once
 
 #include "pg.hpp"
@@ -14,6 +15,20 @@ inline TriggerData* trigger_data(FunctionCallInfo fcinfo, const char* name)
         ereport(ERROR, (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                         errmsg("%s must be called as a trigger", name)));
     return reinterpret_cast<TriggerData*>(fcinfo->context);
+}
+
+// Refuses a call whose first nonnull arguments include a NULL, or that has
+// not nargs arguments (nargs < 0: any number): no plan the planner hook
+// builds makes one, so it is someone calling by hand.
+inline void require_rewritten_call(FunctionCallInfo fcinfo, int nonnull, int nargs,
+                                   const char* name)
+{
+    bool refused = nargs >= 0 && PG_NARGS() != nargs;
+    for (int i = 0; i < nonnull && !refused; i++)
+        refused = PG_ARGISNULL(i);
+    if (refused)
+        ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+                        errmsg("%s is called by rewritten statements only", name)));
 }
 
 } // namespace softdelete
