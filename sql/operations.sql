@@ -129,6 +129,28 @@ SELECT id FROM users WHERE id IN (10, 11);
 RESET ROLE;
 SELECT * FROM ops.since(:m);
 
+-- Rows deleted in subtransactions that succeed (an EXCEPTION block per row)
+-- are the statement's: one event.
+CREATE FUNCTION ops.delete_each(ids int[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    i int;
+BEGIN
+    FOREACH i IN ARRAY ids LOOP
+        BEGIN
+            DELETE FROM ops.users WHERE id = i;
+        EXCEPTION WHEN others THEN
+            RAISE;
+        END;
+    END LOOP;
+END
+$$;
+GRANT EXECUTE ON FUNCTION ops.delete_each(int[]) TO ops_app;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+SELECT ops.delete_each(ARRAY[35, 36, 37]);
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+
 -------------------------------------------------------------------------------
 -- No statement shape soft-deletes without its record
 -------------------------------------------------------------------------------
@@ -188,6 +210,27 @@ SELECT * FROM ops.since(:m);
 SET ROLE ops_owner;
 DROP TRIGGER skip_marked ON users;
 RESET ROLE;
+
+-- A soft delete that moves rows to another partition (PostgreSQL writes a
+-- delete there and an insert here) is one soft delete of each row, and no
+-- hard delete.
+SET ROLE ops_owner;
+CREATE TABLE parts (id int, live boolean NOT NULL DEFAULT true, PRIMARY KEY (id, live))
+    PARTITION BY LIST (live);
+CREATE TABLE parts_live PARTITION OF parts FOR VALUES IN (true);
+CREATE TABLE parts_gone PARTITION OF parts FOR VALUES IN (false);
+INSERT INTO parts SELECT generate_series(1, 5);
+GRANT SELECT, UPDATE, DELETE ON parts TO ops_app;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('parts');
+RESET client_min_messages;
+RESET ROLE;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+UPDATE parts SET deleted_at = now(), live = false WHERE id IN (1, 2);
+RESET ROLE;
+SELECT tableoid::regclass AS part, id, deleted_at IS NOT NULL AS deleted FROM ops.parts WHERE id <= 3 ORDER BY id;
+SELECT * FROM ops.since(:m);
 
 -- Restores and hard deletes are operations too.
 SELECT ops.mark() AS m \gset
@@ -308,6 +351,7 @@ SELECT softdelete.hard_delete('ops.users', 129);
 SET client_min_messages = warning;
 SELECT count(*) FROM softdelete.disable('ops.users');
 SELECT count(*) FROM softdelete.disable('ops.orders');
+SELECT count(*) FROM softdelete.disable('ops.parts');
 DROP SCHEMA ops CASCADE;
 RESET client_min_messages;
 DROP ROLE ops_app, ops_admin, ops_owner;
