@@ -264,11 +264,10 @@ void note_rows(Oid root, Action action, const char* key_json)
         p->rows_known = false;
         return;
     }
-    MemoryContext old = MemoryContextSwitchTo(notes_context());
+    // A StringInfo grows in the context it was made in (notes_context()).
     if (p->keys.len > 0)
         appendStringInfoString(&p->keys, ", ");
     appendStringInfoString(&p->keys, key_json);
-    MemoryContextSwitchTo(old);
     p->rows++;
 }
 
