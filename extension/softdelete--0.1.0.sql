@@ -848,6 +848,7 @@ CREATE FUNCTION softdelete_internal.undo(op bigint) RETURNS bigint
 AS $$
 DECLARE
     t record;
+    rel regclass;
     touched regclass[] := '{}';
     n bigint;
     total bigint := 0;
@@ -870,9 +871,12 @@ BEGIN
             USING ERRCODE = 'P0002',
                   DETAIL = 'It never soft-deleted rows, or they were restored, deleted again by another operation, or purged since.';
     END IF;
-    -- Who may, for every table, before anything changes.
-    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
-        PERFORM softdelete_internal.require_admin(t.relid, 'undo operations on');
+    -- Who may, for every table, before anything changes: the UPDATEs below
+    -- run as each table's owner, whose own triggers would run for a caller
+    -- who may not, and the tombstone decision judges the owner, not the
+    -- caller.
+    FOREACH rel IN ARRAY touched LOOP
+        PERFORM softdelete_internal.require_admin(rel, 'undo operations on');
     END LOOP;
     FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
         BEGIN
