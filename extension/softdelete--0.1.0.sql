@@ -745,6 +745,9 @@ DECLARE
     k jsonb;
     n bigint;
     problem text;
+    problem_schema text;
+    problem_table text;
+    problem_detail text;
 BEGIN
     -- Who may, first: a non-admin learns nothing about the table's keys.
     PERFORM softdelete_internal.check_exists(tbl);
@@ -759,7 +762,15 @@ BEGIN
                                                             cfg.column_name), k) r;
     EXCEPTION WHEN unique_violation THEN
         -- Name the key in terms of the index, whatever PostgreSQL's message says.
-        GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME;
+        GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, problem_schema = SCHEMA_NAME,
+                                problem_table = TABLE_NAME, problem_detail = PG_EXCEPTION_DETAIL;
+        IF format('%I.%I', problem_schema, problem_table)::regclass <> tbl THEN
+            -- A row its cascade brings back, in another table.
+            RAISE EXCEPTION 'cannot restore row % of %: a row of %.% restored with it would duplicate a live row in unique index %',
+                    k, tbl, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
+                USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = problem_detail,
+                      HINT = 'Delete or change the live row first; nothing was restored.';
+        END IF;
         RAISE EXCEPTION 'cannot restore row % of %: it would duplicate a live row in unique index %',
                 k, tbl, quote_ident(problem)
             USING ERRCODE = '23505', CONSTRAINT = problem,
@@ -854,16 +865,21 @@ DECLARE
     total bigint := 0;
     arg jsonb := jsonb_build_object('op', undo.op);
     problem text;
+    problem_schema text;
+    problem_table text;
     detail text;
 BEGIN
     IF undo.op IS NULL THEN
         RAISE EXCEPTION 'an operation id is required' USING ERRCODE = '22004';
     END IF;
+    -- The rows to restore, counted before: a restore of a parent brings its
+    -- cascaded children back itself, before their own table's turn.
     FOR t IN SELECT * FROM softdelete_internal.operation_targets() LOOP
-        SELECT r.processed INTO n
-          FROM softdelete_internal.run_as_owner(t.relid, format('SELECT 1 FROM %s WHERE %s LIMIT 1', t.target, t.marked), arg) r;
+        SELECT r.value::bigint INTO n
+          FROM softdelete_internal.run_as_owner(t.relid, format('SELECT count(*) FROM %s WHERE %s', t.target, t.marked), arg) r;
         IF n > 0 THEN
             touched := touched || t.relid;
+            total := total + n;
         END IF;
     END LOOP;
     IF cardinality(touched) = 0 THEN
@@ -880,17 +896,17 @@ BEGIN
     END LOOP;
     FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
         BEGIN
-            SELECT r.processed INTO n
-              FROM softdelete_internal.run_as_owner(t.relid,
-                       format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked), arg) r;
+            PERFORM softdelete_internal.run_as_owner(t.relid,
+                        format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked), arg);
         EXCEPTION WHEN unique_violation THEN
-            GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL;
-            RAISE EXCEPTION 'cannot undo operation %: a row of % would duplicate a live row in unique index %',
-                    undo.op, t.relid, quote_ident(problem)
+            -- The row may be a cascaded child that its parent's restore brought back.
+            GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL,
+                                    problem_schema = SCHEMA_NAME, problem_table = TABLE_NAME;
+            RAISE EXCEPTION 'cannot undo operation %: a row of %.% would duplicate a live row in unique index %',
+                    undo.op, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
                 USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
                       HINT = 'Delete or change the live row first; nothing was restored.';
         END;
-        total := total + n;
     END LOOP;
     RETURN total;
 END

@@ -173,9 +173,8 @@ bool tombstone(const TableConfig& cfg, const char* column)
     if (column == nullptr)
         return false;
     AttrNumber att = get_attnum(cfg.relid, column);
-    return att != InvalidAttrNumber &&
-           (att == cfg.deleted_at || att == cfg.deleted_by || att == cfg.delete_reason ||
-            att == cfg.delete_op);
+    return att != InvalidAttrNumber && (att == cfg.deleted_at || att == cfg.deleted_by ||
+                                        att == cfg.delete_reason || att == cfg.delete_op);
 }
 
 // A trigger calling one of the extension's functions is the extension's own.

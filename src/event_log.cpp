@@ -231,9 +231,10 @@ RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types)
     return keys;
 }
 
-void note_row_keys(RowKeys* keys, Action action)
+void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op)
 {
-    note_rows(keys->cfg.root, action, format_key(keys->format, keys->values, keys->nulls));
+    note_rows(keys->cfg.root, action, format_key(keys->format, keys->values, keys->nulls),
+              deleted_by_op);
 }
 
 const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls)

@@ -48,8 +48,9 @@ struct RowKeys {
 
 // PG regime. The key columns' types are the columns' own unless given.
 RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types);
-// Notes the row whose key values were put in keys under the running operation.
-void note_row_keys(RowKeys* keys, Action action);
+// Notes the row whose key values were put in keys under the running
+// operation; a restored row also gives the operation that had deleted it.
+void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op = 0);
 
 // PG regime. Writes the event (as the log's owner) unless the table turned
 // its log off, and sends NOTIFY softdelete when the table asked for it.

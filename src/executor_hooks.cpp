@@ -8,6 +8,7 @@
 // triggers among them); a SELECT, whose functions may change rows, after
 // each ExecutorRun (a cursor's FETCH is one); only at the outermost level.
 #include "executor_hooks.hpp"
+#include "cascade.hpp"
 #include "operations.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
@@ -70,6 +71,9 @@ void finish_hook(QueryDesc* query)
             previous_finish(query);
         else
             standard_ExecutorFinish(query);
+        // After the statement's AFTER triggers, as PostgreSQL's own foreign
+        // key actions; still inside this statement, so the operation goes on.
+        run_cascades();
     }
     PG_FINALLY();
     {

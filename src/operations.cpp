@@ -5,14 +5,15 @@
 // statement needs one (a rewritten DELETE stamps it in each row's delete_op,
 // the mark that undo() follows).
 //
-// Rows are noted by the log triggers (event_log.cpp), which are AFTER ROW
-// triggers: PostgreSQL fires them once for each row a statement really
-// changed, after any re-check of a concurrently updated row, and never for
-// a row a savepoint or a failed statement took back. So the notes are exact
-// by construction; what is left here is to forget what a rolled-back
-// subtransaction noted, and to write what was noted when the statement
-// ends: one event per table and action, and one NOTIFY for tables that ask.
-// A transaction never commits with notes unwritten.
+// Rows are noted as PostgreSQL writes them (row_notes.cpp; hard deletes by
+// an AFTER DELETE row trigger, event_log.cpp): once for each row a
+// statement really changed, after any re-check of a concurrently updated
+// row. So the notes are exact by construction; what is left here is to
+// forget what a rolled-back subtransaction noted, to hand the soft-deleted
+// and restored rows to the cascade (cascade.cpp), and to write what was
+// noted when the statement ends: one event per table and action, and one
+// NOTIFY for tables that ask. A transaction never commits with notes
+// unwritten.
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
@@ -32,6 +33,9 @@ struct Pending {
     bool rows_known;
     int64 rows;
     StringInfoData keys; // the rows' keys as JSON, comma-separated
+    StringInfoData ops;  // restores: the operations that had deleted them, likewise
+    int keys_taken;      // bytes of keys (and ops) the cascade has followed
+    int ops_taken;
     char* actor;
     char* reason;
 };
@@ -78,6 +82,7 @@ Pending* entry_for(int64 op, Oid root, Action action, int level)
     p->level = level;
     p->rows_known = true;
     initStringInfo(&p->keys);
+    initStringInfo(&p->ops);
     // Who and why, as the statement that changed the rows saw them.
     p->actor = pstrdup(actor_name());
     const char* reason = reason_text();
@@ -90,22 +95,45 @@ Pending* entry_for(int64 op, Oid root, Action action, int level)
 void free_entry(Pending* p)
 {
     pfree(p->keys.data);
+    pfree(p->ops.data);
     pfree(p->actor);
     if (p->reason != nullptr)
         pfree(p->reason);
     pfree(p);
 }
 
-// Adds from's rows to into's.
+void append_list(StringInfo into, const StringInfoData& from)
+{
+    if (from.len == 0)
+        return;
+    if (into->len > 0)
+        appendStringInfoString(into, ", ");
+    appendBinaryStringInfo(into, from.data, from.len);
+}
+
+// Adds from's rows to into's. What the cascade followed stays followed when
+// both were followed entirely; otherwise it may follow some rows twice,
+// which finds them done already.
 void append_keys(Pending* into, const Pending* from)
 {
+    bool all_taken = into->keys_taken == into->keys.len && from->keys_taken == from->keys.len;
     into->rows += from->rows;
     into->rows_known = into->rows_known && from->rows_known;
-    if (from->keys.len == 0)
-        return;
-    if (into->keys.len > 0)
-        appendStringInfoString(&into->keys, ", ");
-    appendBinaryStringInfo(&into->keys, from->keys.data, from->keys.len);
+    append_list(&into->keys, from->keys);
+    append_list(&into->ops, from->ops);
+    if (all_taken) {
+        into->keys_taken = into->keys.len;
+        into->ops_taken = into->ops.len;
+    }
+}
+
+// The part of a list after taken, as a JSON array.
+char* json_array_after(const StringInfoData& list, int taken)
+{
+    const char* rest = list.data + taken;
+    if (taken > 0)
+        rest += 2; // the ", " before the first element not taken
+    return psprintf("[%s]", rest);
 }
 
 void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
@@ -257,7 +285,7 @@ int64 current_operation()
     return running_operation;
 }
 
-void note_rows(Oid root, Action action, const char* key_json)
+void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op)
 {
     Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
     if (key_json == nullptr) {
@@ -268,7 +296,36 @@ void note_rows(Oid root, Action action, const char* key_json)
     if (p->keys.len > 0)
         appendStringInfoString(&p->keys, ", ");
     appendStringInfoString(&p->keys, key_json);
+    if (action == Action::restore) {
+        if (p->ops.len > 0)
+            appendStringInfoString(&p->ops, ", ");
+        if (deleted_by_op != 0)
+            appendStringInfo(&p->ops, INT64_FORMAT, deleted_by_op);
+        else
+            appendStringInfoString(&p->ops, "null");
+    }
     p->rows++;
+}
+
+bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
+{
+    ListCell* lc;
+    foreach (lc, pending) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        if ((p->action != Action::soft_delete && p->action != Action::restore) ||
+            p->keys.len == p->keys_taken || !wanted(p->root))
+            continue;
+        out->op = p->op;
+        out->root = p->root;
+        out->action = p->action;
+        out->keys = json_array_after(p->keys, p->keys_taken);
+        out->deleted_by_ops =
+            p->action == Action::restore ? json_array_after(p->ops, p->ops_taken) : nullptr;
+        p->keys_taken = p->keys.len;
+        p->ops_taken = p->ops.len;
+        return true;
+    }
+    return false;
 }
 
 void end_of_statement()

@@ -18,8 +18,25 @@ int64 current_operation();
 
 // Records rows of root (an enabled table) that the running operation
 // changed. key_json is one row's key as JSON, or nullptr (TRUNCATE: no rows
-// are known, and the row count stays unknown).
-void note_rows(Oid root, Action action, const char* key_json);
+// are known, and the row count stays unknown). A restored row also gives
+// the operation that had deleted it (0: none), which its cascade follows.
+void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op = 0);
+
+// Rows one operation soft-deleted or restored in one table, not yet
+// followed by the cascade (cascade.cpp), as JSON arrays: keys, and for a
+// restore the operations that had deleted them, in the same order.
+struct NotedRows {
+    int64 op;
+    Oid root;
+    Action action;
+    const char* keys;
+    const char* deleted_by_ops; // restores only; nullptr otherwise
+};
+
+// PG regime. Hands out the next batch of rows of a table for which
+// wanted(root) is true, once, allocated in the current memory context;
+// false when there is none.
+bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out);
 
 // A statement the client (or a procedure, or a DO block) issued has ended:
 // what it did is written to softdelete.events (and sent to listeners), and

@@ -21,10 +21,10 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
         elog(ERROR, "SPI_connect failed");
     SetUserIdAndSecContext(owner,
                            saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-    // Set as the owner, for this statement only: the owner's own opt-in.
-    if (hard_delete)
-        (void)set_config_option("softdelete.hard_delete", "on", PGC_USERSET, PGC_S_SESSION,
-                                GUC_ACTION_SAVE, true, 0, false);
+    // Set as the owner, for this statement only: the owner's own opt-in,
+    // or off whatever the session had (a cascade's DELETE is a soft delete).
+    (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
+                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
     if (rc < 0)
         elog(ERROR, "softdelete could not run a statement on a table: %s",

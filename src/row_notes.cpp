@@ -104,9 +104,10 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     bool is_deleted = PG_GETARG_BOOL(3);
     softdelete::RowKeys* keys = softdelete::row_notes(fcinfo, relid);
     softdelete::Action action = softdelete::Action::soft_delete;
+    int64 old_op = 0;
     if (kind == 1) {
         ItemPointerData old_row;
-        if (!softdelete::take_decision(relid, &action, &old_row))
+        if (!softdelete::take_decision(relid, &action, &old_row, &old_op))
             PG_RETURN_BOOL(true);
         auto* written = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(4));
         if (PG_GETARG_BOOL(2) && !softdelete::written_from(PG_GETARG_OID(5), &old_row, written))
@@ -125,7 +126,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
         keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);
     }
-    softdelete::note_row_keys(keys, action);
+    softdelete::note_row_keys(keys, action, old_op);
     PG_RETURN_BOOL(true);
 }
 }

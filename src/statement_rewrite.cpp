@@ -28,6 +28,7 @@
 #include "error_bridge.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
+#include "cascade.hpp"
 #include "table_config.hpp"
 #include "extension_objects.hpp"
 
@@ -223,7 +224,7 @@ enum class NoteKind { rewritten_delete = 0, decided = 1 };
 // configuration re-plans (enable() invalidates its relcache entry).
 void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool verify)
 {
-    if (!cfg.log_events && !cfg.notify)
+    if (!cfg.log_events && !cfg.notify && !followed_by_cascade(cfg.root))
         return;
     Index varno = query->resultRelation;
     List* args = list_make3(table_const(cfg),

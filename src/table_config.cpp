@@ -3,6 +3,7 @@
 // included, until any relcache invalidation arrives.
 #include "table_config.hpp"
 #include "extension_objects.hpp"
+#include "foreign_keys.hpp"
 
 extern "C" {
 #include "catalog/partition.h"
@@ -35,6 +36,7 @@ void on_relcache_invalidation(Datum arg, Oid relid)
     (void)relid;
     forget_table_configs();
     forget_extension_objects();
+    forget_foreign_keys();
 }
 
 // What a row of softdelete.tables says that the C side needs.
@@ -42,6 +44,7 @@ struct ConfigRow {
     NameData column;
     bool log_events;
     bool notify;
+    bool cascade;
     int nkeys;
     NameData keys[INDEX_MAX_KEYS];
 };
@@ -105,6 +108,7 @@ bool read_config_row(Oid relid, ConfigRow* row)
             }
             row->log_events = flag_of(tuple, desc, "log_events", true);
             row->notify = flag_of(tuple, desc, "notify", false);
+            row->cascade = flag_of(tuple, desc, "cascade", true);
             read_key_columns(tuple, desc, row);
             found = true;
         }
@@ -125,6 +129,7 @@ void fill_config(TableConfig* config, Oid relid, Oid root, const ConfigRow& row)
     config->deleted_at_type = get_atttype(relid, config->deleted_at);
     config->log_events = row.log_events;
     config->notify = row.notify;
+    config->cascade = row.cascade;
     config->nkeys = 0;
     for (int k = 0; k < row.nkeys; k++) {
         AttrNumber attno = get_attnum(relid, NameStr(row.keys[k]));

@@ -12,11 +12,12 @@ struct TableConfig {
     AttrNumber deleted_at; // attribute numbers in relid
     AttrNumber deleted_by;
     AttrNumber delete_reason;
-    AttrNumber delete_op;  // the operation that soft-deleted the row
-    Oid deleted_at_type; // timestamptz, or timestamp when an ORM column was adopted
+    AttrNumber delete_op; // the operation that soft-deleted the row
+    Oid deleted_at_type;  // timestamptz, or timestamp when an ORM column was adopted
     bool log_events;
-    bool notify; // NOTIFY softdelete for each operation
-    int nkeys;   // the primary key's columns, as attribute numbers in relid
+    bool notify;  // NOTIFY softdelete for each operation
+    bool cascade; // children that reference it follow its soft deletes and restores
+    int nkeys;    // the primary key's columns, as attribute numbers in relid
     AttrNumber keys[INDEX_MAX_KEYS];
 };
 

@@ -51,6 +51,7 @@ struct Decision {
     Action action;           // soft_delete, restore, or truncate for neither
     bool noted;              // the row it was for has been noted (row_notes.cpp)
     ItemPointerData old_row; // the version of the row it was taken on
+    int64 old_op;            // the operation that had deleted the row; 0: none
 };
 
 Decision* decisions = nullptr;
@@ -169,7 +170,7 @@ Action decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value 
 
 } // namespace
 
-bool take_decision(Oid relid, Action* action, ItemPointerData* old_row)
+bool take_decision(Oid relid, Action* action, ItemPointerData* old_row, int64* old_op)
 {
     int depth = executor_depth();
     if (depth >= decisions_size)
@@ -180,6 +181,7 @@ bool take_decision(Oid relid, Action* action, ItemPointerData* old_row)
     d.noted = true;
     *action = d.action;
     *old_row = d.old_row;
+    *old_op = d.old_op;
     return true;
 }
 
@@ -236,6 +238,7 @@ Datum softdelete_tombstone(PG_FUNCTION_ARGS)
             ItemPointerSetInvalid(&d.old_row);
         else
             d.old_row = *reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(11));
+        d.old_op = PG_ARGISNULL(10) ? 0 : PG_GETARG_INT64(10);
         MemoryContext caller = MemoryContextSwitchTo(TopMemoryContext);
         memcpy(d.values, decided, sizeof decided);
         softdelete::keep(d);

@@ -13,8 +13,9 @@ void forget_tombstone_decision(int depth);
 
 // The decision taken on the row being written at this executor level, for
 // a table (the one the statement named), once: what it was (soft_delete,
-// restore, or truncate for neither) and the row version it was taken on.
-// False when there is none, or it was taken already.
-bool take_decision(Oid relid, Action* action, ItemPointerData* old_row);
+// restore, or truncate for neither), the row version it was taken on and
+// the operation that had deleted the row (0: none). False when there is
+// none, or it was taken already.
+bool take_decision(Oid relid, Action* action, ItemPointerData* old_row, int64* old_op);
 
 } // namespace softdelete

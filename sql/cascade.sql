@@ -1,0 +1,299 @@
+-- cascade: children follow their parent. Soft-deleting a parent soft-deletes
+-- its live descendants (NO ACTION and CASCADE foreign keys) in the same
+-- statement and operation, set-based; RESTRICT refuses while live children
+-- exist; SET NULL / SET DEFAULT children stay. A restore (restore() or
+-- undo()) brings back exactly the descendants that the parent's operation
+-- marked, never those deleted on their own. A deleted row keeps its first
+-- stamp when a cascade passes over it again.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE cas_owner;
+CREATE ROLE cas_app;
+CREATE ROLE cas_admin IN ROLE softdelete_admin;
+CREATE SCHEMA cas AUTHORIZATION cas_owner;
+GRANT USAGE ON SCHEMA cas TO cas_app, cas_admin;
+SET search_path = cas, public;
+
+SET ROLE cas_owner;
+CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE posts (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users,
+                    slug text NOT NULL UNIQUE);
+CREATE TABLE comments (id int PRIMARY KEY, post_id int NOT NULL REFERENCES posts, body text);
+INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 3) g;
+INSERT INTO posts SELECT g, 1 + g % 3, 'post-' || g FROM generate_series(1, 9) g;
+INSERT INTO comments SELECT g, 1 + g % 9, 'c' || g FROM generate_series(1, 27) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('posts');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('comments');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts, comments TO cas_app, cas_admin;
+RESET ROLE;
+
+-- What each table shows the application, per parent.
+CREATE FUNCTION cas.live() RETURNS TABLE (users bigint, posts bigint, comments bigint)
+    LANGUAGE sql AS $$
+    SELECT (SELECT count(*) FROM cas.users), (SELECT count(*) FROM cas.posts),
+           (SELECT count(*) FROM cas.comments) $$;
+GRANT EXECUTE ON FUNCTION cas.live() TO cas_app;
+-- The rows of every table that are deleted, with the operation that did it.
+CREATE VIEW cas.deleted AS
+    SELECT 'users' AS t, id, delete_op FROM cas.users WHERE deleted_at IS NOT NULL
+    UNION ALL SELECT 'posts', id, delete_op FROM cas.posts WHERE deleted_at IS NOT NULL
+    UNION ALL SELECT 'comments', id, delete_op FROM cas.comments WHERE deleted_at IS NOT NULL;
+
+-- 1. Deleting a user as the application hides the user's posts and their
+-- comments; the other users' rows stay. The client is told about the row
+-- it deleted.
+SET ROLE cas_app;
+DELETE FROM comments WHERE id = 4;  -- on its own: post 4 belongs to user 2
+SELECT * FROM live();
+DELETE FROM users WHERE id = 2;
+SELECT * FROM live();
+SELECT id, user_id FROM posts ORDER BY id;
+RESET ROLE;
+-- One operation for the whole cascade, one event per table, exact counts and keys.
+SELECT op = (SELECT max(op) FROM softdelete.events) AS last_op, table_name, action, row_count, keys
+  FROM softdelete.events WHERE table_name LIKE 'cas.%' ORDER BY id;
+SELECT t, count(*), count(DISTINCT delete_op) AS ops FROM deleted GROUP BY t ORDER BY t;
+-- Same stamp, actor and operation in every table.
+SELECT count(DISTINCT (deleted_at, deleted_by, delete_op)) AS one_mark, min(deleted_by) AS actor
+  FROM (SELECT deleted_at, deleted_by, delete_op FROM users WHERE id = 2
+        UNION ALL SELECT deleted_at, deleted_by, delete_op FROM posts WHERE user_id = 2
+        UNION ALL SELECT c.deleted_at, c.deleted_by, c.delete_op FROM comments c
+                    JOIN posts p ON p.id = c.post_id WHERE p.user_id = 2 AND c.id <> 4) s;
+
+-- 2. Restoring the user brings back its posts and comments, except the
+-- comment deleted on its own.
+SET ROLE cas_app;
+SELECT softdelete.restore('cas.users', 2);  -- not an admin
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.users', 2);
+SELECT * FROM live();
+RESET ROLE;
+SELECT t, id FROM deleted ORDER BY t, id;
+SELECT table_name, action, row_count FROM softdelete.events
+ WHERE op = (SELECT max(op) FROM softdelete.events) ORDER BY id;
+
+-- undo() of the cascade: the same, as one operation.
+SET ROLE cas_app;
+DELETE FROM users WHERE id = 3;
+SELECT * FROM live();
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+SELECT * FROM live();
+RESET ROLE;
+SELECT t, id FROM deleted ORDER BY t, id;
+
+-- Restore follows the mark of the operation, not a time window: posts of
+-- user 1 deleted by an earlier statement in the same transaction stay
+-- deleted when the user comes back.
+BEGIN;
+SET LOCAL ROLE cas_app;
+DELETE FROM posts WHERE id = 3;
+DELETE FROM users WHERE id = 1;
+SELECT * FROM live();
+SET LOCAL ROLE cas_admin;
+SELECT softdelete.restore('cas.users', 1);
+SELECT * FROM live();
+RESET ROLE;
+SELECT t, id FROM deleted ORDER BY t, id;
+ROLLBACK;
+
+-- A unique collision anywhere in the operation fails with 23505 and
+-- restores nothing: post-4's slug was taken while user 2 was deleted.
+SET ROLE cas_app;
+DELETE FROM users WHERE id = 2;
+INSERT INTO posts VALUES (100, 1, 'post-4');
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.users', 2);
+\echo :LAST_ERROR_SQLSTATE
+DO $$
+BEGIN
+    PERFORM softdelete.undo(max(op)) FROM softdelete.events
+      WHERE table_name = 'cas.users' AND action = 'delete';
+EXCEPTION WHEN unique_violation THEN  -- 23505; the op number depends on the tests before
+    RAISE NOTICE '%', regexp_replace(SQLERRM, 'operation \d+', 'operation N');
+END $$;
+SELECT * FROM live();
+RESET ROLE;
+DELETE FROM posts WHERE id = 100;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.users', 2);
+RESET ROLE;
+
+-- The ORM's UPDATE ... SET deleted_at = now() cascades too, and so does a
+-- DELETE inside a function: the function's next statement sees the children
+-- gone.
+SET ROLE cas_app;
+UPDATE users SET deleted_at = now() WHERE id = 3;
+SELECT * FROM live();
+RESET ROLE;
+SELECT t, count(*) FROM deleted GROUP BY t ORDER BY t;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+CREATE FUNCTION cas.delete_user(uid int) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM cas.users WHERE id = uid;
+    RETURN (SELECT count(*) FROM cas.comments);
+END $$;
+SET ROLE cas_app;
+SELECT delete_user(3) AS comments_left;
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+
+-- A savepoint rolled back takes its cascade with it.
+BEGIN;
+SET LOCAL ROLE cas_app;
+SAVEPOINT s;
+DELETE FROM users WHERE id = 1;
+ROLLBACK TO SAVEPOINT s;
+SELECT * FROM live();
+COMMIT;
+
+-- 6. A row already deleted keeps its first stamp and operation when a
+-- cascade passes over it again.
+SET ROLE cas_app;
+DELETE FROM posts WHERE id = 1;
+RESET ROLE;
+SELECT delete_op AS first_op, deleted_at AS first_at FROM posts WHERE id = 1 \gset
+SET ROLE cas_app;
+DELETE FROM users WHERE id = 1;
+RESET ROLE;
+SELECT delete_op = :first_op AS same_op, deleted_at = :'first_at' AS same_stamp FROM posts WHERE id = 1;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.users', 1);
+RESET ROLE;
+SELECT t, id FROM deleted ORDER BY t, id;  -- post 1 and its comments were deleted before
+
+-- 3. Foreign key actions. RESTRICT refuses while live children exist
+-- (23503, naming the child); a deleted child does not count.
+SET ROLE cas_owner;
+CREATE TABLE badges (id int PRIMARY KEY, user_id int REFERENCES users ON DELETE RESTRICT);
+CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users ON DELETE SET NULL);
+CREATE TABLE flags (id int PRIMARY KEY, user_id int DEFAULT 1 REFERENCES users ON DELETE SET DEFAULT);
+INSERT INTO badges VALUES (1, 3);
+INSERT INTO notes VALUES (1, 3);
+INSERT INTO flags VALUES (1, 3);
+SET client_min_messages = warning;
+SELECT count(*) AS enabled FROM unnest('{badges,notes,flags}'::regclass[]) t, softdelete.enable(t) e
+ WHERE e.action = 'enabled';
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON badges, notes, flags TO cas_app;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM users WHERE id = 3;
+\echo :LAST_ERROR_SQLSTATE
+SELECT * FROM live();
+DELETE FROM badges WHERE id = 1;
+DELETE FROM users WHERE id = 3;
+-- SET NULL / SET DEFAULT children stay as they are until purge.
+SELECT id, user_id FROM notes;
+SELECT id, user_id FROM flags;
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+
+-- A child that is not enabled cannot follow: its live rows refuse the
+-- parent's delete rather than stay under a deleted parent.
+SET ROLE cas_owner;
+CREATE TABLE plain_kids (id int PRIMARY KEY, user_id int REFERENCES users);
+INSERT INTO plain_kids VALUES (1, 3);
+GRANT SELECT ON plain_kids TO cas_app;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM users WHERE id = 3;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+DROP TABLE plain_kids;
+
+-- A parent enabled with cascade => false leaves its children as they are.
+SET ROLE cas_owner;
+CREATE TABLE teams (id int PRIMARY KEY);
+CREATE TABLE players (id int PRIMARY KEY, team_id int REFERENCES teams);
+INSERT INTO teams VALUES (1);
+GRANT SELECT, DELETE ON teams, players TO cas_app;
+INSERT INTO players VALUES (1, 1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('teams', cascade => false);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('players');
+RESET client_min_messages;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM teams;
+SELECT (SELECT count(*) FROM teams) AS teams, (SELECT count(*) FROM players) AS players;
+RESET ROLE;
+
+-- 5. Trees, cycles, chains, multi-column keys, a key other than the primary
+-- key, partitioned children, names with quotes, spaces and capitals across
+-- schemas: all follow, and all end.
+CREATE SCHEMA "Cas Other" AUTHORIZATION cas_owner;
+GRANT USAGE ON SCHEMA "Cas Other" TO cas_app, cas_admin;
+SET ROLE cas_owner;
+CREATE TABLE "Cas Other"."Org ""Units""" ("Org Id" int, code text, PRIMARY KEY ("Org Id", code),
+                                        UNIQUE (code));
+CREATE TABLE "Members" (id int PRIMARY KEY, org int, unit text,
+                        FOREIGN KEY (org, unit) REFERENCES "Cas Other"."Org ""Units""");
+CREATE TABLE by_code (id int PRIMARY KEY, code text REFERENCES "Cas Other"."Org ""Units""" (code));
+CREATE TABLE shards (id int, org int, unit text, PRIMARY KEY (id, org),
+                     FOREIGN KEY (org, unit) REFERENCES "Cas Other"."Org ""Units""")
+    PARTITION BY LIST (org);
+CREATE TABLE shards_1 PARTITION OF shards FOR VALUES IN (1);
+CREATE TABLE shards_2 PARTITION OF shards FOR VALUES IN (2);
+CREATE TABLE tree (id int PRIMARY KEY, parent int REFERENCES tree);
+CREATE TABLE ring_a (id int PRIMARY KEY, b_id int);
+CREATE TABLE ring_b (id int PRIMARY KEY, a_id int REFERENCES ring_a);
+ALTER TABLE ring_a ADD FOREIGN KEY (b_id) REFERENCES ring_b;
+INSERT INTO "Cas Other"."Org ""Units""" VALUES (1, 'x'), (2, 'y');
+INSERT INTO "Members" VALUES (1, 1, 'x'), (2, 2, 'y');
+INSERT INTO by_code VALUES (1, 'x'), (2, 'y');
+INSERT INTO shards VALUES (1, 1, 'x'), (2, 2, 'y'), (3, 1, 'x');
+INSERT INTO tree SELECT g, NULLIF(g - 1, 0) FROM generate_series(1, 300) g;  -- a chain 300 deep
+INSERT INTO tree SELECT g, 1 FROM generate_series(301, 310) g;             -- and a fan
+INSERT INTO ring_a VALUES (1, NULL), (2, NULL);
+INSERT INTO ring_b VALUES (1, 1), (2, 2);
+UPDATE ring_a SET b_id = id;
+SET client_min_messages = warning;
+SELECT count(*) AS enabled
+  FROM unnest(ARRAY['"Cas Other"."Org ""Units"""', '"Members"', 'by_code', 'shards', 'tree',
+                    'ring_a', 'ring_b']::regclass[]) t, softdelete.enable(t) e
+ WHERE e.action = 'enabled';
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON "Cas Other"."Org ""Units""", "Members", by_code, shards,
+    shards_1, tree, ring_a, ring_b TO cas_app;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM "Cas Other"."Org ""Units""" WHERE "Org Id" = 1;
+SELECT (SELECT count(*) FROM "Members") AS members, (SELECT count(*) FROM by_code) AS by_code,
+       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM shards_1) AS shards_1;
+DELETE FROM tree WHERE id = 150;
+SELECT count(*) AS tree_left, max(id) FILTER (WHERE id < 301) AS deepest FROM tree;
+DELETE FROM ring_a WHERE id = 1;
+SELECT (SELECT count(*) FROM ring_a) AS ring_a, (SELECT count(*) FROM ring_b) AS ring_b;
+RESET ROLE;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE op = (SELECT op FROM softdelete.events WHERE table_name = '"Cas Other"."Org ""Units"""' ORDER BY id LIMIT 1)
+ ORDER BY id;
+SELECT count(DISTINCT op) AS ops, sum(row_count) AS rows FROM softdelete.events WHERE table_name = 'cas.tree';
+SELECT table_name, row_count FROM softdelete.events WHERE table_name LIKE 'cas.ring%' ORDER BY id;
+SET ROLE cas_admin;
+SELECT softdelete.restore('"Cas Other"."Org ""Units"""', '{"Org Id": 1, "code": "x"}');
+SELECT softdelete.undo(op) AS tree_restored FROM softdelete.events WHERE table_name = 'cas.tree';
+RESET ROLE;
+SET ROLE cas_app;
+SELECT (SELECT count(*) FROM "Members") AS members, (SELECT count(*) FROM by_code) AS by_code,
+       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM tree) AS tree;
+RESET ROLE;
+
+DROP SCHEMA cas, "Cas Other" CASCADE;
+DROP ROLE cas_owner, cas_app, cas_admin;

@@ -1,0 +1,318 @@
+// Cascade. When a statement has soft-deleted rows of an enabled table, each
+// foreign key that references the table is followed, set-based, in the same
+// operation (so with the same mark in delete_op) and the same transaction:
+//
+//   NO ACTION, CASCADE   the live referencing rows are soft-deleted, by a
+//                        DELETE on the child (rewritten like any other), as
+//                        the child's owner, outside FORCE ROW LEVEL SECURITY,
+//                        as PostgreSQL's own foreign key actions run; a child
+//                        that is not enabled refuses instead (it cannot hide
+//                        its rows, and would keep live rows under a deleted
+//                        parent)
+//   RESTRICT             live referencing rows refuse the delete (23503)
+//   SET NULL, DEFAULT    nothing until the parent is purged
+//
+// A restore follows the same foreign keys back: it restores the children
+// that are still marked with the operation that deleted the restored
+// parent, and nothing deleted on its own before or after. Rows already
+// deleted are never touched again (their stamp and mark stay), so a cycle
+// or a tree ends: every row changes at most once.
+//
+// The children's own rows join the work, until nothing is left. The
+// parent's rows reach the child statements as JSON parameters, never as SQL
+// text. PG regime.
+#include "cascade.hpp"
+#include "api_gateway.hpp"
+#include "authorization.hpp"
+#include "extension_objects.hpp"
+#include "foreign_keys.hpp"
+#include "operations.hpp"
+#include "owner_statement.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+namespace
+{
+
+bool cascading = false;
+
+const char* table_name(Oid relid)
+{
+    char* name = get_rel_name(relid);
+    if (name == nullptr)
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+const char* column_name(Oid relid, AttrNumber attno)
+{
+    return quote_identifier(get_attname(relid, attno, false));
+}
+
+const char* column_type(Oid relid, AttrNumber attno)
+{
+    Oid type;
+    int32 typmod;
+    Oid collation;
+    get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
+    return format_type_with_typemod(type, typmod);
+}
+
+// Where the parent's rows come from in a child statement: a FROM item that
+// names them w, how to read referenced column i of w.k, and the deleting
+// operation of a restored row.
+struct Source {
+    const char* from;
+    const char* value[INDEX_MAX_KEYS]; // text expressions
+    const char* op;                    // restores only
+};
+
+// The parent rows' keys, as noted, with $1 the keys and $2 the operations.
+Source noted_keys(const TableConfig& parent, bool restore)
+{
+    Source s;
+    s.from = restore ? "ROWS FROM (pg_catalog.jsonb_array_elements($1), "
+                       "pg_catalog.jsonb_array_elements_text($2)) AS w(k, op)"
+                     : "pg_catalog.jsonb_array_elements($1) AS w(k)";
+    for (int i = 0; i < parent.nkeys; i++)
+        s.value[i] =
+            parent.nkeys == 1
+                ? "(w.k #>> '{}')"
+                : psprintf("(w.k ->> %s)",
+                           quote_literal_cstr(get_attname(parent.relid, parent.keys[i], false)));
+    s.op = restore ? "w.op" : nullptr;
+    return s;
+}
+
+// The position of the foreign key's referenced column i among the parent's
+// key columns, or -1 (the foreign key references parent.relid itself).
+int key_position(const TableConfig& parent, const ForeignKey& fk, int i)
+{
+    for (int k = 0; k < parent.nkeys; k++) {
+        if (parent.keys[k] == fk.parent_columns[i])
+            return k;
+    }
+    return -1;
+}
+
+bool references_key(const TableConfig& parent, const ForeignKey& fk)
+{
+    if (fk.nkeys != parent.nkeys)
+        return false;
+    for (int i = 0; i < fk.nkeys; i++) {
+        if (key_position(parent, fk, i) < 0)
+            return false;
+    }
+    return true;
+}
+
+// The referenced values of the noted parent rows. A foreign key to the
+// primary key reads them from the keys; one to another unique key looks
+// them up in the parent, as its owner, into one JSON array of rows
+// [value, ..., op]. Returns false when no parent row is left.
+bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const NotedRows& rows,
+                     Source* out, Datum* args, int* nargs)
+{
+    bool restore = rows.action == Action::restore;
+    Source keys = noted_keys(parent, restore);
+    args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys));
+    args[1] =
+        restore ? DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.deleted_by_ops)) : (Datum)0;
+    *nargs = restore ? 2 : 1;
+    if (references_key(parent, fk)) {
+        *out = keys;
+        for (int i = 0; i < fk.nkeys; i++)
+            out->value[i] = keys.value[key_position(parent, fk, i)];
+        return true;
+    }
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(&sql, "%sp.%s", i > 0 ? ", " : "",
+                         column_name(fk.parent, fk.parent_columns[i]));
+    appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
+                     table_name(fk.parent));
+    for (int k = 0; k < parent.nkeys; k++)
+        appendStringInfo(&sql, "%sp.%s = %s::%s", k > 0 ? " AND " : "",
+                         column_name(parent.relid, parent.keys[k]), keys.value[k],
+                         column_type(parent.relid, parent.keys[k]));
+    appendStringInfoChar(&sql, ')');
+    Oid types[] = {JSONBOID, JSONBOID};
+    OwnerStatement found =
+        run_as_owner(relation_owner(fk.parent), sql.data, *nargs, types, args, false);
+    if (found.first_value == nullptr)
+        return false;
+    args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(found.first_value));
+    *nargs = 1;
+    out->from = "pg_catalog.jsonb_array_elements($1) AS w(k)";
+    for (int i = 0; i < fk.nkeys; i++)
+        out->value[i] = psprintf("(w.k ->> %d)", i);
+    out->op = restore ? psprintf("(w.k ->> %d)", fk.nkeys) : nullptr;
+    return true;
+}
+
+// "(c.a, c.b) IN (SELECT ...)": the child rows that reference the parent rows.
+void append_referencing(StringInfo sql, const ForeignKey& fk, const Source& parents, bool by_op,
+                        AttrNumber delete_op)
+{
+    appendStringInfoChar(sql, '(');
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(sql, "%sc.%s", i > 0 ? ", " : "",
+                         column_name(fk.child, fk.child_columns[i]));
+    if (by_op)
+        appendStringInfo(sql, ", c.%s", column_name(fk.child, delete_op));
+    appendStringInfoString(sql, ") IN (SELECT ");
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(sql, "%s%s::%s", i > 0 ? ", " : "", parents.value[i],
+                         column_type(fk.child, fk.child_columns[i]));
+    if (by_op)
+        appendStringInfo(sql, ", %s::bigint", parents.op);
+    appendStringInfo(sql, " FROM %s)", parents.from);
+}
+
+// Live child rows refuse the parent's soft delete: 23503, as PostgreSQL's
+// own foreign key check would say it, naming the child.
+void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const Source& parents,
+                          Datum* args, int nargs, const char* why)
+{
+    TableConfig child;
+    bool child_enabled = table_config(fk.child, &child);
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', '");
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(&sql, ", c.%s", column_name(fk.child, fk.child_columns[i]));
+    appendStringInfo(&sql, ") FROM %s AS c WHERE ", table_name(fk.child));
+    append_referencing(&sql, fk, parents, false, InvalidAttrNumber);
+    if (child_enabled)
+        appendStringInfo(&sql, " AND c.%s IS NULL", column_name(fk.child, child.deleted_at));
+    appendStringInfoString(&sql, " LIMIT 1");
+    Oid types[] = {JSONBOID, JSONBOID};
+    OwnerStatement found =
+        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false);
+    if (found.processed == 0)
+        return;
+    StringInfoData columns;
+    initStringInfo(&columns);
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(&columns, "%s%s", i > 0 ? ", " : "",
+                         quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false)));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+         errmsg("soft delete on table %s violates foreign key constraint \"%s\" on table %s",
+                relation_display_name(parent.root), NameStr(fk.name),
+                relation_display_name(fk.child)),
+         errdetail("Key (%s)=(%s) is still referenced from live rows of table %s.", columns.data,
+                   found.first_value != nullptr ? found.first_value : "",
+                   relation_display_name(fk.child)),
+         errhint("%s", why),
+         err_generic_string(PG_DIAG_SCHEMA_NAME, get_namespace_name(get_rel_namespace(fk.child))),
+         err_generic_string(PG_DIAG_TABLE_NAME, get_rel_name(fk.child)),
+         err_generic_string(PG_DIAG_CONSTRAINT_NAME, NameStr(fk.name))));
+}
+
+// One foreign key, for one batch of the parent's rows.
+void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& rows)
+{
+    bool restore = rows.action == Action::restore;
+    bool follows =
+        fk.on_delete == FKCONSTR_ACTION_NOACTION || fk.on_delete == FKCONSTR_ACTION_CASCADE;
+    bool restricts = fk.on_delete == FKCONSTR_ACTION_RESTRICT;
+    if (!parent.cascade)
+        follows = false;
+    if (restore ? !follows : !(follows || restricts))
+        return;
+    TableConfig child;
+    bool child_enabled = table_config(fk.child, &child);
+    if (restore && !child_enabled)
+        return;
+    Source parents;
+    Datum args[2];
+    int nargs = 0;
+    if (!referenced_rows(parent, fk, rows, &parents, args, &nargs))
+        return;
+    if (restricts) {
+        refuse_if_referenced(parent, fk, parents, args, nargs,
+                             "The foreign key is ON DELETE RESTRICT: delete or move the "
+                             "referencing rows first.");
+        return;
+    }
+    if (!child_enabled) {
+        refuse_if_referenced(parent, fk, parents, args, nargs,
+                             "The referencing table is not enabled for soft delete, so its rows "
+                             "cannot follow: enable it with softdelete.enable(), or enable the "
+                             "referenced table with cascade => false.");
+        return;
+    }
+    StringInfoData sql;
+    initStringInfo(&sql);
+    if (restore)
+        appendStringInfo(&sql, "UPDATE %s AS c SET %s = NULL WHERE ", table_name(fk.child),
+                         column_name(fk.child, child.deleted_at));
+    else
+        appendStringInfo(&sql, "DELETE FROM %s AS c WHERE ", table_name(fk.child));
+    append_referencing(&sql, fk, parents, restore, child.delete_op);
+    if (restore)
+        appendStringInfo(&sql, " AND c.%s IS NOT NULL", column_name(fk.child, child.deleted_at));
+    Oid types[] = {JSONBOID, JSONBOID};
+    OwnerStatement ran =
+        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false);
+    // A restore is for admins: of every table it reaches, judged on who asked.
+    if (restore && ran.processed > 0)
+        require_admin_of(acting_role(), fk.child, child.root, "restore rows of");
+}
+
+bool followed(Oid root)
+{
+    return referenced_by_foreign_key(root);
+}
+
+void follow_all()
+{
+    MemoryContext work =
+        AllocSetContextCreate(CurrentMemoryContext, "softdelete cascade", ALLOCSET_DEFAULT_SIZES);
+    MemoryContext old = MemoryContextSwitchTo(work);
+    NotedRows rows;
+    while (take_noted_rows(followed, &rows)) {
+        TableConfig parent;
+        if (!table_config(rows.root, &parent))
+            continue;
+        List* keys = foreign_keys_to(rows.root);
+        ListCell* lc;
+        foreach (lc, keys)
+            follow(parent, *static_cast<ForeignKey*>(lfirst(lc)), rows);
+        MemoryContextReset(work);
+    }
+    MemoryContextSwitchTo(old);
+    MemoryContextDelete(work);
+}
+
+} // namespace
+
+bool followed_by_cascade(Oid root)
+{
+    return referenced_by_foreign_key(root);
+}
+
+void run_cascades()
+{
+    if (cascading)
+        return;
+    cascading = true;
+    PG_TRY();
+    {
+        follow_all();
+    }
+    PG_FINALLY();
+    {
+        cascading = false;
+    }
+    PG_END_TRY();
+}
+
+} // namespace softdelete

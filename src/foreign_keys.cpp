@@ -1,0 +1,126 @@
+// Foreign keys by referenced table. pg_constraint has no index on
+// confrelid, so a lookup scans it; the cache keeps that to once per table
+// between invalidations.
+#include "foreign_keys.hpp"
+
+extern "C" {
+#include "catalog/pg_constraint.h"
+}
+
+namespace softdelete
+{
+
+namespace
+{
+
+struct CacheEntry {
+    Oid parent; // hash key
+    int count;
+    ForeignKey* keys; // in CacheMemoryContext
+};
+
+HTAB* cache = nullptr;
+
+int int2_array(HeapTuple tuple, TupleDesc desc, int attno, AttrNumber* out)
+{
+    bool isnull = false;
+    Datum d = heap_getattr(tuple, attno, desc, &isnull);
+    if (isnull)
+        return 0;
+    Datum* values;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(d), INT2OID, sizeof(int16), true, TYPALIGN_SHORT, &values,
+                      nullptr, &n);
+    for (int i = 0; i < n && i < INDEX_MAX_KEYS; i++)
+        out[i] = DatumGetInt16(values[i]);
+    return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
+}
+
+// Scans pg_constraint for the foreign keys referencing parent.
+List* read_foreign_keys(Oid parent)
+{
+    Relation constraints = table_open(ConstraintRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(parent));
+    SysScanDesc scan = systable_beginscan(constraints, InvalidOid, false, nullptr, 1, &key);
+    List* found = NIL;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
+        auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+        if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+            continue;
+        auto* fk = static_cast<ForeignKey*>(palloc0(sizeof(ForeignKey)));
+        fk->constraint = con->oid;
+        fk->name = con->conname;
+        fk->child = con->conrelid;
+        fk->parent = con->confrelid;
+        fk->on_delete = con->confdeltype;
+        TupleDesc desc = RelationGetDescr(constraints);
+        fk->nkeys = int2_array(tuple, desc, Anum_pg_constraint_conkey, fk->child_columns);
+        if (int2_array(tuple, desc, Anum_pg_constraint_confkey, fk->parent_columns) != fk->nkeys)
+            fk->nkeys = 0;
+        if (fk->nkeys > 0)
+            found = lappend(found, fk);
+    }
+    systable_endscan(scan);
+    table_close(constraints, AccessShareLock);
+    return found;
+}
+
+CacheEntry* entry_for(Oid parent)
+{
+    if (cache == nullptr)
+        cache = oid_hash("softdelete foreign keys", sizeof(CacheEntry), 64, CacheMemoryContext);
+    bool found = false;
+    auto* entry = static_cast<CacheEntry*>(hash_search(cache, &parent, HASH_FIND, &found));
+    if (found)
+        return entry;
+    List* keys = read_foreign_keys(parent);
+    auto* copies = static_cast<ForeignKey*>(
+        MemoryContextAlloc(CacheMemoryContext, sizeof(ForeignKey) * (list_length(keys) + 1)));
+    int n = 0;
+    ListCell* lc;
+    foreach (lc, keys)
+        copies[n++] = *static_cast<ForeignKey*>(lfirst(lc));
+    list_free_deep(keys);
+    // Entered only now: reading the catalog may have flushed the cache.
+    entry = static_cast<CacheEntry*>(hash_search(cache, &parent, HASH_ENTER, &found));
+    entry->count = n;
+    entry->keys = copies;
+    return entry;
+}
+
+} // namespace
+
+List* foreign_keys_to(Oid parent)
+{
+    CacheEntry* entry = entry_for(parent);
+    List* out = NIL;
+    for (int i = 0; i < entry->count; i++) {
+        auto* fk = static_cast<ForeignKey*>(palloc(sizeof(ForeignKey)));
+        *fk = entry->keys[i];
+        out = lappend(out, fk);
+    }
+    return out;
+}
+
+bool referenced_by_foreign_key(Oid parent)
+{
+    return entry_for(parent)->count > 0;
+}
+
+void forget_foreign_keys()
+{
+    if (cache == nullptr)
+        return;
+    HASH_SEQ_STATUS status;
+    hash_seq_init(&status, cache);
+    CacheEntry* entry;
+    while ((entry = static_cast<CacheEntry*>(hash_seq_search(&status))) != nullptr) {
+        pfree(entry->keys);
+        hash_search(cache, &entry->parent, HASH_REMOVE, nullptr);
+    }
+}
+
+} // namespace softdelete
