@@ -868,6 +868,12 @@ DECLARE
     problem_schema text;
     problem_table text;
     detail text;
+    pending regclass[];
+    waiting regclass[];
+    progress boolean;
+    step text;
+    stuck regclass;
+    stuck_step text;
 BEGIN
     IF undo.op IS NULL THEN
         RAISE EXCEPTION 'an operation id is required' USING ERRCODE = '22004';
@@ -894,19 +900,44 @@ BEGIN
     FOREACH rel IN ARRAY touched LOOP
         PERFORM softdelete_internal.require_admin(rel, 'undo operations on');
     END LOOP;
-    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
-        BEGIN
-            PERFORM softdelete_internal.run_as_owner(t.relid,
-                        format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked), arg);
-        EXCEPTION WHEN unique_violation THEN
-            -- The row may be a cascaded child that its parent's restore brought back.
-            GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL,
-                                    problem_schema = SCHEMA_NAME, problem_table = TABLE_NAME;
-            RAISE EXCEPTION 'cannot undo operation %: a row of %.% would duplicate a live row in unique index %',
-                    undo.op, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
-                USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
-                      HINT = 'Delete or change the live row first; nothing was restored.';
-        END;
+    -- A restored row may not stay under a deleted parent, so a table whose
+    -- parent rows the operation also deleted waits for a later pass, after
+    -- the parent's restore (which brings back its cascaded children
+    -- itself). A pass that restores nothing more leaves parents deleted by
+    -- another operation: that error stands.
+    pending := touched;
+    LOOP
+        waiting := '{}';
+        progress := false;
+        stuck := NULL;
+        FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (pending) LOOP
+            step := format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked);
+            BEGIN
+                PERFORM softdelete_internal.run_as_owner(t.relid, step, arg);
+                progress := true;
+            EXCEPTION
+                WHEN foreign_key_violation THEN
+                    waiting := waiting || t.relid;
+                    IF stuck IS NULL THEN  -- the first, most likely the parent
+                        stuck := t.relid;
+                        stuck_step := step;
+                    END IF;
+                WHEN unique_violation THEN
+                    -- The row may be a cascaded child that its parent's restore brought back.
+                    GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL,
+                                            problem_schema = SCHEMA_NAME, problem_table = TABLE_NAME;
+                    RAISE EXCEPTION 'cannot undo operation %: a row of %.% would duplicate a live row in unique index %',
+                            undo.op, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
+                        USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
+                              HINT = 'Delete or change the live row first; nothing was restored.';
+            END;
+        END LOOP;
+        EXIT WHEN cardinality(waiting) = 0;
+        IF NOT progress THEN
+            -- Parents deleted by another operation: that error stands.
+            PERFORM softdelete_internal.run_as_owner(stuck, stuck_step, arg);
+        END IF;
+        pending := waiting;
     END LOOP;
     RETURN total;
 END

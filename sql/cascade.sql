@@ -128,6 +128,22 @@ SET ROLE cas_admin;
 SELECT softdelete.restore('cas.users', 2);
 RESET ROLE;
 
+-- A row cannot be restored under a deleted parent (23503, naming the
+-- parent); restoring the parent first brings it back with the others.
+SET ROLE cas_app;
+DELETE FROM posts WHERE id = 5;  -- post 5 and its comments, on their own
+DELETE FROM users WHERE id = 3;  -- then its user, with the other posts
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.posts', 5);
+\echo :LAST_ERROR_SQLSTATE
+UPDATE posts SET deleted_at = NULL WHERE id = 5;
+\echo :LAST_ERROR_SQLSTATE
+SELECT softdelete.restore('cas.users', 3);
+SELECT softdelete.restore('cas.posts', 5);
+SELECT * FROM live();
+RESET ROLE;
+
 -- The ORM's UPDATE ... SET deleted_at = now() cascades too, and so does a
 -- DELETE inside a function: the function's next statement sees the children
 -- gone.
@@ -287,12 +303,31 @@ SELECT table_name, action, row_count, keys FROM softdelete.events
 SELECT count(DISTINCT op) AS ops, sum(row_count) AS rows FROM softdelete.events WHERE table_name = 'cas.tree';
 SELECT table_name, row_count FROM softdelete.events WHERE table_name LIKE 'cas.ring%' ORDER BY id;
 SET ROLE cas_admin;
+-- Children first would stay under deleted parents: undo() takes the
+-- tables in an order that works, ring_a (created first) after ring_b.
+SELECT softdelete.undo(op) AS ring_restored FROM softdelete.events WHERE table_name = 'cas.ring_a';
 SELECT softdelete.restore('"Cas Other"."Org ""Units"""', '{"Org Id": 1, "code": "x"}');
 SELECT softdelete.undo(op) AS tree_restored FROM softdelete.events WHERE table_name = 'cas.tree';
 RESET ROLE;
 SET ROLE cas_app;
 SELECT (SELECT count(*) FROM "Members") AS members, (SELECT count(*) FROM by_code) AS by_code,
-       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM tree) AS tree;
+       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM tree) AS tree,
+       (SELECT count(*) FROM ring_a) AS ring_a, (SELECT count(*) FROM ring_b) AS ring_b;
+RESET ROLE;
+-- undo() of an operation whose rows sit under parents another operation
+-- deleted: 23503, nothing restored.
+SET ROLE cas_app;
+DELETE FROM posts WHERE id = 2;
+DELETE FROM users WHERE id = 3;
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(op) FROM softdelete.events
+ WHERE table_name = 'cas.posts' AND keys = '[2]' ORDER BY id DESC LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events WHERE table_name = 'cas.users';
+SELECT softdelete.undo(op) AS restored FROM softdelete.events
+ WHERE table_name = 'cas.posts' AND keys = '[2]' ORDER BY id DESC LIMIT 1;
+SELECT * FROM live();
 RESET ROLE;
 
 DROP SCHEMA cas, "Cas Other" CASCADE;
