@@ -23,7 +23,7 @@ CREATE TABLE vis.users (
     tenant int NOT NULL
 );
 INSERT INTO vis.users SELECT g, 'u' || g || '@example.com', 'user ' || g, g % 2 FROM generate_series(1, 10) g;
--- orders is not enabled; it points at users.
+-- orders is not enabled (cascade => false below); it points at users.
 CREATE TABLE vis.orders (
     id      int PRIMARY KEY,
     user_id int NOT NULL REFERENCES vis.users,
@@ -39,7 +39,7 @@ SELECT count(*) AS app_sees_before_enable FROM vis.users;
 RESET ROLE;
 SET ROLE vis_owner;
 SET client_min_messages = warning;
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('vis.users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('vis.users', cascade => false);
 RESET client_min_messages;
 CREATE VIEW vis.users_v AS SELECT id, email FROM vis.users;
 CREATE VIEW vis.users_si WITH (security_invoker) AS SELECT id, email FROM vis.users;
