@@ -760,9 +760,10 @@ $$;
 -- The defaults are the public function's: the gateway passes every argument.
 -- enable() makes its whole plan first (every table checked, children
 -- included), then carries it out step by step: a refusal changes nothing.
+-- A dry run returns the plan's rows and stops there.
 CREATE FUNCTION softdelete_internal.enable(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
-    undo_window interval, log_events boolean, notify boolean)
+    undo_window interval, log_events boolean, notify boolean, dry_run boolean)
     RETURNS TABLE (action text, object text)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -771,6 +772,15 @@ DECLARE
     stmt text;
     touched regclass[] := '{}';
 BEGIN
+    IF dry_run IS NULL THEN
+        RAISE EXCEPTION 'dry_run must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF dry_run THEN
+        RETURN QUERY SELECT p.action, p.object
+                       FROM softdelete_internal.enable_plan(tbl, column_name, retention, archive, archive_retention,
+                                                            cascade, pii_columns, undo_window, log_events, notify) p;
+        RETURN;
+    END IF;
     FOR s IN SELECT * FROM softdelete_internal.enable_plan(tbl, column_name, retention, archive, archive_retention,
                                                            cascade, pii_columns, undo_window, log_events, notify) LOOP
         FOREACH stmt IN ARRAY coalesce(s.statements, '{}') LOOP
@@ -1119,7 +1129,8 @@ CREATE FUNCTION softdelete.enable(
     pii_columns name[] DEFAULT '{}',
     undo_window interval DEFAULT NULL,
     log_events boolean DEFAULT true,
-    notify boolean DEFAULT false)
+    notify boolean DEFAULT false,
+    dry_run boolean DEFAULT false)
     RETURNS TABLE (action text, object text)
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
@@ -1229,7 +1240,7 @@ BEGIN
     END IF;
     RAISE NOTICE 'table % references %, which is enabled for soft delete with cascade: enabling %', tbl, parent, tbl;
     BEGIN
-        PERFORM softdelete_internal.enable(tbl, 'deleted_at', NULL, false, NULL, true, '{}', NULL, true, false);
+        PERFORM softdelete_internal.enable(tbl, 'deleted_at', NULL, false, NULL, true, '{}', NULL, true, false, false);
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
                                 det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
@@ -1294,7 +1305,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean),
+    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
     softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
