@@ -197,6 +197,13 @@ CREATE FUNCTION softdelete_internal.run_as_owner(tbl regclass, sql text, key jso
 CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_index_is_live_only' LANGUAGE C STABLE;
 
+-- The CREATE UNIQUE INDEX statement that builds unique index idx again as
+-- index_name (on every partition of a partitioned table), made from the
+-- catalog's data and node trees; with live_column, unique among the rows
+-- where live_column IS NULL only.
+CREATE FUNCTION softdelete_internal.index_definition(idx regclass, index_name name, live_column name) RETURNS text
+    AS 'MODULE_PATHNAME', 'softdelete_index_definition' LANGUAGE C STABLE;
+
 -------------------------------------------------------------------------------
 -- Helpers of enable() / disable()
 -------------------------------------------------------------------------------
@@ -388,14 +395,10 @@ CREATE FUNCTION softdelete_internal.make_live_only(tbl regclass, idx regclass, c
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    def text;
-    pred text;
-    tmp_name text;
-    live_pred text := format('(%I IS NULL)', col);
+    tmp_name text := left('softdelete_tmp_' || idx::oid, 63);
     con record;
     con_def text;
     converted jsonb;
-    prefix text;
     child_names jsonb;
     child record;
     idx_name name := (SELECT relname FROM pg_class WHERE oid = idx);
@@ -403,33 +406,20 @@ DECLARE
 BEGIN
     SELECT c.oid, c.conname INTO con FROM pg_constraint c
      WHERE c.conindid = idx AND c.contype = 'u' AND c.conrelid = tbl;
-    pred := pg_get_expr((SELECT indpred FROM pg_index WHERE indexrelid = idx), tbl);
-    def := pg_get_indexdef(idx);
-    tmp_name := left('softdelete_tmp_' || idx::oid, 63);
-    -- Rebuild the same index (columns, expressions, opclasses, collations,
-    -- INCLUDE, storage options) with the live-only predicate added.
-    IF pred IS NOT NULL THEN
-        def := left(def, length(def) - length(' WHERE ' || pred)) || format(' WHERE ((%s) AND %s)', pred, live_pred);
-    ELSE
-        def := def || ' WHERE ' || live_pred;
-    END IF;
-    prefix := format('CREATE UNIQUE INDEX %s ON ', quote_ident(idx_name));
-    def := substr(def, length(prefix) + 1);
-    IF def LIKE 'ONLY %' THEN
-        def := substr(def, 6);  -- a partitioned index: build it on every partition
-    END IF;
-    def := format('CREATE UNIQUE INDEX %I ON ', tmp_name) || def;
     -- Partitions' own index names, to give them back after the rebuild.
     SELECT jsonb_object_agg(ci.indrelid::text, cc.relname) INTO child_names
       FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid JOIN pg_class cc ON cc.oid = h.inhrelid
      WHERE h.inhparent = idx;
-    EXECUTE def;
+    -- The same index (columns, expressions, opclasses, collations, ordering,
+    -- INCLUDE, storage options, own predicate), with the live-only predicate
+    -- added, built under a temporary name before the old one goes.
+    EXECUTE softdelete_internal.index_definition(idx, tmp_name, col);
     IF con.oid IS NOT NULL THEN
         con_def := pg_get_constraintdef(con.oid);
         EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, con.conname);
         converted := jsonb_build_object('kind', 'constraint', 'name', con.conname, 'definition', con_def);
     ELSE
-        con_def := regexp_replace(pg_get_indexdef(idx), ' ON ONLY ', ' ON ');
+        con_def := softdelete_internal.index_definition(idx, idx_name, NULL);
         converted := jsonb_build_object('kind', 'index', 'name', idx_name, 'definition', con_def);
         EXECUTE format('DROP INDEX %I.%I', idx_schema, idx_name);
     END IF;
