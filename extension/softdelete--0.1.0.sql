@@ -204,6 +204,14 @@ CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) R
 CREATE FUNCTION softdelete_internal.index_definition(idx regclass, index_name name, live_column name) RETURNS text
     AS 'MODULE_PATHNAME', 'softdelete_index_definition' LANGUAGE C STABLE;
 
+-- The foreign keys that reference tbl (or a partition of it), one row each:
+-- the table that holds it (its partitioned table, for a partition), its
+-- name, its columns in key order, and its ON DELETE action (confdeltype).
+CREATE FUNCTION softdelete_internal.referencing_tables(tbl regclass,
+        OUT child regclass, OUT constraint_name name, OUT columns name[], OUT on_delete "char")
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'softdelete_referencing_tables' LANGUAGE C STABLE;
+
 -------------------------------------------------------------------------------
 -- Helpers of enable() / disable()
 -------------------------------------------------------------------------------
@@ -496,12 +504,8 @@ DECLARE
 BEGIN
     WHILE i <= cardinality(queue) LOOP
         FOR r IN
-            SELECT c.rel FROM (SELECT coalesce(pg_partition_root(con.conrelid), con.conrelid)::regclass AS rel
-                                 FROM pg_constraint con
-                                WHERE con.contype = 'f' AND con.conparentid = 0
-                                  AND con.confrelid IN (SELECT queue[i] UNION ALL
-                                                        SELECT softdelete_internal.partitions(queue[i]))) c
-             GROUP BY c.rel ORDER BY c.rel::text
+            SELECT f.child FROM softdelete_internal.referencing_tables(queue[i]) f
+             GROUP BY f.child ORDER BY f.child::text
         LOOP
             CONTINUE WHEN r = ANY (seen);
             seen := seen || r;

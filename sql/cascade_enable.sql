@@ -35,12 +35,12 @@ CREATE TABLE ce.users (id int PRIMARY KEY, email text UNIQUE);
 CREATE TABLE ce.posts (id int PRIMARY KEY, user_id int NOT NULL REFERENCES ce.users, title text);
 CREATE TABLE ce.comments (
     id        int PRIMARY KEY,
-    post_id   int NOT NULL REFERENCES ce.posts,
+    post_id   int NOT NULL REFERENCES ce.posts ON DELETE RESTRICT,
     parent_id int REFERENCES ce.comments,
     body      text
 );
 -- A cycle: reviews and reviewers point at each other; reviews at posts.
-CREATE TABLE ce.reviews (id int PRIMARY KEY, post_id int REFERENCES ce.posts, reviewer_id int);
+CREATE TABLE ce.reviews (id int PRIMARY KEY, post_id int REFERENCES ce.posts ON DELETE SET NULL, reviewer_id int);
 CREATE TABLE ce.reviewers (id int PRIMARY KEY, last_review int REFERENCES ce.reviews);
 ALTER TABLE ce.reviews ADD FOREIGN KEY (reviewer_id) REFERENCES ce.reviewers;
 -- A two-column key to posts (id, user_id).
@@ -185,6 +185,19 @@ DELETE FROM ce."Late Child" WHERE id = 1;
 SET softdelete.include_deleted = on;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM ce."Late Child";
 RESET softdelete.include_deleted;
+
+-------------------------------------------------------------------------------
+-- 5. The foreign-key graph as the catalog module reads it: one row per key,
+--    the table holding it (a partition's key counts for its partitioned
+--    table), its columns in order, its ON DELETE action.
+-------------------------------------------------------------------------------
+SELECT * FROM softdelete_internal.referencing_tables('ce.users') ORDER BY child::text, constraint_name;
+SELECT * FROM softdelete_internal.referencing_tables('ce.posts') ORDER BY child::text, constraint_name;
+SELECT * FROM softdelete_internal.referencing_tables('ce.unrelated_child');
+SELECT * FROM softdelete_internal.referencing_tables(NULL);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete_internal.referencing_tables(0);
+\echo SQLSTATE :SQLSTATE
 
 DROP SCHEMA ce, "Other Schema" CASCADE;
 DROP ROLE cascade_owner, cascade_other;
