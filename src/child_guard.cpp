@@ -29,6 +29,7 @@
 #include "trigger_call.hpp"
 
 extern "C" {
+#include "catalog/partition.h"
 #include "catalog/pg_constraint.h"
 #include "utils/relcache.h"
 }
@@ -187,9 +188,16 @@ const char* key_text(Relation child, const ForeignKeyCacheInfo& fk, HeapTuple ro
     TupleDesc desc = RelationGetDescr(child);
     Oid relid = RelationGetRelid(child);
     bool may_read = pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) == ACLCHECK_OK;
-    for (int i = 0; i < fk.nkeys && !may_read; i++)
-        may_read =
-            pg_attribute_aclcheck(relid, fk.conkey[i], GetUserId(), ACL_SELECT) == ACLCHECK_OK;
+    // Or every one of the key's columns.
+    for (int i = 0; i < fk.nkeys && !may_read; i++) {
+        if (pg_attribute_aclcheck(relid, fk.conkey[i], GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+            break;
+        may_read = i == fk.nkeys - 1;
+    }
+    // A partition's rows are read through its partitioned table.
+    if (!may_read && child->rd_rel->relispartition)
+        may_read = pg_class_aclcheck(llast_oid(get_partition_ancestors(relid)), GetUserId(),
+                                     ACL_SELECT) == ACLCHECK_OK;
     if (!may_read)
         return "Key";
     StringInfoData names, values;
