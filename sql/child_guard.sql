@@ -172,6 +172,21 @@ SELECT cg.try($$INSERT INTO cg.badges VALUES (4, 2, 1)$$);
 SELECT cg.try($$UPDATE cg.badges SET org = 1, member_id = 2 WHERE id = 4$$);
 RESET ROLE;
 
+-- Keys of other types than the referenced ones: a bigint referencing an
+-- integer (a cross-type operator of the index's family) and a varchar
+-- referencing a text (an operator on the text it converts to).
+SET ROLE cg_owner;
+CREATE TABLE cg.codes (code text PRIMARY KEY, n int NOT NULL UNIQUE);
+CREATE TABLE cg.uses (id int PRIMARY KEY, n bigint REFERENCES cg.codes (n), code varchar(10) REFERENCES cg.codes);
+INSERT INTO cg.codes VALUES ('a', 1), ('b', 2);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('cg.codes');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('cg.uses');
+DELETE FROM cg.codes WHERE code = 'b';
+SELECT cg.try($$INSERT INTO cg.uses VALUES (1, 1, 'a')$$);
+SELECT cg.try($$INSERT INTO cg.uses VALUES (2, 2, NULL)$$);
+SELECT cg.try($$INSERT INTO cg.uses VALUES (3, NULL, 'b')$$);
+RESET ROLE;
+
 -- A self-referencing tree.
 SET ROLE cg_owner;
 CREATE TABLE cg.nodes (id int PRIMARY KEY, parent_id int REFERENCES cg.nodes);

@@ -29,7 +29,9 @@
 #include "trigger_call.hpp"
 
 extern "C" {
+#include "access/tableam.h"
 #include "catalog/partition.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
 #include "utils/relcache.h"
 }
@@ -49,7 +51,18 @@ struct GuardedKey {
     Oid confrelid;
     Oid parent_owner;
     NameData conname;
-    SPIPlanPtr plan;
+    SPIPlanPtr plan; // the check through SPI, made on first use
+    // The direct check: a plain referenced table whose unique index matches
+    // the key and whose operators take the columns' types as they are. One
+    // scan key per index column, in index order, from the child's values
+    // value_of[k]; heap_attno[k] is that index column's parent column.
+    bool direct;
+    Oid index;
+    AttrNumber tombstone;
+    int nkeys;
+    int value_of[INDEX_MAX_KEYS];
+    AttrNumber heap_attno[INDEX_MAX_KEYS];
+    ScanKeyData scankeys[INDEX_MAX_KEYS];
 };
 
 HTAB* keys = nullptr;
@@ -135,8 +148,54 @@ SPIPlanPtr prepare_check(const ForeignKeyCacheInfo& fk, Relation child, const Gu
     return plan;
 }
 
+// Fills the direct check of key when the referenced table allows it: a
+// plain table, and a valid btree unique index on exactly the key's columns
+// whose operator families hold the constraint's operators for the columns'
+// own types (cross-type ones included). Anything else keeps the SPI plan.
+void prepare_direct_check(GuardedKey& key, const ForeignKeyCacheInfo& fk, Relation child)
+{
+    TableConfig parent_cfg;
+    if (!OidIsValid(key.index) || get_rel_relkind(fk.confrelid) != RELKIND_RELATION ||
+        !table_config(fk.confrelid, &parent_cfg))
+        return;
+    key.tombstone = parent_cfg.deleted_at;
+    Relation index = index_open(key.index, AccessShareLock);
+    bool usable = index->rd_rel->relam == BTREE_AM_OID && index->rd_index->indisvalid &&
+                  index->rd_index->indnkeyatts == fk.nkeys;
+    for (int k = 0; usable && k < fk.nkeys; k++) {
+        AttrNumber heap_attno = index->rd_index->indkey.values[k];
+        int i = 0;
+        while (i < fk.nkeys && fk.confkey[i] != heap_attno)
+            i++;
+        if (i == fk.nkeys) {
+            usable = false;
+            break;
+        }
+        Oid left = InvalidOid;
+        Oid right = InvalidOid;
+        op_input_types(fk.conpfeqop[i], &left, &right);
+        Oid child_type = TupleDescAttr(RelationGetDescr(child), fk.conkey[i] - 1)->atttypid;
+        usable = left == get_atttype(fk.confrelid, heap_attno) && right == child_type &&
+                 get_op_opfamily_strategy(fk.conpfeqop[i], index->rd_opfamily[k]) ==
+                     BTEqualStrategyNumber;
+        if (!usable)
+            break;
+        key.value_of[k] = i;
+        key.heap_attno[k] = heap_attno;
+        // The operator's function lives as long as the entry.
+        MemoryContext caller = MemoryContextSwitchTo(CacheMemoryContext);
+        ScanKeyEntryInitialize(&key.scankeys[k], 0, k + 1, BTEqualStrategyNumber,
+                               right == index->rd_opcintype[k] ? InvalidOid : right,
+                               index->rd_indcollation[k], get_opcode(fk.conpfeqop[i]), (Datum)0);
+        MemoryContextSwitchTo(caller);
+    }
+    index_close(index, AccessShareLock);
+    key.nkeys = fk.nkeys;
+    key.direct = usable;
+}
+
 // The cache entry of fk, read from the catalog when missing or invalidated.
-GuardedKey* guarded_key(const ForeignKeyCacheInfo& fk)
+GuardedKey* guarded_key(const ForeignKeyCacheInfo& fk, Relation child)
 {
     if (keys == nullptr)
         create_cache();
@@ -150,11 +209,13 @@ GuardedKey* guarded_key(const ForeignKeyCacheInfo& fk)
     fresh.conoid = fk.conoid;
     fresh.conrelid = fk.conrelid;
     fresh.confrelid = fk.confrelid;
+    fresh.index = InvalidOid;
     HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk.conoid));
     if (!HeapTupleIsValid(tuple))
         elog(ERROR, "cache lookup failed for constraint %u", fk.conoid);
     auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
     namestrcpy(&fresh.conname, NameStr(con->conname));
+    fresh.index = con->conindid;
     // A foreign key to a partitioned table has a copy for each of its
     // partitions on the same referencing table; the original checks them.
     if (OidIsValid(con->conparentid)) {
@@ -171,6 +232,8 @@ GuardedKey* guarded_key(const ForeignKeyCacheInfo& fk)
         elog(ERROR, "cache lookup failed for relation %u", fk.confrelid);
     fresh.parent_owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(rel))->relowner;
     ReleaseSysCache(rel);
+    if (!fresh.derived)
+        prepare_direct_check(fresh, fk, child);
     fresh.valid = true;
 
     // Entered only now: the lookups above may have run invalidations.
@@ -290,6 +353,73 @@ bool referenced_row_live(const GuardedKey& key, Datum* values)
     return isnull || DatumGetBool(live);
 }
 
+// Does the locked version still carry the key? (It may be a newer version
+// than the one the index led to.)
+bool same_key(const GuardedKey& key, TupleTableSlot* slot, const Datum* values)
+{
+    for (int k = 0; k < key.nkeys; k++) {
+        bool isnull = false;
+        Datum value = slot_getattr(slot, key.heap_attno[k], &isnull);
+        const ScanKeyData& scankey = key.scankeys[k];
+        if (isnull ||
+            !DatumGetBool(FunctionCall2Coll(const_cast<FmgrInfo*>(&scankey.sk_func),
+                                            scankey.sk_collation, value, values[key.value_of[k]])))
+            return false;
+    }
+    return true;
+}
+
+// The same as referenced_row_live, without planning or executing a query:
+// the row is found through the unique index with the snapshot SPI would
+// take, then locked FOR SHARE as SELECT ... FOR SHARE locks it (waiting for
+// a writer; in READ COMMITTED on the latest version, in REPEATABLE READ
+// failing if the row changed since the snapshot). No privilege is checked
+// and no row security applies, as for the parent's owner outside FORCE.
+bool referenced_row_live_direct(const GuardedKey& key, const Datum* values)
+{
+    Relation parent = table_open(key.confrelid, RowShareLock);
+    Relation index = index_open(key.index, AccessShareLock);
+    // Rows this statement wrote are visible to the check, as to SPI's.
+    CommandCounterIncrement();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    UpdateActiveSnapshotCommandId();
+    Snapshot snapshot = GetActiveSnapshot();
+    ScanKeyData scankeys[INDEX_MAX_KEYS];
+    for (int k = 0; k < key.nkeys; k++) {
+        scankeys[k] = key.scankeys[k];
+        scankeys[k].sk_argument = values[key.value_of[k]];
+    }
+    TupleTableSlot* slot = table_slot_create(parent, nullptr);
+    IndexScanDesc scan = index_beginscan(parent, index, snapshot, key.nkeys, 0);
+    index_rescan(scan, scankeys, key.nkeys, nullptr, 0);
+    bool found = index_getnext_slot(scan, ForwardScanDirection, slot);
+    index_endscan(scan);
+    bool live = true;
+    if (found) {
+        bool xact_snapshot = IsolationUsesXactSnapshot();
+        TM_FailureData failure;
+        TM_Result result = table_tuple_lock(
+            parent, &slot->tts_tid, snapshot, slot, GetCurrentCommandId(true), LockTupleShare,
+            LockWaitBlock, xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &failure);
+        if ((result == TM_Updated || result == TM_Deleted) && xact_snapshot)
+            ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+                            errmsg("could not serialize access due to concurrent %s",
+                                   result == TM_Updated ? "update" : "delete")));
+        // Gone, or re-keyed: PostgreSQL's own check has the last word.
+        found = result == TM_Ok && (!failure.traversed || same_key(key, slot, values));
+        if (found) {
+            bool isnull = false;
+            slot_getattr(slot, key.tombstone, &isnull);
+            live = isnull;
+        }
+    }
+    ExecDropSingleTupleTableSlot(slot);
+    PopActiveSnapshot();
+    index_close(index, NoLock);
+    table_close(parent, NoLock);
+    return live;
+}
+
 void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
 {
     TupleDesc desc = RelationGetDescr(child);
@@ -309,9 +439,15 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
         if (!table_config(fk->confrelid, &parent_cfg) ||
             !references_anew(*fk, desc, row, old_row, values))
             continue;
-        GuardedKey* key = guarded_key(*fk);
+        GuardedKey* key = guarded_key(*fk, child);
         if (key->derived)
             continue;
+        if (key->direct) {
+            GuardedKey checked = *key;
+            if (!referenced_row_live_direct(checked, values))
+                refuse(child, *fk, checked, row);
+            continue;
+        }
         if (!connected) {
             if (SPI_connect() != SPI_OK_CONNECT)
                 elog(ERROR, "SPI_connect failed");
