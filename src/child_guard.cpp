@@ -17,10 +17,16 @@
 // the snapshot fails the lock with a serialization error instead.
 //
 // Why AFTER: the row checked is the one written, after every BEFORE trigger
-// changed it. The check runs as the parent's owner outside FORCE row
-// security, as PostgreSQL runs its own (the application may not read the
-// parent, and the visibility policy would hide the deleted row), through a
-// saved plan per foreign key.
+// changed it.
+//
+// How: for a plain referenced table the row is found through the unique
+// index the constraint uses and locked directly, which costs a fraction of
+// planning-free SPI (an executor start and end per row). A partitioned
+// referenced table, or operators that convert the child's values, go
+// through SPI with a saved plan per foreign key, run as the parent's owner
+// outside FORCE row security as PostgreSQL runs its own check (the
+// application may not read the parent, and the visibility policy would hide
+// the deleted row). Both see the same rows and take the same lock.
 //
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
