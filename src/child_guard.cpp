@@ -448,10 +448,11 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
         GuardedKey* key = guarded_key(*fk, child);
         if (key->derived)
             continue;
+        // Invalidations during the check only mark the entry; it is rebuilt
+        // (and its plan freed) by the next guarded_key() call alone.
         if (key->direct) {
-            GuardedKey checked = *key;
-            if (!referenced_row_live_direct(checked, values))
-                refuse(child, *fk, checked, row);
+            if (!referenced_row_live_direct(*key, values))
+                refuse(child, *fk, *key, row);
             continue;
         }
         if (!connected) {
@@ -461,10 +462,8 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
         }
         if (key->plan == nullptr)
             key->plan = prepare_check(*fk, child, *key);
-        // Copied before the check: an invalidation during it may rebuild the entry.
-        GuardedKey checked = *key;
-        if (!referenced_row_live(checked, values))
-            refuse(child, *fk, checked, row);
+        if (!referenced_row_live(*key, values))
+            refuse(child, *fk, *key, row);
     }
     if (connected)
         SPI_finish();
