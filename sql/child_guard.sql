@@ -249,6 +249,21 @@ SELECT cg.try($$INSERT INTO cg."Child's ""Rows""" VALUES (1, 1)$$);
 SELECT cg.try($$INSERT INTO cg."Child's ""Rows""" VALUES (2, 2)$$);
 RESET ROLE;
 
+-- The checks follow the catalog after they were first used in this
+-- session: renamed tables and key columns (the direct check and the SPI plan
+-- of the partitioned parent are rebuilt).
+SET ROLE cg_owner;
+ALTER TABLE cg.accounts RENAME TO ledger;
+ALTER TABLE cg.members RENAME COLUMN id TO member_no;
+RESET ROLE;
+SELECT cg.try($$INSERT INTO cg.entries VALUES (5, 'eu', 2, 10)$$);
+SELECT cg.try($$INSERT INTO cg.entries VALUES (6, 'eu', 1, 10)$$);
+SELECT cg.try($$INSERT INTO cg.badges VALUES (5, 1, 2)$$);
+SELECT cg.try($$INSERT INTO cg.badges VALUES (6, 1, 1)$$);
+-- The guard watches its columns: dropping one that a foreign key still
+-- uses is refused by the dependency (drop the foreign key first).
+SELECT cg.try($$ALTER TABLE cg.badges DROP COLUMN member_id$$);
+
 -- disable() of a parent takes its children's guard away (or narrows it);
 -- disable() of a child takes its own.
 SELECT action, object FROM softdelete.disable('cg.users') WHERE object LIKE '%child_guard%';
@@ -259,6 +274,8 @@ SELECT action, object FROM softdelete.disable('cg.entries') WHERE object LIKE '%
 SELECT * FROM cg.guards;
 -- Enabled again, the guard is back.
 SELECT action, object FROM softdelete.enable('cg.users') WHERE object LIKE '%child_guard%';
+DELETE FROM cg.users WHERE id = 1;
+SELECT cg.try($$INSERT INTO cg.posts VALUES (21, 1, 1, 'users enabled again')$$);
 
 -- The trigger function runs only as the guard it is meant to be.
 SELECT cg.try($$SELECT softdelete_internal.guard_child()$$);
