@@ -233,6 +233,22 @@ SELECT cg.try($$UPDATE cg.entries SET region = 'us' WHERE id = 1$$);
 -- A partition addressed directly.
 SELECT cg.try($$INSERT INTO cg.entries_eu VALUES (4, 'eu', 2, 10)$$);
 RESET ROLE;
+-- A partition attached later, its columns in another order and one dropped:
+-- the cloned trigger watches its own column numbers.
+SET ROLE cg_owner;
+CREATE TABLE cg.accounts_asia PARTITION OF cg.accounts FOR VALUES IN ('asia');
+INSERT INTO cg.accounts VALUES ('asia', 1);
+DELETE FROM cg.accounts WHERE region = 'asia';
+CREATE TABLE cg.entries_asia (junk int, amount int, account_id int, region text NOT NULL, id int NOT NULL);
+ALTER TABLE cg.entries_asia DROP COLUMN junk;
+ALTER TABLE cg.entries_asia ADD COLUMN deleted_at timestamptz, ADD COLUMN deleted_by text,
+    ADD COLUMN delete_reason text, ADD COLUMN delete_op bigint;
+ALTER TABLE cg.entries ATTACH PARTITION cg.entries_asia FOR VALUES IN ('asia');
+SELECT * FROM cg.guards WHERE rel = 'cg.entries_asia'::regclass;
+SELECT cg.try($$INSERT INTO cg.entries VALUES (5, 'asia', 1, 10)$$);
+SELECT cg.try($$INSERT INTO cg.entries VALUES (5, 'asia', NULL, 10)$$);
+SELECT cg.try($$UPDATE cg.entries SET account_id = 1 WHERE id = 5$$);
+RESET ROLE;
 
 -- Names with quotes, spaces and capitals, across schemas.
 CREATE SCHEMA "Odd ""Schema""" AUTHORIZATION cg_owner;
