@@ -45,9 +45,11 @@ GRANT SELECT ON cg.guards TO cg_owner;
 SET ROLE cg_owner;
 CREATE TABLE cg.users (id int PRIMARY KEY, name text NOT NULL);
 CREATE TABLE cg.teams (id int PRIMARY KEY);
+-- ON DELETE SET NULL: a post stays as it is when its user is soft-deleted
+-- (nothing cascades to it), so a live post can hang under a deleted user.
 CREATE TABLE cg.posts (
     id int PRIMARY KEY,
-    user_id int REFERENCES cg.users,
+    user_id int REFERENCES cg.users ON DELETE SET NULL,
     team_id int REFERENCES cg.teams,
     title text
 );
