@@ -301,6 +301,20 @@ CREATE FUNCTION softdelete_internal.install_child_guards(rel regclass) RETURNS S
                    AND c.confrelid IN (SELECT rel UNION ALL SELECT softdelete_internal.partitions(rel))) r;
     END;
 
+-- The same, saying what it changed: enable()'s step, which cannot list the
+-- triggers in its plan (their columns depend on what is enabled by then).
+CREATE FUNCTION softdelete_internal.announce_child_guards(rel regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    step text;
+BEGIN
+    FOR step IN SELECT softdelete_internal.install_child_guards(rel) LOOP
+        RAISE NOTICE 'enforcement: %', step;
+    END LOOP;
+END
+$$;
+
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide. With dry_run it
 -- returns what it would install and changes nothing (enable()'s plan).
@@ -397,7 +411,11 @@ BEGIN
         END IF;
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
-    RETURN QUERY SELECT softdelete_internal.install_child_guard(rel);
+    -- The guard's columns depend on what is enabled when it runs: a dry run
+    -- cannot list it here (enable() plans it as a step of its own).
+    IF NOT dry_run THEN
+        RETURN QUERY SELECT softdelete_internal.install_child_guard(rel);
+    END IF;
 END
 $$;
 
@@ -744,10 +762,15 @@ BEGIN
         END LOOP;
     END LOOP;
 
-    -- Children that reference tbl are guarded now, and tbl against its parents.
-    FOR step IN SELECT softdelete_internal.install_child_guards(tbl) LOOP
-        action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
-    END LOOP;
+    -- Children that reference tbl are guarded against it, and tbl against its
+    -- parents, once tbl is enabled: which columns is worked out when the step
+    -- runs, so the plan names the step, not each trigger.
+    IF changed THEN
+        action := 'enforcement';
+        object := format('child guards of %s and of the tables that reference it', tbl);
+        statements := ARRAY[format('SELECT softdelete_internal.announce_child_guards(%L)', tbl)];
+        RETURN NEXT;
+    END IF;
 
     IF NOT changed THEN
         action := 'unchanged'; object := tbl::text; statements := NULL;
