@@ -1198,11 +1198,15 @@ BEGIN
     IF undo.op IS NULL THEN
         RAISE EXCEPTION 'an operation id is required' USING ERRCODE = '22004';
     END IF;
-    -- The rows to restore, counted before: a restore of a parent brings its
-    -- cascaded children back itself, before their own table's turn.
+    -- The rows to restore, counted before (a restore of a parent brings its
+    -- cascaded children back itself, before their own table's turn) and
+    -- locked, so that the count stays true: a concurrent restore of the same
+    -- rows is waited for, and its rows are no longer counted.
     FOR t IN SELECT * FROM softdelete_internal.operation_targets() LOOP
         SELECT r.value::bigint INTO n
-          FROM softdelete_internal.run_as_owner(t.relid, format('SELECT count(*) FROM %s WHERE %s', t.target, t.marked), arg) r;
+          FROM softdelete_internal.run_as_owner(t.relid,
+                   format('SELECT count(*) FROM (SELECT FROM %s WHERE %s FOR UPDATE) marked', t.target, t.marked),
+                   arg) r;
         IF n > 0 THEN
             touched := touched || t.relid;
             total := total + n;
