@@ -197,6 +197,21 @@ CREATE FUNCTION softdelete_internal.run_as_owner(tbl regclass, sql text, key jso
 CREATE FUNCTION softdelete_internal.index_is_live_only(idx regclass, col name) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_index_is_live_only' LANGUAGE C STABLE;
 
+-- The CREATE UNIQUE INDEX statement that builds unique index idx again as
+-- index_name (on every partition of a partitioned table), made from the
+-- catalog's data and node trees; with live_column, unique among the rows
+-- where live_column IS NULL only.
+CREATE FUNCTION softdelete_internal.index_definition(idx regclass, index_name name, live_column name) RETURNS text
+    AS 'MODULE_PATHNAME', 'softdelete_index_definition' LANGUAGE C STABLE;
+
+-- The foreign keys that reference tbl (or a partition of it), one row each:
+-- the table that holds it (its partitioned table, for a partition), its
+-- name, its columns in key order, and its ON DELETE action (confdeltype).
+CREATE FUNCTION softdelete_internal.referencing_tables(tbl regclass,
+        OUT child regclass, OUT constraint_name name, OUT columns name[], OUT on_delete "char")
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'softdelete_referencing_tables' LANGUAGE C STABLE;
+
 -------------------------------------------------------------------------------
 -- Helpers of enable() / disable()
 -------------------------------------------------------------------------------
@@ -213,8 +228,10 @@ CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regcl
     END;
 
 -- Visibility, triggers and RLS on one relation (the table or a partition).
--- root is the enabled table whose owner and readers decide.
-CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[])
+-- root is the enabled table whose owner and readers decide. With dry_run it
+-- returns what it would install and changes nothing (enable()'s plan).
+CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[],
+                                                        dry_run boolean DEFAULT false)
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -241,18 +258,22 @@ BEGIN
             USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
     END IF;
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
-        EXECUTE format(
-            'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-            'USING (%I IS NULL OR softdelete_internal.include_deleted(%L::regclass)) '
-            'WITH CHECK (%I IS NULL OR softdelete_internal.may_write_deleted(%L::regclass))',
-            rel, col, root::text, col, root::text);
+        IF NOT dry_run THEN
+            EXECUTE format(
+                'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+                'USING (%I IS NULL OR softdelete_internal.include_deleted(%L::regclass)) '
+                'WITH CHECK (%I IS NULL OR softdelete_internal.may_write_deleted(%L::regclass))',
+                rel, col, root::text, col, root::text);
+        END IF;
         RETURN NEXT 'policy softdelete_visibility on ' || rel::text;
     END IF;
     IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = rel) THEN
         -- Without RLS the table had no row filter: keep that for live rows.
-        EXECUTE format('CREATE POLICY softdelete_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                       'USING (true) WITH CHECK (true)', rel);
-        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
+        IF NOT dry_run THEN
+            EXECUTE format('CREATE POLICY softdelete_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                           'USING (true) WITH CHECK (true)', rel);
+            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
+        END IF;
         RETURN NEXT 'row level security on ' || rel::text;
     END IF;
     IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = rel) THEN
@@ -261,24 +282,32 @@ BEGIN
            AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_owner_access') THEN
             -- The owner was exempt from the table's own policies: FORCE must
             -- subject it to ours only.
-            EXECUTE format('CREATE POLICY softdelete_owner_access ON %s AS PERMISSIVE FOR ALL TO %I '
-                           'USING (true) WITH CHECK (true)',
-                           rel, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = rel));
+            IF NOT dry_run THEN
+                EXECUTE format('CREATE POLICY softdelete_owner_access ON %s AS PERMISSIVE FOR ALL TO %I '
+                               'USING (true) WITH CHECK (true)',
+                               rel, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = rel));
+            END IF;
             RETURN NEXT 'policy softdelete_owner_access on ' || rel::text;
         END IF;
-        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
+        IF NOT dry_run THEN
+            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
+        END IF;
         RETURN NEXT 'forced row level security on ' || rel::text;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_guard_truncate') THEN
-        EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_truncate()', rel);
+        IF NOT dry_run THEN
+            EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_truncate()', rel);
+        END IF;
         RETURN NEXT 'trigger softdelete_guard_truncate on ' || rel::text;
     END IF;
     -- A row trigger on a partitioned table is cloned to its partitions.
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop')
        AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
-        EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
+        IF NOT dry_run THEN
+            EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
+        END IF;
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
     -- Hard deletes are noted row by row under the running operation by an
@@ -287,8 +316,10 @@ BEGIN
     -- are cloned to its partitions.
     IF NOT (SELECT relispartition FROM pg_class WHERE oid = rel)
        AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
-        EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
+        IF NOT dry_run THEN
+            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
+        END IF;
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
 END
@@ -324,37 +355,26 @@ BEGIN
 END
 $$;
 
--- Makes every unique constraint / unique index of tbl except the primary key
--- unique among live rows only. Returns the list of what it converted, each
--- with the definition needed to put it back.
-CREATE FUNCTION softdelete_internal.convert_uniques(tbl regclass, col name, OUT converted jsonb, OUT actions text[])
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+-- The unique constraints and unique indexes of tbl, except the primary key,
+-- that are not unique among live rows only yet and can become so. Those a
+-- foreign key references, and deferrable constraints, are kept as they are,
+-- with a WARNING saying why.
+CREATE FUNCTION softdelete_internal.uniques_to_convert(tbl regclass, col name)
+    RETURNS TABLE (index_oid regclass, index_name name)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     idx record;
-    def text;
-    pred text;
-    tmp_name text;
-    live_pred text := format('(%I IS NULL)', col);
-    con_def text;
-    prefix text;
-    child_names jsonb;
-    child record;
 BEGIN
-    converted := '[]';
-    actions := '{}';
     FOR idx IN
-        SELECT i.indexrelid, c.relname AS index_name, n.nspname, i.indpred IS NOT NULL AS partial,
-               con.oid AS con_oid, con.conname, con.condeferrable,
+        SELECT i.indexrelid, c.relname AS index_name, con.conname, con.condeferrable,
                EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS fk_depends
           FROM pg_index i
           JOIN pg_class c ON c.oid = i.indexrelid
-          JOIN pg_namespace n ON n.oid = c.relnamespace
           LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = tbl
          WHERE i.indrelid = tbl AND i.indisunique AND NOT i.indisprimary
          ORDER BY c.relname
     LOOP
-        pred := pg_get_expr((SELECT indpred FROM pg_index WHERE indexrelid = idx.indexrelid), tbl);
         IF softdelete_internal.index_is_live_only(idx.indexrelid, col) THEN
             CONTINUE;  -- already live-only (ours, or written that way by hand)
         END IF;
@@ -369,52 +389,73 @@ BEGIN
                 USING DETAIL = 'A partial unique index cannot be deferred.';
             CONTINUE;
         END IF;
-        def := pg_get_indexdef(idx.indexrelid);
-        tmp_name := left('softdelete_tmp_' || idx.indexrelid, 63);
-        -- Rebuild the same index (columns, expressions, opclasses, collations,
-        -- INCLUDE, storage options) with the live-only predicate added.
-        IF idx.partial THEN
-            def := left(def, length(def) - length(' WHERE ' || pred)) || format(' WHERE ((%s) AND %s)', pred, live_pred);
-        ELSE
-            def := def || ' WHERE ' || live_pred;
-        END IF;
-        prefix := format('CREATE UNIQUE INDEX %s ON ', quote_ident(idx.index_name));
-        def := substr(def, length(prefix) + 1);
-        IF def LIKE 'ONLY %' THEN
-            def := substr(def, 6);  -- a partitioned index: build it on every partition
-        END IF;
-        def := format('CREATE UNIQUE INDEX %I ON ', tmp_name) || def;
-        -- Partitions' own index names, to give them back after the rebuild.
-        SELECT jsonb_object_agg(ci.indrelid::text, cc.relname) INTO child_names
-          FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid JOIN pg_class cc ON cc.oid = h.inhrelid
-         WHERE h.inhparent = idx.indexrelid;
-        EXECUTE def;
-        IF idx.con_oid IS NOT NULL THEN
-            con_def := pg_get_constraintdef(idx.con_oid);
-            EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, idx.conname);
-            converted := converted || jsonb_build_object('kind', 'constraint', 'name', idx.conname,
-                                                         'definition', con_def);
-        ELSE
-            con_def := regexp_replace(pg_get_indexdef(idx.indexrelid), ' ON ONLY ', ' ON ');
-            converted := converted || jsonb_build_object('kind', 'index', 'name', idx.index_name,
-                                                         'definition', con_def);
-            EXECUTE format('DROP INDEX %I.%I', idx.nspname, idx.index_name);
-        END IF;
-        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', idx.nspname, tmp_name, idx.index_name);
-        FOR child IN
-            SELECT cn.nspname, cc.relname, child_names->>(ci.indrelid::text) AS old_name
-              FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid
-              JOIN pg_class cc ON cc.oid = h.inhrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
-             WHERE h.inhparent = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                                   WHERE n.nspname = idx.nspname AND c.relname = idx.index_name)
-               AND child_names ? (ci.indrelid::text) AND cc.relname <> child_names->>(ci.indrelid::text)
-        LOOP
-            EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', child.nspname, child.relname, child.old_name);
-        END LOOP;
-        actions := actions || format('unique index %I made live-only', idx.index_name);
+        index_oid := idx.indexrelid;
+        index_name := idx.index_name;
+        RETURN NEXT;
     END LOOP;
 END
 $$;
+
+-- Makes unique index idx of tbl (or the unique constraint it belongs to)
+-- unique among live rows only, under the same name, and records in tbl's
+-- configuration how to put it back. Returns what it did.
+CREATE FUNCTION softdelete_internal.make_live_only(tbl regclass, idx regclass, col name) RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tmp_name text := left('softdelete_tmp_' || idx::oid, 63);
+    con record;
+    con_def text;
+    converted jsonb;
+    child_names jsonb;
+    child record;
+    idx_name name := (SELECT relname FROM pg_class WHERE oid = idx);
+    idx_schema name := (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = idx);
+BEGIN
+    SELECT c.oid, c.conname INTO con FROM pg_constraint c
+     WHERE c.conindid = idx AND c.contype = 'u' AND c.conrelid = tbl;
+    -- Partitions' own index names, to give them back after the rebuild.
+    SELECT jsonb_object_agg(ci.indrelid::text, cc.relname) INTO child_names
+      FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid JOIN pg_class cc ON cc.oid = h.inhrelid
+     WHERE h.inhparent = idx;
+    -- The same index (columns, expressions, opclasses, collations, ordering,
+    -- INCLUDE, storage options, own predicate), with the live-only predicate
+    -- added, built under a temporary name before the old one goes.
+    EXECUTE softdelete_internal.index_definition(idx, tmp_name, col);
+    IF con.oid IS NOT NULL THEN
+        con_def := pg_get_constraintdef(con.oid);
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', tbl, con.conname);
+        converted := jsonb_build_object('kind', 'constraint', 'name', con.conname, 'definition', con_def);
+    ELSE
+        con_def := softdelete_internal.index_definition(idx, idx_name, NULL);
+        converted := jsonb_build_object('kind', 'index', 'name', idx_name, 'definition', con_def);
+        EXECUTE format('DROP INDEX %I.%I', idx_schema, idx_name);
+    END IF;
+    EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', idx_schema, tmp_name, idx_name);
+    FOR child IN
+        SELECT cn.nspname, cc.relname, child_names->>(ci.indrelid::text) AS old_name
+          FROM pg_inherits h JOIN pg_index ci ON ci.indexrelid = h.inhrelid
+          JOIN pg_class cc ON cc.oid = h.inhrelid JOIN pg_namespace cn ON cn.oid = cc.relnamespace
+         WHERE h.inhparent = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                               WHERE n.nspname = idx_schema AND c.relname = idx_name)
+           AND child_names ? (ci.indrelid::text) AND cc.relname <> child_names->>(ci.indrelid::text)
+    LOOP
+        EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', child.nspname, child.relname, child.old_name);
+    END LOOP;
+    -- disable() puts it back from this (a partition has no row of its own).
+    UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || converted WHERE t.relid = tbl;
+    RETURN format('unique index %I made live-only', idx_name);
+END
+$$;
+
+-- Makes every unique constraint / unique index of tbl except the primary key
+-- unique among live rows only (where it can). Returns what it did.
+CREATE FUNCTION softdelete_internal.convert_uniques(tbl regclass, col name) RETURNS SETOF text
+    LANGUAGE sql
+    BEGIN ATOMIC
+        SELECT softdelete_internal.make_live_only(tbl, u.index_oid, col)
+          FROM softdelete_internal.uniques_to_convert(tbl, col) u;
+    END;
 
 -------------------------------------------------------------------------------
 -- The SQL API
@@ -437,27 +478,71 @@ CREATE FUNCTION softdelete_internal.deleted_rows_index_name(tbl regclass, col na
     LANGUAGE sql STABLE
     RETURN left((SELECT relname FROM pg_catalog.pg_class WHERE oid = tbl), 63 - length(col) - 9) || '_' || col || '_deleted';
 
--- enable() and disable() run as the extension's owner, called through the
--- gateway; check_target() judges the role that called them (the owner of
--- tbl, or a superuser).
--- The defaults are the public function's: the gateway passes every argument.
-CREATE FUNCTION softdelete_internal.enable(tbl regclass, column_name name, retention interval,
+-- The primary key's columns of tbl, in key order.
+CREATE FUNCTION softdelete_internal.key_columns(tbl regclass) RETURNS name[]
+    LANGUAGE sql STABLE
+    RETURN (SELECT array_agg(a.attname ORDER BY k.ord)
+              FROM pg_catalog.pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_catalog.pg_attribute a
+             WHERE i.indrelid = tbl AND i.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum);
+
+-- The tables that reference tbl through a foreign key, those that reference
+-- them, and so on, that are not enabled yet, each with the table it was
+-- found through, in the order enable() enables them. A partitioned table
+-- stands for its partitions on both ends (a foreign key declared on or
+-- pointing at one partition counts for its partitioned table). An enabled
+-- table is left alone, and its own children are followed only when its
+-- cascade is on. Self-references and cycles end: each table comes once.
+CREATE FUNCTION softdelete_internal.cascade_children(tbl regclass) RETURNS TABLE (child regclass, parent regclass)
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    queue regclass[] := ARRAY[tbl];
+    seen regclass[] := ARRAY[tbl];
+    i integer := 1;
+    r regclass;
+    follow boolean;
+BEGIN
+    WHILE i <= cardinality(queue) LOOP
+        FOR r IN
+            SELECT f.child FROM softdelete_internal.referencing_tables(queue[i]) f
+             GROUP BY f.child ORDER BY f.child::text
+        LOOP
+            CONTINUE WHEN r = ANY (seen);
+            seen := seen || r;
+            SELECT t.cascade INTO follow FROM softdelete.tables t WHERE t.relid = r;
+            IF NOT FOUND THEN
+                child := r;
+                parent := queue[i];
+                RETURN NEXT;
+                queue := queue || r;
+            ELSIF follow THEN
+                queue := queue || r;
+            END IF;
+        END LOOP;
+        i := i + 1;
+    END LOOP;
+END
+$$;
+
+-- What enable() does to one table, in order, without doing it: one row per
+-- action it reports, with the statements that carry it out ($1 is args).
+-- Everything it refuses, it refuses here, before the first change.
+CREATE FUNCTION softdelete_internal.plan_table(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
     undo_window interval, log_events boolean, notify boolean)
-    RETURNS TABLE (action text, object text)
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     cfg softdelete.tables;
     keys name[];
     col_type regtype;
-    col name := enable.column_name;
+    col name := plan_table.column_name;
     missing name;
-    conv record;
     part regclass;
+    u record;
     step text;
-    rel_rls boolean;
-    rel_forced boolean;
+    install text;
     changed boolean := false;
 BEGIN
     PERFORM softdelete_internal.check_target(tbl);
@@ -477,45 +562,51 @@ BEGIN
     IF col IS NULL OR col = '' THEN
         RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
     END IF;
-    IF enable.retention < interval '0' OR enable.archive_retention < interval '0' OR enable.undo_window < interval '0' THEN
+    IF plan_table.archive IS NULL OR plan_table.cascade IS NULL OR plan_table.log_events IS NULL THEN
+        RAISE EXCEPTION 'archive, cascade and log_events must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF plan_table.retention < interval '0' OR plan_table.archive_retention < interval '0'
+       OR plan_table.undo_window < interval '0' THEN
         RAISE EXCEPTION 'retention, archive_retention and undo_window must not be negative'
             USING ERRCODE = '22023';
     END IF;
-    SELECT m INTO missing FROM unnest(coalesce(enable.pii_columns, '{}')) AS m
+    SELECT m INTO missing FROM unnest(coalesce(plan_table.pii_columns, '{}')) AS m
      WHERE NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = m AND attnum > 0 AND NOT attisdropped)
      LIMIT 1;
     IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', missing, tbl USING ERRCODE = '42703';
     END IF;
 
-    SELECT array_agg(a.attname ORDER BY k.ord) INTO keys
-      FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_attribute a
-     WHERE i.indrelid = tbl AND i.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum;
+    keys := softdelete_internal.key_columns(tbl);
 
     SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
     IF FOUND AND cfg.column_name <> col THEN
         RAISE EXCEPTION 'table % is already enabled with column %', tbl, cfg.column_name
             USING ERRCODE = '55000', HINT = 'Call softdelete.disable() first to change the column.';
     END IF;
+    relid := tbl;
 
     -- Tombstone columns: added without a rewrite (nullable, no default), or adopted.
     SELECT atttypid::regtype INTO col_type FROM pg_attribute
      WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
     IF col_type IS NULL THEN
-        EXECUTE format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, col);
-        action := 'column'; object := format('%s.%I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        action := 'column'; object := format('%s.%I', tbl, col);
+        statements := ARRAY[format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, col)];
+        changed := true; RETURN NEXT;
     ELSIF col_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
         RAISE EXCEPTION 'column % of % has type %, not timestamptz or timestamp', col, tbl, col_type
             USING ERRCODE = '42804', HINT = 'Choose another column_name, or change the column''s type.';
     ELSIF cfg.relid IS NULL THEN
-        action := 'adopted column'; object := format('%s.%I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        action := 'adopted column'; object := format('%s.%I', tbl, col); statements := NULL;
+        changed := true; RETURN NEXT;
     END IF;
     FOR step IN SELECT unnest(ARRAY['deleted_by', 'delete_reason']) LOOP
         SELECT atttypid::regtype INTO col_type FROM pg_attribute
          WHERE attrelid = tbl AND attname = step AND attnum > 0 AND NOT attisdropped;
         IF col_type IS NULL THEN
-            EXECUTE format('ALTER TABLE %s ADD COLUMN %I text', tbl, step);
-            action := 'column'; object := format('%s.%I', tbl, step); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+            action := 'column'; object := format('%s.%I', tbl, step);
+            statements := ARRAY[format('ALTER TABLE %s ADD COLUMN %I text', tbl, step)];
+            changed := true; RETURN NEXT;
         ELSIF col_type NOT IN ('text'::regtype, 'character varying'::regtype) THEN
             RAISE EXCEPTION 'column % of % has type %, not text', step, tbl, col_type USING ERRCODE = '42804';
         END IF;
@@ -524,63 +615,183 @@ BEGIN
     SELECT atttypid::regtype INTO col_type FROM pg_attribute
      WHERE attrelid = tbl AND attname = 'delete_op' AND attnum > 0 AND NOT attisdropped;
     IF col_type IS NULL THEN
-        EXECUTE format('ALTER TABLE %s ADD COLUMN delete_op bigint', tbl);
-        action := 'column'; object := format('%s.delete_op', tbl); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        action := 'column'; object := format('%s.delete_op', tbl);
+        statements := ARRAY[format('ALTER TABLE %s ADD COLUMN delete_op bigint', tbl)];
+        changed := true; RETURN NEXT;
     ELSIF col_type <> 'bigint'::regtype THEN
         RAISE EXCEPTION 'column delete_op of % has type %, not bigint', tbl, col_type USING ERRCODE = '42804';
     END IF;
 
-    IF cfg.relid IS NULL THEN
-        SELECT relrowsecurity, relforcerowsecurity INTO rel_rls, rel_forced FROM pg_class WHERE oid = tbl;
-        INSERT INTO softdelete.tables (relid, column_name, retention, archive, archive_retention, cascade,
-                                       pii_columns, undo_window, log_events, notify, key_columns,
-                                       rls_was_enabled, rls_was_forced)
-        VALUES (tbl, col, enable.retention, enable.archive, enable.archive_retention, enable.cascade,
-                coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events,
-                coalesce(enable.notify, false), keys, rel_rls, rel_forced);
-        action := 'enabled'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
-    ELSIF (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window,
+    -- The configuration row; its values travel as the parameter $1.
+    IF cfg.relid IS NULL
+       OR (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window,
            cfg.log_events, cfg.notify)
           IS DISTINCT FROM
-          (enable.retention, enable.archive, enable.archive_retention, enable.cascade,
-           coalesce(enable.pii_columns, '{}'), enable.undo_window, enable.log_events, coalesce(enable.notify, false)) THEN
-        UPDATE softdelete.tables t
-           SET retention = enable.retention, archive = enable.archive,
-               archive_retention = enable.archive_retention, cascade = enable.cascade,
-               pii_columns = coalesce(enable.pii_columns, '{}'), undo_window = enable.undo_window,
-               log_events = enable.log_events, notify = coalesce(enable.notify, false), key_columns = keys
-         WHERE t.relid = tbl;
-        action := 'configured'; object := tbl::text; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+          (plan_table.retention, plan_table.archive, plan_table.archive_retention, plan_table.cascade,
+           coalesce(plan_table.pii_columns, '{}'), plan_table.undo_window, plan_table.log_events,
+           coalesce(plan_table.notify, false)) THEN
+        action := CASE WHEN cfg.relid IS NULL THEN 'enabled' ELSE 'configured' END;
+        object := tbl::text;
+        statements := ARRAY[format('SELECT softdelete_internal.save_config(%L, $1)', tbl)];
+        args := jsonb_build_object('column_name', col, 'retention', plan_table.retention,
+                                   'archive', plan_table.archive, 'archive_retention', plan_table.archive_retention,
+                                   'cascade', plan_table.cascade, 'pii_columns', coalesce(plan_table.pii_columns, '{}'),
+                                   'undo_window', plan_table.undo_window, 'log_events', plan_table.log_events,
+                                   'notify', coalesce(plan_table.notify, false));
+        changed := true; RETURN NEXT;
+        args := NULL;
     END IF;
 
-    SELECT * INTO conv FROM softdelete_internal.convert_uniques(tbl, col);
-    IF jsonb_array_length(conv.converted) > 0 THEN
-        UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || conv.converted WHERE t.relid = tbl;
-    END IF;
-    FOR step IN SELECT unnest(conv.actions) LOOP
-        action := 'unique index'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+    FOR u IN SELECT * FROM softdelete_internal.uniques_to_convert(tbl, col) LOOP
+        action := 'unique index'; object := format('unique index %I made live-only', u.index_name);
+        statements := ARRAY[format('SELECT softdelete_internal.make_live_only(%L, %L, %L)', tbl, u.index_oid, col)];
+        changed := true; RETURN NEXT;
     END LOOP;
 
     IF softdelete_internal.deleted_rows_index(tbl, col) IS NULL THEN
         -- The purge path reads deleted rows by age.
-        EXECUTE format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
-                       softdelete_internal.deleted_rows_index_name(tbl, col), tbl, col, col);
-        action := 'index'; object := format('deleted rows of %s by %I', tbl, col); RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        action := 'index'; object := format('deleted rows of %s by %I', tbl, col);
+        statements := ARRAY[format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
+                                   softdelete_internal.deleted_rows_index_name(tbl, col), tbl, col, col)];
+        changed := true; RETURN NEXT;
     END IF;
 
+    -- install_enforcement() says what it would install; the first of its rows
+    -- carries the call that installs it all.
     FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
-        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys) LOOP
-            action := 'enforcement'; object := step; RAISE NOTICE '%: %', action, object; changed := true; RETURN NEXT;
+        install := format('SELECT count(*) FROM softdelete_internal.install_enforcement(%L, %L, %L, %L)',
+                          part, tbl, col, keys);
+        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, dry_run => true) LOOP
+            action := 'enforcement'; object := step; statements := CASE WHEN install IS NOT NULL THEN ARRAY[install] END;
+            changed := true; RETURN NEXT;
+            install := NULL;
         END LOOP;
     END LOOP;
 
     IF NOT changed THEN
-        action := 'unchanged'; object := tbl::text;
-        RAISE NOTICE 'table % is already enabled with these options: nothing changed', tbl;
+        action := 'unchanged'; object := tbl::text; statements := NULL;
         RETURN NEXT;
     END IF;
-    -- Other backends must re-read this table's configuration.
-    PERFORM softdelete_internal.invalidate(tbl);
+END
+$$;
+
+-- Writes tbl's row in softdelete.tables from enable()'s options (a jsonb
+-- object), at the point of enable() where the primary key and the table's
+-- own row level security are what they were before enable().
+CREATE FUNCTION softdelete_internal.save_config(tbl regclass, options jsonb) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    keys name[] := softdelete_internal.key_columns(tbl);
+    pii name[] := ARRAY(SELECT jsonb_array_elements_text(options->'pii_columns'))::name[];
+BEGIN
+    IF EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = tbl) THEN
+        UPDATE softdelete.tables t
+           SET retention = (options->>'retention')::interval, archive = (options->>'archive')::boolean,
+               archive_retention = (options->>'archive_retention')::interval,
+               cascade = (options->>'cascade')::boolean, pii_columns = pii,
+               undo_window = (options->>'undo_window')::interval, log_events = (options->>'log_events')::boolean,
+               notify = (options->>'notify')::boolean, key_columns = keys
+         WHERE t.relid = tbl;
+    ELSE
+        INSERT INTO softdelete.tables (relid, column_name, retention, archive, archive_retention, cascade,
+                                       pii_columns, undo_window, log_events, notify, key_columns,
+                                       rls_was_enabled, rls_was_forced)
+        SELECT tbl, options->>'column_name', (options->>'retention')::interval, (options->>'archive')::boolean,
+               (options->>'archive_retention')::interval, (options->>'cascade')::boolean, pii,
+               (options->>'undo_window')::interval, (options->>'log_events')::boolean,
+               (options->>'notify')::boolean, keys, c.relrowsecurity, c.relforcerowsecurity
+          FROM pg_class c WHERE c.oid = tbl;
+    END IF;
+END
+$$;
+
+-- enable()'s plan: the table's steps, then (cascade) those of every table
+-- that references it and is not enabled yet, which gets the default
+-- options. A child that cannot be enabled fails the whole call, named.
+CREATE FUNCTION softdelete_internal.enable_plan(tbl regclass, column_name name, retention interval,
+    archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
+    undo_window interval, log_events boolean, notify boolean)
+    RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c record;
+    code text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    RETURN QUERY SELECT * FROM softdelete_internal.plan_table(tbl, column_name, retention, archive,
+                                                               archive_retention, cascade, pii_columns,
+                                                               undo_window, log_events, notify);
+    IF NOT enable_plan.cascade THEN
+        RETURN;
+    END IF;
+    FOR c IN SELECT * FROM softdelete_internal.cascade_children(tbl) LOOP
+        relid := c.child; action := 'cascade'; object := format('%s references %s', c.child, c.parent);
+        statements := NULL; args := NULL;
+        RETURN NEXT;
+        BEGIN
+            RETURN QUERY SELECT * FROM softdelete_internal.plan_table(c.child, 'deleted_at', NULL, false, NULL, true,
+                                                                       '{}', NULL, true, false);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+            RAISE EXCEPTION 'cannot enable %, which references % (cascade from %): %', c.child, c.parent, tbl, msg
+                USING ERRCODE = code, DETAIL = det,
+                      HINT = concat_ws(' ', nullif(hnt, ''),
+                                       format('Or call softdelete.enable(%L, cascade => false) to leave the tables that reference it alone.',
+                                              tbl::text));
+        END;
+    END LOOP;
+END
+$$;
+
+-- enable() and disable() run as the extension's owner, called through the
+-- gateway; check_target() judges the role that called them (the owner of
+-- tbl, or a superuser).
+-- The defaults are the public function's: the gateway passes every argument.
+-- enable() makes its whole plan first (every table checked, children
+-- included), then carries it out step by step: a refusal changes nothing.
+-- A dry run returns the plan's rows and stops there.
+CREATE FUNCTION softdelete_internal.enable(tbl regclass, column_name name, retention interval,
+    archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
+    undo_window interval, log_events boolean, notify boolean, dry_run boolean)
+    RETURNS TABLE (action text, object text)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s record;
+    stmt text;
+    touched regclass[] := '{}';
+BEGIN
+    IF dry_run IS NULL THEN
+        RAISE EXCEPTION 'dry_run must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF dry_run THEN
+        RETURN QUERY SELECT p.action, p.object
+                       FROM softdelete_internal.enable_plan(tbl, column_name, retention, archive, archive_retention,
+                                                            cascade, pii_columns, undo_window, log_events, notify) p;
+        RETURN;
+    END IF;
+    FOR s IN SELECT * FROM softdelete_internal.enable_plan(tbl, column_name, retention, archive, archive_retention,
+                                                           cascade, pii_columns, undo_window, log_events, notify) LOOP
+        FOREACH stmt IN ARRAY coalesce(s.statements, '{}') LOOP
+            EXECUTE stmt USING s.args;
+        END LOOP;
+        action := s.action;
+        object := s.object;
+        IF action = 'unchanged' THEN
+            RAISE NOTICE 'table % is already enabled with these options: nothing changed', object;
+        ELSE
+            RAISE NOTICE '%: %', action, object;
+            touched := touched || s.relid;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    -- Other backends must re-read these tables' configuration.
+    PERFORM softdelete_internal.invalidate(r) FROM (SELECT DISTINCT unnest(touched) AS r) t;
 END
 $$;
 
@@ -868,6 +1079,12 @@ DECLARE
     problem_schema text;
     problem_table text;
     detail text;
+    pending regclass[];
+    waiting regclass[];
+    progress boolean;
+    step text;
+    stuck regclass;
+    stuck_step text;
 BEGIN
     IF undo.op IS NULL THEN
         RAISE EXCEPTION 'an operation id is required' USING ERRCODE = '22004';
@@ -894,19 +1111,44 @@ BEGIN
     FOREACH rel IN ARRAY touched LOOP
         PERFORM softdelete_internal.require_admin(rel, 'undo operations on');
     END LOOP;
-    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
-        BEGIN
-            PERFORM softdelete_internal.run_as_owner(t.relid,
-                        format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked), arg);
-        EXCEPTION WHEN unique_violation THEN
-            -- The row may be a cascaded child that its parent's restore brought back.
-            GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL,
-                                    problem_schema = SCHEMA_NAME, problem_table = TABLE_NAME;
-            RAISE EXCEPTION 'cannot undo operation %: a row of %.% would duplicate a live row in unique index %',
-                    undo.op, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
-                USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
-                      HINT = 'Delete or change the live row first; nothing was restored.';
-        END;
+    -- A restored row may not stay under a deleted parent, so a table whose
+    -- parent rows the operation also deleted waits for a later pass, after
+    -- the parent's restore (which brings back its cascaded children
+    -- itself). A pass that restores nothing more leaves parents deleted by
+    -- another operation: that error stands.
+    pending := touched;
+    LOOP
+        waiting := '{}';
+        progress := false;
+        stuck := NULL;
+        FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (pending) LOOP
+            step := format('UPDATE %s SET %I = NULL WHERE %s', t.target, t.col, t.marked);
+            BEGIN
+                PERFORM softdelete_internal.run_as_owner(t.relid, step, arg);
+                progress := true;
+            EXCEPTION
+                WHEN foreign_key_violation THEN
+                    waiting := waiting || t.relid;
+                    IF stuck IS NULL THEN  -- the first, most likely the parent
+                        stuck := t.relid;
+                        stuck_step := step;
+                    END IF;
+                WHEN unique_violation THEN
+                    -- The row may be a cascaded child that its parent's restore brought back.
+                    GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, detail = PG_EXCEPTION_DETAIL,
+                                            problem_schema = SCHEMA_NAME, problem_table = TABLE_NAME;
+                    RAISE EXCEPTION 'cannot undo operation %: a row of %.% would duplicate a live row in unique index %',
+                            undo.op, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
+                        USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = detail,
+                              HINT = 'Delete or change the live row first; nothing was restored.';
+            END;
+        END LOOP;
+        EXIT WHEN cardinality(waiting) = 0;
+        IF NOT progress THEN
+            -- Parents deleted by another operation: that error stands.
+            PERFORM softdelete_internal.run_as_owner(stuck, stuck_step, arg);
+        END IF;
+        pending := waiting;
     END LOOP;
     RETURN total;
 END
@@ -928,7 +1170,8 @@ CREATE FUNCTION softdelete.enable(
     pii_columns name[] DEFAULT '{}',
     undo_window interval DEFAULT NULL,
     log_events boolean DEFAULT true,
-    notify boolean DEFAULT false)
+    notify boolean DEFAULT false,
+    dry_run boolean DEFAULT false)
     RETURNS TABLE (action text, object text)
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
@@ -952,7 +1195,10 @@ CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
 --    CREATE TABLE), gets the same enforcement: querying a partition directly
 --    uses the partition's own policies;
 --  * a unique index or constraint added to an enabled table (or a partition
---    of one) is made live-only, and disable() will put it back as it was.
+--    of one) is made live-only, and disable() will put it back as it was;
+--  * a table that now references an enabled table whose cascade is on (a new
+--    table with a foreign key, or ALTER TABLE ... ADD FOREIGN KEY) is
+--    enabled (enable_new_child()).
 CREATE FUNCTION softdelete_internal.cover_new_objects() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -960,7 +1206,7 @@ DECLARE
     rel regclass;
     part record;
     conf softdelete.tables;
-    conv record;
+    converted boolean;
     step text;
 BEGIN
     FOR rel IN
@@ -984,24 +1230,67 @@ BEGIN
                                                                 part.key_columns);
             END IF;
             -- An attached table brings its own full unique indexes along.
-            FOREACH step IN ARRAY (SELECT actions FROM softdelete_internal.convert_uniques(part.partition, part.column_name)) LOOP
+            FOR step IN SELECT softdelete_internal.convert_uniques(part.partition, part.column_name) LOOP
                 RAISE NOTICE '%: %', step, part.partition;
             END LOOP;
             PERFORM softdelete_internal.invalidate(part.partition);
         END LOOP;
         SELECT * INTO conf FROM softdelete.tables t WHERE t.relid = rel;
         IF FOUND THEN
-            SELECT * INTO conv FROM softdelete_internal.convert_uniques(rel, conf.column_name);
-            IF jsonb_array_length(conv.converted) > 0 THEN
-                UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || conv.converted
-                 WHERE t.relid = rel;
+            converted := false;
+            FOR step IN SELECT softdelete_internal.convert_uniques(rel, conf.column_name) LOOP
+                RAISE NOTICE '%: %', step, rel;
+                converted := true;
+            END LOOP;
+            IF converted THEN
                 PERFORM softdelete_internal.invalidate(rel);
             END IF;
-            FOREACH step IN ARRAY conv.actions LOOP
-                RAISE NOTICE '%: %', step, rel;
-            END LOOP;
+        ELSIF (SELECT c.relkind IN ('r', 'p') FROM pg_class c WHERE c.oid = rel) THEN
+            PERFORM softdelete_internal.enable_new_child(rel);
         END IF;
     END LOOP;
+END
+$$;
+
+-- Enables tbl (the partitioned table, for a partition) with the default
+-- options when one of its own foreign keys references an enabled table whose
+-- cascade is on, as enable() would have. Fail closed: when tbl cannot be
+-- enabled, the DDL that made the foreign key fails, naming both tables.
+CREATE FUNCTION softdelete_internal.enable_new_child(rel regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tbl regclass := coalesce(pg_partition_root(rel), rel);
+    parent regclass;
+    code text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    IF EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = tbl) THEN
+        RETURN;
+    END IF;
+    SELECT cfg.relid INTO parent
+      FROM pg_constraint con
+      JOIN softdelete.tables cfg ON cfg.relid = coalesce(pg_partition_root(con.confrelid), con.confrelid)
+     WHERE con.contype = 'f' AND con.conparentid = 0 AND con.conrelid = rel AND cfg.cascade
+     ORDER BY cfg.relid::text
+     LIMIT 1;
+    IF parent IS NULL THEN
+        RETURN;
+    END IF;
+    RAISE NOTICE 'table % references %, which is enabled for soft delete with cascade: enabling %', tbl, parent, tbl;
+    BEGIN
+        PERFORM softdelete_internal.enable(tbl, 'deleted_at', NULL, false, NULL, true, '{}', NULL, true, false, false);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+        RAISE EXCEPTION 'cannot enable %, which references % (enabled for soft delete with cascade): %', tbl, parent, msg
+            USING ERRCODE = code, DETAIL = det,
+                  HINT = concat_ws(' ', nullif(hnt, ''),
+                                   format('Or call softdelete.enable(%L, cascade => false) before adding the foreign key.',
+                                          parent::text));
+    END;
 END
 $$;
 
@@ -1057,7 +1346,7 @@ REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA softdelete_internal FROM PUBLIC;
 GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
-    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean),
+    softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
     softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()

@@ -25,10 +25,9 @@ CREATE TABLE comments (id int PRIMARY KEY, post_id int NOT NULL REFERENCES posts
 INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 3) g;
 INSERT INTO posts SELECT g, 1 + g % 3, 'post-' || g FROM generate_series(1, 9) g;
 INSERT INTO comments SELECT g, 1 + g % 9, 'c' || g FROM generate_series(1, 27) g;
+-- Enabling users enables the tables that reference it, and theirs, and says so.
 SET client_min_messages = warning;
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('users');
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('posts');
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('comments');
+SELECT action, object FROM softdelete.enable('users') WHERE action IN ('cascade', 'enabled');
 RESET client_min_messages;
 GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts, comments TO cas_app, cas_admin;
 RESET ROLE;
@@ -128,6 +127,22 @@ SET ROLE cas_admin;
 SELECT softdelete.restore('cas.users', 2);
 RESET ROLE;
 
+-- A row cannot be restored under a deleted parent (23503, naming the
+-- parent); restoring the parent first brings it back with the others.
+SET ROLE cas_app;
+DELETE FROM posts WHERE id = 5;  -- post 5 and its comments, on their own
+DELETE FROM users WHERE id = 3;  -- then its user, with the other posts
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.restore('cas.posts', 5);
+\echo :LAST_ERROR_SQLSTATE
+UPDATE posts SET deleted_at = NULL WHERE id = 5;
+\echo :LAST_ERROR_SQLSTATE
+SELECT softdelete.restore('cas.users', 3);
+SELECT softdelete.restore('cas.posts', 5);
+SELECT * FROM live();
+RESET ROLE;
+
 -- The ORM's UPDATE ... SET deleted_at = now() cascades too, and so does a
 -- DELETE inside a function: the function's next statement sees the children
 -- gone.
@@ -177,17 +192,18 @@ SELECT t, id FROM deleted ORDER BY t, id;  -- post 1 and its comments were delet
 
 -- 3. Foreign key actions. RESTRICT refuses while live children exist
 -- (23503, naming the child); a deleted child does not count.
+-- (New tables that reference users are enabled as they are created.)
 SET ROLE cas_owner;
+SET client_min_messages = warning;
 CREATE TABLE badges (id int PRIMARY KEY, user_id int REFERENCES users ON DELETE RESTRICT);
 CREATE TABLE notes (id int PRIMARY KEY, user_id int REFERENCES users ON DELETE SET NULL);
 CREATE TABLE flags (id int PRIMARY KEY, user_id int DEFAULT 1 REFERENCES users ON DELETE SET DEFAULT);
+RESET client_min_messages;
+SELECT relid FROM softdelete.tables WHERE relid IN ('badges'::regclass, 'notes'::regclass, 'flags'::regclass)
+ ORDER BY relid::text;
 INSERT INTO badges VALUES (1, 3);
 INSERT INTO notes VALUES (1, 3);
 INSERT INTO flags VALUES (1, 3);
-SET client_min_messages = warning;
-SELECT count(*) AS enabled FROM unnest('{badges,notes,flags}'::regclass[]) t, softdelete.enable(t) e
- WHERE e.action = 'enabled';
-RESET client_min_messages;
 GRANT SELECT, INSERT, UPDATE, DELETE ON badges, notes, flags TO cas_app;
 RESET ROLE;
 SET ROLE cas_app;
@@ -204,10 +220,14 @@ SET ROLE cas_admin;
 SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
 RESET ROLE;
 
--- A child that is not enabled cannot follow: its live rows refuse the
--- parent's delete rather than stay under a deleted parent.
+-- A child that is not enabled (here: disabled after it was enabled with its
+-- creation) cannot follow: its live rows refuse the parent's delete rather
+-- than stay under a deleted parent.
 SET ROLE cas_owner;
+SET client_min_messages = warning;
 CREATE TABLE plain_kids (id int PRIMARY KEY, user_id int REFERENCES users);
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('plain_kids');
+RESET client_min_messages;
 INSERT INTO plain_kids VALUES (1, 3);
 GRANT SELECT ON plain_kids TO cas_app;
 RESET ROLE;
@@ -287,12 +307,31 @@ SELECT table_name, action, row_count, keys FROM softdelete.events
 SELECT count(DISTINCT op) AS ops, sum(row_count) AS rows FROM softdelete.events WHERE table_name = 'cas.tree';
 SELECT table_name, row_count FROM softdelete.events WHERE table_name LIKE 'cas.ring%' ORDER BY id;
 SET ROLE cas_admin;
+-- Children first would stay under deleted parents: undo() takes the
+-- tables in an order that works, ring_a (created first) after ring_b.
+SELECT softdelete.undo(op) AS ring_restored FROM softdelete.events WHERE table_name = 'cas.ring_a';
 SELECT softdelete.restore('"Cas Other"."Org ""Units"""', '{"Org Id": 1, "code": "x"}');
 SELECT softdelete.undo(op) AS tree_restored FROM softdelete.events WHERE table_name = 'cas.tree';
 RESET ROLE;
 SET ROLE cas_app;
 SELECT (SELECT count(*) FROM "Members") AS members, (SELECT count(*) FROM by_code) AS by_code,
-       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM tree) AS tree;
+       (SELECT count(*) FROM shards) AS shards, (SELECT count(*) FROM tree) AS tree,
+       (SELECT count(*) FROM ring_a) AS ring_a, (SELECT count(*) FROM ring_b) AS ring_b;
+RESET ROLE;
+-- undo() of an operation whose rows sit under parents another operation
+-- deleted: 23503, nothing restored.
+SET ROLE cas_app;
+DELETE FROM posts WHERE id = 2;
+DELETE FROM users WHERE id = 3;
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(op) FROM softdelete.events
+ WHERE table_name = 'cas.posts' AND keys = '[2]' ORDER BY id DESC LIMIT 1;
+\echo :LAST_ERROR_SQLSTATE
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events WHERE table_name = 'cas.users';
+SELECT softdelete.undo(op) AS restored FROM softdelete.events
+ WHERE table_name = 'cas.posts' AND keys = '[2]' ORDER BY id DESC LIMIT 1;
+SELECT * FROM live();
 RESET ROLE;
 
 DROP SCHEMA cas, "Cas Other" CASCADE;

@@ -292,7 +292,7 @@ DELETE FROM users WHERE id = 23;
 DELETE FROM users WHERE id IN (24, 25);
 DELETE FROM users WHERE id = 26;
 RESET ROLE;
-SELECT e.op AS op_24 FROM softdelete.events e WHERE e.keys @> '[24]' AND e.action = 'delete' \gset
+SELECT e.op AS op_24 FROM softdelete.events e WHERE e.keys @> '[24]' AND e.table_name = 'ops.users' AND e.action = 'delete' \gset
 -- The application may not undo.
 SET ROLE ops_app;
 SELECT * FROM ops.try_undo(:op_24);
@@ -312,7 +312,7 @@ RESET ROLE;
 SET ROLE ops_app;
 DELETE FROM users WHERE id IN (27, 28);
 RESET ROLE;
-SELECT e.op AS op_27 FROM softdelete.events e WHERE e.keys @> '[27]' AND e.action = 'delete' \gset
+SELECT e.op AS op_27 FROM softdelete.events e WHERE e.keys @> '[27]' AND e.table_name = 'ops.users' AND e.action = 'delete' \gset
 SELECT softdelete.restore('ops.users', 28);
 SET ROLE ops_app;
 DELETE FROM users WHERE id = 28;

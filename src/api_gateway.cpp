@@ -99,6 +99,10 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
         strcmp(data->event, "sql_drop") == 0 ? "forget_dropped_tables" : "cover_new_objects", 0,
         nullptr);
     int saved_depth = softdelete::internal_depth;
+    Oid saved_invoker = softdelete::invoker;
+    // A table enabled because of this DDL (a new foreign key) is judged for
+    // the role that ran the DDL, as if it had called enable() itself.
+    softdelete::invoker = GetUserId();
     softdelete::internal_depth++;
     PG_TRY();
     {
@@ -107,6 +111,7 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
     PG_FINALLY();
     {
         softdelete::internal_depth = saved_depth;
+        softdelete::invoker = saved_invoker;
     }
     PG_END_TRY();
     PG_RETURN_VOID();

@@ -38,6 +38,14 @@ namespace
 
 bool cascading = false;
 
+bool holds_foreign_key(Oid relid)
+{
+    Relation rel = relation_open(relid, AccessShareLock);
+    bool holds = RelationGetFKeyList(rel) != NIL;
+    relation_close(rel, AccessShareLock);
+    return holds;
+}
+
 const char* table_name(Oid relid)
 {
     char* name = get_rel_name(relid);
@@ -59,6 +67,27 @@ const char* column_type(Oid relid, AttrNumber attno)
     Oid collation;
     get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
     return format_type_with_typemod(type, typmod);
+}
+
+// "a.x, a.y" for columns of rel; a bare "x, y" without an alias.
+void append_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n)
+{
+    for (int i = 0; i < n; i++)
+        appendStringInfo(sql, "%s%s%s%s", i > 0 ? ", " : "", alias != nullptr ? alias : "",
+                         alias != nullptr ? "." : "", column_name(rel, columns[i]));
+}
+
+// "(a.x, a.y) IN (SELECT v0::type of x, v1::type of y FROM source)".
+void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
+               const char* const* values, const char* source)
+{
+    appendStringInfoChar(sql, '(');
+    append_columns(sql, alias, rel, columns, n);
+    appendStringInfoString(sql, ") IN (SELECT ");
+    for (int i = 0; i < n; i++)
+        appendStringInfo(sql, "%s%s::%s", i > 0 ? ", " : "", values[i],
+                         column_type(rel, columns[i]));
+    appendStringInfo(sql, " FROM %s)", source);
 }
 
 // Where the parent's rows come from in a child statement: a FROM item that
@@ -131,9 +160,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Note
     StringInfoData sql;
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(&sql, "%sp.%s", i > 0 ? ", " : "",
-                         column_name(fk.parent, fk.parent_columns[i]));
+    append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
     appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
                      table_name(fk.parent));
     for (int k = 0; k < parent.nkeys; k++)
@@ -159,19 +186,16 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Note
 void append_referencing(StringInfo sql, const ForeignKey& fk, const Source& parents, bool by_op,
                         AttrNumber delete_op)
 {
-    appendStringInfoChar(sql, '(');
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(sql, "%sc.%s", i > 0 ? ", " : "",
-                         column_name(fk.child, fk.child_columns[i]));
-    if (by_op)
-        appendStringInfo(sql, ", c.%s", column_name(fk.child, delete_op));
-    appendStringInfoString(sql, ") IN (SELECT ");
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(sql, "%s%s::%s", i > 0 ? ", " : "", parents.value[i],
-                         column_type(fk.child, fk.child_columns[i]));
-    if (by_op)
-        appendStringInfo(sql, ", %s::bigint", parents.op);
-    appendStringInfo(sql, " FROM %s)", parents.from);
+    // A restore matches the deleting operation too, as one more column.
+    AttrNumber columns[INDEX_MAX_KEYS + 1];
+    const char* values[INDEX_MAX_KEYS + 1];
+    for (int i = 0; i < fk.nkeys; i++) {
+        columns[i] = fk.child_columns[i];
+        values[i] = parents.value[i];
+    }
+    columns[fk.nkeys] = delete_op;
+    values[fk.nkeys] = parents.op;
+    append_in(sql, "c", fk.child, columns, by_op ? fk.nkeys + 1 : fk.nkeys, values, parents.from);
 }
 
 // Live child rows refuse the parent's soft delete: 23503, as PostgreSQL's
@@ -183,9 +207,8 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
     bool child_enabled = table_config(fk.child, &child);
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', '");
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(&sql, ", c.%s", column_name(fk.child, fk.child_columns[i]));
+    appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', ', ");
+    append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
     appendStringInfo(&sql, ") FROM %s AS c WHERE ", table_name(fk.child));
     append_referencing(&sql, fk, parents, false, InvalidAttrNumber);
     if (child_enabled)
@@ -198,9 +221,7 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
         return;
     StringInfoData columns;
     initStringInfo(&columns);
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(&columns, "%s%s", i > 0 ? ", " : "",
-                         quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false)));
+    append_columns(&columns, nullptr, fk.parent, fk.parent_columns, fk.nkeys);
     ereport(
         ERROR,
         (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -267,9 +288,80 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& ro
         require_admin_of(acting_role(), fk.child, child.root, "restore rows of");
 }
 
+// A restored row must not be live under a deleted parent: the parents it
+// references are locked FOR SHARE (which a soft delete's FOR NO KEY UPDATE
+// waits for, so none can be deleted until this transaction ends) and must
+// be live, else 23503. A parent restored by the same statement is live.
+void require_live_parents(const TableConfig& table, const NotedRows& rows)
+{
+    List* keys = foreign_keys_of(table.root);
+    ListCell* lc;
+    foreach (lc, keys) {
+        const ForeignKey& fk = *static_cast<ForeignKey*>(lfirst(lc));
+        TableConfig parent;
+        if (!table_config(fk.parent, &parent))
+            continue;
+        // The values the restored rows reference, as the table's owner.
+        Source restored = noted_keys(table, false);
+        StringInfoData sql;
+        initStringInfo(&sql);
+        appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
+        append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
+        appendStringInfo(&sql, ")) FROM %s AS c WHERE ", table_name(fk.child));
+        append_in(&sql, "c", table.root, table.keys, table.nkeys, restored.value, restored.from);
+        // MATCH SIMPLE: a row with a NULL in the key references nothing.
+        for (int i = 0; i < fk.nkeys; i++)
+            appendStringInfo(&sql, " AND c.%s IS NOT NULL",
+                             column_name(fk.child, fk.child_columns[i]));
+        Oid types[] = {JSONBOID};
+        Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys))};
+        OwnerStatement referenced =
+            run_as_owner(relation_owner(fk.child), sql.data, 1, types, args, false);
+        if (referenced.first_value == nullptr)
+            continue;
+        // Every parent locked (the aggregate reads them all), then the
+        // deleted ones named, as the parent's owner.
+        const char* values[INDEX_MAX_KEYS];
+        for (int i = 0; i < fk.nkeys; i++)
+            values[i] = psprintf("(w.k ->> %d)", i);
+        resetStringInfo(&sql);
+        appendStringInfo(&sql, "WITH locked AS MATERIALIZED (SELECT p.%s AS gone, ",
+                         column_name(fk.parent, parent.deleted_at));
+        appendStringInfoString(&sql, "pg_catalog.concat_ws(', ', ");
+        append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
+        appendStringInfo(&sql, ") AS key FROM %s AS p WHERE ", table_name(fk.parent));
+        append_in(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys, values,
+                  "pg_catalog.jsonb_array_elements($1) AS w(k)");
+        appendStringInfoString(&sql, " FOR SHARE OF p) SELECT pg_catalog.min(key) FROM locked "
+                                     "WHERE gone IS NOT NULL");
+        args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(referenced.first_value));
+        OwnerStatement deleted =
+            run_as_owner(relation_owner(fk.parent), sql.data, 1, types, args, false);
+        if (deleted.first_value == nullptr)
+            continue;
+        StringInfoData columns;
+        initStringInfo(&columns);
+        append_columns(&columns, nullptr, fk.child, fk.child_columns, fk.nkeys);
+        ereport(ERROR,
+                (errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+                 errmsg("cannot restore rows of table %s: foreign key constraint \"%s\" "
+                        "references a deleted row of table %s",
+                        relation_display_name(table.root), NameStr(fk.name),
+                        relation_display_name(fk.parent)),
+                 errdetail("Key (%s)=(%s) is soft-deleted in table %s.", columns.data,
+                           deleted.first_value, relation_display_name(fk.parent)),
+                 errhint("Restore the parent row first: its restore brings back the rows its "
+                         "delete cascaded to."),
+                 err_generic_string(PG_DIAG_SCHEMA_NAME,
+                                    get_namespace_name(get_rel_namespace(table.root))),
+                 err_generic_string(PG_DIAG_TABLE_NAME, get_rel_name(table.root)),
+                 err_generic_string(PG_DIAG_CONSTRAINT_NAME, NameStr(fk.name))));
+    }
+}
+
 bool followed(Oid root)
 {
-    return referenced_by_foreign_key(root);
+    return followed_by_cascade(root);
 }
 
 void follow_all()
@@ -286,6 +378,8 @@ void follow_all()
         ListCell* lc;
         foreach (lc, keys)
             follow(parent, *static_cast<ForeignKey*>(lfirst(lc)), rows);
+        if (rows.action == Action::restore)
+            require_live_parents(parent, rows);
         MemoryContextReset(work);
     }
     MemoryContextSwitchTo(old);
@@ -296,7 +390,7 @@ void follow_all()
 
 bool followed_by_cascade(Oid root)
 {
-    return referenced_by_foreign_key(root);
+    return referenced_by_foreign_key(root) || holds_foreign_key(root);
 }
 
 void run_cascades()

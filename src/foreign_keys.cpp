@@ -105,6 +105,41 @@ List* foreign_keys_to(Oid parent)
     return out;
 }
 
+List* foreign_keys_of(Oid child)
+{
+    Relation rel = relation_open(child, AccessShareLock);
+    List* out = NIL;
+    ListCell* lc;
+    // The relcache keeps them, with their columns; copied before anything
+    // else can rebuild the relcache entry.
+    foreach (lc, RelationGetFKeyList(rel)) {
+        auto* info = static_cast<ForeignKeyCacheInfo*>(lfirst(lc));
+        auto* fk = static_cast<ForeignKey*>(palloc0(sizeof(ForeignKey)));
+        fk->constraint = info->conoid;
+        fk->child = info->conrelid;
+        fk->parent = info->confrelid;
+        fk->nkeys = info->nkeys;
+        for (int i = 0; i < info->nkeys; i++) {
+            fk->child_columns[i] = info->conkey[i];
+            fk->parent_columns[i] = info->confkey[i];
+        }
+        out = lappend(out, fk);
+    }
+    relation_close(rel, AccessShareLock);
+    // Names and actions are in pg_constraint only.
+    foreach (lc, out) {
+        auto* fk = static_cast<ForeignKey*>(lfirst(lc));
+        HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk->constraint));
+        if (!HeapTupleIsValid(tuple))
+            continue;
+        auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
+        fk->name = con->conname;
+        fk->on_delete = con->confdeltype;
+        ReleaseSysCache(tuple);
+    }
+    return out;
+}
+
 bool referenced_by_foreign_key(Oid parent)
 {
     return entry_for(parent)->count > 0;

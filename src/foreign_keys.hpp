@@ -24,6 +24,9 @@ struct ForeignKey {
 // copies PostgreSQL makes for partitions follow their parent constraint.
 List* foreign_keys_to(Oid parent);
 
+// PG regime. The foreign keys of child (that it holds), likewise.
+List* foreign_keys_of(Oid child);
+
 // PG regime. Does any foreign key reference parent?
 bool referenced_by_foreign_key(Oid parent);
 
