@@ -151,6 +151,12 @@ CREATE FUNCTION softdelete_internal.soft_delete_row() RETURNS trigger
 CREATE FUNCTION softdelete_internal.guard_truncate() RETURNS trigger
     AS 'MODULE_PATHNAME', 'softdelete_guard_truncate' LANGUAGE C;
 
+-- No live child under a soft-deleted parent: refuses (23503) a row whose
+-- foreign key to an enabled table references a soft-deleted row, locking
+-- that row FOR SHARE so that a concurrent soft delete waits or is waited for.
+CREATE FUNCTION softdelete_internal.guard_child() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_guard_child' LANGUAGE C;
+
 -- What a write to the tombstone columns becomes, decided row by row on the
 -- values assigned and the old ones: soft delete, restore (admins), or
 -- refusal. Rewritten statements call them in place of the assignments; the
@@ -227,6 +233,88 @@ CREATE FUNCTION softdelete_internal.partitions(tbl regclass) RETURNS SETOF regcl
         SELECT relid FROM pg_catalog.pg_partition_tree(tbl) WHERE level > 0;
     END;
 
+-- The child guard on rel: the trigger softdelete_child_guard, AFTER INSERT
+-- OR UPDATE OF the columns of rel's foreign keys to enabled tables (or to
+-- their partitions), so that an UPDATE of other columns fires nothing. Made,
+-- remade with other columns, or dropped to match what is enabled now,
+-- whatever was enabled first. Nothing on a table that is not enabled, nor on
+-- a partition, which carries its partitioned table's trigger (row triggers
+-- are cloned).
+CREATE FUNCTION softdelete_internal.install_child_guard(rel regclass) RETURNS SETOF text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    wanted int2[];
+    present int2[];
+    ours boolean;
+    columns text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_class c WHERE c.oid = rel AND c.relkind IN ('r', 'p') AND NOT c.relispartition) THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = rel) THEN
+        SELECT array_agg(DISTINCT k ORDER BY k) INTO wanted
+          FROM pg_constraint c, unnest(c.conkey) AS k
+         WHERE c.conrelid = rel AND c.contype = 'f'
+           AND EXISTS (SELECT FROM softdelete.tables t
+                        WHERE t.relid = c.confrelid
+                           OR t.relid IN (SELECT a.relid FROM pg_partition_ancestors(c.confrelid) a));
+    END IF;
+    SELECT t.tgfoid = 'softdelete_internal.guard_child()'::regprocedure,
+           (SELECT array_agg(k ORDER BY k) FROM unnest(t.tgattr::int2[]) AS k)
+      INTO ours, present
+      FROM pg_trigger t
+     WHERE t.tgrelid = rel AND t.tgname = 'softdelete_child_guard';
+    IF NOT FOUND THEN
+        IF wanted IS NULL THEN
+            RETURN;
+        END IF;
+    ELSIF NOT ours THEN
+        RAISE EXCEPTION 'table % has a trigger softdelete_child_guard that softdelete did not create', rel
+            USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
+    ELSIF present = wanted THEN
+        RETURN;
+    END IF;
+    IF wanted IS NULL THEN
+        EXECUTE format('DROP TRIGGER softdelete_child_guard ON %s', rel);
+        RETURN NEXT 'dropped trigger softdelete_child_guard on ' || rel::text;
+        RETURN;
+    END IF;
+    SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO columns
+      FROM pg_attribute a WHERE a.attrelid = rel AND a.attnum = ANY (wanted);
+    EXECUTE format('CREATE OR REPLACE TRIGGER softdelete_child_guard AFTER INSERT OR UPDATE OF %s ON %s '
+                   'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_child()', columns, rel);
+    RETURN NEXT format('trigger softdelete_child_guard on %s (%s)', rel, columns);
+END
+$$;
+
+-- The child guards that depend on whether rel is enabled: rel's own and
+-- those of every table referencing rel or one of its partitions.
+CREATE FUNCTION softdelete_internal.install_child_guards(rel regclass) RETURNS SETOF text
+    LANGUAGE sql SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT softdelete_internal.install_child_guard(r.relid)
+          FROM (SELECT rel AS relid
+                UNION
+                SELECT c.conrelid::regclass FROM pg_constraint c
+                 WHERE c.contype = 'f'
+                   AND c.confrelid IN (SELECT rel UNION ALL SELECT softdelete_internal.partitions(rel))) r;
+    END;
+
+-- The same, saying what it changed: enable()'s step, which cannot list the
+-- triggers in its plan (their columns depend on what is enabled by then).
+CREATE FUNCTION softdelete_internal.announce_child_guards(rel regclass) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    step text;
+BEGIN
+    FOR step IN SELECT softdelete_internal.install_child_guards(rel) LOOP
+        RAISE NOTICE 'enforcement: %', step;
+    END LOOP;
+END
+$$;
+
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide. With dry_run it
 -- returns what it would install and changes nothing (enable()'s plan).
@@ -250,10 +338,11 @@ BEGIN
        OR EXISTS (SELECT FROM pg_trigger t
                    WHERE t.tgrelid = rel AND NOT t.tgisinternal
                      AND t.tgname IN ('softdelete_guard_truncate', 'softdelete_backstop',
-                                      'softdelete_log_delete')
+                                      'softdelete_log_delete', 'softdelete_child_guard')
                      AND t.tgfoid NOT IN ('softdelete_internal.guard_truncate()'::regprocedure,
                                           'softdelete_internal.soft_delete_row()'::regprocedure,
-                                          'softdelete_internal.log_changes()'::regprocedure)) THEN
+                                          'softdelete_internal.log_changes()'::regprocedure,
+                                          'softdelete_internal.guard_child()'::regprocedure)) THEN
         RAISE EXCEPTION 'table % has a policy or trigger with the name of one of softdelete''s that softdelete did not create', rel
             USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
     END IF;
@@ -322,6 +411,11 @@ BEGIN
         END IF;
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
+    -- The guard's columns depend on what is enabled when it runs: a dry run
+    -- cannot list it here (enable() plans it as a step of its own).
+    IF NOT dry_run THEN
+        RETURN QUERY SELECT softdelete_internal.install_child_guard(rel);
+    END IF;
 END
 $$;
 
@@ -334,7 +428,7 @@ DECLARE
     name text;
 BEGIN
     FOREACH name IN ARRAY ARRAY['softdelete_guard_truncate', 'softdelete_backstop',
-                                'softdelete_log_delete'] LOOP
+                                'softdelete_log_delete', 'softdelete_child_guard'] LOOP
         IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = name) THEN
             EXECUTE format('DROP TRIGGER %I ON %s', name, rel);
             RETURN NEXT 'dropped trigger ' || name || ' on ' || rel::text;
@@ -668,6 +762,16 @@ BEGIN
         END LOOP;
     END LOOP;
 
+    -- Children that reference tbl are guarded against it, and tbl against its
+    -- parents, once tbl is enabled: which columns is worked out when the step
+    -- runs, so the plan names the step, not each trigger.
+    IF changed THEN
+        action := 'enforcement';
+        object := format('child guards of %s and of the tables that reference it', tbl);
+        statements := ARRAY[format('SELECT softdelete_internal.announce_child_guards(%L)', tbl)];
+        RETURN NEXT;
+    END IF;
+
     IF NOT changed THEN
         action := 'unchanged'; object := tbl::text; statements := NULL;
         RETURN NEXT;
@@ -847,6 +951,11 @@ BEGIN
         FOR step IN SELECT softdelete_internal.remove_enforcement(part, cfg.rls_was_enabled, cfg.rls_was_forced) LOOP
             action := 'enforcement'; object := step; RETURN NEXT;
         END LOOP;
+    END LOOP;
+
+    -- Children that referenced tbl no longer need guarding against it.
+    FOR step IN SELECT softdelete_internal.install_child_guards(tbl) LOOP
+        action := 'enforcement'; object := step; RETURN NEXT;
     END LOOP;
 
     part := softdelete_internal.deleted_rows_index(tbl, cfg.column_name);
@@ -1216,6 +1325,8 @@ BEGIN
           LEFT JOIN pg_index i ON i.indexrelid = c.oid
          WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'i', 'I')
     LOOP
+        -- A foreign key added or dropped changes the columns the guard watches.
+        PERFORM softdelete_internal.install_child_guard(rel);
         FOR part IN
             SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns,
                    EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
@@ -1359,7 +1470,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.deletion_stamp(), softdelete_internal.operation_id(),
     softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
-    softdelete_internal.log_changes(),
+    softdelete_internal.log_changes(), softdelete_internal.guard_child(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
     softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),

@@ -334,5 +334,25 @@ SELECT softdelete.undo(op) AS restored FROM softdelete.events
 SELECT * FROM live();
 RESET ROLE;
 
+-- A key to one partition of an enabled partitioned table follows too.
+SET ROLE cas_owner;
+CREATE TABLE accounts (region text, id int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+CREATE TABLE accounts_eu PARTITION OF accounts FOR VALUES IN ('eu');
+CREATE TABLE accounts_us PARTITION OF accounts FOR VALUES IN ('us');
+INSERT INTO accounts VALUES ('eu', 1), ('us', 1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('accounts');
+CREATE TABLE eu_notes (id int PRIMARY KEY, region text, account int,
+                       FOREIGN KEY (region, account) REFERENCES accounts_eu);
+RESET client_min_messages;
+INSERT INTO eu_notes VALUES (1, 'eu', 1);
+SELECT relid FROM softdelete.tables WHERE relid = 'eu_notes'::regclass;
+GRANT SELECT, DELETE ON accounts, eu_notes TO cas_app;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM accounts WHERE id = 1;
+SELECT (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM eu_notes) AS eu_notes;
+RESET ROLE;
+
 DROP SCHEMA cas, "Cas Other" CASCADE;
 DROP ROLE cas_owner, cas_app, cas_admin;

@@ -129,7 +129,8 @@ int key_position(const TableConfig& parent, const ForeignKey& fk, int i)
 
 bool references_key(const TableConfig& parent, const ForeignKey& fk)
 {
-    if (fk.nkeys != parent.nkeys)
+    // A key to one partition numbers that partition's columns.
+    if (fk.parent != parent.relid || fk.nkeys != parent.nkeys)
         return false;
     for (int i = 0; i < fk.nkeys; i++) {
         if (key_position(parent, fk, i) < 0)

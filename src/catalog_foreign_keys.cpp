@@ -1,17 +1,17 @@
 // softdelete_internal.referencing_tables(tbl): the foreign-key graph one step
-// down from tbl, read from pg_constraint's arrays: each foreign key that
+// down from tbl (foreign_keys.cpp reads it, for the cascade too): each foreign key that
 // references tbl (or one of its partitions), with the table that holds it,
 // its columns in key order and its ON DELETE action (confdeltype). A
 // partitioned table stands for its partitions on both ends: a key declared
 // on a partition is reported for its partitioned table, and the copies
 // PostgreSQL keeps of a partitioned table's key on each partition
 // (conparentid set) are left out, so each key comes once.
+#include "foreign_keys.hpp"
 #include "pg.hpp"
 
 extern "C" {
 #include "catalog/partition.h"
 #include "catalog/pg_constraint.h"
-#include "catalog/pg_inherits.h"
 }
 
 namespace
@@ -27,16 +27,12 @@ Oid partition_root(Oid relid)
 }
 
 // "{a,b}": the names of columns attnums of relid.
-Datum column_names(Oid relid, Datum attnums)
+Datum column_names(Oid relid, const AttrNumber* attnums, int count)
 {
-    Datum* elems;
-    int count;
-    deconstruct_array(DatumGetArrayTypeP(attnums), INT2OID, sizeof(int16), true, TYPALIGN_SHORT,
-                      &elems, nullptr, &count);
     auto* names = static_cast<Datum*>(palloc(sizeof(Datum) * (count > 0 ? count : 1)));
     for (int i = 0; i < count; i++) {
         Name name = static_cast<Name>(palloc0(NAMEDATALEN));
-        namestrcpy(name, get_attname(relid, DatumGetInt16(elems[i]), false));
+        namestrcpy(name, get_attname(relid, attnums[i], false));
         names[i] = NameGetDatum(name);
     }
     return PointerGetDatum(
@@ -58,34 +54,18 @@ Datum softdelete_referencing_tables(PG_FUNCTION_ARGS)
                         errmsg("relation with OID %u does not exist", relid)));
     InitMaterializedSRF(fcinfo, 0);
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    // tbl and its partitions at every depth: keys may point at any of them.
-    List* targets = find_all_inheritors(relid, AccessShareLock, nullptr);
-
-    // pg_constraint has no index on confrelid: PostgreSQL itself scans it
-    // whole to find the keys that reference a table.
-    Relation constraints = table_open(ConstraintRelationId, AccessShareLock);
-    SysScanDesc scan = systable_beginscan(constraints, InvalidOid, false, nullptr, 0, nullptr);
-    HeapTuple tuple;
-    while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
-        auto* con = (Form_pg_constraint)GETSTRUCT(tuple);
-        if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid) ||
-            !list_member_oid(targets, con->confrelid))
-            continue;
-        bool isnull;
-        Datum conkey =
-            heap_getattr(tuple, Anum_pg_constraint_conkey, RelationGetDescr(constraints), &isnull);
-        if (isnull)
-            continue;
+    List* keys = softdelete::foreign_keys_to(relid);
+    ListCell* lc;
+    foreach (lc, keys) {
+        auto* fk = static_cast<softdelete::ForeignKey*>(lfirst(lc));
         Datum values[4];
         bool nulls[4] = {false, false, false, false};
-        values[0] = ObjectIdGetDatum(partition_root(con->conrelid));
-        values[1] = NameGetDatum(&con->conname);
-        values[2] = column_names(con->conrelid, conkey);
-        values[3] = CharGetDatum(con->confdeltype);
+        values[0] = ObjectIdGetDatum(partition_root(fk->child));
+        values[1] = NameGetDatum(&fk->name);
+        values[2] = column_names(fk->child, fk->child_columns, fk->nkeys);
+        values[3] = CharGetDatum(fk->on_delete);
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
-    systable_endscan(scan);
-    table_close(constraints, AccessShareLock);
     return (Datum)0;
 }
 }

@@ -1,10 +1,12 @@
 // Foreign keys by referenced table. pg_constraint has no index on
-// confrelid, so a lookup scans it; the cache keeps that to once per table
+// confrelid, so a lookup scans it whole (as PostgreSQL itself does to find
+// the keys that reference a table); the cache keeps that to once per table
 // between invalidations.
 #include "foreign_keys.hpp"
 
 extern "C" {
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 }
 
 namespace softdelete
@@ -36,19 +38,21 @@ int int2_array(HeapTuple tuple, TupleDesc desc, int attno, AttrNumber* out)
     return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
 }
 
-// Scans pg_constraint for the foreign keys referencing parent.
+// Scans pg_constraint for the foreign keys referencing parent or, for a
+// partitioned table, one of its partitions (a key may point at one).
 List* read_foreign_keys(Oid parent)
 {
+    List* targets = get_rel_relkind(parent) == RELKIND_PARTITIONED_TABLE
+                        ? find_all_inheritors(parent, AccessShareLock, nullptr)
+                        : list_make1_oid(parent);
     Relation constraints = table_open(ConstraintRelationId, AccessShareLock);
-    ScanKeyData key;
-    ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber, F_OIDEQ,
-                ObjectIdGetDatum(parent));
-    SysScanDesc scan = systable_beginscan(constraints, InvalidOid, false, nullptr, 1, &key);
+    SysScanDesc scan = systable_beginscan(constraints, InvalidOid, false, nullptr, 0, nullptr);
     List* found = NIL;
     HeapTuple tuple;
     while (HeapTupleIsValid(tuple = systable_getnext(scan))) {
         auto* con = reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple));
-        if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid))
+        if (con->contype != CONSTRAINT_FOREIGN || OidIsValid(con->conparentid) ||
+            !list_member_oid(targets, con->confrelid))
             continue;
         auto* fk = static_cast<ForeignKey*>(palloc0(sizeof(ForeignKey)));
         fk->constraint = con->oid;

@@ -19,9 +19,10 @@ struct ForeignKey {
     AttrNumber parent_columns[INDEX_MAX_KEYS];
 };
 
-// PG regime. The foreign keys that reference parent, copied into the current
-// memory context (a List of ForeignKey*). Only top-level constraints: the
-// copies PostgreSQL makes for partitions follow their parent constraint.
+// PG regime. The foreign keys that reference parent (or, for a partitioned
+// table, one of its partitions), copied into the current memory context (a
+// List of ForeignKey*). Only top-level constraints: the copies PostgreSQL
+// makes for partitions follow their parent constraint.
 List* foreign_keys_to(Oid parent);
 
 // PG regime. The foreign keys of child (that it holds), likewise.
