@@ -171,7 +171,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Note
     appendStringInfoChar(&sql, ')');
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement found =
-        run_as_owner(relation_owner(fk.parent), sql.data, *nargs, types, args, false);
+        run_as_owner(relation_owner(fk.parent), sql.data, *nargs, types, args, false, true);
     if (found.first_value == nullptr)
         return false;
     args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(found.first_value));
@@ -217,7 +217,7 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
     appendStringInfoString(&sql, " LIMIT 1");
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement found =
-        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false);
+        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false, true);
     if (found.processed == 0)
         return;
     StringInfoData columns;
@@ -283,7 +283,7 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& ro
         appendStringInfo(&sql, " AND c.%s IS NOT NULL", column_name(fk.child, child.deleted_at));
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement ran =
-        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false);
+        run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false, true);
     // A restore is for admins: of every table it reaches, judged on who asked.
     if (restore && ran.processed > 0)
         require_admin_of(acting_role(), fk.child, child.root, "restore rows of");
@@ -317,7 +317,7 @@ void require_live_parents(const TableConfig& table, const NotedRows& rows)
         Oid types[] = {JSONBOID};
         Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys))};
         OwnerStatement referenced =
-            run_as_owner(relation_owner(fk.child), sql.data, 1, types, args, false);
+            run_as_owner(relation_owner(fk.child), sql.data, 1, types, args, false, true);
         if (referenced.first_value == nullptr)
             continue;
         // Every parent locked (the aggregate reads them all), then the
@@ -337,7 +337,7 @@ void require_live_parents(const TableConfig& table, const NotedRows& rows)
                                      "WHERE gone IS NOT NULL");
         args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(referenced.first_value));
         OwnerStatement deleted =
-            run_as_owner(relation_owner(fk.parent), sql.data, 1, types, args, false);
+            run_as_owner(relation_owner(fk.parent), sql.data, 1, types, args, false, true);
         if (deleted.first_value == nullptr)
             continue;
         StringInfoData columns;

@@ -8,7 +8,7 @@ namespace softdelete
 {
 
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
-                            bool hard_delete)
+                            bool hard_delete, bool see_concurrent)
 {
     OwnerStatement result = {0, nullptr};
     Oid saved_user;
@@ -25,7 +25,20 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
     // or off whatever the session had (a cascade's DELETE is a soft delete).
     (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
                             PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    int rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    int rc;
+    if (see_concurrent && IsolationUsesXactSnapshot()) {
+        // As PostgreSQL's own foreign key actions under REPEATABLE READ: rows
+        // committed after this transaction's snapshot are seen, and changing
+        // one is a serialization failure, never a row passed over.
+        SPIPlanPtr plan = SPI_prepare(sql, nargs, types);
+        if (plan == nullptr)
+            elog(ERROR, "softdelete could not prepare a statement on a table: %s",
+                 SPI_result_code_string(SPI_result));
+        rc = SPI_execute_snapshot(plan, values, nullptr, GetLatestSnapshot(),
+                                  GetTransactionSnapshot(), false, true, 0);
+    } else {
+        rc = SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    }
     if (rc < 0)
         elog(ERROR, "softdelete could not run a statement on a table: %s",
              SPI_result_code_string(rc));

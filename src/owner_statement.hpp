@@ -17,7 +17,10 @@ struct OwnerStatement {
 // table's triggers, index expressions, CHECK constraints) runs with the owner's rights, never with
 // the rights of the extension's owner: the caller's authority was checked
 // before.
+// see_concurrent: under REPEATABLE READ or SERIALIZABLE, read with a new
+// snapshot and fail on a row the transaction's snapshot does not see (the
+// cascade, which must not miss a child committed meanwhile).
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
-                            bool hard_delete);
+                            bool hard_delete, bool see_concurrent = false);
 
 } // namespace softdelete
