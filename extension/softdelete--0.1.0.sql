@@ -516,45 +516,6 @@ CREATE FUNCTION softdelete_internal.deleted_rows_index(tbl regclass, col name) R
 CREATE FUNCTION softdelete_internal.key_columns(tbl regclass) RETURNS name[]
     AS 'MODULE_PATHNAME', 'softdelete_key_columns' LANGUAGE C STABLE STRICT;
 
--- The tables that reference tbl through a foreign key, those that reference
--- them, and so on, that are not enabled yet, each with the table it was
--- found through, in the order enable() enables them. A partitioned table
--- stands for its partitions on both ends (a foreign key declared on or
--- pointing at one partition counts for its partitioned table). An enabled
--- table is left alone, and its own children are followed only when its
--- cascade is on. Self-references and cycles end: each table comes once.
-CREATE FUNCTION softdelete_internal.cascade_children(tbl regclass) RETURNS TABLE (child regclass, parent regclass)
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    queue regclass[] := ARRAY[tbl];
-    seen regclass[] := ARRAY[tbl];
-    i integer := 1;
-    r regclass;
-    follow boolean;
-BEGIN
-    WHILE i <= cardinality(queue) LOOP
-        FOR r IN
-            SELECT f.child FROM softdelete_internal.referencing_tables(queue[i]) f
-             GROUP BY f.child ORDER BY f.child::text
-        LOOP
-            CONTINUE WHEN r = ANY (seen);
-            seen := seen || r;
-            SELECT t.cascade INTO follow FROM softdelete.tables t WHERE t.relid = r;
-            IF NOT FOUND THEN
-                child := r;
-                parent := queue[i];
-                RETURN NEXT;
-                queue := queue || r;
-            ELSIF follow THEN
-                queue := queue || r;
-            END IF;
-        END LOOP;
-        i := i + 1;
-    END LOOP;
-END
-$$;
-
 -- What enable() does to one table, in order, without doing it: one row per
 -- action it reports, with the statements that carry it out ($1 is args).
 -- Everything it refuses, it refuses here, before the first change. Read from
@@ -598,46 +559,15 @@ END
 $$;
 
 -- enable()'s plan: the table's steps, then (cascade) those of every table
--- that references it and is not enabled yet, which gets the default
--- options. A child that cannot be enabled fails the whole call, named.
+-- that references it (at any depth, through foreign keys) and is not enabled
+-- yet, which gets the default options. A child that cannot be enabled fails
+-- the whole call, named. Read from the catalog in C (catalog_plan.cpp).
 CREATE FUNCTION softdelete_internal.enable_plan(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
     undo_window interval, log_events boolean, notify boolean)
     RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    c record;
-    code text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    RETURN QUERY SELECT * FROM softdelete_internal.plan_table(tbl, column_name, retention, archive,
-                                                               archive_retention, cascade, pii_columns,
-                                                               undo_window, log_events, notify);
-    IF NOT enable_plan.cascade THEN
-        RETURN;
-    END IF;
-    FOR c IN SELECT * FROM softdelete_internal.cascade_children(tbl) LOOP
-        relid := c.child; action := 'cascade'; object := format('%s references %s', c.child, c.parent);
-        statements := NULL; args := NULL;
-        RETURN NEXT;
-        BEGIN
-            RETURN QUERY SELECT * FROM softdelete_internal.plan_table(c.child, 'deleted_at', NULL, false, NULL, true,
-                                                                       '{}', NULL, true, false);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                                    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-            RAISE EXCEPTION 'cannot enable %, which references % (cascade from %): %', c.child, c.parent, tbl, msg
-                USING ERRCODE = code, DETAIL = det,
-                      HINT = concat_ws(' ', nullif(hnt, ''),
-                                       format('Or call softdelete.enable(%L, cascade => false) to leave the tables that reference it alone.',
-                                              tbl::text));
-        END;
-    END LOOP;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_enable_plan' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 
 -- enable() and disable() run as the extension's owner, called through the
 -- gateway; check_target() judges the role that called them (the owner of

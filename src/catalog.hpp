@@ -60,4 +60,19 @@ List* uniques_to_convert(Oid relid, const char* column);
 // made by softdelete.
 List* enforcement_to_install(Oid rel);
 
+// relid, or the top of the partition tree it belongs to
+// (catalog_foreign_keys.cpp).
+Oid partition_root(Oid relid);
+
+// A table enable() would enable with another (cascade), and the table it
+// was found through.
+struct CascadeChild {
+    Oid child;
+    Oid parent;
+};
+
+// The tables that reference table through foreign keys, at every depth, that
+// are not enabled yet (CascadeChild*), in the order enable() enables them.
+List* cascade_children(Oid table);
+
 } // namespace softdelete

@@ -40,6 +40,7 @@ struct EnableOptions {
 };
 
 struct PlanRow {
+    Oid relid;
     const char* action;
     const char* object;
     const char* statement; // null when the row runs nothing
@@ -58,7 +59,7 @@ void add(Plan* plan, const char* action, const char* object, const char* stateme
          Jsonb* args = nullptr)
 {
     auto* row = static_cast<PlanRow*>(palloc(sizeof(PlanRow)));
-    *row = {action, object, statement, args};
+    *row = {plan->table, action, object, statement, args};
     plan->rows = lappend(plan->rows, row);
     plan->changed = true;
 }
@@ -381,6 +382,52 @@ List* plan_table(const EnableOptions& options)
     return plan->rows;
 }
 
+// enable()'s plan: the table's rows, then (cascade) those of every table
+// that references it and is not enabled yet, which gets the default options.
+// A child that cannot be enabled fails the whole call, named.
+List* enable_plan(const EnableOptions& options)
+{
+    List* rows = plan_table(options);
+    if (!options.cascade)
+        return rows;
+    List* children = pg_guard([&] { return cascade_children(options.table); });
+    ArrayType* no_columns = pg_guard([] { return construct_empty_array(NAMEOID); });
+    for (int i = 0; i < list_length(children); i++) {
+        const auto* edge = static_cast<CascadeChild*>(list_nth(children, i));
+        const char* child = pg_guard([&] { return relation_text(edge->child); });
+        const char* parent = pg_guard([&] { return relation_text(edge->parent); });
+        pg_guard([&] {
+            auto* row = static_cast<PlanRow*>(palloc(sizeof(PlanRow)));
+            *row = {edge->child, "cascade", psprintf("%s references %s", child, parent), nullptr,
+                    nullptr};
+            rows = lappend(rows, row);
+        });
+        EnableOptions defaults = {};
+        defaults.table = edge->child;
+        defaults.column = "deleted_at";
+        defaults.cascade = true;
+        defaults.pii_columns = no_columns;
+        defaults.log_events = true;
+        List* child_rows = NIL;
+        try {
+            child_rows = plan_table(defaults);
+        } catch (const PgError& error) {
+            std::string table = pg_guard([&] { return relation_text(options.table); });
+            std::string advice =
+                "Or call softdelete.enable(" +
+                std::string(pg_guard([&] { return quote_literal_cstr(table.c_str()); })) +
+                ", cascade => false) to leave the tables that reference it alone.";
+            throw PgError(error.sqlstate(),
+                          std::string("cannot enable ") + child + ", which references " + parent +
+                              " (cascade from " + table + "): " + error.what(),
+                          error.detail(),
+                          error.hint().empty() ? advice : error.hint() + " " + advice);
+        }
+        rows = pg_guard([&] { return list_concat(rows, child_rows); });
+    }
+    return rows;
+}
+
 Interval* interval_arg(FunctionCallInfo fcinfo, int n)
 {
     return PG_ARGISNULL(n) ? nullptr : PG_GETARG_INTERVAL_P(n);
@@ -390,10 +437,11 @@ Interval* interval_arg(FunctionCallInfo fcinfo, int n)
 
 } // namespace softdelete
 
-extern "C" {
+namespace
+{
 
-PG_FUNCTION_INFO_V1(softdelete_plan_table);
-Datum softdelete_plan_table(PG_FUNCTION_ARGS)
+// The options of plan_table() and enable_plan(), which share a signature.
+softdelete::EnableOptions options_of(FunctionCallInfo fcinfo)
 {
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("a table is required")));
@@ -414,16 +462,19 @@ Datum softdelete_plan_table(PG_FUNCTION_ARGS)
     options.notify = !PG_ARGISNULL(9) && PG_GETARG_BOOL(9);
     if (ARR_ELEMTYPE(options.pii_columns) != NAMEOID)
         ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("pii_columns must be name[]")));
+    return options;
+}
 
-    InitMaterializedSRF(fcinfo, 0);
+// rows (PlanRow*) as the function's result set.
+Datum return_rows(FunctionCallInfo fcinfo, List* rows)
+{
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
-    List* rows = softdelete::entry_guard([&options] { return softdelete::plan_table(options); });
     ListCell* lc;
     foreach (lc, rows) {
         auto* row = static_cast<softdelete::PlanRow*>(lfirst(lc));
         Datum values[5];
         bool nulls[5] = {false, false, false, row->statement == nullptr, row->args == nullptr};
-        values[0] = ObjectIdGetDatum(options.table);
+        values[0] = ObjectIdGetDatum(row->relid);
         values[1] = CStringGetTextDatum(row->action);
         values[2] = CStringGetTextDatum(row->object);
         if (row->statement != nullptr) {
@@ -435,5 +486,27 @@ Datum softdelete_plan_table(PG_FUNCTION_ARGS)
         tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
     }
     return (Datum)0;
+}
+
+} // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(softdelete_plan_table);
+Datum softdelete_plan_table(PG_FUNCTION_ARGS)
+{
+    softdelete::EnableOptions options = options_of(fcinfo);
+    InitMaterializedSRF(fcinfo, 0);
+    return return_rows(
+        fcinfo, softdelete::entry_guard([&options] { return softdelete::plan_table(options); }));
+}
+
+PG_FUNCTION_INFO_V1(softdelete_enable_plan);
+Datum softdelete_enable_plan(PG_FUNCTION_ARGS)
+{
+    softdelete::EnableOptions options = options_of(fcinfo);
+    InitMaterializedSRF(fcinfo, 0);
+    return return_rows(
+        fcinfo, softdelete::entry_guard([&options] { return softdelete::enable_plan(options); }));
 }
 }
