@@ -316,10 +316,9 @@ END
 $$;
 
 -- Visibility, triggers and RLS on one relation (the table or a partition).
--- root is the enabled table whose owner and readers decide. With dry_run it
--- returns what it would install and changes nothing (enable()'s plan).
-CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[],
-                                                        dry_run boolean DEFAULT false)
+-- root is the enabled table whose owner and readers decide. What it would
+-- install is enable()'s plan (catalog_enforcement.cpp reads it).
+CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[])
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -347,22 +346,18 @@ BEGIN
             USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
     END IF;
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
-        IF NOT dry_run THEN
-            EXECUTE format(
-                'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
-                'USING (%I IS NULL OR softdelete_internal.include_deleted(%L::regclass)) '
-                'WITH CHECK (%I IS NULL OR softdelete_internal.may_write_deleted(%L::regclass))',
-                rel, col, root::text, col, root::text);
-        END IF;
+        EXECUTE format(
+            'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '
+            'USING (%I IS NULL OR softdelete_internal.include_deleted(%L::regclass)) '
+            'WITH CHECK (%I IS NULL OR softdelete_internal.may_write_deleted(%L::regclass))',
+            rel, col, root::text, col, root::text);
         RETURN NEXT 'policy softdelete_visibility on ' || rel::text;
     END IF;
     IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = rel) THEN
         -- Without RLS the table had no row filter: keep that for live rows.
-        IF NOT dry_run THEN
-            EXECUTE format('CREATE POLICY softdelete_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
-                           'USING (true) WITH CHECK (true)', rel);
-            EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
-        END IF;
+        EXECUTE format('CREATE POLICY softdelete_access ON %s AS PERMISSIVE FOR ALL TO PUBLIC '
+                       'USING (true) WITH CHECK (true)', rel);
+        EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', rel);
         RETURN NEXT 'row level security on ' || rel::text;
     END IF;
     IF NOT (SELECT relforcerowsecurity FROM pg_class WHERE oid = rel) THEN
@@ -371,32 +366,24 @@ BEGIN
            AND NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_owner_access') THEN
             -- The owner was exempt from the table's own policies: FORCE must
             -- subject it to ours only.
-            IF NOT dry_run THEN
-                EXECUTE format('CREATE POLICY softdelete_owner_access ON %s AS PERMISSIVE FOR ALL TO %I '
-                               'USING (true) WITH CHECK (true)',
-                               rel, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = rel));
-            END IF;
+            EXECUTE format('CREATE POLICY softdelete_owner_access ON %s AS PERMISSIVE FOR ALL TO %I '
+                           'USING (true) WITH CHECK (true)',
+                           rel, (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = rel));
             RETURN NEXT 'policy softdelete_owner_access on ' || rel::text;
         END IF;
-        IF NOT dry_run THEN
-            EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
-        END IF;
+        EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', rel);
         RETURN NEXT 'forced row level security on ' || rel::text;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_guard_truncate') THEN
-        IF NOT dry_run THEN
-            EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
-                           'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_truncate()', rel);
-        END IF;
+        EXECUTE format('CREATE TRIGGER softdelete_guard_truncate BEFORE TRUNCATE ON %s '
+                       'FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_truncate()', rel);
         RETURN NEXT 'trigger softdelete_guard_truncate on ' || rel::text;
     END IF;
     -- A row trigger on a partitioned table is cloned to its partitions.
     IF NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_backstop')
        AND NOT (SELECT relispartition FROM pg_class WHERE oid = rel) THEN
-        IF NOT dry_run THEN
-            EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
-        END IF;
+        EXECUTE format('CREATE TRIGGER softdelete_backstop BEFORE DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.soft_delete_row()', rel);
         RETURN NEXT 'trigger softdelete_backstop on ' || rel::text;
     END IF;
     -- Hard deletes are noted row by row under the running operation by an
@@ -405,17 +392,13 @@ BEGIN
     -- are cloned to its partitions.
     IF NOT (SELECT relispartition FROM pg_class WHERE oid = rel)
        AND NOT EXISTS (SELECT FROM pg_trigger WHERE tgrelid = rel AND tgname = 'softdelete_log_delete') THEN
-        IF NOT dry_run THEN
-            EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
-        END IF;
+        EXECUTE format('CREATE TRIGGER softdelete_log_delete AFTER DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.log_changes(%s)', rel, log_args);
         RETURN NEXT 'trigger softdelete_log_delete on ' || rel::text;
     END IF;
-    -- The guard's columns depend on what is enabled when it runs: a dry run
-    -- cannot list it here (enable() plans it as a step of its own).
-    IF NOT dry_run THEN
-        RETURN QUERY SELECT softdelete_internal.install_child_guard(rel);
-    END IF;
+    -- The guard's columns depend on what is enabled when it runs: enable()'s
+    -- plan lists it as a step of its own.
+    RETURN QUERY SELECT softdelete_internal.install_child_guard(rel);
 END
 $$;
 
@@ -455,40 +438,8 @@ $$;
 -- with a WARNING saying why.
 CREATE FUNCTION softdelete_internal.uniques_to_convert(tbl regclass, col name)
     RETURNS TABLE (index_oid regclass, index_name name)
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    idx record;
-BEGIN
-    FOR idx IN
-        SELECT i.indexrelid, c.relname AS index_name, con.conname, con.condeferrable,
-               EXISTS (SELECT FROM pg_constraint fk WHERE fk.contype = 'f' AND fk.conindid = i.indexrelid) AS fk_depends
-          FROM pg_index i
-          JOIN pg_class c ON c.oid = i.indexrelid
-          LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype = 'u' AND con.conrelid = tbl
-         WHERE i.indrelid = tbl AND i.indisunique AND NOT i.indisprimary
-         ORDER BY c.relname
-    LOOP
-        IF softdelete_internal.index_is_live_only(idx.indexrelid, col) THEN
-            CONTINUE;  -- already live-only (ours, or written that way by hand)
-        END IF;
-        IF idx.fk_depends THEN
-            RAISE WARNING 'unique index % of % is kept as it is: a foreign key references it', idx.index_name, tbl
-                USING DETAIL = 'Deleted rows still take part in its uniqueness.',
-                      HINT = 'Point the foreign key at the primary key to make the index live-only.';
-            CONTINUE;
-        END IF;
-        IF idx.condeferrable THEN
-            RAISE WARNING 'unique constraint % of % is kept as it is: it is deferrable', idx.conname, tbl
-                USING DETAIL = 'A partial unique index cannot be deferred.';
-            CONTINUE;
-        END IF;
-        index_oid := idx.indexrelid;
-        index_name := idx.index_name;
-        RETURN NEXT;
-    END LOOP;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_uniques_to_convert' LANGUAGE C STABLE
+    SET search_path = pg_catalog, pg_temp;
 
 -- Makes unique index idx of tbl (or the unique constraint it belongs to)
 -- unique among live rows only, under the same name, and records in tbl's
@@ -559,225 +510,22 @@ CREATE FUNCTION softdelete_internal.convert_uniques(tbl regclass, col name) RETU
 -- what it is (one key column col, predicate "col IS NOT NULL"), so that a
 -- renamed table or a restored dump still finds it; NULL when there is none.
 CREATE FUNCTION softdelete_internal.deleted_rows_index(tbl regclass, col name) RETURNS regclass
-    LANGUAGE sql STABLE
-    RETURN (SELECT i.indexrelid::regclass FROM pg_catalog.pg_index i
-             WHERE i.indrelid = tbl AND i.indnatts = 1 AND NOT i.indisunique
-               AND i.indkey[0] = (SELECT attnum FROM pg_catalog.pg_attribute WHERE attrelid = tbl AND attname = col)
-               AND pg_catalog.pg_get_expr(i.indpred, i.indrelid) = pg_catalog.format('(%I IS NOT NULL)', col)
-             LIMIT 1);
-
--- Its name for a new one: from the table's, never from an OID (names must
--- survive a dump and restore).
-CREATE FUNCTION softdelete_internal.deleted_rows_index_name(tbl regclass, col name) RETURNS name
-    LANGUAGE sql STABLE
-    RETURN left((SELECT relname FROM pg_catalog.pg_class WHERE oid = tbl), 63 - length(col) - 9) || '_' || col || '_deleted';
+    AS 'MODULE_PATHNAME', 'softdelete_deleted_rows_index' LANGUAGE C STABLE STRICT;
 
 -- The primary key's columns of tbl, in key order.
 CREATE FUNCTION softdelete_internal.key_columns(tbl regclass) RETURNS name[]
-    LANGUAGE sql STABLE
-    RETURN (SELECT array_agg(a.attname ORDER BY k.ord)
-              FROM pg_catalog.pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord), pg_catalog.pg_attribute a
-             WHERE i.indrelid = tbl AND i.indisprimary AND a.attrelid = tbl AND a.attnum = k.attnum);
-
--- The tables that reference tbl through a foreign key, those that reference
--- them, and so on, that are not enabled yet, each with the table it was
--- found through, in the order enable() enables them. A partitioned table
--- stands for its partitions on both ends (a foreign key declared on or
--- pointing at one partition counts for its partitioned table). An enabled
--- table is left alone, and its own children are followed only when its
--- cascade is on. Self-references and cycles end: each table comes once.
-CREATE FUNCTION softdelete_internal.cascade_children(tbl regclass) RETURNS TABLE (child regclass, parent regclass)
-    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    queue regclass[] := ARRAY[tbl];
-    seen regclass[] := ARRAY[tbl];
-    i integer := 1;
-    r regclass;
-    follow boolean;
-BEGIN
-    WHILE i <= cardinality(queue) LOOP
-        FOR r IN
-            SELECT f.child FROM softdelete_internal.referencing_tables(queue[i]) f
-             GROUP BY f.child ORDER BY f.child::text
-        LOOP
-            CONTINUE WHEN r = ANY (seen);
-            seen := seen || r;
-            SELECT t.cascade INTO follow FROM softdelete.tables t WHERE t.relid = r;
-            IF NOT FOUND THEN
-                child := r;
-                parent := queue[i];
-                RETURN NEXT;
-                queue := queue || r;
-            ELSIF follow THEN
-                queue := queue || r;
-            END IF;
-        END LOOP;
-        i := i + 1;
-    END LOOP;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_key_columns' LANGUAGE C STABLE STRICT;
 
 -- What enable() does to one table, in order, without doing it: one row per
 -- action it reports, with the statements that carry it out ($1 is args).
--- Everything it refuses, it refuses here, before the first change.
+-- Everything it refuses, it refuses here, before the first change. Read from
+-- the catalog in C (catalog_plan.cpp).
 CREATE FUNCTION softdelete_internal.plan_table(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
     undo_window interval, log_events boolean, notify boolean)
     RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cfg softdelete.tables;
-    keys name[];
-    col_type regtype;
-    col name := plan_table.column_name;
-    missing name;
-    part regclass;
-    u record;
-    step text;
-    install text;
-    changed boolean := false;
-BEGIN
-    PERFORM softdelete_internal.check_target(tbl);
-    -- Reads through a parent that is not enabled would show this table's
-    -- deleted rows (the parent's policies apply to them there).
-    SELECT i.inhparent::regclass INTO part
-      FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
-     WHERE i.inhrelid = tbl AND NOT c.relispartition
-       AND NOT EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = i.inhparent)
-     LIMIT 1;
-    IF part IS NOT NULL THEN
-        RAISE EXCEPTION 'table % inherits from %, which is not enabled for soft delete', tbl, part
-            USING ERRCODE = '0A000',
-                  DETAIL = format('Reads through %s would show the deleted rows of %s.', part, tbl),
-                  HINT = format('Enable %s first, or ALTER TABLE %s NO INHERIT %s.', part, tbl, part);
-    END IF;
-    IF col IS NULL OR col = '' THEN
-        RAISE EXCEPTION 'column_name must not be empty' USING ERRCODE = '22023';
-    END IF;
-    IF plan_table.archive IS NULL OR plan_table.cascade IS NULL OR plan_table.log_events IS NULL THEN
-        RAISE EXCEPTION 'archive, cascade and log_events must not be NULL' USING ERRCODE = '22004';
-    END IF;
-    IF plan_table.retention < interval '0' OR plan_table.archive_retention < interval '0'
-       OR plan_table.undo_window < interval '0' THEN
-        RAISE EXCEPTION 'retention, archive_retention and undo_window must not be negative'
-            USING ERRCODE = '22023';
-    END IF;
-    SELECT m INTO missing FROM unnest(coalesce(plan_table.pii_columns, '{}')) AS m
-     WHERE NOT EXISTS (SELECT FROM pg_attribute WHERE attrelid = tbl AND attname = m AND attnum > 0 AND NOT attisdropped)
-     LIMIT 1;
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', missing, tbl USING ERRCODE = '42703';
-    END IF;
-
-    keys := softdelete_internal.key_columns(tbl);
-
-    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
-    IF FOUND AND cfg.column_name <> col THEN
-        RAISE EXCEPTION 'table % is already enabled with column %', tbl, cfg.column_name
-            USING ERRCODE = '55000', HINT = 'Call softdelete.disable() first to change the column.';
-    END IF;
-    relid := tbl;
-
-    -- Tombstone columns: added without a rewrite (nullable, no default), or adopted.
-    SELECT atttypid::regtype INTO col_type FROM pg_attribute
-     WHERE attrelid = tbl AND attname = col AND attnum > 0 AND NOT attisdropped;
-    IF col_type IS NULL THEN
-        action := 'column'; object := format('%s.%I', tbl, col);
-        statements := ARRAY[format('ALTER TABLE %s ADD COLUMN %I timestamptz', tbl, col)];
-        changed := true; RETURN NEXT;
-    ELSIF col_type NOT IN ('timestamptz'::regtype, 'timestamp'::regtype) THEN
-        RAISE EXCEPTION 'column % of % has type %, not timestamptz or timestamp', col, tbl, col_type
-            USING ERRCODE = '42804', HINT = 'Choose another column_name, or change the column''s type.';
-    ELSIF cfg.relid IS NULL THEN
-        action := 'adopted column'; object := format('%s.%I', tbl, col); statements := NULL;
-        changed := true; RETURN NEXT;
-    END IF;
-    FOR step IN SELECT unnest(ARRAY['deleted_by', 'delete_reason']) LOOP
-        SELECT atttypid::regtype INTO col_type FROM pg_attribute
-         WHERE attrelid = tbl AND attname = step AND attnum > 0 AND NOT attisdropped;
-        IF col_type IS NULL THEN
-            action := 'column'; object := format('%s.%I', tbl, step);
-            statements := ARRAY[format('ALTER TABLE %s ADD COLUMN %I text', tbl, step)];
-            changed := true; RETURN NEXT;
-        ELSIF col_type NOT IN ('text'::regtype, 'character varying'::regtype) THEN
-            RAISE EXCEPTION 'column % of % has type %, not text', step, tbl, col_type USING ERRCODE = '42804';
-        END IF;
-    END LOOP;
-    -- The operation that soft-deleted the row: what undo() follows.
-    SELECT atttypid::regtype INTO col_type FROM pg_attribute
-     WHERE attrelid = tbl AND attname = 'delete_op' AND attnum > 0 AND NOT attisdropped;
-    IF col_type IS NULL THEN
-        action := 'column'; object := format('%s.delete_op', tbl);
-        statements := ARRAY[format('ALTER TABLE %s ADD COLUMN delete_op bigint', tbl)];
-        changed := true; RETURN NEXT;
-    ELSIF col_type <> 'bigint'::regtype THEN
-        RAISE EXCEPTION 'column delete_op of % has type %, not bigint', tbl, col_type USING ERRCODE = '42804';
-    END IF;
-
-    -- The configuration row; its values travel as the parameter $1.
-    IF cfg.relid IS NULL
-       OR (cfg.retention, cfg.archive, cfg.archive_retention, cfg.cascade, cfg.pii_columns, cfg.undo_window,
-           cfg.log_events, cfg.notify)
-          IS DISTINCT FROM
-          (plan_table.retention, plan_table.archive, plan_table.archive_retention, plan_table.cascade,
-           coalesce(plan_table.pii_columns, '{}'), plan_table.undo_window, plan_table.log_events,
-           coalesce(plan_table.notify, false)) THEN
-        action := CASE WHEN cfg.relid IS NULL THEN 'enabled' ELSE 'configured' END;
-        object := tbl::text;
-        statements := ARRAY[format('SELECT softdelete_internal.save_config(%L, $1)', tbl)];
-        args := jsonb_build_object('column_name', col, 'retention', plan_table.retention,
-                                   'archive', plan_table.archive, 'archive_retention', plan_table.archive_retention,
-                                   'cascade', plan_table.cascade, 'pii_columns', coalesce(plan_table.pii_columns, '{}'),
-                                   'undo_window', plan_table.undo_window, 'log_events', plan_table.log_events,
-                                   'notify', coalesce(plan_table.notify, false));
-        changed := true; RETURN NEXT;
-        args := NULL;
-    END IF;
-
-    FOR u IN SELECT * FROM softdelete_internal.uniques_to_convert(tbl, col) LOOP
-        action := 'unique index'; object := format('unique index %I made live-only', u.index_name);
-        statements := ARRAY[format('SELECT softdelete_internal.make_live_only(%L, %L, %L)', tbl, u.index_oid, col)];
-        changed := true; RETURN NEXT;
-    END LOOP;
-
-    IF softdelete_internal.deleted_rows_index(tbl, col) IS NULL THEN
-        -- The purge path reads deleted rows by age.
-        action := 'index'; object := format('deleted rows of %s by %I', tbl, col);
-        statements := ARRAY[format('CREATE INDEX %I ON %s (%I) WHERE %I IS NOT NULL',
-                                   softdelete_internal.deleted_rows_index_name(tbl, col), tbl, col, col)];
-        changed := true; RETURN NEXT;
-    END IF;
-
-    -- install_enforcement() says what it would install; the first of its rows
-    -- carries the call that installs it all.
-    FOR part IN SELECT tbl UNION ALL SELECT softdelete_internal.partitions(tbl) LOOP
-        install := format('SELECT count(*) FROM softdelete_internal.install_enforcement(%L, %L, %L, %L)',
-                          part, tbl, col, keys);
-        FOR step IN SELECT softdelete_internal.install_enforcement(part, tbl, col, keys, dry_run => true) LOOP
-            action := 'enforcement'; object := step; statements := CASE WHEN install IS NOT NULL THEN ARRAY[install] END;
-            changed := true; RETURN NEXT;
-            install := NULL;
-        END LOOP;
-    END LOOP;
-
-    -- Children that reference tbl are guarded against it, and tbl against its
-    -- parents, once tbl is enabled: which columns is worked out when the step
-    -- runs, so the plan names the step, not each trigger.
-    IF changed THEN
-        action := 'enforcement';
-        object := format('child guards of %s and of the tables that reference it', tbl);
-        statements := ARRAY[format('SELECT softdelete_internal.announce_child_guards(%L)', tbl)];
-        RETURN NEXT;
-    END IF;
-
-    IF NOT changed THEN
-        action := 'unchanged'; object := tbl::text; statements := NULL;
-        RETURN NEXT;
-    END IF;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_plan_table' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 
 -- Writes tbl's row in softdelete.tables from enable()'s options (a jsonb
 -- object), at the point of enable() where the primary key and the table's
@@ -811,46 +559,15 @@ END
 $$;
 
 -- enable()'s plan: the table's steps, then (cascade) those of every table
--- that references it and is not enabled yet, which gets the default
--- options. A child that cannot be enabled fails the whole call, named.
+-- that references it (at any depth, through foreign keys) and is not enabled
+-- yet, which gets the default options. A child that cannot be enabled fails
+-- the whole call, named. Read from the catalog in C (catalog_plan.cpp).
 CREATE FUNCTION softdelete_internal.enable_plan(tbl regclass, column_name name, retention interval,
     archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
     undo_window interval, log_events boolean, notify boolean)
     RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    c record;
-    code text;
-    msg text;
-    det text;
-    hnt text;
-BEGIN
-    RETURN QUERY SELECT * FROM softdelete_internal.plan_table(tbl, column_name, retention, archive,
-                                                               archive_retention, cascade, pii_columns,
-                                                               undo_window, log_events, notify);
-    IF NOT enable_plan.cascade THEN
-        RETURN;
-    END IF;
-    FOR c IN SELECT * FROM softdelete_internal.cascade_children(tbl) LOOP
-        relid := c.child; action := 'cascade'; object := format('%s references %s', c.child, c.parent);
-        statements := NULL; args := NULL;
-        RETURN NEXT;
-        BEGIN
-            RETURN QUERY SELECT * FROM softdelete_internal.plan_table(c.child, 'deleted_at', NULL, false, NULL, true,
-                                                                       '{}', NULL, true, false);
-        EXCEPTION WHEN OTHERS THEN
-            GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
-                                    det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
-            RAISE EXCEPTION 'cannot enable %, which references % (cascade from %): %', c.child, c.parent, tbl, msg
-                USING ERRCODE = code, DETAIL = det,
-                      HINT = concat_ws(' ', nullif(hnt, ''),
-                                       format('Or call softdelete.enable(%L, cascade => false) to leave the tables that reference it alone.',
-                                              tbl::text));
-        END;
-    END LOOP;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_enable_plan' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 
 -- enable() and disable() run as the extension's owner, called through the
 -- gateway; check_target() judges the role that called them (the owner of

@@ -6,8 +6,8 @@
 // on a partition is reported for its partitioned table, and the copies
 // PostgreSQL keeps of a partitioned table's key on each partition
 // (conparentid set) are left out, so each key comes once.
+#include "catalog.hpp"
 #include "foreign_keys.hpp"
-#include "pg.hpp"
 
 extern "C" {
 #include "catalog/partition.h"
@@ -16,15 +16,6 @@ extern "C" {
 
 namespace
 {
-
-// relid, or the top of the partition tree it belongs to.
-Oid partition_root(Oid relid)
-{
-    if (!get_rel_relispartition(relid))
-        return relid;
-    List* ancestors = get_partition_ancestors(relid);
-    return ancestors == NIL ? relid : llast_oid(ancestors);
-}
 
 // "{a,b}": the names of columns attnums of relid.
 Datum column_names(Oid relid, const AttrNumber* attnums, int count)
@@ -40,6 +31,14 @@ Datum column_names(Oid relid, const AttrNumber* attnums, int count)
 }
 
 } // namespace
+
+Oid softdelete::partition_root(Oid relid)
+{
+    if (!get_rel_relispartition(relid))
+        return relid;
+    List* ancestors = get_partition_ancestors(relid);
+    return ancestors == NIL ? relid : llast_oid(ancestors);
+}
 
 extern "C" {
 
@@ -60,7 +59,7 @@ Datum softdelete_referencing_tables(PG_FUNCTION_ARGS)
         auto* fk = static_cast<softdelete::ForeignKey*>(lfirst(lc));
         Datum values[4];
         bool nulls[4] = {false, false, false, false};
-        values[0] = ObjectIdGetDatum(partition_root(fk->child));
+        values[0] = ObjectIdGetDatum(softdelete::partition_root(fk->child));
         values[1] = NameGetDatum(&fk->name);
         values[2] = column_names(fk->child, fk->child_columns, fk->nkeys);
         values[3] = CharGetDatum(fk->on_delete);

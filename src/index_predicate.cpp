@@ -3,7 +3,30 @@
 // expression (the implicitly ANDed conditions PostgreSQL keeps), never from
 // its text: "legacy_deleted_at IS NULL" contains "deleted_at IS NULL" as text
 // but says nothing about the deleted_at column.
-#include "pg.hpp"
+#include "catalog.hpp"
+
+namespace softdelete
+{
+
+bool index_is_live_only(Relation index, const char* column)
+{
+    AttrNumber attno = get_attnum(index->rd_index->indrelid, column);
+    if (attno == InvalidAttrNumber)
+        return false;
+    ListCell* lc;
+    foreach (lc, RelationGetIndexPredicate(index)) {
+        auto* test = static_cast<Node*>(lfirst(lc));
+        if (!IsA(test, NullTest))
+            continue;
+        auto* nt = reinterpret_cast<NullTest*>(test);
+        if (nt->nulltesttype == IS_NULL && nt->arg != nullptr && IsA(nt->arg, Var) &&
+            reinterpret_cast<Var*>(nt->arg)->varattno == attno)
+            return true;
+    }
+    return false;
+}
+
+} // namespace softdelete
 
 extern "C" {
 
@@ -21,18 +44,7 @@ Datum softdelete_index_is_live_only(PG_FUNCTION_ARGS)
         index->rd_rel->relkind != RELKIND_PARTITIONED_INDEX)
         ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
                         errmsg("\"%s\" is not an index", RelationGetRelationName(index))));
-    AttrNumber attno = get_attnum(index->rd_index->indrelid, column);
-    bool live_only = false;
-    ListCell* lc;
-    foreach (lc, RelationGetIndexPredicate(index)) {
-        auto* test = static_cast<Node*>(lfirst(lc));
-        if (!IsA(test, NullTest))
-            continue;
-        auto* nt = reinterpret_cast<NullTest*>(test);
-        if (nt->nulltesttype == IS_NULL && nt->arg != nullptr && IsA(nt->arg, Var) &&
-            reinterpret_cast<Var*>(nt->arg)->varattno == attno && attno != InvalidAttrNumber)
-            live_only = true;
-    }
+    bool live_only = softdelete::index_is_live_only(index, column);
     relation_close(index, AccessShareLock);
     PG_RETURN_BOOL(live_only);
 }

@@ -53,69 +53,44 @@ struct ConfigRow {
 void read_key_columns(HeapTuple tuple, TupleDesc desc, ConfigRow* row)
 {
     row->nkeys = 0;
-    for (int i = 0; i < desc->natts; i++) {
-        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "key_columns") != 0)
-            continue;
-        bool isnull = false;
-        Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
-        if (isnull)
-            return;
-        Datum* names;
-        int n;
-        deconstruct_array(DatumGetArrayTypeP(d), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names,
-                          nullptr, &n);
-        for (int k = 0; k < n && k < INDEX_MAX_KEYS; k++)
-            namestrcpy(&row->keys[row->nkeys++], NameStr(*DatumGetName(names[k])));
-    }
+    bool isnull = false;
+    Datum d = config_value(tuple, desc, "key_columns", &isnull);
+    if (isnull)
+        return;
+    Datum* names;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(d), NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &names,
+                      nullptr, &n);
+    for (int k = 0; k < n && k < INDEX_MAX_KEYS; k++)
+        namestrcpy(&row->keys[row->nkeys++], NameStr(*DatumGetName(names[k])));
 }
 
 // The value of column name in a row of softdelete.tables, or its default.
 bool flag_of(HeapTuple tuple, TupleDesc desc, const char* name, bool otherwise)
 {
-    for (int i = 0; i < desc->natts; i++) {
-        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0) {
-            bool isnull = false;
-            Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
-            return isnull ? otherwise : DatumGetBool(d);
-        }
-    }
-    return otherwise;
+    bool isnull = false;
+    Datum d = config_value(tuple, desc, name, &isnull);
+    return isnull ? otherwise : DatumGetBool(d);
 }
 
 bool read_config_row(Oid relid, ConfigRow* row)
 {
-    Oid table_oid = extension_table("tables");
-    if (!OidIsValid(table_oid))
+    TupleDesc desc;
+    HeapTuple tuple = config_row(relid, &desc);
+    if (tuple == nullptr)
         return false;
-    Relation rel = table_open(table_oid, AccessShareLock);
-    Oid index_oid = RelationGetPrimaryKeyIndex(rel);
-    bool found = false;
-    if (OidIsValid(index_oid)) {
-        ScanKeyData key;
-        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-        SysScanDesc scan = systable_beginscan(rel, index_oid, true, nullptr, 1, &key);
-        HeapTuple tuple = systable_getnext(scan);
-        if (HeapTupleIsValid(tuple)) {
-            TupleDesc desc = RelationGetDescr(rel);
-            namestrcpy(&row->column, "deleted_at");
-            for (int i = 0; i < desc->natts; i++) {
-                if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), "column_name") == 0) {
-                    bool isnull = false;
-                    Datum d = heap_getattr(tuple, i + 1, desc, &isnull);
-                    if (!isnull)
-                        namestrcpy(&row->column, NameStr(*DatumGetName(d)));
-                }
-            }
-            row->log_events = flag_of(tuple, desc, "log_events", true);
-            row->notify = flag_of(tuple, desc, "notify", false);
-            row->cascade = flag_of(tuple, desc, "cascade", true);
-            read_key_columns(tuple, desc, row);
-            found = true;
-        }
-        systable_endscan(scan);
-    }
-    table_close(rel, AccessShareLock);
-    return found;
+    namestrcpy(&row->column, "deleted_at");
+    bool isnull = false;
+    Datum column = config_value(tuple, desc, "column_name", &isnull);
+    if (!isnull)
+        namestrcpy(&row->column, NameStr(*DatumGetName(column)));
+    row->log_events = flag_of(tuple, desc, "log_events", true);
+    row->notify = flag_of(tuple, desc, "notify", false);
+    row->cascade = flag_of(tuple, desc, "cascade", true);
+    read_key_columns(tuple, desc, row);
+    heap_freetuple(tuple);
+    FreeTupleDesc(desc);
+    return true;
 }
 
 void fill_config(TableConfig* config, Oid relid, Oid root, const ConfigRow& row)
@@ -139,6 +114,39 @@ void fill_config(TableConfig* config, Oid relid, Oid root, const ConfigRow& row)
 }
 
 } // namespace
+
+HeapTuple config_row(Oid relid, TupleDesc* desc)
+{
+    Oid table_oid = extension_table("tables");
+    if (!OidIsValid(table_oid))
+        return nullptr;
+    Relation rel = table_open(table_oid, AccessShareLock);
+    Oid index_oid = RelationGetPrimaryKeyIndex(rel);
+    HeapTuple copy = nullptr;
+    if (OidIsValid(index_oid)) {
+        ScanKeyData key;
+        ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
+        SysScanDesc scan = systable_beginscan(rel, index_oid, true, nullptr, 1, &key);
+        HeapTuple tuple = systable_getnext(scan);
+        if (HeapTupleIsValid(tuple)) {
+            copy = heap_copytuple(tuple);
+            *desc = CreateTupleDescCopy(RelationGetDescr(rel));
+        }
+        systable_endscan(scan);
+    }
+    table_close(rel, AccessShareLock);
+    return copy;
+}
+
+Datum config_value(HeapTuple tuple, TupleDesc desc, const char* name, bool* isnull)
+{
+    for (int i = 0; i < desc->natts; i++) {
+        if (strcmp(NameStr(TupleDescAttr(desc, i)->attname), name) == 0)
+            return heap_getattr(tuple, i + 1, desc, isnull);
+    }
+    *isnull = true;
+    return (Datum)0;
+}
 
 List* enabled_tables()
 {

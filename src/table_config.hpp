@@ -44,6 +44,14 @@ void register_config_invalidation();
 // a handful of rows).
 List* enabled_tables();
 
+// PG regime. A copy of relid's row of softdelete.tables, with a copy of its
+// descriptor in *desc; null when it has none.
+HeapTuple config_row(Oid relid, TupleDesc* desc);
+
+// PG regime. The value of the column called name in a row of
+// softdelete.tables; *isnull when it is null or the column is missing.
+Datum config_value(HeapTuple tuple, TupleDesc desc, const char* name, bool* isnull);
+
 // True when the extension's schema exists in this database.
 bool extension_present();
 

@@ -3,6 +3,7 @@
 // refusal is a PgError carrying detail and hint to the client.
 #include <string>
 
+#include "target_check.hpp"
 #include "api_gateway.hpp"
 #include "error_bridge.hpp"
 
@@ -92,6 +93,8 @@ bool reads_a_table(char relkind)
            relkind == RELKIND_FOREIGN_TABLE;
 }
 
+} // namespace
+
 void check_target(Oid relid)
 {
     RelationFacts facts = facts_of(relid);
@@ -132,8 +135,6 @@ void check_target(Oid relid)
                       "Restore, hard delete and the event log name rows by their primary key.",
                       "Add a primary key, then call softdelete.enable() again.");
 }
-
-} // namespace
 
 } // namespace softdelete
 

@@ -1,0 +1,184 @@
+// The target's own facts for enable()'s plan: its name, its columns' types,
+// its primary key, its partitions, the parents it inherits from and the
+// index on its deleted rows. Read from syscache and catalog index scans (not
+// SPI), so that the plan is data read once, before anything changes.
+#include "catalog.hpp"
+#include "table_config.hpp"
+
+extern "C" {
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_index.h"
+#include "mb/pg_wchar.h"
+}
+
+namespace softdelete
+{
+
+const char* relation_text(Oid relid)
+{
+    return DatumGetCString(DirectFunctionCall1(regclassout, ObjectIdGetDatum(relid)));
+}
+
+Oid column_type(Oid relid, const char* name)
+{
+    AttrNumber attnum = get_attnum(relid, name);
+    return attnum > 0 ? get_atttype(relid, attnum) : InvalidOid;
+}
+
+List* key_column_names(Oid relid)
+{
+    Relation rel = relation_open(relid, AccessShareLock);
+    Oid index_oid = RelationGetPrimaryKeyIndex(rel);
+    relation_close(rel, AccessShareLock);
+    if (!OidIsValid(index_oid))
+        return NIL;
+    HeapTuple tuple = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index_oid));
+    if (!HeapTupleIsValid(tuple))
+        return NIL;
+    auto* index = reinterpret_cast<Form_pg_index>(GETSTRUCT(tuple));
+    List* names = NIL;
+    // Every column of the index, INCLUDE columns too, as pg_index.indkey
+    // lists them.
+    for (int i = 0; i < index->indnatts; i++)
+        names = lappend(names, get_attname(relid, index->indkey.values[i], false));
+    ReleaseSysCache(tuple);
+    return names;
+}
+
+ArrayType* name_array(List* names)
+{
+    int n = list_length(names);
+    auto* datums = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    for (int i = 0; i < n; i++) {
+        Name name = static_cast<Name>(palloc0(NAMEDATALEN));
+        namestrcpy(name, static_cast<char*>(list_nth(names, i)));
+        datums[i] = NameGetDatum(name);
+    }
+    return construct_array(datums, n, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR);
+}
+
+List* partitions_of(Oid relid)
+{
+    if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+        return NIL;
+    // Breadth first, siblings by OID: pg_partition_tree's order.
+    return list_delete_first(find_all_inheritors(relid, AccessShareLock, nullptr));
+}
+
+Oid parent_not_enabled(Oid relid)
+{
+    if (get_rel_relispartition(relid))
+        return InvalidOid;
+    Relation inherits = table_open(InheritsRelationId, AccessShareLock);
+    ScanKeyData key;
+    ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber, F_OIDEQ,
+                ObjectIdGetDatum(relid));
+    SysScanDesc scan =
+        systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true, nullptr, 1, &key);
+    List* parents = NIL;
+    HeapTuple tuple;
+    while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+        parents =
+            lappend_oid(parents, reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple))->inhparent);
+    systable_endscan(scan);
+    table_close(inherits, AccessShareLock);
+    ListCell* lc;
+    foreach (lc, parents) {
+        TupleDesc desc;
+        HeapTuple row = config_row(lfirst_oid(lc), &desc);
+        if (row == nullptr)
+            return lfirst_oid(lc);
+        heap_freetuple(row);
+        FreeTupleDesc(desc);
+    }
+    return InvalidOid;
+}
+
+namespace
+{
+
+// Is the predicate of index exactly "column IS NOT NULL" on attnum?
+bool only_not_null_on(Relation index, AttrNumber attnum)
+{
+    List* predicate = RelationGetIndexPredicate(index);
+    if (list_length(predicate) != 1 || !IsA(linitial(predicate), NullTest))
+        return false;
+    auto* test = static_cast<NullTest*>(linitial(predicate));
+    return test->nulltesttype == IS_NOT_NULL && test->arg != nullptr && IsA(test->arg, Var) &&
+           reinterpret_cast<Var*>(test->arg)->varattno == attnum;
+}
+
+} // namespace
+
+Oid deleted_rows_index(Oid relid, const char* column)
+{
+    AttrNumber attnum = get_attnum(relid, column);
+    if (attnum <= 0)
+        return InvalidOid;
+    Relation rel = relation_open(relid, AccessShareLock);
+    List* indexes = RelationGetIndexList(rel);
+    relation_close(rel, AccessShareLock);
+    Oid found = InvalidOid;
+    ListCell* lc;
+    foreach (lc, indexes) {
+        Relation index = index_open(lfirst_oid(lc), AccessShareLock);
+        Form_pg_index form = index->rd_index;
+        if (form->indnatts == 1 && !form->indisunique && form->indkey.values[0] == attnum &&
+            only_not_null_on(index, attnum))
+            found = RelationGetRelid(index);
+        index_close(index, AccessShareLock);
+        if (OidIsValid(found))
+            break;
+    }
+    return found;
+}
+
+const char* deleted_rows_index_name(Oid relid, const char* column)
+{
+    // left(table, 63 - length(column) - 9) || '_' || column || '_deleted',
+    // cut to a name: lengths in characters, as the SQL functions count them.
+    int column_chars = pg_mbstrlen(column);
+    Datum table = CStringGetTextDatum(get_rel_name(relid));
+    Datum kept = DirectFunctionCall2(text_left, table, Int32GetDatum(63 - column_chars - 9));
+    char* name = psprintf("%s_%s_deleted", TextDatumGetCString(kept), column);
+    Datum as_name = DirectFunctionCall1(text_name, CStringGetTextDatum(name));
+    return NameStr(*DatumGetName(as_name));
+}
+
+} // namespace softdelete
+
+namespace
+{
+
+// A table's columns and indexes are asked about: anything else has none.
+bool is_table(Oid relid)
+{
+    char relkind = get_rel_relkind(relid);
+    return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
+}
+
+} // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(softdelete_deleted_rows_index);
+Datum softdelete_deleted_rows_index(PG_FUNCTION_ARGS)
+{
+    Oid relid = PG_GETARG_OID(0);
+    Oid index = is_table(relid) ? softdelete::deleted_rows_index(relid, NameStr(*PG_GETARG_NAME(1)))
+                                : InvalidOid;
+    if (!OidIsValid(index))
+        PG_RETURN_NULL();
+    PG_RETURN_OID(index);
+}
+
+PG_FUNCTION_INFO_V1(softdelete_key_columns);
+Datum softdelete_key_columns(PG_FUNCTION_ARGS)
+{
+    Oid relid = PG_GETARG_OID(0);
+    List* names = is_table(relid) ? softdelete::key_column_names(relid) : NIL;
+    if (names == NIL)
+        PG_RETURN_NULL();
+    PG_RETURN_ARRAYTYPE_P(softdelete::name_array(names));
+}
+}
