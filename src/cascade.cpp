@@ -360,6 +360,26 @@ void require_live_parents(const TableConfig& table, const NotedRows& rows)
     }
 }
 
+// The parent rows a soft delete marked are locked FOR UPDATE before their
+// children are looked for. The soft delete's own UPDATE took FOR NO KEY
+// UPDATE, which PostgreSQL's foreign key check (FOR KEY SHARE) does not
+// wait for; FOR UPDATE makes it wait: a child insert that locked the row
+// first is waited for here, so the children are then read with it; one
+// that comes later waits for this transaction and then sees the parent
+// deleted (child_guard.cpp).
+void lock_deleted_parents(const TableConfig& parent, const NotedRows& rows)
+{
+    Source deleted = noted_keys(parent, false);
+    StringInfoData sql;
+    initStringInfo(&sql);
+    appendStringInfo(&sql, "SELECT FROM %s AS p WHERE ", table_name(parent.relid));
+    append_in(&sql, "p", parent.relid, parent.keys, parent.nkeys, deleted.value, deleted.from);
+    appendStringInfoString(&sql, " FOR UPDATE OF p");
+    Oid types[] = {JSONBOID};
+    Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys))};
+    (void)run_as_owner(relation_owner(parent.relid), sql.data, 1, types, args, false, true);
+}
+
 bool followed(Oid root)
 {
     return followed_by_cascade(root);
@@ -376,6 +396,8 @@ void follow_all()
         if (!table_config(rows.root, &parent))
             continue;
         List* keys = foreign_keys_to(rows.root);
+        if (keys != NIL && rows.action == Action::soft_delete)
+            lock_deleted_parents(parent, rows);
         ListCell* lc;
         foreach (lc, keys)
             follow(parent, *static_cast<ForeignKey*>(lfirst(lc)), rows);
