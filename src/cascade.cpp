@@ -18,6 +18,13 @@
 // deleted are never touched again (their stamp and mark stay), so a cycle
 // or a tree ends: every row changes at most once.
 //
+// A restored row must not be live under a deleted parent: its parents are
+// locked and checked. Before children are looked for, the deleted parents
+// are locked FOR UPDATE, which PostgreSQL's foreign key check waits for
+// (the child guard relies on it). Under REPEATABLE READ the statements read
+// with a new snapshot, so a child committed meanwhile is a serialization
+// failure, not a row passed over.
+//
 // The children's own rows join the work, until nothing is left. The
 // parent's rows reach the child statements as JSON parameters, never as SQL
 // text. PG regime.
