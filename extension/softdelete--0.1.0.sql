@@ -516,17 +516,6 @@ CREATE FUNCTION softdelete_internal.deleted_rows_index(tbl regclass, col name) R
 CREATE FUNCTION softdelete_internal.key_columns(tbl regclass) RETURNS name[]
     AS 'MODULE_PATHNAME', 'softdelete_key_columns' LANGUAGE C STABLE STRICT;
 
--- What enable() does to one table, in order, without doing it: one row per
--- action it reports, with the statements that carry it out ($1 is args).
--- Everything it refuses, it refuses here, before the first change. Read from
--- the catalog in C (catalog_plan.cpp).
-CREATE FUNCTION softdelete_internal.plan_table(tbl regclass, column_name name, retention interval,
-    archive boolean, archive_retention interval, cascade boolean, pii_columns name[],
-    undo_window interval, log_events boolean, notify boolean)
-    RETURNS TABLE (relid regclass, action text, object text, statements text[], args jsonb)
-    AS 'MODULE_PATHNAME', 'softdelete_plan_table' LANGUAGE C
-    SET search_path = pg_catalog, pg_temp;
-
 -- Writes tbl's row in softdelete.tables from enable()'s options (a jsonb
 -- object), at the point of enable() where the primary key and the table's
 -- own row level security are what they were before enable().
@@ -558,8 +547,10 @@ BEGIN
 END
 $$;
 
--- enable()'s plan: the table's steps, then (cascade) those of every table
--- that references it (at any depth, through foreign keys) and is not enabled
+-- enable()'s plan, without doing it: one row per action it reports, with the
+-- statements that carry it out ($1 is args); everything it refuses, it
+-- refuses here, before the first change. The table's steps, then (cascade)
+-- those of every table that references it (at any depth, through foreign keys) and is not enabled
 -- yet, which gets the default options. A child that cannot be enabled fails
 -- the whole call, named. Read from the catalog in C (catalog_plan.cpp).
 CREATE FUNCTION softdelete_internal.enable_plan(tbl regclass, column_name name, retention interval,

@@ -1,5 +1,5 @@
-// softdelete_internal.plan_table(tbl, column_name, options...): what enable()
-// does to one table, in order, without doing it. One row per action it
+// softdelete_internal.enable_plan(tbl, column_name, options...): what enable()
+// does, in order, without doing it; plan_table() is one table's part. One row per action it
 // reports, with the statement that carries it out ($1 is args). Everything
 // enable() refuses, it refuses here, before the first change, so enable(),
 // its dry run and the cascade (enable_plan) share one plan. The facts come
@@ -440,7 +440,7 @@ Interval* interval_arg(FunctionCallInfo fcinfo, int n)
 namespace
 {
 
-// The options of plan_table() and enable_plan(), which share a signature.
+// The options of enable_plan().
 softdelete::EnableOptions options_of(FunctionCallInfo fcinfo)
 {
     if (PG_ARGISNULL(0))
@@ -491,15 +491,6 @@ Datum return_rows(FunctionCallInfo fcinfo, List* rows)
 } // namespace
 
 extern "C" {
-
-PG_FUNCTION_INFO_V1(softdelete_plan_table);
-Datum softdelete_plan_table(PG_FUNCTION_ARGS)
-{
-    softdelete::EnableOptions options = options_of(fcinfo);
-    InitMaterializedSRF(fcinfo, 0);
-    return return_rows(
-        fcinfo, softdelete::entry_guard([&options] { return softdelete::plan_table(options); }));
-}
 
 PG_FUNCTION_INFO_V1(softdelete_enable_plan);
 Datum softdelete_enable_plan(PG_FUNCTION_ARGS)
