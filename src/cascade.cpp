@@ -97,6 +97,23 @@ void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* col
     appendStringInfo(sql, " FROM %s)", source);
 }
 
+// One batch of a table's noted rows, their JSON parsed once for every
+// statement that reads them.
+struct Batch {
+    Action action;
+    Datum keys;           // jsonb array of the rows' keys
+    Datum deleted_by_ops; // restores: jsonb array of the operations that had deleted them
+};
+
+Batch parsed(const NotedRows& rows)
+{
+    Batch batch = {rows.action, DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys)),
+                   (Datum)0};
+    if (rows.deleted_by_ops != nullptr)
+        batch.deleted_by_ops = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.deleted_by_ops));
+    return batch;
+}
+
 // Where the parent's rows come from in a child statement: a FROM item that
 // names them w, how to read referenced column i of w.k, and the deleting
 // operation of a restored row.
@@ -150,14 +167,13 @@ bool references_key(const TableConfig& parent, const ForeignKey& fk)
 // primary key reads them from the keys; one to another unique key looks
 // them up in the parent, as its owner, into one JSON array of rows
 // [value, ..., op]. Returns false when no parent row is left.
-bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const NotedRows& rows,
+bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batch& rows,
                      Source* out, Datum* args, int* nargs)
 {
     bool restore = rows.action == Action::restore;
     Source keys = noted_keys(parent, restore);
-    args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys));
-    args[1] =
-        restore ? DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.deleted_by_ops)) : (Datum)0;
+    args[0] = rows.keys;
+    args[1] = rows.deleted_by_ops;
     *nargs = restore ? 2 : 1;
     if (references_key(parent, fk)) {
         *out = keys;
@@ -208,19 +224,17 @@ void append_referencing(StringInfo sql, const ForeignKey& fk, const Source& pare
 
 // Live child rows refuse the parent's soft delete: 23503, as PostgreSQL's
 // own foreign key check would say it, naming the child.
-void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const Source& parents,
-                          Datum* args, int nargs, const char* why)
+void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const TableConfig* child,
+                          const Source& parents, Datum* args, int nargs, const char* why)
 {
-    TableConfig child;
-    bool child_enabled = table_config(fk.child, &child);
     StringInfoData sql;
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', ', ");
     append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
     appendStringInfo(&sql, ") FROM %s AS c WHERE ", table_name(fk.child));
     append_referencing(&sql, fk, parents, false, InvalidAttrNumber);
-    if (child_enabled)
-        appendStringInfo(&sql, " AND c.%s IS NULL", column_name(fk.child, child.deleted_at));
+    if (child != nullptr)
+        appendStringInfo(&sql, " AND c.%s IS NULL", column_name(fk.child, child->deleted_at));
     appendStringInfoString(&sql, " LIMIT 1");
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement found =
@@ -246,7 +260,7 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
 }
 
 // One foreign key, for one batch of the parent's rows.
-void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& rows)
+void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
 {
     bool restore = rows.action == Action::restore;
     bool follows =
@@ -266,13 +280,13 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& ro
     if (!referenced_rows(parent, fk, rows, &parents, args, &nargs))
         return;
     if (restricts) {
-        refuse_if_referenced(parent, fk, parents, args, nargs,
+        refuse_if_referenced(parent, fk, child_enabled ? &child : nullptr, parents, args, nargs,
                              "The foreign key is ON DELETE RESTRICT: delete or move the "
                              "referencing rows first.");
         return;
     }
     if (!child_enabled) {
-        refuse_if_referenced(parent, fk, parents, args, nargs,
+        refuse_if_referenced(parent, fk, nullptr, parents, args, nargs,
                              "The referencing table is not enabled for soft delete, so its rows "
                              "cannot follow: enable it with softdelete.enable(), or enable the "
                              "referenced table with cascade => false.");
@@ -300,7 +314,7 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const NotedRows& ro
 // references are locked FOR SHARE (which a soft delete's FOR NO KEY UPDATE
 // waits for, so none can be deleted until this transaction ends) and must
 // be live, else 23503. A parent restored by the same statement is live.
-void require_live_parents(const TableConfig& table, const NotedRows& rows)
+void require_live_parents(const TableConfig& table, const Batch& rows)
 {
     List* keys = foreign_keys_of(table.root);
     ListCell* lc;
@@ -322,7 +336,7 @@ void require_live_parents(const TableConfig& table, const NotedRows& rows)
             appendStringInfo(&sql, " AND c.%s IS NOT NULL",
                              column_name(fk.child, fk.child_columns[i]));
         Oid types[] = {JSONBOID};
-        Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys))};
+        Datum args[] = {rows.keys};
         OwnerStatement referenced =
             run_as_owner(relation_owner(fk.child), sql.data, 1, types, args, false, true);
         if (referenced.first_value == nullptr)
@@ -374,7 +388,7 @@ void require_live_parents(const TableConfig& table, const NotedRows& rows)
 // first is waited for here, so the children are then read with it; one
 // that comes later waits for this transaction and then sees the parent
 // deleted (child_guard.cpp).
-void lock_deleted_parents(const TableConfig& parent, const NotedRows& rows)
+void lock_deleted_parents(const TableConfig& parent, const Batch& rows)
 {
     Source deleted = noted_keys(parent, false);
     StringInfoData sql;
@@ -383,13 +397,8 @@ void lock_deleted_parents(const TableConfig& parent, const NotedRows& rows)
     append_in(&sql, "p", parent.relid, parent.keys, parent.nkeys, deleted.value, deleted.from);
     appendStringInfoString(&sql, " FOR UPDATE OF p");
     Oid types[] = {JSONBOID};
-    Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys))};
+    Datum args[] = {rows.keys};
     (void)run_as_owner(relation_owner(parent.relid), sql.data, 1, types, args, false, true);
-}
-
-bool followed(Oid root)
-{
-    return followed_by_cascade(root);
 }
 
 void follow_all()
@@ -397,12 +406,13 @@ void follow_all()
     MemoryContext work =
         AllocSetContextCreate(CurrentMemoryContext, "softdelete cascade", ALLOCSET_DEFAULT_SIZES);
     MemoryContext old = MemoryContextSwitchTo(work);
-    NotedRows rows;
-    while (take_noted_rows(followed, &rows)) {
+    NotedRows noted;
+    while (take_noted_rows(followed_by_cascade, &noted)) {
         TableConfig parent;
-        if (!table_config(rows.root, &parent))
+        if (!table_config(noted.root, &parent))
             continue;
-        List* keys = foreign_keys_to(rows.root);
+        Batch rows = parsed(noted);
+        List* keys = foreign_keys_to(noted.root);
         if (keys != NIL && rows.action == Action::soft_delete)
             lock_deleted_parents(parent, rows);
         ListCell* lc;

@@ -313,8 +313,15 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
     foreach (lc, pending) {
         auto* p = static_cast<Pending*>(lfirst(lc));
         if ((p->action != Action::soft_delete && p->action != Action::restore) ||
-            p->keys.len == p->keys_taken || !wanted(p->root))
+            p->keys.len == p->keys_taken)
             continue;
+        if (!wanted(p->root)) {
+            // Asked once: whether a foreign key follows a table does not
+            // change within a statement.
+            p->keys_taken = p->keys.len;
+            p->ops_taken = p->ops.len;
+            continue;
+        }
         out->op = p->op;
         out->root = p->root;
         out->action = p->action;
