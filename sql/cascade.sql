@@ -166,6 +166,54 @@ SET ROLE cas_admin;
 SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
 RESET ROLE;
 
+-- Other statement shapes cascade the same way, each as one operation: a
+-- MERGE that deletes, an upsert that marks the row, a writable CTE, and a
+-- SECURITY DEFINER function owned by another role (the cascade runs as each
+-- child's owner whoever called).
+SET ROLE cas_app;
+MERGE INTO users u USING (VALUES (3)) v(id) ON u.id = v.id WHEN MATCHED THEN DELETE;
+SELECT * FROM live();
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+SET ROLE cas_app;
+INSERT INTO users (id, email) VALUES (3, 'u3') ON CONFLICT (id) DO UPDATE SET deleted_at = now();
+SELECT * FROM live();
+RESET ROLE;
+SELECT table_name, row_count FROM softdelete.events
+ WHERE op = (SELECT max(op) FROM softdelete.events) ORDER BY id;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+SET ROLE cas_app;
+WITH d AS (DELETE FROM users WHERE id = 3 RETURNING id) SELECT count(*) AS deleted FROM d;
+SELECT * FROM live();
+RESET ROLE;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+CREATE ROLE cas_definer;
+GRANT USAGE ON SCHEMA cas TO cas_definer;
+GRANT SELECT, DELETE ON users TO cas_definer;  -- nothing on posts or comments
+CREATE FUNCTION cas.close_account(uid int) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = cas, pg_temp AS 'DELETE FROM cas.users WHERE id = uid';
+ALTER FUNCTION cas.close_account(int) OWNER TO cas_definer;
+GRANT EXECUTE ON FUNCTION cas.close_account(int) TO cas_app;
+SET ROLE cas_app;
+SELECT close_account(3);
+SELECT * FROM live();
+RESET ROLE;
+SELECT actor, table_name, row_count FROM softdelete.events
+ WHERE op = (SELECT max(op) FROM softdelete.events) ORDER BY id;
+SET ROLE cas_admin;
+SELECT softdelete.undo(max(op)) AS restored FROM softdelete.events;
+RESET ROLE;
+DROP FUNCTION cas.close_account(int);
+REVOKE ALL ON SCHEMA cas FROM cas_definer;
+REVOKE ALL ON users FROM cas_definer;
+DROP ROLE cas_definer;
+
 -- A savepoint rolled back takes its cascade with it.
 BEGIN;
 SET LOCAL ROLE cas_app;
