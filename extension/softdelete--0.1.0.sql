@@ -318,6 +318,11 @@ $$;
 -- Visibility, triggers and RLS on one relation (the table or a partition).
 -- root is the enabled table whose owner and readers decide. What it would
 -- install is enable()'s plan (catalog_enforcement.cpp reads it).
+-- 55000 when rel has a policy or trigger named like softdelete's that
+-- softdelete did not make (catalog_enforcement.cpp).
+CREATE FUNCTION softdelete_internal.refuse_foreign_enforcement(rel regclass) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_refuse_foreign_enforcement' LANGUAGE C STABLE STRICT;
+
 CREATE FUNCTION softdelete_internal.install_enforcement(rel regclass, root regclass, col name, key_columns name[])
     RETURNS SETOF text
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -327,24 +332,9 @@ DECLARE
     log_args text := (SELECT string_agg(format('%L', a), ', ' ORDER BY o)
                         FROM unnest(col || key_columns) WITH ORDINALITY AS k(a, o));
 BEGIN
-    -- Objects are recognised by name below, so a name taken by someone else
-    -- would leave the table without them. Only softdelete (or a superuser)
-    -- can create objects that call into softdelete_internal.
-    IF EXISTS (SELECT FROM pg_policy p
-                WHERE p.polrelid = rel AND p.polname = 'softdelete_visibility'
-                  AND (p.polpermissive OR p.polcmd <> '*'
-                       OR strpos(pg_get_expr(p.polqual, p.polrelid), 'softdelete_internal.include_deleted(') = 0))
-       OR EXISTS (SELECT FROM pg_trigger t
-                   WHERE t.tgrelid = rel AND NOT t.tgisinternal
-                     AND t.tgname IN ('softdelete_guard_truncate', 'softdelete_backstop',
-                                      'softdelete_log_delete', 'softdelete_child_guard')
-                     AND t.tgfoid NOT IN ('softdelete_internal.guard_truncate()'::regprocedure,
-                                          'softdelete_internal.soft_delete_row()'::regprocedure,
-                                          'softdelete_internal.log_changes()'::regprocedure,
-                                          'softdelete_internal.guard_child()'::regprocedure)) THEN
-        RAISE EXCEPTION 'table % has a policy or trigger with the name of one of softdelete''s that softdelete did not create', rel
-            USING ERRCODE = '55000', HINT = 'Drop or rename it, then call softdelete.enable() again.';
-    END IF;
+    -- Objects are recognised by name below: a name taken by someone else is
+    -- refused (the same check as enable()'s plan).
+    PERFORM softdelete_internal.refuse_foreign_enforcement(rel);
     IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = rel AND polname = 'softdelete_visibility') THEN
         EXECUTE format(
             'CREATE POLICY softdelete_visibility ON %s AS RESTRICTIVE FOR ALL TO PUBLIC '

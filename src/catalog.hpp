@@ -54,10 +54,13 @@ bool index_is_live_only(Relation index, const char* column);
 // kept as they are, each with a WARNING saying why.
 List* uniques_to_convert(Oid relid, const char* column);
 
+// Refuses (55000) when rel has a policy or trigger with one of softdelete's
+// names that softdelete did not make.
+void refuse_foreign_enforcement(Oid rel);
+
 // What install_enforcement(rel, root, ...) would install on rel (a table or
-// one of its partitions), one text per object, as it reports them. Refuses
-// (55000) when a policy or trigger has one of softdelete's names and was not
-// made by softdelete.
+// one of its partitions), one text per object, as it reports them, after
+// refuse_foreign_enforcement().
 List* enforcement_to_install(Oid rel);
 
 // relid, or the top of the partition tree it belongs to

@@ -116,18 +116,23 @@ bool foreign_trigger(Oid rel)
 
 } // namespace
 
-List* enforcement_to_install(Oid rel)
+// Objects are recognised by name, so a name taken by someone else would leave
+// the table without them. Only softdelete (or a superuser) can create
+// objects that call into softdelete_internal.
+void refuse_foreign_enforcement(Oid rel)
 {
-    // Objects are recognised by name, so a name taken by someone else would
-    // leave the table without them. Only softdelete (or a superuser) can
-    // create objects that call into softdelete_internal.
-    const char* name = relation_text(rel);
     if (foreign_visibility_policy(rel) || foreign_trigger(rel))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("table %s has a policy or trigger with the name of one of "
                                "softdelete's that softdelete did not create",
-                               name),
+                               relation_text(rel)),
                         errhint("Drop or rename it, then call softdelete.enable() again.")));
+}
+
+List* enforcement_to_install(Oid rel)
+{
+    refuse_foreign_enforcement(rel);
+    const char* name = relation_text(rel);
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
     if (!HeapTupleIsValid(tuple))
         elog(ERROR, "cache lookup failed for relation %u", rel);
@@ -165,3 +170,20 @@ List* enforcement_to_install(Oid rel)
 }
 
 } // namespace softdelete
+
+extern "C" {
+
+// softdelete_internal.refuse_foreign_enforcement(rel): the same refusal for
+// install_enforcement(), which also runs outside enable()'s plan (a new
+// partition).
+PG_FUNCTION_INFO_V1(softdelete_refuse_foreign_enforcement);
+Datum softdelete_refuse_foreign_enforcement(PG_FUNCTION_ARGS)
+{
+    Oid rel = PG_GETARG_OID(0);
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rel)))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", rel)));
+    softdelete::refuse_foreign_enforcement(rel);
+    PG_RETURN_VOID();
+}
+}
