@@ -1030,18 +1030,18 @@ BEGIN
         -- A foreign key added or dropped changes the columns the guard watches.
         PERFORM softdelete_internal.install_child_guard(rel);
         FOR part IN
-            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns,
-                   EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = t.relid
-                                                     AND p.polname = 'softdelete_visibility') AS covered
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns
               FROM pg_partition_tree(rel) t
               JOIN pg_class c ON c.oid = t.relid AND c.relispartition
               CROSS JOIN LATERAL (SELECT a.relid FROM pg_partition_ancestors(t.relid) a) anc
               JOIN softdelete.tables cfg ON cfg.relid = anc.relid
         LOOP
-            IF NOT part.covered THEN
-                PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
-                                                                part.key_columns);
-            END IF;
+            -- Every time, not only when no policy of that name is there: it
+            -- adds only what is missing, and refuses a decoy (a policy named
+            -- softdelete_visibility that softdelete did not make would leave
+            -- the partition open when queried directly).
+            PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
+                                                            part.key_columns);
             -- An attached table brings its own full unique indexes along.
             FOR step IN SELECT softdelete_internal.convert_uniques(part.partition, part.column_name) LOOP
                 RAISE NOTICE '%: %', step, part.partition;

@@ -169,6 +169,14 @@ CREATE TRIGGER softdelete_backstop BEFORE DELETE ON fc.decoy
     FOR EACH ROW EXECUTE FUNCTION fc.pass();
 SELECT * FROM softdelete.enable('fc.decoy');
 \echo SQLSTATE :SQLSTATE
+-- The same decoy on a table attached later as a partition of an enabled
+-- table: the attach is refused, so no partition goes without enforcement.
+CREATE TABLE fc.orders_asia (LIKE fc.orders);
+CREATE POLICY softdelete_visibility ON fc.orders_asia USING (true);
+ALTER TABLE fc.orders ATTACH PARTITION fc.orders_asia FOR VALUES IN ('asia');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS attached FROM pg_inherits WHERE inhrelid = 'fc.orders_asia'::regclass;
+DROP TABLE fc.orders_asia;
 -- A table that inherits from one that is not enabled: reads through the
 -- parent would show its deleted rows (0A000).
 CREATE TABLE fc.base (id int PRIMARY KEY);
