@@ -403,6 +403,7 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
     // A copy: the relcache may rebuild its list while the checks run.
     auto* fkeys = static_cast<List*>(copyObjectImpl(RelationGetFKeyList(child)));
     bool connected = false;
+    bool incremented = false;
     ListCell* lc;
     foreach (lc, fkeys) {
         auto* fk = static_cast<ForeignKeyCacheInfo*>(lfirst(lc));
@@ -423,8 +424,11 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
         }
         if (!key->direct && key->plan == nullptr)
             key->plan = prepare_check(*fk, child, *key);
-        // Rows this statement wrote are visible to the check.
-        CommandCounterIncrement();
+        // Rows this statement wrote are visible to the check (once a row).
+        if (!incremented) {
+            CommandCounterIncrement();
+            incremented = true;
+        }
         auto live = [&](Snapshot snapshot) {
             return key->direct ? referenced_row_live_direct(*key, values, snapshot)
                                : referenced_row_live(*key, values, snapshot);
