@@ -214,6 +214,43 @@ REVOKE ALL ON SCHEMA cas FROM cas_definer;
 REVOKE ALL ON users FROM cas_definer;
 DROP ROLE cas_definer;
 
+-- A restore is for admins of every table it reaches: the owner of a parent
+-- table who is no admin of the child's table cannot restore what the
+-- cascade marked there (42501, nothing restored), and can restore a parent
+-- whose delete marked nothing there.
+CREATE ROLE cas_shop_owner;
+CREATE ROLE cas_item_owner;
+GRANT USAGE, CREATE ON SCHEMA cas TO cas_shop_owner, cas_item_owner;
+SET ROLE cas_shop_owner;
+CREATE TABLE shops (id int PRIMARY KEY);
+INSERT INTO shops VALUES (1), (2);
+GRANT SELECT, REFERENCES ON shops TO cas_item_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('shops');
+RESET ROLE;
+SET ROLE cas_item_owner;
+CREATE TABLE items (id int PRIMARY KEY, shop_id int REFERENCES shops);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('items');
+RESET client_min_messages;
+INSERT INTO items VALUES (1, 1);
+-- Says when the child's own code runs: not for a caller refused there.
+CREATE FUNCTION cas.items_touched() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'items trigger ran as %', current_user; RETURN NEW; END $$;
+CREATE TRIGGER items_touched AFTER UPDATE ON items FOR EACH ROW EXECUTE FUNCTION cas.items_touched();
+RESET ROLE;
+SET ROLE cas_shop_owner;
+DELETE FROM shops;
+SELECT softdelete.restore('cas.shops', 1);
+\echo :LAST_ERROR_SQLSTATE
+SELECT softdelete.restore('cas.shops', 2);
+RESET ROLE;
+SELECT 'shops' AS t, id, deleted_at IS NOT NULL AS deleted FROM shops
+UNION ALL SELECT 'items', id, deleted_at IS NOT NULL FROM items ORDER BY 1 DESC, 2;
+DROP TABLE items, shops;
+DROP FUNCTION cas.items_touched();
+REVOKE ALL ON SCHEMA cas FROM cas_shop_owner, cas_item_owner;
+DROP ROLE cas_shop_owner, cas_item_owner;
+
 -- A savepoint rolled back takes its cascade with it.
 BEGIN;
 SET LOCAL ROLE cas_app;

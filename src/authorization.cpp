@@ -56,7 +56,7 @@ static bool owns_table(Oid root)
     return owns_table(GetUserId(), root);
 }
 
-static bool is_admin_role(Oid member, Oid root)
+bool is_admin_role(Oid member, Oid root)
 {
     return owns_table(member, root) || has_role(member, "softdelete_admin");
 }

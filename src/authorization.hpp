@@ -8,6 +8,8 @@ namespace softdelete
 
 // Superuser, a member of the table owner's role, or of softdelete_admin.
 bool is_admin(Oid root);
+// The same about another role (the caller of the public API).
+bool is_admin_role(Oid member, Oid root);
 // Raises 42501 unless the current role is an admin; what: "restore rows of".
 void require_admin(Oid relid, Oid root, const char* what);
 // The same about another role (the caller of the public API).
