@@ -86,6 +86,26 @@ $lz4$;
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events', '');
 SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 
+-- One row per purge of one table, by the lifecycle worker or by
+-- softdelete.purge(). The worker commits its counts with each batch, so they
+-- stay true after a crash; a run it left 'running' is marked 'failed' when
+-- the worker next comes to that database.
+CREATE TABLE softdelete.runs (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    started_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    finished_at   timestamptz,
+    relid         oid         NOT NULL,
+    table_name    text        NOT NULL,
+    started_by    text        NOT NULL CHECK (started_by IN ('worker', 'purge()')),
+    status        text        NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
+    rows_archived bigint      NOT NULL DEFAULT 0,
+    rows_purged   bigint      NOT NULL DEFAULT 0,
+    error         text
+);
+CREATE INDEX runs_relid_started_at_idx ON softdelete.runs (relid, started_at);
+SELECT pg_catalog.pg_extension_config_dump('softdelete.runs', '');
+SELECT pg_catalog.pg_extension_config_dump('softdelete.runs_id_seq', '');
+
 -------------------------------------------------------------------------------
 -- C entry points
 -------------------------------------------------------------------------------
@@ -1180,6 +1200,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
+GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
 
 -- A WARNING, not a NOTICE: PostgreSQL runs extension scripts with
 -- client_min_messages raised to WARNING, so a NOTICE would never be seen.

@@ -66,7 +66,7 @@ Oid relation_of(RangeVar* relation)
     return relation == nullptr ? InvalidOid : RangeVarGetRelid(relation, NoLock, true);
 }
 
-// softdelete.tables or softdelete.events, or nullptr.
+// softdelete.tables, softdelete.events or softdelete.runs, or nullptr.
 const char* extension_table_name(Oid relid)
 {
     if (!OidIsValid(relid))
@@ -75,6 +75,8 @@ const char* extension_table_name(Oid relid)
         return "softdelete.tables";
     if (relid == extension_table("events"))
         return "softdelete.events";
+    if (relid == extension_table("runs"))
+        return "softdelete.runs";
     return nullptr;
 }
 
@@ -111,9 +113,10 @@ bool extension_schema(const char* name)
              config ? errdetail("%s holds the configuration of every enabled table; its triggers "
                                 "keep it from being edited by hand.",
                                 name)
-                    : errdetail("%s is the log of deletes, restores and hard deletes; only the "
-                                "extension writes it.",
-                                name),
+                    : errdetail("%s is the log of %s; only the extension writes it.", name,
+                                strcmp(name, "softdelete.runs") == 0
+                                    ? "purge runs"
+                                    : "deletes, restores and hard deletes"),
              errhint("Change soft delete with softdelete.enable() and softdelete.disable(); the "
                      "extension maintains %s itself.",
                      name)));

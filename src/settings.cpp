@@ -21,6 +21,8 @@ namespace softdelete
 
 bool include_deleted = false;
 bool hard_delete = false;
+int naptime = 60;
+int batch_size = 10000;
 
 namespace
 {
@@ -234,6 +236,19 @@ void define_settings()
     DefineCustomStringVariable("softdelete.reason", "Why rows are being deleted.",
                                "Recorded in delete_reason and in softdelete.events.",
                                &reason_setting, "", PGC_USERSET, 0, nullptr, nullptr, nullptr);
+    // Both are read by the lifecycle worker, which reloads them on SIGHUP,
+    // and batch_size also by softdelete.purge().
+    DefineCustomIntVariable("softdelete.naptime",
+                            "How long the lifecycle worker waits between two looks at the "
+                            "databases.",
+                            "A row is purged at most naptime (plus run time) after its retention "
+                            "ends.",
+                            &naptime, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                            nullptr);
+    DefineCustomIntVariable("softdelete.batch_size",
+                            "The most rows one purge transaction archives or removes.", nullptr,
+                            &batch_size, 10000, 1, 1000000000, PGC_SIGHUP, 0, nullptr, nullptr,
+                            nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("softdelete");
     MarkGUCPrefixReserved("softdelete_internal");

@@ -10,6 +10,10 @@ namespace softdelete
 extern bool include_deleted;
 // softdelete.hard_delete: an admin's DELETE and TRUNCATE really remove rows.
 extern bool hard_delete;
+// softdelete.naptime (seconds) and softdelete.batch_size: the lifecycle
+// worker's pace, set in postgresql.conf (SIGHUP).
+extern int naptime;
+extern int batch_size;
 
 void define_settings();
 
