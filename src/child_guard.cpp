@@ -35,6 +35,7 @@
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
 #include "authorization.hpp"
+#include "child_guard.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
 
@@ -104,11 +105,16 @@ void on_constraint_invalidation(Datum, int, uint32)
     forget_keys(InvalidOid);
 }
 
+void on_transaction(XactEvent event, void*);
+void on_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, void*);
+
 void create_cache()
 {
     keys = oid_hash("softdelete guarded foreign keys", sizeof(GuardedKey), 32, CacheMemoryContext);
     CacheRegisterRelcacheCallback(on_relcache_invalidation, (Datum)0);
     CacheRegisterSyscacheCallback(CONSTROID, on_constraint_invalidation, (Datum)0);
+    RegisterXactCallback(on_transaction, nullptr);
+    RegisterSubXactCallback(on_subtransaction, nullptr);
 }
 
 // "SELECT col IS NULL FROM ONLY parent x WHERE pk1 = $1 AND ...": the
@@ -359,36 +365,149 @@ bool referenced_row_live(const GuardedKey& key, Datum* values, Snapshot snapshot
     return isnull || DatumGetBool(live);
 }
 
+// The direct check's index scans, kept open from one row to the next until
+// the outermost statement ends: opening the two relations, a btree scan
+// (whose state is several kilobytes) and a slot for every row cost about as
+// much as the lookup itself. They belong to a resource owner of their own,
+// a child of the transaction's, so that a subtransaction's end neither
+// frees them under us nor complains about them; the transaction's end frees
+// that owner with everything in it.
+struct OpenProbe {
+    Oid conoid;
+    Relation parent;
+    Relation index;
+    IndexScanDesc scan;
+    TupleTableSlot* slot;
+};
+
+constexpr int max_open_probes = 8;
+OpenProbe open_probes[max_open_probes];
+int n_open_probes = 0;
+ResourceOwner probe_owner = nullptr;
+MemoryContext probe_context = nullptr;
+// A probe is being used: nothing may close it (an operator's function can
+// run a statement of its own).
+bool probing = false;
+// A subtransaction ended in an error while a probe was in use: its scan
+// state is not to be trusted; the probes are closed before the next use.
+bool probes_suspect = false;
+
+void close_probes()
+{
+    if (n_open_probes == 0 || probing)
+        return;
+    ResourceOwner caller = CurrentResourceOwner;
+    CurrentResourceOwner = probe_owner;
+    for (int i = 0; i < n_open_probes; i++) {
+        OpenProbe& probe = open_probes[i];
+        index_endscan(probe.scan);
+        ExecDropSingleTupleTableSlot(probe.slot);
+        index_close(probe.index, NoLock);
+        table_close(probe.parent, NoLock);
+    }
+    CurrentResourceOwner = caller;
+    n_open_probes = 0;
+    probes_suspect = false;
+}
+
+// The transaction's end releases and deletes the owner (a child of the
+// transaction's) and the context; what is still open is closed before a
+// commit, where a leftover pin or reference would be reported as a leak.
+void on_transaction(XactEvent event, void*)
+{
+    switch (event) {
+    case XACT_EVENT_PRE_COMMIT:
+    case XACT_EVENT_PARALLEL_PRE_COMMIT:
+    case XACT_EVENT_PRE_PREPARE:
+        probing = false;
+        close_probes();
+        break;
+    case XACT_EVENT_COMMIT:
+    case XACT_EVENT_PARALLEL_COMMIT:
+    case XACT_EVENT_ABORT:
+    case XACT_EVENT_PARALLEL_ABORT:
+    case XACT_EVENT_PREPARE:
+        n_open_probes = 0;
+        probing = false;
+        probes_suspect = false;
+        probe_owner = nullptr;
+        probe_context = nullptr;
+        break;
+    }
+}
+
+void on_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, void*)
+{
+    if (event == SUBXACT_EVENT_ABORT_SUB && probing) {
+        probing = false;
+        probes_suspect = true;
+    }
+}
+
+OpenProbe& open_probe(const GuardedKey& key, Snapshot snapshot)
+{
+    if (probes_suspect)
+        close_probes();
+    for (int i = 0; i < n_open_probes; i++) {
+        const OpenProbe& open = open_probes[i];
+        if (open.conoid == key.conoid && RelationGetRelid(open.index) == key.index &&
+            RelationGetRelid(open.parent) == key.confrelid)
+            return open_probes[i];
+    }
+    if (n_open_probes == max_open_probes)
+        close_probes();
+    if (probe_owner == nullptr) {
+        probe_owner = ResourceOwnerCreate(TopTransactionResourceOwner, "softdelete child guard");
+        probe_context = AllocSetContextCreate(TopTransactionContext, "softdelete child guard",
+                                              ALLOCSET_SMALL_SIZES);
+    }
+    ResourceOwner caller = CurrentResourceOwner;
+    MemoryContext caller_context = MemoryContextSwitchTo(probe_context);
+    CurrentResourceOwner = probe_owner;
+    OpenProbe& probe = open_probes[n_open_probes];
+    probe.conoid = key.conoid;
+    probe.parent = table_open(key.confrelid, AccessShareLock);
+    probe.index = index_open(key.index, AccessShareLock);
+    probe.slot = table_slot_create(probe.parent, nullptr);
+    // The snapshot is given again for every row (see referenced_row_live_direct).
+    probe.scan = index_beginscan(probe.parent, probe.index, snapshot, key.nkeys, 0);
+    n_open_probes++;
+    CurrentResourceOwner = caller;
+    MemoryContextSwitchTo(caller_context);
+    return probe;
+}
+
 // The same as referenced_row_live, without planning or executing a query:
 // the row is found through the unique index with the snapshot SPI would
 // take. No privilege is checked and no row security applies, as for the
 // parent's owner outside FORCE.
 bool referenced_row_live_direct(const GuardedKey& key, const Datum* values, Snapshot taken)
 {
-    Relation parent = table_open(key.confrelid, AccessShareLock);
-    Relation index = index_open(key.index, AccessShareLock);
     PushActiveSnapshot(taken);
     UpdateActiveSnapshotCommandId();
-    Snapshot snapshot = GetActiveSnapshot();
+    OpenProbe& probe = open_probe(key, GetActiveSnapshot());
     ScanKeyData scankeys[INDEX_MAX_KEYS];
     for (int k = 0; k < key.nkeys; k++) {
         scankeys[k] = key.scankeys[k];
         scankeys[k].sk_argument = values[key.value_of[k]];
     }
-    TupleTableSlot* slot = table_slot_create(parent, nullptr);
-    IndexScanDesc scan = index_beginscan(parent, index, snapshot, key.nkeys, 0);
-    index_rescan(scan, scankeys, key.nkeys, nullptr, 0);
+    ResourceOwner caller = CurrentResourceOwner;
+    CurrentResourceOwner = probe_owner;
+    probing = true;
+    // A scan reads with the snapshot it holds; each row has its own.
+    probe.scan->xs_snapshot = GetActiveSnapshot();
+    index_rescan(probe.scan, scankeys, key.nkeys, nullptr, 0);
     bool live = true;
-    if (index_getnext_slot(scan, ForwardScanDirection, slot)) {
+    if (index_getnext_slot(probe.scan, ForwardScanDirection, probe.slot)) {
         bool isnull = false;
-        slot_getattr(slot, key.tombstone, &isnull);
+        slot_getattr(probe.slot, key.tombstone, &isnull);
         live = isnull;
     }
-    index_endscan(scan);
-    ExecDropSingleTupleTableSlot(slot);
+    ExecClearTuple(probe.slot);
+    probe.scan->xs_snapshot = InvalidSnapshot;
+    probing = false;
+    CurrentResourceOwner = caller;
     PopActiveSnapshot();
-    index_close(index, NoLock);
-    table_close(parent, NoLock);
     return live;
 }
 
@@ -454,6 +573,12 @@ void guard_row(Relation child, HeapTuple row, HeapTuple old_row)
 }
 
 } // namespace
+
+// The guard's open index scans are closed when the outermost statement ends.
+void end_child_guard_statement()
+{
+    close_probes();
+}
 
 } // namespace softdelete
 

@@ -9,6 +9,7 @@
 // each ExecutorRun (a cursor's FETCH is one); only at the outermost level.
 #include "executor_hooks.hpp"
 #include "cascade.hpp"
+#include "child_guard.hpp"
 #include "operations.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
@@ -80,6 +81,8 @@ void finish_hook(QueryDesc* query)
         finishing = outer;
     }
     PG_END_TRY();
+    if (finishing == nullptr)
+        end_child_guard_statement();
     if (run_depth == 0 && finishing == nullptr)
         end_of_statement();
 }
