@@ -319,6 +319,35 @@ SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, name
   FROM sdel.users WHERE id IN (44, 45, 46) ORDER BY id;
 
 -------------------------------------------------------------------------------
+-- 13. A soft delete writes the tombstone columns as an UPDATE of them would:
+--     a trigger on UPDATE OF deleted_at fires, one on UPDATE OF name does
+--     not. (PostgreSQL also tells each index whether the UPDATE changed its
+--     columns, from the same record.)
+-------------------------------------------------------------------------------
+SET ROLE sdel_owner;
+CREATE FUNCTION sdel.say_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE '% fired for row %', TG_NAME, NEW.id;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER on_deleted_at AFTER UPDATE OF deleted_at ON sdel.users
+    FOR EACH ROW EXECUTE FUNCTION sdel.say_written();
+CREATE TRIGGER on_delete_op AFTER UPDATE OF delete_op ON sdel.users
+    FOR EACH ROW EXECUTE FUNCTION sdel.say_written();
+CREATE TRIGGER on_name AFTER UPDATE OF name ON sdel.users
+    FOR EACH ROW EXECUTE FUNCTION sdel.say_written();
+RESET ROLE;
+SET ROLE sdel_app;
+DELETE FROM sdel.users WHERE id = 47;
+RESET ROLE;
+SET ROLE sdel_owner;
+DROP TRIGGER on_deleted_at ON sdel.users;
+DROP TRIGGER on_delete_op ON sdel.users;
+DROP TRIGGER on_name ON sdel.users;
+RESET ROLE;
+
+-------------------------------------------------------------------------------
 -- Totals: nothing was removed for good; exactly the deleted rows are marked.
 -------------------------------------------------------------------------------
 SELECT count(*) AS total_rows,
