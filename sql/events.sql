@@ -252,6 +252,11 @@ INSERT INTO softdelete.events (relid, table_name, action, actor)
 VALUES ('events_s.users'::regclass, 'events_s.users', 'restore', 'nobody');
 \echo SQLSTATE :SQLSTATE
 RESET ROLE;
+-- Even the log's owner can only write the actions the extension knows.
+\set VERBOSITY terse
+INSERT INTO softdelete.events (op, relid, table_name, action, actor)
+VALUES (0, 'events_s.users'::regclass, 'events_s.users', 'forged', 'nobody');
+\set VERBOSITY default
 
 -- Clean up.
 RESET search_path;
