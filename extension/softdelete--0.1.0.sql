@@ -127,6 +127,18 @@ CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
 CREATE FUNCTION softdelete_internal.require_admin(tbl regclass, what text) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_require_admin' LANGUAGE C STRICT;
 
+-- Restores within an undo window (undo_window.cpp). may_restore(): true
+-- when the role that called the public API is an admin of tbl; false when
+-- it is not, but may restore there the rows its own actor deleted within
+-- the table's undo_window; else 42501. require_own_deletes(): the rows of
+-- target that condition selects ($1 is arg) are locked, and 42501 unless
+-- there are some and that actor deleted every one within the window.
+CREATE FUNCTION softdelete_internal.may_restore(tbl regclass, what text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_may_restore' LANGUAGE C;
+CREATE FUNCTION softdelete_internal.require_own_deletes(tbl regclass, target text, condition text,
+                                                        arg jsonb, what text) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_require_own_deletes' LANGUAGE C;
+
 CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_reader' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
@@ -773,8 +785,10 @@ END
 $$;
 
 -- Brings back one deleted row, for an admin of tbl (the role that called
--- restore()). The UPDATE runs as the extension's owner and goes through the
--- tombstone trigger like any restore; the event records the caller.
+-- restore()), or for the actor that deleted it within the table's
+-- undo_window (undo_window.cpp). The UPDATE runs as the table's owner and
+-- goes through the tombstone decision like any restore; the event records
+-- the caller.
 CREATE FUNCTION softdelete_internal.restore_row(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -782,16 +796,24 @@ DECLARE
     cfg softdelete.tables;
     k jsonb;
     n bigint;
+    admin boolean;
     problem text;
     problem_schema text;
     problem_table text;
     problem_detail text;
 BEGIN
-    -- Who may, first: a non-admin learns nothing about the table's keys.
+    -- Who may, first: a role that may not restore learns nothing about the
+    -- table's keys.
     PERFORM softdelete_internal.check_exists(tbl);
-    PERFORM softdelete_internal.require_admin(tbl, 'restore rows of');
+    admin := softdelete_internal.may_restore(tbl, 'restore rows of');
     cfg := softdelete_internal.config(tbl);
     k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    IF NOT admin THEN
+        -- The row, locked, must be one its actor deleted within the window;
+        -- a missing or live row gets the same refusal.
+        PERFORM softdelete_internal.require_own_deletes(tbl, tbl::text,
+                    softdelete_internal.key_predicate(tbl, cfg.key_columns), k, 'restore rows of');
+    END IF;
     BEGIN
         SELECT r.processed INTO n
           FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
@@ -891,13 +913,13 @@ CREATE FUNCTION softdelete_internal.operation_targets(OUT relid regclass, OUT ta
 
 -- Restores exactly the rows that operation op soft-deleted, in every table,
 -- and nothing deleted before or after by another operation: the rows still
--- marked with op. Admins of every table it touched; all or nothing.
+-- marked with op. Admins of every table it touched, or the actor that
+-- deleted the rows within each table's undo window; all or nothing.
 CREATE FUNCTION softdelete_internal.undo(op bigint) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t record;
-    rel regclass;
     touched regclass[] := '{}';
     n bigint;
     total bigint := 0;
@@ -938,9 +960,14 @@ BEGIN
     -- Who may, for every table, before anything changes: the UPDATEs below
     -- run as each table's owner, whose own triggers would run for a caller
     -- who may not, and the tombstone decision judges the owner, not the
-    -- caller.
-    FOREACH rel IN ARRAY touched LOOP
-        PERFORM softdelete_internal.require_admin(rel, 'undo operations on');
+    -- caller. A role that is no admin of a table may undo there only within
+    -- its undo window, every row deleted by its own actor (cascaded
+    -- children included: they carry the same op).
+    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
+        IF NOT softdelete_internal.may_restore(t.relid, 'undo operations on') THEN
+            PERFORM softdelete_internal.require_own_deletes(t.relid, t.target, t.marked, arg,
+                                                            'undo operations on');
+        END IF;
     END LOOP;
     -- A restored row may not stay under a deleted parent, so a table whose
     -- parent rows the operation also deleted waits for a later pass, after
