@@ -896,6 +896,101 @@ CREATE FUNCTION softdelete_internal.hard_delete(tbl regclass, key anycompatible)
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'SELECT softdelete_internal.hard_delete_row($1, softdelete_internal.key_json($2))';
 
+-- Notes the row of tbl with key (a jsonb object of the key's columns) as
+-- erased by the running operation: softdelete.events gets an "erase" event
+-- when the statement ends, whatever log_events says (erasure.cpp).
+CREATE FUNCTION softdelete_internal.note_erasure(tbl regclass, key jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_note_erasure' LANGUAGE C;
+
+-- GDPR erasure of one row, live or deleted, for an admin of tbl: the
+-- table's pii_columns become NULL (a stored generated column is computed
+-- again from the nulled columns), as the table's owner. The row stays, with
+-- its key and its deletion record (deleted_at, deleted_by, delete_reason,
+-- delete_op): a deleted row stays deleted, a live one live. What erasure
+-- cannot do (no pii_columns; a key, tombstone, missing or NOT NULL column
+-- among them) is refused before anything changes.
+CREATE FUNCTION softdelete_internal.erase_row(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    pii name[];
+    col name;
+    k jsonb;
+    assignments text;
+    erased text;
+    n bigint;
+BEGIN
+    -- Who may, first: a non-admin learns nothing about the table.
+    PERFORM softdelete_internal.check_exists(tbl);
+    PERFORM softdelete_internal.require_admin(tbl, 'erase rows of');
+    cfg := softdelete_internal.config(tbl);
+    pii := ARRAY(SELECT DISTINCT c FROM unnest(cfg.pii_columns) c WHERE c IS NOT NULL ORDER BY c);
+    IF cardinality(pii) = 0 THEN
+        RAISE EXCEPTION 'table % has no pii_columns to erase', tbl USING ERRCODE = '55000',
+            HINT = format('Name the columns that hold personal data with softdelete.enable(%L, pii_columns => ''{...}''), '
+                          'giving the table''s other options again.', tbl::text);
+    END IF;
+    FOREACH col IN ARRAY pii LOOP
+        IF col = ANY (cfg.key_columns)
+           OR col IN (cfg.column_name, 'deleted_by', 'delete_reason', 'delete_op') THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is part of the primary key or of the deletion record',
+                    tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'erase() keeps each row''s key and its deletion record as they are.',
+                      HINT = 'Leave it out of pii_columns (call softdelete.enable() again with the table''s options).';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', col, tbl
+                USING ERRCODE = '42703',
+                      HINT = 'Call softdelete.enable() again with the table''s pii_columns as they are now.';
+        END IF;
+        -- NOT NULL on the table, on one of its partitions, or in the column's domain.
+        IF EXISTS (SELECT FROM (SELECT tbl UNION SELECT relid FROM pg_partition_tree(tbl)) p(relid)
+                     JOIN pg_attribute a ON a.attrelid = p.relid AND a.attname = col
+                     JOIN pg_type ty ON ty.oid = a.atttypid
+                    WHERE a.attnotnull OR ty.typnotnull) THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is NOT NULL', tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'Erasure sets the pii_columns to NULL; nothing was changed.',
+                      HINT = format('Let column %I of %s (and of its partitions) hold NULL, or leave it out of pii_columns.',
+                                    col, tbl);
+        END IF;
+    END LOOP;
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    SELECT string_agg(format('%I = %s', a.attname, CASE WHEN a.attgenerated <> '' THEN 'DEFAULT' ELSE 'NULL' END),
+                      ', ' ORDER BY a.attnum)
+      INTO assignments
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = ANY (pii);
+    -- The erased row's key as it is stored, for the event. ONLY for a plain
+    -- table: an enabled inheritance child has pii_columns of its own.
+    SELECT r.processed, r.value INTO n, erased
+      FROM softdelete_internal.run_as_owner(tbl,
+               format('UPDATE %s%s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
+                      CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN '' ELSE 'ONLY ' END,
+                      tbl, assignments,
+                      softdelete_internal.key_predicate(tbl, cfg.key_columns),
+                      (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
+                         FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
+               k) r;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM softdelete_internal.note_erasure(tbl, erased::jsonb);
+    -- Archived copies of the row (archive => true) hold the same personal
+    -- data and must be erased with it. The archive tables come with the
+    -- purge work (softdelete_internal.archive_table(tbl), NULL when the
+    -- table has none); that UPDATE belongs here, in this statement, once
+    -- that function exists.
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION softdelete_internal.erase(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.erase_row($1, softdelete_internal.key_json($2))';
+
 -- Every enabled table, as the target of a statement on the rows an
 -- operation ($1->>'op') soft-deleted and that are still deleted. ONLY for a
 -- plain table: an enabled inheritance child has its own turn.
@@ -1043,6 +1138,9 @@ CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS 
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.erase(tbl regclass, key anycompatible) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 -- After DDL by anyone else than enable() and disable() (the event triggers
@@ -1208,7 +1306,8 @@ GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
-    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
+    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint),
+    softdelete.erase(regclass, anycompatible), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
