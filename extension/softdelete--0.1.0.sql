@@ -1297,6 +1297,79 @@ CREATE TRIGGER guard_config_truncate BEFORE TRUNCATE ON softdelete.tables
     FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_config();
 
 -------------------------------------------------------------------------------
+-- Monitoring
+-------------------------------------------------------------------------------
+
+-- The deleted rows of tbl, counted exactly, and the oldest deletion: both
+-- read through the partial index on deleted rows, as the table's owner (row
+-- security would hide them from the reader asking); readers of tbl only
+-- (monitoring.cpp).
+CREATE FUNCTION softdelete_internal.deleted_rows(tbl regclass,
+        OUT deleted_rows bigint, OUT oldest_deletion timestamptz)
+    AS 'MODULE_PATHNAME', 'softdelete_deleted_rows' LANGUAGE C STABLE STRICT;
+
+-- One row per enabled table the current role reads (readers and admins of
+-- it). deleted_rows and oldest_deletion are exact, at a cost that follows the
+-- number of deleted rows; live_rows_estimate and dead_tuples come from the
+-- statistics (n_live_tup, which counts deleted rows too, less deleted_rows;
+-- n_dead_tup), so counting live rows never scans a large table. Sizes and
+-- statistics add up a partitioned table's partitions. next_purge is when the
+-- oldest deleted row reaches its retention ('infinity' for a retention past
+-- the calendar); last_run_* is the latest row of softdelete.runs.
+CREATE VIEW softdelete.status WITH (security_barrier) AS
+SELECT t.relid,
+       greatest(s.live_tuples - d.deleted_rows, 0) AS live_rows_estimate,
+       d.deleted_rows,
+       d.oldest_deletion,
+       CASE WHEN d.oldest_deletion IS NULL OR t.retention IS NULL THEN NULL
+            WHEN d.oldest_deletion >= '100000-01-01 00:00:00+00' OR t.retention >= interval '100000 years'
+                THEN 'infinity'::timestamptz
+            ELSE d.oldest_deletion + t.retention END AS next_purge,
+       s.table_bytes,
+       s.index_bytes,
+       s.dead_tuples,
+       r.started_at AS last_run_started_at,
+       r.finished_at AS last_run_finished_at,
+       r.status AS last_run_status,
+       r.error AS last_run_error
+  FROM softdelete.tables t
+ CROSS JOIN LATERAL softdelete_internal.deleted_rows(t.relid) d
+ CROSS JOIN LATERAL (SELECT pg_catalog.sum(pg_catalog.pg_stat_get_live_tuples(p.relid))::bigint AS live_tuples,
+                            pg_catalog.sum(pg_catalog.pg_stat_get_dead_tuples(p.relid))::bigint AS dead_tuples,
+                            pg_catalog.sum(pg_catalog.pg_table_size(p.relid))::bigint AS table_bytes,
+                            pg_catalog.sum(pg_catalog.pg_indexes_size(p.relid))::bigint AS index_bytes
+                       FROM (SELECT t.relid
+                             UNION SELECT tree.relid FROM pg_catalog.pg_partition_tree(t.relid) tree) p(relid)) s
+  LEFT JOIN LATERAL (SELECT runs.started_at, runs.finished_at, runs.status, runs.error
+                       FROM softdelete.runs
+                      WHERE runs.relid = t.relid::oid
+                      ORDER BY runs.started_at DESC, runs.id DESC
+                      LIMIT 1) r ON true
+ WHERE softdelete.is_reader(t.relid);
+
+-- Per enabled table the current role reads and per period (the last hour,
+-- day, 7 days and 30 days, up to now()): the rows soft-deleted, restored and
+-- purged, from softdelete.events, and the reactivation rate, restores /
+-- deletes in the period (NULL without deletes; above 1 when rows deleted
+-- before the period came back in it).
+CREATE VIEW softdelete.stats WITH (security_barrier) AS
+SELECT t.relid,
+       p.period,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0)::bigint AS deletes,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::bigint AS restores,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'purge'), 0)::bigint AS purges,
+       pg_catalog.round(coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::numeric
+                        / NULLIF(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0), 4)
+           AS reactivation_rate
+  FROM softdelete.tables t
+ CROSS JOIN (VALUES (interval '1 hour'), (interval '1 day'), (interval '7 days'), (interval '30 days')) AS p(period)
+  LEFT JOIN softdelete.events e
+         ON e.relid = t.relid::oid AND e.at >= pg_catalog.now() - p.period
+        AND e.action IN ('delete', 'restore', 'purge')
+ WHERE softdelete.is_reader(t.relid)
+ GROUP BY t.relid, p.period;
+
+-------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
 
@@ -1327,6 +1400,10 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
+-- The monitoring views show a role only the tables it reads. The views call
+-- deleted_rows() as the role reading them, and it checks that role itself.
+GRANT SELECT ON softdelete.status, softdelete.stats TO softdelete_reader, softdelete_admin;
+GRANT EXECUTE ON FUNCTION softdelete_internal.deleted_rows(regclass) TO PUBLIC;
 
 -- A WARNING, not a NOTICE: PostgreSQL runs extension scripts with
 -- client_min_messages raised to WARNING, so a NOTICE would never be seen.
