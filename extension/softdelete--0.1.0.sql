@@ -133,6 +133,18 @@ CREATE FUNCTION softdelete.is_admin(tbl regclass) RETURNS boolean
 CREATE FUNCTION softdelete_internal.require_admin(tbl regclass, what text) RETURNS void
     AS 'MODULE_PATHNAME', 'softdelete_require_admin' LANGUAGE C STRICT;
 
+-- Restores within an undo window (undo_window.cpp). may_restore(): true
+-- when the role that called the public API is an admin of tbl; false when
+-- it is not, but may restore there the rows its own actor deleted within
+-- the table's undo_window; else 42501. require_own_deletes(): the rows of
+-- target that condition selects ($1 is arg) are locked, and 42501 unless
+-- there are some and that actor deleted every one within the window.
+CREATE FUNCTION softdelete_internal.may_restore(tbl regclass, what text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_may_restore' LANGUAGE C;
+CREATE FUNCTION softdelete_internal.require_own_deletes(tbl regclass, target text, condition text,
+                                                        arg jsonb, what text) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_require_own_deletes' LANGUAGE C;
+
 CREATE FUNCTION softdelete.is_reader(tbl regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_is_reader' LANGUAGE C STABLE STRICT PARALLEL SAFE;
 
@@ -779,8 +791,10 @@ END
 $$;
 
 -- Brings back one deleted row, for an admin of tbl (the role that called
--- restore()). The UPDATE runs as the extension's owner and goes through the
--- tombstone trigger like any restore; the event records the caller.
+-- restore()), or for the actor that deleted it within the table's
+-- undo_window (undo_window.cpp). The UPDATE runs as the table's owner and
+-- goes through the tombstone decision like any restore; the event records
+-- the caller.
 CREATE FUNCTION softdelete_internal.restore_row(tbl regclass, key jsonb) RETURNS bigint
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
@@ -788,16 +802,24 @@ DECLARE
     cfg softdelete.tables;
     k jsonb;
     n bigint;
+    admin boolean;
     problem text;
     problem_schema text;
     problem_table text;
     problem_detail text;
 BEGIN
-    -- Who may, first: a non-admin learns nothing about the table's keys.
+    -- Who may, first: a role that may not restore learns nothing about the
+    -- table's keys.
     PERFORM softdelete_internal.check_exists(tbl);
-    PERFORM softdelete_internal.require_admin(tbl, 'restore rows of');
+    admin := softdelete_internal.may_restore(tbl, 'restore rows of');
     cfg := softdelete_internal.config(tbl);
     k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    IF NOT admin THEN
+        -- The row, locked, must be one its actor deleted within the window;
+        -- a missing or live row gets the same refusal.
+        PERFORM softdelete_internal.require_own_deletes(tbl, tbl::text,
+                    softdelete_internal.key_predicate(tbl, cfg.key_columns), k, 'restore rows of');
+    END IF;
     BEGIN
         SELECT r.processed INTO n
           FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
@@ -880,6 +902,101 @@ CREATE FUNCTION softdelete_internal.hard_delete(tbl regclass, key anycompatible)
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'SELECT softdelete_internal.hard_delete_row($1, softdelete_internal.key_json($2))';
 
+-- Notes the row of tbl with key (a jsonb object of the key's columns) as
+-- erased by the running operation: softdelete.events gets an "erase" event
+-- when the statement ends, whatever log_events says (erasure.cpp).
+CREATE FUNCTION softdelete_internal.note_erasure(tbl regclass, key jsonb) RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_note_erasure' LANGUAGE C;
+
+-- GDPR erasure of one row, live or deleted, for an admin of tbl: the
+-- table's pii_columns become NULL (a stored generated column is computed
+-- again from the nulled columns), as the table's owner. The row stays, with
+-- its key and its deletion record (deleted_at, deleted_by, delete_reason,
+-- delete_op): a deleted row stays deleted, a live one live. What erasure
+-- cannot do (no pii_columns; a key, tombstone, missing or NOT NULL column
+-- among them) is refused before anything changes.
+CREATE FUNCTION softdelete_internal.erase_row(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    pii name[];
+    col name;
+    k jsonb;
+    assignments text;
+    erased text;
+    n bigint;
+BEGIN
+    -- Who may, first: a non-admin learns nothing about the table.
+    PERFORM softdelete_internal.check_exists(tbl);
+    PERFORM softdelete_internal.require_admin(tbl, 'erase rows of');
+    cfg := softdelete_internal.config(tbl);
+    pii := ARRAY(SELECT DISTINCT c FROM unnest(cfg.pii_columns) c WHERE c IS NOT NULL ORDER BY c);
+    IF cardinality(pii) = 0 THEN
+        RAISE EXCEPTION 'table % has no pii_columns to erase', tbl USING ERRCODE = '55000',
+            HINT = format('Name the columns that hold personal data with softdelete.enable(%L, pii_columns => ''{...}''), '
+                          'giving the table''s other options again.', tbl::text);
+    END IF;
+    FOREACH col IN ARRAY pii LOOP
+        IF col = ANY (cfg.key_columns)
+           OR col IN (cfg.column_name, 'deleted_by', 'delete_reason', 'delete_op') THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is part of the primary key or of the deletion record',
+                    tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'erase() keeps each row''s key and its deletion record as they are.',
+                      HINT = 'Leave it out of pii_columns (call softdelete.enable() again with the table''s options).';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', col, tbl
+                USING ERRCODE = '42703',
+                      HINT = 'Call softdelete.enable() again with the table''s pii_columns as they are now.';
+        END IF;
+        -- NOT NULL on the table, on one of its partitions, or in the column's domain.
+        IF EXISTS (SELECT FROM (SELECT tbl UNION SELECT relid FROM pg_partition_tree(tbl)) p(relid)
+                     JOIN pg_attribute a ON a.attrelid = p.relid AND a.attname = col
+                     JOIN pg_type ty ON ty.oid = a.atttypid
+                    WHERE a.attnotnull OR ty.typnotnull) THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is NOT NULL', tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'Erasure sets the pii_columns to NULL; nothing was changed.',
+                      HINT = format('Let column %I of %s (and of its partitions) hold NULL, or leave it out of pii_columns.',
+                                    col, tbl);
+        END IF;
+    END LOOP;
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    SELECT string_agg(format('%I = %s', a.attname, CASE WHEN a.attgenerated <> '' THEN 'DEFAULT' ELSE 'NULL' END),
+                      ', ' ORDER BY a.attnum)
+      INTO assignments
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = ANY (pii);
+    -- The erased row's key as it is stored, for the event. ONLY for a plain
+    -- table: an enabled inheritance child has pii_columns of its own.
+    SELECT r.processed, r.value INTO n, erased
+      FROM softdelete_internal.run_as_owner(tbl,
+               format('UPDATE %s%s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
+                      CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN '' ELSE 'ONLY ' END,
+                      tbl, assignments,
+                      softdelete_internal.key_predicate(tbl, cfg.key_columns),
+                      (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
+                         FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
+               k) r;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM softdelete_internal.note_erasure(tbl, erased::jsonb);
+    -- Archived copies of the row (archive => true) hold the same personal
+    -- data and must be erased with it. The archive tables come with the
+    -- purge work (softdelete_internal.archive_table(tbl), NULL when the
+    -- table has none); that UPDATE belongs here, in this statement, once
+    -- that function exists.
+    RETURN n;
+END
+$$;
+
+CREATE FUNCTION softdelete_internal.erase(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.erase_row($1, softdelete_internal.key_json($2))';
+
 -- Every enabled table, as the target of a statement on the rows an
 -- operation ($1->>'op') soft-deleted and that are still deleted. ONLY for a
 -- plain table: an enabled inheritance child has its own turn.
@@ -897,13 +1014,13 @@ CREATE FUNCTION softdelete_internal.operation_targets(OUT relid regclass, OUT ta
 
 -- Restores exactly the rows that operation op soft-deleted, in every table,
 -- and nothing deleted before or after by another operation: the rows still
--- marked with op. Admins of every table it touched; all or nothing.
+-- marked with op. Admins of every table it touched, or the actor that
+-- deleted the rows within each table's undo window; all or nothing.
 CREATE FUNCTION softdelete_internal.undo(op bigint) RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     t record;
-    rel regclass;
     touched regclass[] := '{}';
     n bigint;
     total bigint := 0;
@@ -944,9 +1061,14 @@ BEGIN
     -- Who may, for every table, before anything changes: the UPDATEs below
     -- run as each table's owner, whose own triggers would run for a caller
     -- who may not, and the tombstone decision judges the owner, not the
-    -- caller.
-    FOREACH rel IN ARRAY touched LOOP
-        PERFORM softdelete_internal.require_admin(rel, 'undo operations on');
+    -- caller. A role that is no admin of a table may undo there only within
+    -- its undo window, every row deleted by its own actor (cascaded
+    -- children included: they carry the same op).
+    FOR t IN SELECT * FROM softdelete_internal.operation_targets() WHERE relid = ANY (touched) LOOP
+        IF NOT softdelete_internal.may_restore(t.relid, 'undo operations on') THEN
+            PERFORM softdelete_internal.require_own_deletes(t.relid, t.target, t.marked, arg,
+                                                            'undo operations on');
+        END IF;
     END LOOP;
     -- A restored row may not stay under a deleted parent, so a table whose
     -- parent rows the operation also deleted waits for a later pass, after
@@ -1022,6 +1144,9 @@ CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS 
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+CREATE FUNCTION softdelete.erase(tbl regclass, key anycompatible) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 -- After DDL by anyone else than enable() and disable() (the event triggers
@@ -1178,6 +1303,79 @@ CREATE TRIGGER guard_config_truncate BEFORE TRUNCATE ON softdelete.tables
     FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_config();
 
 -------------------------------------------------------------------------------
+-- Monitoring
+-------------------------------------------------------------------------------
+
+-- The deleted rows of tbl, counted exactly, and the oldest deletion: both
+-- read through the partial index on deleted rows, as the table's owner (row
+-- security would hide them from the reader asking); readers of tbl only
+-- (monitoring.cpp).
+CREATE FUNCTION softdelete_internal.deleted_rows(tbl regclass,
+        OUT deleted_rows bigint, OUT oldest_deletion timestamptz)
+    AS 'MODULE_PATHNAME', 'softdelete_deleted_rows' LANGUAGE C STABLE STRICT;
+
+-- One row per enabled table the current role reads (readers and admins of
+-- it). deleted_rows and oldest_deletion are exact, at a cost that follows the
+-- number of deleted rows; live_rows_estimate and dead_tuples come from the
+-- statistics (n_live_tup, which counts deleted rows too, less deleted_rows;
+-- n_dead_tup), so counting live rows never scans a large table. Sizes and
+-- statistics add up a partitioned table's partitions. next_purge is when the
+-- oldest deleted row reaches its retention ('infinity' for a retention past
+-- the calendar); last_run_* is the latest row of softdelete.runs.
+CREATE VIEW softdelete.status WITH (security_barrier) AS
+SELECT t.relid,
+       greatest(s.live_tuples - d.deleted_rows, 0) AS live_rows_estimate,
+       d.deleted_rows,
+       d.oldest_deletion,
+       CASE WHEN d.oldest_deletion IS NULL OR t.retention IS NULL THEN NULL
+            WHEN d.oldest_deletion >= '100000-01-01 00:00:00+00' OR t.retention >= interval '100000 years'
+                THEN 'infinity'::timestamptz
+            ELSE d.oldest_deletion + t.retention END AS next_purge,
+       s.table_bytes,
+       s.index_bytes,
+       s.dead_tuples,
+       r.started_at AS last_run_started_at,
+       r.finished_at AS last_run_finished_at,
+       r.status AS last_run_status,
+       r.error AS last_run_error
+  FROM softdelete.tables t
+ CROSS JOIN LATERAL softdelete_internal.deleted_rows(t.relid) d
+ CROSS JOIN LATERAL (SELECT pg_catalog.sum(pg_catalog.pg_stat_get_live_tuples(p.relid))::bigint AS live_tuples,
+                            pg_catalog.sum(pg_catalog.pg_stat_get_dead_tuples(p.relid))::bigint AS dead_tuples,
+                            pg_catalog.sum(pg_catalog.pg_table_size(p.relid))::bigint AS table_bytes,
+                            pg_catalog.sum(pg_catalog.pg_indexes_size(p.relid))::bigint AS index_bytes
+                       FROM (SELECT t.relid
+                             UNION SELECT tree.relid FROM pg_catalog.pg_partition_tree(t.relid) tree) p(relid)) s
+  LEFT JOIN LATERAL (SELECT runs.started_at, runs.finished_at, runs.status, runs.error
+                       FROM softdelete.runs
+                      WHERE runs.relid = t.relid::oid
+                      ORDER BY runs.started_at DESC, runs.id DESC
+                      LIMIT 1) r ON true
+ WHERE softdelete.is_reader(t.relid);
+
+-- Per enabled table the current role reads and per period (the last hour,
+-- day, 7 days and 30 days, up to now()): the rows soft-deleted, restored and
+-- purged, from softdelete.events, and the reactivation rate, restores /
+-- deletes in the period (NULL without deletes; above 1 when rows deleted
+-- before the period came back in it).
+CREATE VIEW softdelete.stats WITH (security_barrier) AS
+SELECT t.relid,
+       p.period,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0)::bigint AS deletes,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::bigint AS restores,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'purge'), 0)::bigint AS purges,
+       pg_catalog.round(coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::numeric
+                        / NULLIF(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0), 4)
+           AS reactivation_rate
+  FROM softdelete.tables t
+ CROSS JOIN (VALUES (interval '1 hour'), (interval '1 day'), (interval '7 days'), (interval '30 days')) AS p(period)
+  LEFT JOIN softdelete.events e
+         ON e.relid = t.relid::oid AND e.at >= pg_catalog.now() - p.period
+        AND e.action IN ('delete', 'restore', 'purge')
+ WHERE softdelete.is_reader(t.relid)
+ GROUP BY t.relid, p.period;
+
+-------------------------------------------------------------------------------
 -- Privileges
 -------------------------------------------------------------------------------
 
@@ -1187,7 +1385,8 @@ GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
-    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
+    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint),
+    softdelete.erase(regclass, anycompatible), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
@@ -1207,6 +1406,10 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
 GRANT SELECT ON softdelete.tables TO PUBLIC;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
+-- The monitoring views show a role only the tables it reads. The views call
+-- deleted_rows() as the role reading them, and it checks that role itself.
+GRANT SELECT ON softdelete.status, softdelete.stats TO softdelete_reader, softdelete_admin;
+GRANT EXECUTE ON FUNCTION softdelete_internal.deleted_rows(regclass) TO PUBLIC;
 
 -- A WARNING, not a NOTICE: PostgreSQL runs extension scripts with
 -- client_min_messages raised to WARNING, so a NOTICE would never be seen.

@@ -36,6 +36,7 @@
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "table_config.hpp"
+#include "undo_window.hpp"
 
 namespace softdelete
 {
@@ -299,7 +300,8 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
         appendStringInfo(&which, " AND c.%s IS NOT NULL", column_name(fk.child, child.deleted_at));
     Oid types[] = {JSONBOID, JSONBOID};
     Oid owner = relation_owner(fk.child);
-    // A restore is for admins of every table it reaches, judged on who
+    // A restore is for admins of every table it reaches, or for the actor
+    // that deleted the rows within that table's undo window, judged on who
     // asked, before any of the child's code runs as its owner; a table with
     // nothing to restore asks nothing.
     Oid caller = acting_role();
@@ -308,7 +310,9 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
             psprintf("SELECT FROM %s AS c WHERE %s LIMIT 1", table_name(fk.child), which.data);
         if (run_as_owner(owner, probe, nargs, types, args, false, true).processed == 0)
             return;
-        require_admin_of(caller, fk.child, child.root, "restore rows of");
+        if (!may_restore(caller, fk.child, child.root, "restore rows of"))
+            require_own_deletes(caller, child, table_name(fk.child), which.data, nargs, types, args,
+                                false, "restore rows of");
     }
     const char* sql =
         restore ? psprintf("UPDATE %s AS c SET %s = NULL WHERE %s", table_name(fk.child),

@@ -260,6 +260,8 @@ const char* action_name(Action action)
         return "hard_delete";
     case Action::truncate:
         return "truncate";
+    case Action::erase:
+        return "erase";
     }
     return "unknown";
 }

@@ -8,7 +8,7 @@
 namespace softdelete
 {
 
-enum class Action { soft_delete, restore, hard_delete, truncate };
+enum class Action { soft_delete, restore, hard_delete, truncate, erase };
 
 const char* action_name(Action action);
 

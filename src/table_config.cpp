@@ -2,6 +2,7 @@
 // recursion into our own planner hook) and caches the answer, negative ones
 // included, until any relcache invalidation arrives.
 #include "table_config.hpp"
+#include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
 
@@ -231,6 +232,16 @@ void require_table_config(Relation rel, TableConfig* out)
              errdetail("Its row in softdelete.tables is missing, so softdelete cannot tell what "
                        "a change to it means; nothing was changed."),
              errhint("Call softdelete.enable('%s') to repair the configuration.", name)));
+}
+
+void require_enabled_table(Oid relid, TableConfig* out)
+{
+    if (table_config(relid, out) && out->relid == out->root &&
+        out->deleted_at != InvalidAttrNumber && out->deleted_by != InvalidAttrNumber)
+        return;
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("table %s is not enabled for soft delete", relation_display_name(relid)),
+                    errhint("Call softdelete.enable() on it first.")));
 }
 
 Oid table_config_root(Oid relid)

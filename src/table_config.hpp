@@ -32,6 +32,11 @@ bool table_config(Oid relid, TableConfig* out);
 // because something was missing.
 void require_table_config(Relation rel, TableConfig* out);
 
+// The configuration of relid, which must be an enabled table itself (not a
+// partition of one), with its deletion record; else 55000. For the SQL
+// entry points that take a table (any OID can reach them).
+void require_enabled_table(Oid relid, TableConfig* out);
+
 // Drops every cached entry (relcache callback, and on extension changes).
 void forget_table_configs();
 

@@ -40,7 +40,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO fz_members SELECT g % 3, g, 'm' || g FROM generate_series(1, 20) g;
 	CREATE VIEW fz_view AS SELECT id, email FROM fz_items;
 	GRANT SELECT, INSERT, UPDATE, DELETE ON fz_items, fz_members, fz_view TO fz_app;
-	SELECT count(*) FROM softdelete.enable('fz_items');
+	SELECT count(*) FROM softdelete.enable('fz_items', pii_columns => '{note}');
 	SELECT count(*) FROM softdelete.enable('fz_members');
 	-- Some rows are deleted before the application starts: they must stay so.
 	DELETE FROM fz_items WHERE id IN (30, 31, 32, 33);
@@ -241,15 +241,20 @@ for my $role ('fz_app', $superuser)
 	}
 }
 
-# Whatever the key, a role that is not an admin of an enabled table hears
-# 42501 from restore() and hard_delete(), not what was wrong with its key.
+# Whatever the key, a role that is not an admin of an enabled table (without
+# an undo window) hears 42501 from restore(), hard_delete() and erase(), not
+# what was wrong with its key.
 my @answered = grep {
-	$_->[0] =~ /^softdelete\.(restore|hard_delete)\(/
+	$_->[0] =~ /^softdelete\.(restore|hard_delete|erase)\(/
 	  && $_->[4] =~ /^'fz_(items|members)'/
 	  && $_->[2] ne '42501'
 } @{ $outcomes{fz_app} };
-is(scalar(@answered), 0, 'fz_app: every restore() and hard_delete() of an enabled table gets 42501')
+is(scalar(@answered), 0, 'fz_app: every restore(), hard_delete() and erase() of an enabled table gets 42501')
   or diag(some(@answered));
+# The superuser's erasures get as far as the row (fz_items has pii_columns):
+# the hostile keys meet the erasing statement itself, not only its checks.
+my @erased = grep { $_->[0] =~ /^softdelete\.erase\(/ && $_->[2] eq '00000' } @{ $outcomes{$superuser} };
+ok(scalar(@erased) > 0, scalar(@erased) . ' erase() calls of the superuser erased a row (rolled back)');
 
 # For the record: what the calls came to, and the internal errors that the
 # superuser's direct calls of internals met.

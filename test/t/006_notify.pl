@@ -119,5 +119,23 @@ is($got->[0]{rows}, 200, 'a notification too long for its keys still counts the 
 ok(exists $got->[0]{keys} && !defined $got->[0]{keys}, 'and says its keys were left out');
 is($got->[0]{table}, 'public."Long Keys"', 'names are quoted as in SQL');
 
+# An erasure (erase(), GDPR) notifies as "erase", also when the row is
+# deleted, and nothing when it rolls back.
+$node->safe_psql('postgres', q{
+	CREATE TABLE people (id int PRIMARY KEY, email text);
+	INSERT INTO people SELECT g, 'p' || g FROM generate_series(1, 3) g;
+	SELECT count(*) FROM softdelete.enable('people', notify => true, pii_columns => '{email}');
+	DELETE FROM people WHERE id = 2;
+});
+($got, $out) = notifications(q{
+	SELECT softdelete.erase('people', 2);
+	BEGIN;
+	SELECT softdelete.erase('people', 3);
+	ROLLBACK;
+});
+is(scalar @$got, 1, 'an erasure notifies, a rolled-back one does not');
+is($got->[0]{action} . ':' . $got->[0]{rows}, 'erase:1', 'as an erase of one row');
+is_deeply($got->[0]{keys}, [2], 'with its key');
+
 $node->stop;
 done_testing();
