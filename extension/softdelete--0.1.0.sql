@@ -1226,6 +1226,7 @@ AS $$
 DECLARE
     tbl regclass := coalesce(pg_partition_root(rel), rel);
     parent regclass;
+    parent_window interval;
     code text;
     msg text;
     det text;
@@ -1234,7 +1235,7 @@ BEGIN
     IF EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = tbl) THEN
         RETURN;
     END IF;
-    SELECT cfg.relid INTO parent
+    SELECT cfg.relid, cfg.undo_window INTO parent, parent_window
       FROM pg_constraint con
       JOIN softdelete.tables cfg ON cfg.relid = coalesce(pg_partition_root(con.confrelid), con.confrelid)
      WHERE con.contype = 'f' AND con.conparentid = 0 AND con.conrelid = rel AND cfg.cascade
@@ -1245,7 +1246,8 @@ BEGIN
     END IF;
     RAISE NOTICE 'table % references %, which is enabled for soft delete with cascade: enabling %', tbl, parent, tbl;
     BEGIN
-        PERFORM softdelete_internal.enable(tbl, 'deleted_at', NULL, false, NULL, true, '{}', NULL, true, false, false);
+        -- The parent's undo window, as when enable() cascades (catalog_plan.cpp).
+        PERFORM softdelete_internal.enable(tbl, 'deleted_at', NULL, false, NULL, true, '{}', parent_window, true, false, false);
     EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
                                 det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;

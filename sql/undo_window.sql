@@ -39,7 +39,8 @@ INSERT INTO uw.brief SELECT generate_series(1, 3);
 CREATE TABLE uw.plain (id int PRIMARY KEY);
 INSERT INTO uw.plain VALUES (1);
 SET client_min_messages = warning;
--- posts is enabled by the cascade, with the default options: no window.
+-- posts is enabled by the cascade, with the default options but the
+-- parent's undo window.
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('uw.users', undo_window => '30 minutes');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('uw.notes');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('uw."Order Items"', undo_window => '30 minutes');
@@ -50,6 +51,12 @@ SELECT relid, undo_window FROM softdelete.tables WHERE relid::text LIKE 'uw.%' O
 GRANT SELECT, INSERT, UPDATE, DELETE ON uw.users, uw.posts, uw.notes, uw."Order Items", uw.readings,
     uw.readings_eu, uw.brief, uw.plain TO uw_app, uw_app2, uw_admin;
 GRANT SELECT, UPDATE ON uw.users, uw.posts TO uw_nodelete, uw_reader;
+-- A table that references users later is enabled with users' window too.
+SET client_min_messages = warning;
+CREATE TABLE uw.late (id int PRIMARY KEY, user_id int REFERENCES uw.users);
+RESET client_min_messages;
+SELECT undo_window FROM softdelete.tables WHERE relid = 'uw.late'::regclass;
+DROP TABLE uw.late;
 RESET ROLE;
 
 -- The deleted rows of a table, as the superuser sees them: id:deleted_by.
@@ -227,8 +234,14 @@ SELECT uw.deleted('uw.notes');
 -- The cascade: every child brought back follows the same rule
 --------------------------------------------------------------------------
 
--- posts has no undo window: a user's restore that would bring its posts
--- back is refused, and nothing is restored.
+-- Without an undo window on posts, a user's restore that would bring its
+-- posts back is refused, and nothing is restored.
+SET ROLE uw_owner;
+SET client_min_messages = warning;
+SELECT count(*) AS changed FROM softdelete.enable('uw.posts');
+RESET client_min_messages;
+SELECT undo_window FROM softdelete.tables WHERE relid = 'uw.posts'::regclass;
+RESET ROLE;
 SET ROLE uw_app;
 SET softdelete.actor = 'alice';
 DELETE FROM uw.users WHERE id = 10;

@@ -383,7 +383,9 @@ List* plan_table(const EnableOptions& options)
 }
 
 // enable()'s plan: the table's rows, then (cascade) those of every table
-// that references it and is not enabled yet, which gets the default options.
+// that references it and is not enabled yet, which gets the default options
+// but the parent's undo window: the rows a parent's delete cascades to come
+// back with its undo, under the same rule.
 // A child that cannot be enabled fails the whole call, named.
 List* enable_plan(const EnableOptions& options)
 {
@@ -408,6 +410,7 @@ List* enable_plan(const EnableOptions& options)
         defaults.cascade = true;
         defaults.pii_columns = no_columns;
         defaults.log_events = true;
+        defaults.undo_window = options.undo_window;
         List* child_rows = NIL;
         try {
             child_rows = plan_table(defaults);
