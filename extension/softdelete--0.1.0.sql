@@ -986,6 +986,160 @@ END
 $$;
 
 -------------------------------------------------------------------------------
+-- Lifecycle: retention, archive, purge
+--
+-- The unit of work is one batch on one table (purge_batch), in the caller's
+-- transaction; a run is the batches of one table, recorded in softdelete.runs.
+-- The lifecycle worker and softdelete.purge() both drive them.
+-------------------------------------------------------------------------------
+
+-- The enabled tables that have a retention or an archive_retention, in an
+-- order safe for the foreign-key graph: children before parents (a cycle is
+-- broken somewhere, never followed around).
+CREATE FUNCTION softdelete_internal.purge_tables() RETURNS SETOF regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        WITH RECURSIVE edges AS (
+            SELECT DISTINCT p.relid AS parent, c.relid AS child
+              FROM pg_constraint con
+              JOIN softdelete.tables p ON p.relid = coalesce(pg_partition_root(con.confrelid), con.confrelid)
+              JOIN softdelete.tables c ON c.relid = coalesce(pg_partition_root(con.conrelid), con.conrelid)
+             WHERE con.contype = 'f' AND con.conparentid = 0 AND p.relid <> c.relid
+        ), depth (relid, level, path) AS (
+            SELECT t.relid, 0, ARRAY[t.relid::oid] FROM softdelete.tables t
+            UNION ALL
+            SELECT e.child, d.level + 1, d.path || e.child::oid
+              FROM depth d JOIN edges e ON e.parent = d.relid
+             WHERE NOT e.child::oid = ANY (d.path)
+        )
+        SELECT t.relid
+          FROM softdelete.tables t JOIN depth d ON d.relid = t.relid
+         WHERE t.retention IS NOT NULL OR t.archive_retention IS NOT NULL
+         GROUP BY t.relid
+         ORDER BY max(d.level) DESC, t.relid::oid;
+    END;
+
+-- Opens a run of tbl in softdelete.runs ('running'); returns its id.
+CREATE FUNCTION softdelete_internal.start_run(tbl regclass, started_by text) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM softdelete_internal.config(tbl);
+    INSERT INTO softdelete.runs (relid, table_name, started_by)
+    VALUES (tbl, tbl::text, start_run.started_by)
+    RETURNING runs.id INTO id;
+    RETURN id;
+END
+$$;
+
+-- One batch on tbl, in the caller's transaction: at most batch_size rows
+-- soft-deleted longer than its retention ago, oldest first, skipping rows
+-- locked by someone else (a restore in progress). Adds its counts to run.
+-- Returns the number of rows it handled; 0 when nothing is left.
+CREATE FUNCTION softdelete_internal.purge_batch(run bigint, tbl regclass, batch_size integer) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    keys text := '';
+    n bigint := 0;
+BEGIN
+    cfg := softdelete_internal.config(tbl);
+    IF run IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
+        RAISE EXCEPTION 'purge_batch() needs a run and a batch size of at least 1' USING ERRCODE = '22023';
+    END IF;
+    IF cfg.retention IS NOT NULL THEN
+        keys := (SELECT string_agg(quote_ident(k), ', ') FROM unnest(cfg.key_columns) k);
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(tbl,
+                   format('DELETE FROM %s WHERE (%s) IN (SELECT %s FROM %s WHERE %I < pg_catalog.now() - ($1->>''retention'')::interval '
+                          'ORDER BY %I LIMIT ($1->>''n'')::int FOR UPDATE SKIP LOCKED)',
+                          tbl, keys, keys, tbl, cfg.column_name, cfg.column_name),
+                   jsonb_build_object('retention', cfg.retention, 'n', batch_size), hard_delete => true) r;
+    END IF;
+    UPDATE softdelete.runs SET rows_purged = rows_purged + n WHERE id = run AND status = 'running';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not running', run USING ERRCODE = '55000';
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Ends a run: 'succeeded' when error is NULL, else 'failed' with it.
+CREATE FUNCTION softdelete_internal.finish_run(run bigint, error text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE softdelete.runs r
+       SET status = CASE WHEN finish_run.error IS NULL THEN 'succeeded' ELSE 'failed' END,
+           error = finish_run.error, finished_at = clock_timestamp()
+     WHERE r.id = run AND r.status = 'running';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not running', run USING ERRCODE = '55000';
+    END IF;
+END
+$$;
+
+-- Runs left 'running' by a worker or a server that stopped (a purge() run
+-- commits with its final status, in its caller's transaction, so only the
+-- worker's can be left so) are marked failed. Returns how many.
+CREATE FUNCTION softdelete_internal.fail_unfinished_runs() RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE softdelete.runs
+       SET status = 'failed', finished_at = clock_timestamp(),
+           error = 'the lifecycle worker or the server stopped before the run finished'
+     WHERE status = 'running';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- The archive table of tbl in schema softdelete_archive, or NULL when it has
+-- none yet.
+CREATE FUNCTION softdelete_internal.archive_table(tbl regclass) RETURNS regclass
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    RETURN NULL;
+
+-- purge(): for admins of every table it covers, checked before anything
+-- happens. One run per table, batches of softdelete.batch_size rows.
+CREATE FUNCTION softdelete_internal.purge(tbl regclass)
+    RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables regclass[];
+    rel regclass;
+    run bigint;
+    size integer := current_setting('softdelete.batch_size')::integer;
+BEGIN
+    IF tbl IS NOT NULL THEN
+        PERFORM softdelete_internal.check_exists(tbl);
+        PERFORM softdelete_internal.require_admin(tbl, 'purge');
+        PERFORM softdelete_internal.config(tbl);
+        tables := ARRAY[tbl];
+    ELSE
+        tables := ARRAY(SELECT softdelete_internal.purge_tables());
+        FOREACH rel IN ARRAY tables LOOP
+            PERFORM softdelete_internal.require_admin(rel, 'purge');
+        END LOOP;
+    END IF;
+    FOREACH rel IN ARRAY tables LOOP
+        run := softdelete_internal.start_run(rel, 'purge()');
+        WHILE softdelete_internal.purge_batch(run, rel, size) > 0 LOOP
+        END LOOP;
+        PERFORM softdelete_internal.finish_run(run, NULL);
+        RETURN QUERY SELECT rel, r.rows_archived, r.rows_purged FROM softdelete.runs r WHERE r.id = run;
+    END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
 -- The public API: each is the C gateway, which calls the function of the same
 -- name and arguments in softdelete_internal as the extension's owner and
 -- tells it who called.
@@ -1016,6 +1170,12 @@ CREATE FUNCTION softdelete.hard_delete(tbl regclass, key anycompatible) RETURNS 
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+-- Archives and purges now what has outlived its retention: tbl, or with NULL
+-- every table that has a retention (see softdelete_internal.purge()).
+CREATE FUNCTION softdelete.purge(tbl regclass DEFAULT NULL)
+    RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 -- After DDL by anyone else than enable() and disable() (the event triggers
@@ -1181,7 +1341,8 @@ GRANT USAGE ON SCHEMA softdelete TO PUBLIC;
 GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
-    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.is_admin(regclass),
+    softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint), softdelete.purge(regclass),
+    softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever
