@@ -29,6 +29,7 @@
 extern "C" {
 #include "access/xlog.h"
 #include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
@@ -46,6 +47,8 @@ namespace
 {
 
 volatile sig_atomic_t stop_requested = false;
+// This database's name, for the log.
+const char* database_name = "";
 // A unit's body is running: a cancel ends it with an error, which the unit
 // takes (rolled back); anywhere else a cancel would surface in code that
 // does not expect it.
@@ -141,7 +144,8 @@ void log_failure(const PgError& error, const char* doing)
     pg_guard([&error, doing] {
         ErrorContextCallback callback;
         callback.callback = [](void* arg) {
-            errcontext("softdelete worker %s", static_cast<const char*>(arg));
+            errcontext("softdelete worker in database \"%s\" %s", database_name,
+                       static_cast<const char*>(arg));
         };
         callback.arg = const_cast<char*>(doing);
         callback.previous = error_context_stack;
@@ -234,7 +238,7 @@ std::optional<PgError> check_extension(bool* installed)
 
 struct PurgeTable {
     Oid oid;
-    char* name; // as regclass prints it
+    char* name; // schema-qualified, quoted where needed
 };
 
 // The tables to visit, children before parents, allocated in the current
@@ -244,7 +248,11 @@ List* purge_tables()
     MemoryContext caller = CurrentMemoryContext;
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "softdelete worker: SPI_connect failed");
-    const char* sql = "SELECT t::oid, t::text FROM softdelete_internal.purge_tables() AS t(t)";
+    const char* sql =
+        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname) "
+        "FROM softdelete_internal.purge_tables() WITH ORDINALITY AS t(t, i) "
+        "JOIN pg_catalog.pg_class c ON c.oid = t.t JOIN pg_catalog.pg_namespace n ON n.oid = "
+        "c.relnamespace ORDER BY t.i";
     int rc = SPI_execute(sql, true, 0);
     if (rc != SPI_OK_SELECT)
         elog(ERROR, "softdelete worker: %s failed: %s", sql, SPI_result_code_string(rc));
@@ -405,6 +413,13 @@ VisitOutcome visit_database()
     });
     MemoryContext batch_context = pg_guard([work] {
         return AllocSetContextCreate(work, "softdelete worker batch", ALLOCSET_DEFAULT_SIZES);
+    });
+    MemoryContextSwitchTo(work);
+    database_name = pg_guard([] {
+        StartTransactionCommand();
+        char* name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
+        CommitTransactionCommand();
+        return name;
     });
     MemoryContextSwitchTo(work);
     const char* doing = "looking for softdelete";

@@ -45,11 +45,11 @@ constexpr int launcher_restart_seconds = 10;
 
 volatile sig_atomic_t stop_requested = false;
 
-// A database the launcher knows, and when to visit it next.
+// A database the launcher knows, and how its last visit went.
 struct DatabaseVisits {
-    Oid database; // hash key
-    TimestampTz next_visit;
-    TimestampTz last_start;
+    Oid database;           // hash key
+    TimestampTz last_start; // 0: never visited
+    TimestampTz last_end;
     int failures; // visits in a row that failed
     bool running;
     bool listed; // in pg_database at the last look
@@ -66,6 +66,8 @@ struct ListedDatabase {
     NameData name;
 };
 
+// Lives as long as the launcher: the visits and the workers' handles.
+MemoryContext launcher_context = nullptr;
 HTAB* visits = nullptr;
 StartedWorker started[worker_slot_count];
 bool said_no_worker_slot = false;
@@ -132,8 +134,8 @@ DatabaseVisits* visits_of(Oid database, TimestampTz now)
     bool found = false;
     auto* entry = static_cast<DatabaseVisits*>(hash_search(visits, &database, HASH_ENTER, &found));
     if (!found) {
-        entry->next_visit = now; // a database not seen before is due at once
         entry->last_start = 0;
+        entry->last_end = now;
         entry->failures = 0;
         entry->running = false;
         entry->listed = true;
@@ -159,15 +161,24 @@ void collect_finished_visits(TimestampTz now)
         started[i] = StartedWorker{};
         DatabaseVisits* entry = visits_of(database, now);
         entry->running = false;
-        if (outcome == VisitOutcome::failed || outcome == VisitOutcome::unknown) {
+        entry->last_end = now;
+        if (outcome == VisitOutcome::failed || outcome == VisitOutcome::unknown)
             entry->failures++;
-            entry->next_visit = TimestampTzPlusMilliseconds(now, retry_delay_ms(entry->failures));
-        } else {
+        else
             entry->failures = 0;
-            TimestampTz from = entry->last_start != 0 ? entry->last_start : now;
-            entry->next_visit = TimestampTzPlusMilliseconds(from, naptime * 1000L);
-        }
     }
+}
+
+// When database is due for a visit, from the settings in effect now (a
+// new naptime applies at once): a naptime after the last visit began, or
+// after a failed one ended, later at each failure in a row.
+TimestampTz next_visit(const DatabaseVisits& entry)
+{
+    if (entry.last_start == 0)
+        return entry.last_end; // not visited yet: due since it was first seen
+    if (entry.failures > 0)
+        return TimestampTzPlusMilliseconds(entry.last_end, retry_delay_ms(entry.failures));
+    return TimestampTzPlusMilliseconds(entry.last_start, naptime * 1000L);
 }
 
 // Forgets the databases that are gone (no longer listed, nothing running).
@@ -220,8 +231,9 @@ TimestampTz start_due_visits(List* databases, TimestampTz now)
         DatabaseVisits* entry = visits_of(db->oid, now);
         if (entry->running)
             continue;
-        if (entry->next_visit > now) {
-            next_wake = std::min(next_wake, entry->next_visit);
+        TimestampTz due = next_visit(*entry);
+        if (due > now) {
+            next_wake = std::min(next_wake, due);
             continue;
         }
         WorkerTicket ticket;
@@ -230,7 +242,10 @@ TimestampTz start_due_visits(List* databases, TimestampTz now)
         if (claim_worker_slot(db->oid, worker_limit(), &ticket) != ClaimResult::claimed)
             continue;
         BackgroundWorkerHandle* handle = nullptr;
-        if (!start_worker(ticket, NameStr(db->name), &handle)) {
+        MemoryContext loop_context = MemoryContextSwitchTo(launcher_context);
+        bool registered = start_worker(ticket, NameStr(db->name), &handle);
+        MemoryContextSwitchTo(loop_context);
+        if (!registered) {
             abandon_worker_slot(ticket);
             if (!said_no_worker_slot)
                 ereport(LOG, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -238,7 +253,7 @@ TimestampTz start_due_visits(List* databases, TimestampTz now)
                                      "for a database worker"),
                               errhint("Raise max_worker_processes.")));
             said_no_worker_slot = true;
-            entry->next_visit = TimestampTzPlusMilliseconds(now, naptime * 1000L);
+            entry->last_start = now; // tried: again in a naptime
             continue;
         }
         said_no_worker_slot = false;
@@ -271,7 +286,7 @@ void launcher_loop()
                             "at once.",
                             naptime, worker_limit())));
     before_shmem_exit(abandon_unattached_workers, 0);
-    MemoryContext launcher_context =
+    launcher_context =
         AllocSetContextCreate(TopMemoryContext, "softdelete launcher", ALLOCSET_DEFAULT_SIZES);
     visits =
         oid_hash("softdelete launcher databases", sizeof(DatabaseVisits), 64, launcher_context);
