@@ -106,6 +106,19 @@ CREATE INDEX runs_relid_started_at_idx ON softdelete.runs (relid, started_at);
 SELECT pg_catalog.pg_extension_config_dump('softdelete.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('softdelete.runs_id_seq', '');
 
+-- Archive tables: one per table enabled with archive => true, made by the
+-- purge the first time it archives rows of it, owned by the table's owner
+-- (archive.cpp). Nobody else has any access.
+CREATE SCHEMA softdelete_archive;
+REVOKE ALL ON SCHEMA softdelete_archive FROM PUBLIC;
+
+-- Which archive table is whose, so that a renamed table keeps its archive.
+CREATE TABLE softdelete_internal.archives (
+    relid   regclass PRIMARY KEY,
+    archive regclass NOT NULL UNIQUE
+);
+SELECT pg_catalog.pg_extension_config_dump('softdelete_internal.archives', '');
+
 -------------------------------------------------------------------------------
 -- C entry points
 -------------------------------------------------------------------------------
@@ -993,31 +1006,11 @@ $$;
 -- The lifecycle worker and softdelete.purge() both drive them.
 -------------------------------------------------------------------------------
 
--- The enabled tables that have a retention or an archive_retention, in an
--- order safe for the foreign-key graph: children before parents (a cycle is
--- broken somewhere, never followed around).
+-- The enabled tables that have a retention or an archive_retention,
+-- children before parents: a table is listed after every enabled table that
+-- references it (a cycle is walked once). purge_order.cpp.
 CREATE FUNCTION softdelete_internal.purge_tables() RETURNS SETOF regclass
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-    BEGIN ATOMIC
-        WITH RECURSIVE edges AS (
-            SELECT DISTINCT p.relid AS parent, c.relid AS child
-              FROM pg_constraint con
-              JOIN softdelete.tables p ON p.relid = coalesce(pg_partition_root(con.confrelid), con.confrelid)
-              JOIN softdelete.tables c ON c.relid = coalesce(pg_partition_root(con.conrelid), con.conrelid)
-             WHERE con.contype = 'f' AND con.conparentid = 0 AND p.relid <> c.relid
-        ), depth (relid, level, path) AS (
-            SELECT t.relid, 0, ARRAY[t.relid::oid] FROM softdelete.tables t
-            UNION ALL
-            SELECT e.child, d.level + 1, d.path || e.child::oid
-              FROM depth d JOIN edges e ON e.parent = d.relid
-             WHERE NOT e.child::oid = ANY (d.path)
-        )
-        SELECT t.relid
-          FROM softdelete.tables t JOIN depth d ON d.relid = t.relid
-         WHERE t.retention IS NOT NULL OR t.archive_retention IS NOT NULL
-         GROUP BY t.relid
-         ORDER BY max(d.level) DESC, t.relid::oid;
-    END;
+    AS 'MODULE_PATHNAME', 'softdelete_purge_tables' LANGUAGE C STABLE;
 
 -- Opens a run of tbl in softdelete.runs ('running'); returns its id.
 CREATE FUNCTION softdelete_internal.start_run(tbl regclass, started_by text) RETURNS bigint
@@ -1034,38 +1027,16 @@ BEGIN
 END
 $$;
 
--- One batch on tbl, in the caller's transaction: at most batch_size rows
--- soft-deleted longer than its retention ago, oldest first, skipping rows
--- locked by someone else (a restore in progress). Adds its counts to run.
--- Returns the number of rows it handled; 0 when nothing is left.
+-- One batch of the purge of tbl, in the caller's transaction (purge.cpp):
+-- at most batch_size rows soft-deleted longer than its retention ago, oldest
+-- first, never waiting for a row someone else holds, with the descendants
+-- that go with them (children first), archived first where their table
+-- archives; then at most batch_size archived rows past archive_retention.
+-- One operation in softdelete.events; its counts added to run, which must be
+-- a running run of tbl. Returns the rows it removed; 0 when nothing is left.
 CREATE FUNCTION softdelete_internal.purge_batch(run bigint, tbl regclass, batch_size integer) RETURNS bigint
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cfg softdelete.tables;
-    keys text := '';
-    n bigint := 0;
-BEGIN
-    cfg := softdelete_internal.config(tbl);
-    IF run IS NULL OR batch_size IS NULL OR batch_size < 1 THEN
-        RAISE EXCEPTION 'purge_batch() needs a run and a batch size of at least 1' USING ERRCODE = '22023';
-    END IF;
-    IF cfg.retention IS NOT NULL THEN
-        keys := (SELECT string_agg(quote_ident(k), ', ') FROM unnest(cfg.key_columns) k);
-        SELECT r.processed INTO n
-          FROM softdelete_internal.run_as_owner(tbl,
-                   format('DELETE FROM %s WHERE (%s) IN (SELECT %s FROM %s WHERE %I < pg_catalog.now() - ($1->>''retention'')::interval '
-                          'ORDER BY %I LIMIT ($1->>''n'')::int FOR UPDATE SKIP LOCKED)',
-                          tbl, keys, keys, tbl, cfg.column_name, cfg.column_name),
-                   jsonb_build_object('retention', cfg.retention, 'n', batch_size), hard_delete => true) r;
-    END IF;
-    UPDATE softdelete.runs SET rows_purged = rows_purged + n WHERE id = run AND status = 'running';
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % is not running', run USING ERRCODE = '55000';
-    END IF;
-    RETURN n;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'softdelete_purge_batch' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
 
 -- Ends a run: 'succeeded' when error is NULL, else 'failed' with it.
 CREATE FUNCTION softdelete_internal.finish_run(run bigint, error text) RETURNS void
@@ -1101,13 +1072,18 @@ END
 $$;
 
 -- The archive table of tbl in schema softdelete_archive, or NULL when it has
--- none yet.
+-- none yet (archive.cpp).
 CREATE FUNCTION softdelete_internal.archive_table(tbl regclass) RETURNS regclass
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-    RETURN NULL;
+    AS 'MODULE_PATHNAME', 'softdelete_archive_table' LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
 
--- purge(): for admins of every table it covers, checked before anything
--- happens. One run per table, batches of softdelete.batch_size rows.
+-- purge(tbl): the lifecycle worker's work, on demand, in the caller's
+-- transaction. For admins of every table it covers (with NULL, every table
+-- purge_tables() lists), checked before anything happens. One run per
+-- table, in batches of softdelete.batch_size rows. A batch that fails is
+-- rolled back alone (a subtransaction): the run records the error and ends
+-- 'failed', a WARNING says so, and the other tables go on; the batches
+-- before it stay done.
 CREATE FUNCTION softdelete_internal.purge(tbl regclass)
     RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1116,13 +1092,19 @@ DECLARE
     tables regclass[];
     rel regclass;
     run bigint;
+    n bigint;
     size integer := current_setting('softdelete.batch_size')::integer;
+    failure text;
+    code text;
 BEGIN
     IF tbl IS NOT NULL THEN
         PERFORM softdelete_internal.check_exists(tbl);
         PERFORM softdelete_internal.require_admin(tbl, 'purge');
         PERFORM softdelete_internal.config(tbl);
-        tables := ARRAY[tbl];
+        tables := ARRAY(SELECT t FROM softdelete_internal.purge_tables() t WHERE t = tbl);
+        IF cardinality(tables) = 0 THEN
+            RAISE NOTICE 'table % has neither retention nor archive_retention: nothing to purge', tbl;
+        END IF;
     ELSE
         tables := ARRAY(SELECT softdelete_internal.purge_tables());
         FOREACH rel IN ARRAY tables LOOP
@@ -1131,9 +1113,21 @@ BEGIN
     END IF;
     FOREACH rel IN ARRAY tables LOOP
         run := softdelete_internal.start_run(rel, 'purge()');
-        WHILE softdelete_internal.purge_batch(run, rel, size) > 0 LOOP
+        failure := NULL;
+        LOOP
+            BEGIN
+                n := softdelete_internal.purge_batch(run, rel, size);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+                failure := format('%s (SQLSTATE %s)', failure, code);
+            END;
+            EXIT WHEN failure IS NOT NULL OR n = 0;
         END LOOP;
-        PERFORM softdelete_internal.finish_run(run, NULL);
+        PERFORM softdelete_internal.finish_run(run, failure);
+        IF failure IS NOT NULL THEN
+            RAISE WARNING 'purge of % failed: %', rel, failure
+                USING HINT = format('softdelete.runs row %s has the error; the batches before it were purged.', run);
+        END IF;
         RETURN QUERY SELECT rel, r.rows_archived, r.rows_purged FROM softdelete.runs r WHERE r.id = run;
     END LOOP;
 END
@@ -1296,6 +1290,11 @@ AS $$
 BEGIN
     DELETE FROM softdelete.tables t
      WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- The archive of a dropped table stays, with its rows, but is no longer
+    -- its table's; a dropped archive is forgotten.
+    DELETE FROM softdelete_internal.archives a
+     WHERE a.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table')
+        OR a.archive::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
     UPDATE softdelete.tables t
        SET converted_uniques = (SELECT coalesce(jsonb_agg(u), '[]') FROM jsonb_array_elements(t.converted_uniques) u
                                  WHERE NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
