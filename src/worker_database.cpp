@@ -377,8 +377,13 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
                 failure = stopped_message;
             } else {
                 log_failure(*error, doing);
+                // as softdelete.purge() records it
                 failure = pg_guard([&error, table_context] {
-                    return MemoryContextStrdup(table_context, error->what());
+                    MemoryContext batch = MemoryContextSwitchTo(table_context);
+                    char* text = psprintf("%s (SQLSTATE %s)", error->what(),
+                                          unpack_sql_state(error->sqlstate()));
+                    MemoryContextSwitchTo(batch);
+                    return text;
                 });
             }
             break;

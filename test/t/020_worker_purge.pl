@@ -143,7 +143,7 @@ ok($node->poll_query_until('shop', 'SELECT count(*) FROM fine', '6'),
 	'a table is purged while another fails in the same database');
 ok($node->poll_query_until('shop', q{
 	SELECT count(*) > 0 FROM softdelete.runs
-	 WHERE relid = 'broken'::regclass AND status = 'failed' AND error = 'no purging here'}),
+	 WHERE relid = 'broken'::regclass AND status = 'failed' AND error = 'no purging here (SQLSTATE P0001)'}),
 	'the failure is recorded in softdelete.runs with its error');
 $node->wait_for_log(
 	qr/WARNING:  no purging here\n.*CONTEXT:  (?:.*\n)*?\tsoftdelete worker in database "shop" purging public.broken\n/);
