@@ -420,6 +420,12 @@ VisitOutcome visit_database()
         return AllocSetContextCreate(work, "softdelete worker batch", ALLOCSET_DEFAULT_SIZES);
     });
     MemoryContextSwitchTo(work);
+    // The worker is a superuser: the statements it writes resolve names in
+    // pg_catalog only, whatever ALTER DATABASE ... SET gave this session
+    // (objects in public could otherwise capture an operator it uses).
+    // PGC_S_SESSION, as SET does: the functions' own SET clauses still apply.
+    pg_guard(
+        [] { SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION); });
     database_name = pg_guard([] {
         StartTransactionCommand();
         char* name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
@@ -432,6 +438,7 @@ VisitOutcome visit_database()
     std::optional<PgError> error = check_extension(&installed);
     if (!error && !installed)
         return VisitOutcome::no_extension;
+    pg_guard([] { elog(DEBUG1, "softdelete worker: visiting database \"%s\"", database_name); });
     if (!error) {
         doing = "marking the runs a crash left unfinished as failed";
         error = unit_of_work(doing, [] {

@@ -162,6 +162,44 @@ is($node->safe_psql('shop', q{
 	SELECT status FROM softdelete.runs WHERE relid = 'broken'::regclass ORDER BY id DESC LIMIT 1}),
 	'succeeded', 'and that run succeeded');
 
+# --- Names in the worker's statements -------------------------------------------
+
+# The worker is a superuser. A database owner who is not one puts an
+# operator in front of pg_catalog's, for the search path it gives the
+# database: the worker's statements never call it.
+$node->safe_psql('postgres', q{
+	CREATE ROLE dbowner LOGIN;
+	CREATE DATABASE owned OWNER dbowner;
+});
+$node->safe_psql('owned', 'CREATE EXTENSION softdelete');
+$node->safe_psql('owned', q{
+	SET ROLE dbowner;
+	CREATE TABLE calls (who text);
+	CREATE FUNCTION public.capture(oid, regclass) RETURNS boolean LANGUAGE plpgsql AS
+		$$ BEGIN INSERT INTO public.calls VALUES (current_user); RETURN $1 = $2::oid; END $$;
+	CREATE OPERATOR public.= (LEFTARG = oid, RIGHTARG = regclass, FUNCTION = public.capture);
+	ALTER DATABASE owned SET search_path = public, pg_catalog;
+	CREATE TABLE t (id int PRIMARY KEY);
+	INSERT INTO t SELECT generate_series(1, 10);
+	SELECT count(*) FROM softdelete.enable('t', retention => '1 second');
+	DELETE FROM t WHERE id <= 2;
+});
+ok($node->poll_query_until('owned', 'SELECT count(*) FROM t', '8'), 'the worker purges in that database');
+is($node->safe_psql('owned', 'SELECT count(*) FROM calls'), '0', 'without calling the operator put in public');
+
+# --- The launcher stopped alone ----------------------------------------------------
+
+# Terminated while the server runs, it comes back (bgw_restart_time).
+my $log_offset = -s $node->logfile;
+is($node->safe_psql('postgres',
+		q{SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE backend_type = 'softdelete launcher'}),
+	'1', 'the launcher can be terminated');
+$node->wait_for_log(qr/LOG:  softdelete launcher stopping/, $log_offset);
+$node->wait_for_log(qr/LOG:  softdelete launcher started/, $log_offset);
+pass('and is started again');
+$node->safe_psql('shop', 'DELETE FROM orders WHERE id <= 270');
+ok($node->poll_query_until('shop', 'SELECT count(*) FROM orders', '730'), 'and purges again');
+
 # --- Stopping -------------------------------------------------------------------
 
 # A run whose batches take long: the server's stop does not wait for them.
