@@ -1020,6 +1020,10 @@ DECLARE
     id bigint;
 BEGIN
     PERFORM softdelete_internal.config(tbl);
+    IF start_run.started_by IS NULL OR start_run.started_by NOT IN ('worker', 'purge()') THEN
+        RAISE EXCEPTION 'a run is started by ''worker'' or ''purge()'', not %', coalesce(start_run.started_by, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
     INSERT INTO softdelete.runs (relid, table_name, started_by)
     VALUES (tbl, tbl::text, start_run.started_by)
     RETURNING runs.id INTO id;

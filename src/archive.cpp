@@ -71,12 +71,6 @@ char* free_archive_name(Oid relid)
     return name;
 }
 
-const char* qualified(Oid relid)
-{
-    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-                                      get_rel_name(relid));
-}
-
 // "name type [COLLATE c]" of a column, as a plain column of the archive.
 char* column_definition(Form_pg_attribute att)
 {
@@ -138,7 +132,7 @@ Oid create_archive(Oid relid)
 // the archive's owner, relid's.
 void follow_table(Oid relid, Oid archive)
 {
-    const char* target = qualified(archive);
+    const char* target = relation_sql(archive);
     ListCell* lc;
     foreach (lc, user_columns(relid)) {
         auto* att = static_cast<Form_pg_attribute>(lfirst(lc));
@@ -183,7 +177,7 @@ Oid prepare_archive(Oid relid)
                 ereport(ERROR,
                         (errcode(ERRCODE_DUPLICATE_COLUMN),
                          errmsg("cannot archive rows of %s: it has a column archived_at",
-                                qualified(relid)),
+                                relation_sql(relid)),
                          errdetail("Its archive table adds a column of that name."),
                          errhint("Rename the column, or enable the table with archive => false.")));
             // A stale entry (its archive dropped by hand) makes way.
@@ -219,13 +213,13 @@ ExpiredRows expire_archived_rows(Oid archive, const TableConfig& cfg, Interval* 
     keys.relid = archive;
     for (int k = 0; k < cfg.nkeys; k++)
         keys.keys[k] = get_attnum(archive, get_attname(cfg.relid, cfg.keys[k], false));
-    const char* target = qualified(archive);
+    const char* target = relation_sql(archive);
     char* sql =
         psprintf("WITH gone AS (DELETE FROM %s AS a WHERE a.ctid = ANY (ARRAY("
                  "SELECT o.ctid FROM %s AS o WHERE o.archived_at < pg_catalog.now() - $1 "
                  "ORDER BY o.archived_at LIMIT $2 FOR UPDATE OF o SKIP LOCKED)) RETURNING %s AS k) "
                  "SELECT pg_catalog.count(*) || ' ' || "
-                 "pg_catalog.coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') "
+                 "coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') "
                  "FROM gone",
                  target, target, key_json_sql(keys, "a"));
     Oid types[] = {INTERVALOID, INT8OID};

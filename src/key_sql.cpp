@@ -68,14 +68,19 @@ const char* column_type_sql(Oid relid, AttrNumber attno)
                                 FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
 }
 
-char* table_sql(Oid relid)
+char* relation_sql(Oid relid)
 {
     char* name = get_rel_name(relid);
     if (name == nullptr)
         ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                         errmsg("relation with OID %u does not exist", relid)));
-    return psprintf("%s%s", get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
-                    quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name));
+    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
+}
+
+char* table_sql(Oid relid)
+{
+    char* name = relation_sql(relid);
+    return get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE ? name : psprintf("ONLY %s", name);
 }
 
 } // namespace softdelete

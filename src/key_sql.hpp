@@ -23,7 +23,10 @@ char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
 // The type of relid's column attno, as SQL (qualified where not built in).
 const char* column_type_sql(Oid relid, AttrNumber attno);
 
-// relid as a qualified, quoted name; "ONLY " before a table that is not
+// relid as a qualified, quoted name.
+char* relation_sql(Oid relid);
+
+// The same, with "ONLY " before a table that is not
 // partitioned, so that an inheritance child is never reached through it.
 char* table_sql(Oid relid);
 

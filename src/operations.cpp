@@ -400,6 +400,18 @@ OwnOperation begin_own_operation()
     return own;
 }
 
+int64 noted_rows(const OwnOperation& own, Action action)
+{
+    int64 rows = 0;
+    ListCell* lc;
+    foreach (lc, pending) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        if (p->op == own.op && p->action == action)
+            rows += p->rows;
+    }
+    return rows;
+}
+
 void end_own_operation(const OwnOperation& own)
 {
     // Its notes, whatever subtransaction level they are at; the others stay.

@@ -50,6 +50,8 @@ struct OwnOperation {
     int64 outer;
 };
 OwnOperation begin_own_operation();
+// The rows it noted so far with action, in every table.
+int64 noted_rows(const OwnOperation& own, Action action);
 // PG regime. Writes its events (and NOTIFYs) now.
 void end_own_operation(const OwnOperation& own);
 // After an error: only puts the outer operation back (never calls

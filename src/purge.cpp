@@ -123,6 +123,8 @@ public:
         if (!ended_)
             abandon_own_operation(own_);
     }
+    // The rows noted with action so far.
+    int64 rows(Action action) const { return noted_rows(own_, action); }
     void end()
     {
         ended_ = true;
@@ -160,20 +162,16 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
     return run_as_owner(relation_owner(cfg.relid), sql, 3, types, values, false).first_value;
 }
 
-struct StepResult {
-    int64 purged;
-    int64 archived;
-};
-
 // One step: its rows removed as the table's owner, soft-deleted ones only
 // while still deleted (a row restored since stays); copied to archive in
-// the same statement when there is one.
-StepResult run_step(Oid relid, const char* deleted, const char* live, Oid archive)
+// the same statement when there is one. The log trigger notes the rows
+// removed; the rows archived are noted here.
+void run_step(Oid relid, const char* deleted, const char* live, Oid archive)
 {
     TableConfig cfg;
     if (!table_config(relid, &cfg))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("table %s is not enabled for soft delete", table_sql(relid))));
+                        errmsg("table %s is not enabled for soft delete", relation_sql(relid))));
     StringInfoData which;
     initStringInfo(&which);
     appendStringInfo(&which, "(%s AND t.%s IS NOT NULL)", key_in_sql(cfg, "t", 1),
@@ -184,12 +182,10 @@ StepResult run_step(Oid relid, const char* deleted, const char* live, Oid archiv
     Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
                       DirectFunctionCall1(jsonb_in, CStringGetDatum(live))};
     Oid owner = relation_owner(relid);
-    StepResult result = {0, 0};
     if (!OidIsValid(archive)) {
         char* sql = psprintf("DELETE FROM %s AS t WHERE %s", table_sql(relid), which.data);
-        result.purged =
-            static_cast<int64>(run_as_owner(owner, sql, 2, types, values, true).processed);
-        return result;
+        (void)run_as_owner(owner, sql, 2, types, values, true);
+        return;
     }
     const char* columns = column_list_sql(relid, "");
     char* sql = psprintf(
@@ -197,16 +193,14 @@ StepResult run_step(Oid relid, const char* deleted, const char* live, Oid archiv
         "kept AS (INSERT INTO %s AS a (%s, archived_at) SELECT %s, pg_catalog.now() FROM gone "
         "RETURNING %s AS k) "
         "SELECT pg_catalog.count(*) || ' ' || "
-        "pg_catalog.coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') FROM kept",
-        table_sql(relid), which.data, column_list_sql(relid, "t."), table_sql(archive), columns,
+        "coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') FROM kept",
+        table_sql(relid), which.data, column_list_sql(relid, "t."), relation_sql(archive), columns,
         columns, key_json_sql(cfg, "a"));
     OwnerStatement ran = run_as_owner(owner, sql, 2, types, values, true);
     const char* space = ran.first_value != nullptr ? strchr(ran.first_value, ' ') : nullptr;
     if (space == nullptr)
         elog(ERROR, "softdelete could not read what it archived");
-    result.purged = result.archived = strtoll(ran.first_value, nullptr, 10);
-    note_row_list(cfg.root, Action::archive, space + 1, result.archived);
-    return result;
+    note_row_list(cfg.root, Action::archive, space + 1, strtoll(ran.first_value, nullptr, 10));
 }
 
 // The run's row must be running and be tbl's; it is locked until the batch
@@ -264,14 +258,8 @@ void remember_waiting(int64 run, const std::vector<std::string>& keys)
     }
 }
 
-struct BatchCounts {
-    int64 archived = 0;
-    int64 purged = 0;
-};
-
 // Steps 1 to 3: rows past retention, with their descendants.
-void purge_rows(int64 run, const TableConfig& cfg, Interval* retention, int64 limit,
-                BatchCounts* counts)
+void purge_rows(int64 run, const TableConfig& cfg, Interval* retention, int64 limit)
 {
     if (waiting_run != run)
         remember_waiting(run, {});
@@ -294,10 +282,7 @@ void purge_rows(int64 run, const TableConfig& cfg, Interval* retention, int64 li
                 return lifecycle_config(relid, &life) && life.archive ? prepare_archive(relid)
                                                                       : InvalidOid;
             });
-            StepResult done = pg_guard(
-                [&] { return run_step(relid, step.deleted.c_str(), step.live.c_str(), archive); });
-            counts->archived += done.archived;
-            counts->purged += done.purged;
+            pg_guard([&] { run_step(relid, step.deleted.c_str(), step.live.c_str(), archive); });
         }
         return;
     }
@@ -312,19 +297,24 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                             errmsg("relation with OID %u does not exist", relid)));
         if (!lifecycle_config(relid, &life) || !table_config(relid, &cfg) || cfg.root != relid)
-            ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                            errmsg("table %s is not enabled for soft delete", table_sql(relid))));
+            ereport(ERROR,
+                    (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                     errmsg("table %s is not enabled for soft delete", relation_sql(relid))));
         check_run(run, relid);
     });
     if (purging)
         throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
                       "a purge batch cannot run inside another one");
-    BatchCounts counts;
+    // Counted from what the batch logged: the rows it removed from enabled
+    // tables (foreign key actions included) and from the archive, and the
+    // rows it archived.
+    int64 archived = 0;
+    int64 purged = 0;
     {
         PurgeFlag flag;
         BatchOperation operation;
         if (life.retention != nullptr)
-            purge_rows(run, cfg, life.retention, limit, &counts);
+            purge_rows(run, cfg, life.retention, limit);
         if (life.archive_retention != nullptr) {
             pg_guard([&] {
                 Oid archive = archive_of(relid);
@@ -333,14 +323,15 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
                 ExpiredRows expired =
                     expire_archived_rows(archive, cfg, life.archive_retention, limit);
                 note_row_list(archive, Action::purge, expired.keys, expired.rows);
-                counts.purged += expired.rows;
             });
         }
         flag.end();
+        archived = operation.rows(Action::archive);
+        purged = operation.rows(Action::purge);
         operation.end();
     }
-    pg_guard([&] { add_to_run(run, counts.archived, counts.purged); });
-    return counts.purged;
+    pg_guard([&] { add_to_run(run, archived, purged); });
+    return purged;
 }
 
 } // namespace
