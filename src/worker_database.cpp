@@ -19,6 +19,7 @@
 // database_guard.cpp) cancels the unit in progress, which rolls back; the
 // run records that it was stopped and the worker exits. SIGHUP takes effect
 // between two batches (softdelete.batch_size).
+#include <algorithm>
 #include <csignal>
 #include <optional>
 
@@ -210,12 +211,18 @@ void wait_for_transaction(TransactionId xid, TimestampTz give_up)
     }
 }
 
+// How long a worker waits for a transaction creating the extension: the
+// next visit finds it anyway, and a transaction left open must not keep a
+// worker.
+constexpr long creation_wait_ms = 10 * 1000L;
+
 // Whether softdelete is installed in this database. A transaction that is
-// creating it is waited for (one naptime at most, so that a transaction
-// left open does not hold a worker), and work begins as soon as it commits.
+// creating it is waited for, up to a naptime (10 seconds at most), and work
+// begins as soon as it commits.
 std::optional<PgError> check_extension(bool* installed)
 {
-    TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), naptime * 1000L);
+    TimestampTz give_up = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+                                                      std::min(naptime * 1000L, creation_wait_ms));
     for (;;) {
         Installed state = Installed::no;
         std::optional<PgError> error = unit_of_work("looking for softdelete", [&state, give_up] {
