@@ -79,8 +79,8 @@ void cancel_unit(SIGNAL_ARGS)
         StatementCancelHandler(postgres_signal_arg);
 }
 
-// One unit of work, see the header. Returns the error of its body, or of
-// its commit.
+// One unit of work, as the top of this file says. Returns the error of its
+// body, or of its commit.
 template <typename Body> std::optional<PgError> unit_of_work(const char* activity, Body&& body)
 {
     MemoryContext work = CurrentMemoryContext;
@@ -281,7 +281,8 @@ List* purge_tables()
 }
 
 // Whether table's last runs failed so recently that it is not tried again
-// yet. Plain PostgreSQL code.
+// yet. Plain PostgreSQL code. Seven runs at most: the delay stops growing
+// after six failures in a row.
 bool waiting_after_failures(Oid table)
 {
     if (SPI_connect() != SPI_OK_CONNECT)
@@ -358,7 +359,8 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
             run = start_run(table.oid);
     });
     if (error) {
-        log_failure(*error, doing);
+        if (!stop_requested)
+            log_failure(*error, doing);
         return;
     }
     if (waiting)
