@@ -112,6 +112,19 @@ CREATE INDEX runs_relid_started_at_idx ON softdelete.runs (relid, started_at);
 SELECT pg_catalog.pg_extension_config_dump('softdelete.runs', '');
 SELECT pg_catalog.pg_extension_config_dump('softdelete.runs_id_seq', '');
 
+-- Archive tables: one per table enabled with archive => true, made by the
+-- purge the first time it archives rows of it, owned by the table's owner
+-- (archive.cpp). Nobody else has any access.
+CREATE SCHEMA softdelete_archive;
+REVOKE ALL ON SCHEMA softdelete_archive FROM PUBLIC;
+
+-- Which archive table is whose, so that a renamed table keeps its archive.
+CREATE TABLE softdelete_internal.archives (
+    relid   regclass PRIMARY KEY,
+    archive regclass NOT NULL UNIQUE
+);
+SELECT pg_catalog.pg_extension_config_dump('softdelete_internal.archives', '');
+
 -------------------------------------------------------------------------------
 -- C entry points
 -------------------------------------------------------------------------------
@@ -1114,6 +1127,145 @@ END
 $$;
 
 -------------------------------------------------------------------------------
+-- Lifecycle: retention, archive, purge
+--
+-- The unit of work is one batch on one table (purge_batch), in the caller's
+-- transaction; a run is the batches of one table, recorded in softdelete.runs.
+-- The lifecycle worker and softdelete.purge() both drive them.
+-------------------------------------------------------------------------------
+
+-- The enabled tables that have a retention or an archive_retention,
+-- children before parents: a table is listed after every enabled table that
+-- references it (a cycle is walked once). purge_order.cpp.
+CREATE FUNCTION softdelete_internal.purge_tables() RETURNS SETOF regclass
+    AS 'MODULE_PATHNAME', 'softdelete_purge_tables' LANGUAGE C STABLE;
+
+-- Opens a run of tbl in softdelete.runs ('running'); returns its id.
+CREATE FUNCTION softdelete_internal.start_run(tbl regclass, started_by text) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    PERFORM softdelete_internal.config(tbl);
+    IF start_run.started_by IS NULL OR start_run.started_by NOT IN ('worker', 'purge()') THEN
+        RAISE EXCEPTION 'a run is started by ''worker'' or ''purge()'', not %', coalesce(start_run.started_by, 'NULL')
+            USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO softdelete.runs (relid, table_name, started_by)
+    VALUES (tbl, tbl::text, start_run.started_by)
+    RETURNING runs.id INTO id;
+    RETURN id;
+END
+$$;
+
+-- One batch of the purge of tbl, in the caller's transaction (purge.cpp):
+-- at most batch_size rows soft-deleted longer than its retention ago, oldest
+-- first, never waiting for a row someone else holds, with the descendants
+-- that go with them (children first), archived first where their table
+-- archives; then at most batch_size archived rows past archive_retention.
+-- One operation in softdelete.events; its counts added to run, which must be
+-- a running run of tbl. Returns the rows it removed; 0 when nothing is left.
+CREATE FUNCTION softdelete_internal.purge_batch(run bigint, tbl regclass, batch_size integer) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_purge_batch' LANGUAGE C
+    SET search_path = pg_catalog, pg_temp;
+
+-- Ends a run: 'succeeded' when error is NULL, else 'failed' with it.
+CREATE FUNCTION softdelete_internal.finish_run(run bigint, error text) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE softdelete.runs r
+       SET status = CASE WHEN finish_run.error IS NULL THEN 'succeeded' ELSE 'failed' END,
+           error = finish_run.error, finished_at = clock_timestamp()
+     WHERE r.id = run AND r.status = 'running';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not running', run USING ERRCODE = '55000';
+    END IF;
+END
+$$;
+
+-- Runs left 'running' by a worker or a server that stopped (a purge() run
+-- commits with its final status, in its caller's transaction, so only the
+-- worker's can be left so) are marked failed. Returns how many.
+CREATE FUNCTION softdelete_internal.fail_unfinished_runs() RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE softdelete.runs
+       SET status = 'failed', finished_at = clock_timestamp(),
+           error = 'the lifecycle worker or the server stopped before the run finished'
+     WHERE status = 'running';
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RETURN n;
+END
+$$;
+
+-- The archive table of tbl in schema softdelete_archive, or NULL when it has
+-- none yet (archive.cpp).
+CREATE FUNCTION softdelete_internal.archive_table(tbl regclass) RETURNS regclass
+    AS 'MODULE_PATHNAME', 'softdelete_archive_table' LANGUAGE C STABLE STRICT
+    SET search_path = pg_catalog, pg_temp;
+
+-- purge(tbl): the lifecycle worker's work, on demand, in the caller's
+-- transaction. For admins of every table it covers (with NULL, every table
+-- purge_tables() lists), checked before anything happens. One run per
+-- table, in batches of softdelete.batch_size rows. A batch that fails is
+-- rolled back alone (a subtransaction): the run records the error and ends
+-- 'failed', a WARNING says so, and the other tables go on; the batches
+-- before it stay done.
+CREATE FUNCTION softdelete_internal.purge(tbl regclass)
+    RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    tables regclass[];
+    rel regclass;
+    run bigint;
+    n bigint;
+    size integer := current_setting('softdelete.batch_size')::integer;
+    failure text;
+    code text;
+BEGIN
+    IF tbl IS NOT NULL THEN
+        PERFORM softdelete_internal.check_exists(tbl);
+        PERFORM softdelete_internal.require_admin(tbl, 'purge');
+        PERFORM softdelete_internal.config(tbl);
+        tables := ARRAY(SELECT t FROM softdelete_internal.purge_tables() t WHERE t = tbl);
+        IF cardinality(tables) = 0 THEN
+            RAISE NOTICE 'table % has neither retention nor archive_retention: nothing to purge', tbl;
+        END IF;
+    ELSE
+        tables := ARRAY(SELECT softdelete_internal.purge_tables());
+        FOREACH rel IN ARRAY tables LOOP
+            PERFORM softdelete_internal.require_admin(rel, 'purge');
+        END LOOP;
+    END IF;
+    FOREACH rel IN ARRAY tables LOOP
+        run := softdelete_internal.start_run(rel, 'purge()');
+        failure := NULL;
+        LOOP
+            BEGIN
+                n := softdelete_internal.purge_batch(run, rel, size);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+                failure := format('%s (SQLSTATE %s)', failure, code);
+            END;
+            EXIT WHEN failure IS NOT NULL OR n = 0;
+        END LOOP;
+        PERFORM softdelete_internal.finish_run(run, failure);
+        IF failure IS NOT NULL THEN
+            RAISE WARNING 'purge of % failed: %', rel, failure
+                USING HINT = format('softdelete.runs row %s has the error; the batches before it were purged.', run);
+        END IF;
+        RETURN QUERY SELECT rel, r.rows_archived, r.rows_purged FROM softdelete.runs r WHERE r.id = run;
+    END LOOP;
+END
+$$;
+
+-------------------------------------------------------------------------------
 -- The public API: each is the C gateway, which calls the function of the same
 -- name and arguments in softdelete_internal as the extension's owner and
 -- tells it who called.
@@ -1147,6 +1299,12 @@ CREATE FUNCTION softdelete.undo(op bigint) RETURNS bigint
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 CREATE FUNCTION softdelete.erase(tbl regclass, key anycompatible) RETURNS bigint
+    AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
+
+-- Archives and purges now what has outlived its retention: tbl, or with NULL
+-- every table that has a retention (see softdelete_internal.purge()).
+CREATE FUNCTION softdelete.purge(tbl regclass DEFAULT NULL)
+    RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
     AS 'MODULE_PATHNAME', 'softdelete_api' LANGUAGE C;
 
 -- After DDL by anyone else than enable() and disable() (the event triggers
@@ -1269,6 +1427,11 @@ AS $$
 BEGIN
     DELETE FROM softdelete.tables t
      WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- The archive of a dropped table stays, with its rows, but is no longer
+    -- its table's; a dropped archive is forgotten.
+    DELETE FROM softdelete_internal.archives a
+     WHERE a.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table')
+        OR a.archive::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
     UPDATE softdelete.tables t
        SET converted_uniques = (SELECT coalesce(jsonb_agg(u), '[]') FROM jsonb_array_elements(t.converted_uniques) u
                                  WHERE NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
@@ -1388,7 +1551,7 @@ GRANT EXECUTE ON FUNCTION
     softdelete.enable(regclass, name, interval, boolean, interval, boolean, name[], interval, boolean, boolean, boolean),
     softdelete.disable(regclass), softdelete.restore(regclass, anycompatible),
     softdelete.hard_delete(regclass, anycompatible), softdelete.undo(bigint),
-    softdelete.erase(regclass, anycompatible), softdelete.is_admin(regclass),
+    softdelete.erase(regclass, anycompatible), softdelete.purge(regclass), softdelete.is_admin(regclass),
     softdelete.is_reader(regclass), softdelete.preloaded()
     TO PUBLIC;
 -- Called by rewritten statements and by the visibility policy, as whichever

@@ -101,9 +101,17 @@ SELECT count(*) AS rows, count(*) FILTER (WHERE deleted_at IS NULL) AS live FROM
 
 -- A temporary table ends with its session; its row in softdelete.tables
 -- would not (and would be dumped): 0A000.
+-- The temporary schema is named after the session's backend slot, which
+-- depends on what else is connected (background workers): masked here.
 CREATE TEMPORARY TABLE scratch (id int PRIMARY KEY);
-SELECT * FROM softdelete.enable('scratch');
-\echo SQLSTATE :SQLSTATE
+DO $$
+DECLARE m text; d text; h text;
+BEGIN
+    PERFORM softdelete.enable('scratch');
+EXCEPTION WHEN feature_not_supported THEN
+    GET STACKED DIAGNOSTICS m = MESSAGE_TEXT, d = PG_EXCEPTION_DETAIL, h = PG_EXCEPTION_HINT;
+    RAISE NOTICE '0A000: %', regexp_replace(m, 'pg_temp_[0-9]+', 'pg_temp_N') USING DETAIL = d, HINT = h;
+END $$;
 DROP TABLE scratch;
 
 --------------------------------------------------------------------------

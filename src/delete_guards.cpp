@@ -6,6 +6,7 @@
 #include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
+#include "purge.hpp"
 #include "settings.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
@@ -54,6 +55,9 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
              errmsg("softdelete_internal.soft_delete_row() must be a BEFORE DELETE row trigger")));
     softdelete::TableConfig cfg;
     softdelete::require_table_config(trigger->tg_relation, &cfg);
+    // A purge batch removes rows for good (its authority was checked).
+    if (softdelete::purge_in_progress())
+        return PointerGetDatum(trigger->tg_trigtuple);
     if (softdelete::hard_delete_in_effect()) {
         softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         return PointerGetDatum(trigger->tg_trigtuple);

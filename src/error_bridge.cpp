@@ -64,6 +64,35 @@ PgError::PgError(ErrorData* pg_error)
     pg_error_ = pg_error;
 }
 
+PgError PgError::copied_into(MemoryContext context) const
+{
+    if (pg_error_ == nullptr)
+        return *this;
+    // PostgreSQL makes the copy: the error is raised again and taken as
+    // pg_guard takes any error, so that no field of ErrorData is left out.
+    MemoryContext current = CurrentMemoryContext;
+    ErrorData* error = pg_error_;
+    auto raise_again = [error] { ReThrowError(error); };
+    caught_pg_error(raise_again);
+    PgError copy = capture_pg_error(context);
+    MemoryContextSwitchTo(current);
+    return copy;
+}
+
+std::optional<PgError> failure_kept_in(std::exception_ptr failure, MemoryContext context)
+{
+    std::optional<PgError> error;
+    try {
+        std::rethrow_exception(failure);
+    } catch (const PgError& e) {
+        error = e;
+    } catch (...) {
+    }
+    if (!error)
+        return std::nullopt;
+    return error->copied_into(context);
+}
+
 PgError capture_pg_error(MemoryContext resume_in)
 {
     // CopyErrorData must not run in ErrorContext, which FlushErrorState

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <exception>
+#include <optional>
 #include <type_traits>
 #include <string>
 #include <utility>
@@ -43,6 +44,10 @@ public:
     const std::string& hint() const noexcept { return hint_; }
     // The error to re-raise unchanged; null for an error made in C++.
     ErrorData* pg_error() const noexcept { return pg_error_; }
+    // The same error, with PostgreSQL's part copied into context: for an
+    // error to outlive the memory it was captured in (see capture_pg_error).
+    // Calls PostgreSQL: only through pg_guard, never inside a catch block.
+    PgError copied_into(MemoryContext context) const;
 
 private:
     int sqlstate_;
@@ -125,6 +130,53 @@ template <typename Fn> auto pg_guard(Fn&& fn) -> decltype(fn())
             throw capture_pg_error(caller_context);
         return result;
     }
+}
+
+// The PgError that failure (an exception in flight) holds, copied into
+// context; nullopt for any other exception. Calls PostgreSQL: never inside a
+// catch block.
+std::optional<PgError> failure_kept_in(std::exception_ptr failure, MemoryContext context);
+
+// Runs body in a subtransaction of the current transaction, which is kept
+// when body returns. When body fails (an ereport, or a thrown PgError) the
+// subtransaction is rolled back, undoing whatever body did, and its error is
+// returned instead of raised: the transaction around it goes on. This is
+// the one correct way to catch a PostgreSQL error without raising it again;
+// the error is copied into the caller's memory context before the rollback
+// frees the memory it may have been captured in. Other C++ exceptions
+// (bad_alloc) roll back as well and then propagate.
+template <typename Body> std::optional<PgError> rolled_back_on_error(Body&& body)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    int level = pg_guard([] {
+        BeginInternalSubTransaction(nullptr);
+        return GetCurrentTransactionNestLevel();
+    });
+    MemoryContextSwitchTo(caller_context);
+    std::exception_ptr failure;
+    try {
+        pg_guard(body);
+    } catch (...) {
+        failure = std::current_exception();
+    }
+    std::optional<PgError> error;
+    if (failure)
+        error = failure_kept_in(failure, caller_context);
+    pg_guard([&] {
+        if (!failure) {
+            ReleaseCurrentSubTransaction();
+            return;
+        }
+        // body may have left subtransactions of its own open
+        while (GetCurrentTransactionNestLevel() >= level)
+            RollbackAndReleaseCurrentSubTransaction();
+    });
+    MemoryContextSwitchTo(caller_context);
+    CurrentResourceOwner = caller_owner;
+    if (failure && !error)
+        std::rethrow_exception(failure);
+    return error;
 }
 
 // expression_tree_walker and friends take a generic function pointer.

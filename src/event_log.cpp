@@ -12,6 +12,7 @@
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
 #include "operations.hpp"
+#include "purge.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
 
@@ -316,7 +317,9 @@ Datum softdelete_log_changes(PG_FUNCTION_ARGS)
     softdelete::RowKeys* keys = softdelete::row_keys(fcinfo->flinfo, cfg, nullptr);
     for (int k = 0; k < cfg.nkeys; k++)
         keys->values[k] = slot_getattr(trigger->tg_trigslot, cfg.keys[k], &keys->nulls[k]);
-    softdelete::note_row_keys(keys, softdelete::Action::hard_delete);
+    softdelete::note_row_keys(keys, softdelete::purge_in_progress()
+                                        ? softdelete::Action::purge
+                                        : softdelete::Action::hard_delete);
     return PointerGetDatum(nullptr);
 }
 }

@@ -1,12 +1,15 @@
 // Module entry: settings, hooks and cache invalidation, plus the small
 // SQL-callable functions that belong to no other room.
 #include "authorization.hpp"
+#include "database_guard.hpp"
 #include "ddl_guard.hpp"
 #include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
+#include "worker_launcher.hpp"
+#include "worker_registry.hpp"
 
 extern "C" {
 
@@ -24,6 +27,14 @@ void _PG_init(void)
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();
     softdelete::install_ddl_guard();
+    // The lifecycle worker exists only when the module is preloaded: a
+    // module loaded later can register no background worker and reserve no
+    // shared memory (softdelete.purge() serves such installs).
+    if (loaded_at_startup) {
+        softdelete::request_worker_registry();
+        softdelete::register_launcher();
+        softdelete::install_database_guard();
+    }
 }
 
 PG_FUNCTION_INFO_V1(softdelete_preloaded);

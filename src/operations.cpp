@@ -45,6 +45,7 @@ List* pending = NIL;
 Pending* last_used = nullptr;
 int64 running_operation = 0;
 bool writing = false;
+int own_operations = 0; // begin_own_operation() not yet ended
 
 MemoryContext notes_context()
 {
@@ -221,6 +222,7 @@ void on_transaction(XactEvent event, void* arg)
         event == XACT_EVENT_PREPARE) {
         forget_everything();
         writing = false;
+        own_operations = 0;
     }
 }
 
@@ -247,6 +249,29 @@ List* events_of(List* notes)
     return events;
 }
 
+// One event per operation, table and action among notes (which
+// events_of() merges into their first entries).
+void write_events(List* notes)
+{
+    MemoryContext old = MemoryContextSwitchTo(notes_context());
+    List* events = events_of(notes);
+    MemoryContextSwitchTo(old);
+    ListCell* lc;
+    foreach (lc, events) {
+        auto* e = static_cast<Pending*>(lfirst(lc));
+        RecordedEvent recorded = {e->op,
+                                  e->root,
+                                  action_name(e->action),
+                                  e->actor,
+                                  e->reason,
+                                  e->rows_known,
+                                  e->rows,
+                                  e->rows_known ? e->keys.data : nullptr,
+                                  e->action == Action::soft_delete || e->action == Action::restore};
+        record_event(recorded);
+    }
+}
+
 } // namespace
 
 const char* action_name(Action action)
@@ -260,6 +285,10 @@ const char* action_name(Action action)
         return "hard_delete";
     case Action::truncate:
         return "truncate";
+    case Action::purge:
+        return "purge";
+    case Action::archive:
+        return "archive";
     case Action::erase:
         return "erase";
     }
@@ -309,6 +338,17 @@ void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_o
     p->rows++;
 }
 
+void note_row_list(Oid root, Action action, const char* keys, int64 rows)
+{
+    if (rows <= 0)
+        return;
+    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    if (p->keys.len > 0)
+        appendStringInfoString(&p->keys, ", ");
+    appendStringInfoString(&p->keys, keys);
+    p->rows += rows;
+}
+
 bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
 {
     ListCell* lc;
@@ -339,33 +379,75 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
 
 void end_of_statement()
 {
-    // Writing the events runs statements of its own, which end too.
-    if (writing)
+    // Writing the events runs statements of its own, which end too; an
+    // operation of the extension's own ends when it says so.
+    if (writing || own_operations > 0)
         return;
     if (pending == NIL) {
         running_operation = 0;
         return;
     }
     writing = true;
-    MemoryContext old = MemoryContextSwitchTo(notes_context());
-    List* events = events_of(pending);
-    MemoryContextSwitchTo(old);
-    ListCell* lc;
-    foreach (lc, events) {
-        auto* e = static_cast<Pending*>(lfirst(lc));
-        RecordedEvent recorded = {e->op,
-                                  e->root,
-                                  action_name(e->action),
-                                  e->actor,
-                                  e->reason,
-                                  e->rows_known,
-                                  e->rows,
-                                  e->rows_known ? e->keys.data : nullptr,
-                                  e->action == Action::soft_delete || e->action == Action::restore};
-        record_event(recorded);
-    }
+    write_events(pending);
     writing = false;
     forget_everything();
+}
+
+OwnOperation begin_own_operation()
+{
+    OwnOperation own = {0, running_operation};
+    running_operation = 0;
+    own_operations++;
+    own.op = current_operation();
+    return own;
+}
+
+int64 noted_rows(const OwnOperation& own, Action action)
+{
+    int64 rows = 0;
+    ListCell* lc;
+    foreach (lc, pending) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        if (p->op == own.op && p->action == action)
+            rows += p->rows;
+    }
+    return rows;
+}
+
+void end_own_operation(const OwnOperation& own)
+{
+    // Its notes, whatever subtransaction level they are at; the others stay.
+    List* mine = NIL;
+    List* others = NIL;
+    ListCell* lc;
+    foreach (lc, pending) {
+        auto* p = static_cast<Pending*>(lfirst(lc));
+        if (p->op == own.op)
+            mine = lappend(mine, p);
+        else
+            others = lappend(others, p);
+    }
+    bool was_writing = writing;
+    writing = true;
+    write_events(mine);
+    writing = was_writing;
+    MemoryContext old = MemoryContextSwitchTo(notes_context());
+    list_free(pending);
+    pending = list_copy(others);
+    MemoryContextSwitchTo(old);
+    list_free(others);
+    foreach (lc, mine)
+        free_entry(static_cast<Pending*>(lfirst(lc)));
+    list_free(mine);
+    last_used = nullptr;
+    abandon_own_operation(own);
+}
+
+void abandon_own_operation(const OwnOperation& own) noexcept
+{
+    running_operation = own.outer;
+    if (own_operations > 0)
+        own_operations--;
 }
 
 void register_operation_callbacks()

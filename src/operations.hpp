@@ -8,7 +8,7 @@
 namespace softdelete
 {
 
-enum class Action { soft_delete, restore, hard_delete, truncate, erase };
+enum class Action { soft_delete, restore, hard_delete, truncate, purge, archive, erase };
 
 const char* action_name(Action action);
 
@@ -37,6 +37,26 @@ struct NotedRows {
 // wanted(root) is true, once, allocated in the current memory context;
 // false when there is none.
 bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out);
+
+// Records rows of root that the running operation changed, many at once:
+// keys is their keys as comma-separated JSON values.
+void note_row_list(Oid root, Action action, const char* keys, int64 rows);
+
+// An operation of the extension's own, within whatever statement is running:
+// a purge batch. Its id is new; what it notes is written when it ends, not
+// when an inner statement ends; the statement's own operation goes on after.
+struct OwnOperation {
+    int64 op;
+    int64 outer;
+};
+OwnOperation begin_own_operation();
+// The rows it noted so far with action, in every table.
+int64 noted_rows(const OwnOperation& own, Action action);
+// PG regime. Writes its events (and NOTIFYs) now.
+void end_own_operation(const OwnOperation& own);
+// After an error: only puts the outer operation back (never calls
+// PostgreSQL); the notes go with the (sub)transaction's rollback.
+void abandon_own_operation(const OwnOperation& own) noexcept;
 
 // A statement the client (or a procedure, or a DO block) issued has ended:
 // what it did is written to softdelete.events (and sent to listeners), and

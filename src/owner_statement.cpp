@@ -7,24 +7,14 @@
 namespace softdelete
 {
 
-OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
-                            bool hard_delete, bool see_concurrent)
+namespace
+{
+
+// Runs sql in a connected SPI; the first value is copied into into.
+OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bool see_concurrent,
+                       MemoryContext into)
 {
     OwnerStatement result = {0, nullptr};
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    MemoryContext caller_context = CurrentMemoryContext;
-    // The actor is read as the caller, before the switch to the owner.
-    int guc_level = pin_actor();
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    SetUserIdAndSecContext(owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-    // Set as the owner, for this statement only: the owner's own opt-in,
-    // or off whatever the session had (a cascade's DELETE is a soft delete).
-    (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
-                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
     int rc;
     if (see_concurrent && IsolationUsesXactSnapshot()) {
         // As PostgreSQL's own foreign key actions under REPEATABLE READ: rows
@@ -46,8 +36,41 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
     if (SPI_tuptable != nullptr && SPI_processed > 0 && SPI_tuptable->tupdesc->natts > 0) {
         char* value = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
         if (value != nullptr)
-            result.first_value = MemoryContextStrdup(caller_context, value);
+            result.first_value = MemoryContextStrdup(into, value);
     }
+    return result;
+}
+
+} // namespace
+
+OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    OwnerStatement result = execute(sql, nargs, types, values, false, caller_context);
+    SPI_finish();
+    return result;
+}
+
+OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                            bool hard_delete, bool see_concurrent)
+{
+    Oid saved_user;
+    int saved_context;
+    GetUserIdAndSecContext(&saved_user, &saved_context);
+    MemoryContext caller_context = CurrentMemoryContext;
+    // The actor is read as the caller, before the switch to the owner.
+    int guc_level = pin_actor();
+    if (SPI_connect() != SPI_OK_CONNECT)
+        elog(ERROR, "SPI_connect failed");
+    SetUserIdAndSecContext(owner,
+                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
+    // Set as the owner, for this statement only: the owner's own opt-in,
+    // or off whatever the session had (a cascade's DELETE is a soft delete).
+    (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
+                            PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    OwnerStatement result = execute(sql, nargs, types, values, see_concurrent, caller_context);
     SetUserIdAndSecContext(saved_user, saved_context);
     AtEOXact_GUC(true, guc_level);
     SPI_finish();

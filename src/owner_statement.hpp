@@ -23,4 +23,9 @@ struct OwnerStatement {
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                             bool hard_delete, bool see_concurrent = false);
 
+// PG regime. Runs sql (with $1..$n) as the current role: statements on the
+// extension's own tables (softdelete.runs, the archives) and the DDL of its
+// archive schema, run by the extension's owner or the lifecycle worker.
+OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values);
+
 } // namespace softdelete

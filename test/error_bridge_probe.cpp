@@ -1,7 +1,11 @@
 // A test-only module for test/t/003_error_bridge.pl, built by that test and
 // never installed: it drives src/error_bridge.hpp along paths the extension's
 // own code does not take today, where a C++ exception leaves a guarded body
-// and where errors made in C++ carry long texts.
+// and where errors made in C++ carry long texts, and through
+// rolled_back_on_error, whose paths the lifecycle worker takes only when
+// something fails.
+#include <optional>
+#include <stdexcept>
 #include <string>
 
 #include "error_bridge.hpp"
@@ -65,5 +69,59 @@ Datum bridge_probe_long_error(PG_FUNCTION_ARGS)
                                   std::string(length, 'd'), std::string(length, 'h'));
     });
     PG_RETURN_VOID();
+}
+}
+
+namespace
+{
+
+// Runs sql through SPI inside rolled_back_on_error. mode: "sql" runs it
+// under a nested pg_guard while SPI's memory context is current, so that
+// the error is captured in memory the rollback frees; "throw" runs it and
+// then throws a C++ exception that is no PgError; "open" runs it inside a
+// subtransaction of its own that an error leaves open. Returns "ok", or the
+// caught error: SQLSTATE, message, and whether it lives in the caller's
+// memory context.
+std::string rolled_back(const char* sql, const std::string& mode)
+{
+    MemoryContext caller = CurrentMemoryContext;
+    std::optional<softdelete::PgError> error = softdelete::rolled_back_on_error([sql, &mode] {
+        softdelete::pg_guard([] {
+            if (SPI_connect() != SPI_OK_CONNECT)
+                elog(ERROR, "SPI_connect failed");
+        });
+        if (mode == "open")
+            softdelete::pg_guard([] { BeginInternalSubTransaction(nullptr); });
+        softdelete::pg_guard([sql] { SPI_execute(sql, false, 0); });
+        if (mode == "throw")
+            throw std::runtime_error("a C++ error after the SQL ran");
+        if (mode == "open")
+            softdelete::pg_guard([] { ReleaseCurrentSubTransaction(); });
+        softdelete::pg_guard([] { SPI_finish(); });
+    });
+    if (!error)
+        return "ok";
+    const char* where = error->pg_error() != nullptr && error->pg_error()->assoc_context == caller
+                            ? "kept in the caller's context"
+                            : "elsewhere";
+    return std::string(
+               softdelete::pg_guard([&error] { return unpack_sql_state(error->sqlstate()); })) +
+           " " + error->what() + " (" + where + ")";
+}
+
+} // namespace
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(bridge_probe_rolled_back);
+Datum bridge_probe_rolled_back(PG_FUNCTION_ARGS)
+{
+    char* sql = text_to_cstring(PG_GETARG_TEXT_PP(0));
+    char* mode = text_to_cstring(PG_GETARG_TEXT_PP(1));
+    text* result = softdelete::entry_guard([sql, mode] {
+        std::string outcome = rolled_back(sql, mode);
+        return softdelete::pg_guard([&outcome] { return cstring_to_text(outcome.c_str()); });
+    });
+    PG_RETURN_TEXT_P(result);
 }
 }

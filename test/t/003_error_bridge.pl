@@ -39,6 +39,8 @@ $node->safe_psql('postgres', qq{
 		LANGUAGE c STRICT AS '$probe', 'bridge_probe_escape';
 	CREATE FUNCTION bridge_probe_long_error(length int) RETURNS void
 		LANGUAGE c STRICT AS '$probe', 'bridge_probe_long_error';
+	CREATE FUNCTION bridge_probe_rolled_back(sql text, mode text) RETURNS text
+		LANGUAGE c STRICT AS '$probe', 'bridge_probe_rolled_back';
 	-- The fields of the error stmt raises, as PL/pgSQL reads them: SQLSTATE,
 	-- message (its start), the lengths of message, detail and hint, schema,
 	-- table and constraint names, CONTEXT lines.
@@ -123,6 +125,38 @@ is($row{plain},
 is($row{repeated}, '1000', 'a thousand escapes in one statement, each caught with its own error');
 is(scalar(@pids), 2, 'the session ran to its end');
 is($pids[0], $pids[1], 'in the backend it started in');
+
+# rolled_back_on_error: a failing body is rolled back and its error returned,
+# while the transaction around it goes on and commits.
+$node->safe_psql('postgres', 'CREATE TABLE kept (i int)');
+($ret, $stdout, $stderr) = $node->psql('postgres', q{
+BEGIN;
+INSERT INTO kept VALUES (1);
+SELECT 'failed', bridge_probe_rolled_back('INSERT INTO kept VALUES (2), (1/0)', 'sql');
+SELECT 'failed again', bridge_probe_rolled_back('INSERT INTO kept VALUES (3); SELECT 1/0', 'sql');
+SELECT 'worked', bridge_probe_rolled_back('INSERT INTO kept VALUES (4)', 'sql');
+SELECT 'left open', bridge_probe_rolled_back('INSERT INTO kept VALUES (5); SELECT 1/0', 'open');
+SELECT 'thrown', error_of($$SELECT bridge_probe_rolled_back('INSERT INTO kept VALUES (6)', 'throw')$$);
+INSERT INTO kept VALUES (7);
+COMMIT;
+SELECT 'kept', string_agg(i::text, ',' ORDER BY i) FROM kept;
+},
+	on_error_stop => 1,
+	extra_params => [ '--no-align', '--tuples-only', '--field-separator=:' ]);
+is($ret, 0, 'the transaction around failed bodies commits') or diag($stderr);
+%row = map { split /:/, $_, 2 } split /\n/, $stdout;
+is($row{failed}, "22012 division by zero (kept in the caller's context)",
+	'the error of a failed body is returned, copied out of the memory the rollback frees');
+is($row{'failed again'}, "22012 division by zero (kept in the caller's context)",
+	'and again after a first rollback');
+is($row{worked}, 'ok', 'a body that works returns nothing');
+is($row{'left open'}, "22012 division by zero (kept in the caller's context)",
+	'a body that leaves a subtransaction of its own open is rolled back whole');
+like($row{thrown}, qr/^XX000 \| a C\+\+ error after the SQL ran/,
+	'a C++ exception that is no PgError is rolled back and propagates');
+is($row{kept}, '1,4,7', 'only what failed was rolled back');
+unlike(slurp_file($node->logfile), qr/WARNING|subtransaction left/,
+	'no warning about a subtransaction left behind');
 
 $node->stop;
 done_testing();

@@ -1,0 +1,33 @@
+// Archive tables: where the purge copies the rows of a table enabled with
+// archive => true before it removes them (see archive.cpp). PG regime.
+#pragma once
+
+#include "pg.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+// The archive table of relid, or InvalidOid when it has none (yet).
+Oid archive_of(Oid relid);
+
+// The archive table of relid, made when it has none, with every column relid
+// has now (a column relid gained since is added) and relid's owner.
+Oid prepare_archive(Oid relid);
+
+// The user columns of relid, in order, as a comma-separated list of quoted
+// names, each after prefix ("t." or "").
+char* column_list_sql(Oid relid, const char* prefix);
+
+struct ExpiredRows {
+    int64 rows;
+    char* keys; // comma-separated JSON keys, as the event log writes them
+};
+
+// Removes at most limit rows archived longer than retention ago from
+// archive, oldest first, skipping rows locked by someone else, as the
+// archive's owner. cfg is the archived table's, whose key the rows keep.
+ExpiredRows expire_archived_rows(Oid archive, const TableConfig& cfg, Interval* retention,
+                                 int64 limit);
+
+} // namespace softdelete

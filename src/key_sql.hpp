@@ -1,0 +1,33 @@
+// SQL expressions for a table's primary key, in the statements the purge
+// runs: a row's key as JSON, and the rows whose keys a JSON parameter lists.
+// Identifiers are quoted and the keys travel as the parameter, never as SQL
+// text. PG regime.
+#pragma once
+
+#include "pg.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+// The key of alias's row (columns named as cfg's key columns) as jsonb,
+// written as the event log writes keys: integers and booleans as JSON
+// values, anything else as its text; an object of the columns for a
+// composite key.
+char* key_json_sql(const TableConfig& cfg, const char* alias);
+
+// "(alias.a, alias.b) IN (SELECT ...)": the rows of alias whose keys are in
+// the jsonb array $param, each element written as key_json_sql() writes it.
+char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
+
+// The type of relid's column attno, as SQL (qualified where not built in).
+const char* column_type_sql(Oid relid, AttrNumber attno);
+
+// relid as a qualified, quoted name.
+char* relation_sql(Oid relid);
+
+// The same, with "ONLY " before a table that is not
+// partitioned, so that an inheritance child is never reached through it.
+char* table_sql(Oid relid);
+
+} // namespace softdelete

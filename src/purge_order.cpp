@@ -1,0 +1,91 @@
+// softdelete_internal.purge_tables(): the enabled tables that have a
+// retention or an archive_retention, children before parents. A table's
+// purge removes the descendants that go with its rows itself (purge.cpp);
+// this order lets each table's own retention act on its rows before its
+// parents' purge reaches them, and keeps the two apart when they differ.
+// The order is a depth-first walk of the foreign-key graph between enabled
+// tables, each table listed after every table that references it; a cycle
+// is walked once (a table already on the way down is not entered again),
+// so it ends. PG regime.
+#include "catalog.hpp"
+#include "foreign_keys.hpp"
+#include "purge.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+namespace
+{
+
+struct Walk {
+    List* enabled; // Oids, in softdelete.tables' order of relids
+    List* seen;
+    List* order; // children before parents
+};
+
+void visit(Walk* walk, Oid table)
+{
+    walk->seen = lappend_oid(walk->seen, table);
+    ListCell* lc;
+    foreach (lc, foreign_keys_to(table)) {
+        Oid child = partition_root(static_cast<ForeignKey*>(lfirst(lc))->child);
+        if (list_member_oid(walk->enabled, child) && !list_member_oid(walk->seen, child))
+            visit(walk, child);
+    }
+    walk->order = lappend_oid(walk->order, table);
+}
+
+int compare_oids(const ListCell* a, const ListCell* b)
+{
+    Oid x = lfirst_oid(a);
+    Oid y = lfirst_oid(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+} // namespace
+
+List* purge_tables()
+{
+    Walk walk = {list_copy(enabled_tables()), NIL, NIL};
+    // The same order on every call, whatever order the rows are stored in.
+    list_sort(walk.enabled, compare_oids);
+    ListCell* lc;
+    foreach (lc, walk.enabled) {
+        if (!list_member_oid(walk.seen, lfirst_oid(lc)))
+            visit(&walk, lfirst_oid(lc));
+    }
+    List* out = NIL;
+    foreach (lc, walk.order) {
+        LifecycleConfig life;
+        if (lifecycle_config(lfirst_oid(lc), &life) &&
+            (life.retention != nullptr || life.archive_retention != nullptr))
+            out = lappend_oid(out, lfirst_oid(lc));
+    }
+    return out;
+}
+
+} // namespace softdelete
+
+extern "C" {
+
+PG_FUNCTION_INFO_V1(softdelete_purge_tables);
+Datum softdelete_purge_tables(PG_FUNCTION_ARGS)
+{
+    FuncCallContext* call;
+    if (SRF_IS_FIRSTCALL()) {
+        call = SRF_FIRSTCALL_INIT();
+        MemoryContext old = MemoryContextSwitchTo(call->multi_call_memory_ctx);
+        call->user_fctx = softdelete::purge_tables();
+        MemoryContextSwitchTo(old);
+    }
+    call = SRF_PERCALL_SETUP();
+    auto* tables = static_cast<List*>(call->user_fctx);
+    if (call->call_cntr < static_cast<uint64>(list_length(tables))) {
+        // Read before SRF_RETURN_NEXT, which counts the call first.
+        Datum next = ObjectIdGetDatum(list_nth_oid(tables, call->call_cntr));
+        SRF_RETURN_NEXT(call, next);
+    }
+    SRF_RETURN_DONE(call);
+}
+}
