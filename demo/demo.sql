@@ -75,7 +75,21 @@ SELECT * FROM softdelete.events ORDER BY id;
 \echo
 \echo '== Hard delete removes the old bob for good, and is logged too.'
 SELECT softdelete.hard_delete('users', 2);
--- Purging rows that outlived a retention period comes with the background
--- worker (not in 0.1.0 yet); until then hard_delete() is the way rows leave.
 SELECT id, email, deleted_at FROM users ORDER BY id;
+
+\echo
+\echo '== Retention: enable() again with a retention; deleted rows older than that are purged.'
+SET client_min_messages = warning;
+SELECT count(*) AS changed FROM softdelete.enable('users', retention => '1 second');
+RESET client_min_messages;
+SET ROLE app;
+DELETE FROM users WHERE email = 'carol@example.com';
+RESET ROLE;
+SELECT pg_sleep(1.5);
+-- The background worker does this by itself every softdelete.naptime (one
+-- minute by default); purge() does it now, and is what pg_cron can call
+-- where the module cannot be preloaded.
+SELECT * FROM softdelete.purge('users');
+SELECT id, email, deleted_at FROM users ORDER BY id;
+SELECT table_name, started_by, status, rows_archived, rows_purged FROM softdelete.runs ORDER BY id;
 SELECT id, action, table_name, actor, row_count, keys FROM softdelete.events ORDER BY id;
