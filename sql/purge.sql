@@ -505,3 +505,25 @@ SELECT softdelete_internal.finish_run(:run, 'it broke');
 SELECT softdelete_internal.fail_unfinished_runs();
 SELECT softdelete_internal.fail_unfinished_runs();
 SELECT * FROM purge_runs ORDER BY tbl::text;
+
+--------------------------------------------------------------------------
+-- Dropping a table forgets its archive, which stays with its rows
+--------------------------------------------------------------------------
+
+SET client_min_messages = warning;
+DROP SCHEMA purge_s, purge_t, "Purge Space" CASCADE;
+DROP TABLE public.not_owned, public.plain;
+RESET client_min_messages;
+SELECT count(*) AS archives_known FROM softdelete_internal.archives;
+SELECT count(*) AS archive_tables_left FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'softdelete_archive' AND c.relkind = 'r';
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'softdelete_archive' AND c.relkind = 'r' LOOP
+        EXECUTE format('DROP TABLE %s', t);
+    END LOOP;
+END
+$$;
