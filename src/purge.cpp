@@ -102,6 +102,9 @@ void on_transaction(XactEvent event, void* arg)
     (void)arg;
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
         replan_after_abort();
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+        forget_subtransactions();
 }
 
 void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,

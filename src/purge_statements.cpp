@@ -26,6 +26,14 @@ namespace
 // The table whose next statement leaves out the extension's row triggers.
 Oid own_statement_table = InvalidOid;
 
+// Subtransactions remove_due_rows() opened in this transaction. Each one
+// that writes takes a transaction id, and past 64 of them in one
+// transaction every snapshot taken meanwhile in the cluster has to look them
+// up in pg_subtrans: softdelete.purge() runs all its batches in one
+// transaction, so only its first batches try without row locks.
+int subtransactions = 0;
+constexpr int max_subtransactions = 16;
+
 const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 {
     return quote_identifier(get_attname(cfg.relid, attno, false));
@@ -95,9 +103,18 @@ char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool n
 List* run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types, Datum* values,
                   Oid archive)
 {
+    OwnerStatement ran;
     own_statement_table = cfg.relid;
-    OwnerStatement ran = run_as_owner(relation_owner(cfg.relid), sql, nargs, types, values, true);
-    own_statement_table = InvalidOid;
+    PG_TRY();
+    {
+        ran = run_as_owner(relation_owner(cfg.relid), sql, nargs, types, values, true);
+    }
+    PG_FINALLY();
+    {
+        // Consumed when the statement started; not if it never did.
+        own_statement_table = InvalidOid;
+    }
+    PG_END_TRY();
     List* out = fields(ran.first_value);
     if (list_length(out) < 2)
         elog(ERROR, "softdelete could not read what its purge removed");
@@ -107,6 +124,52 @@ List* run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types
     if (OidIsValid(archive))
         note_row_list(cfg.root, Action::archive, keys, rows);
     return out;
+}
+
+// run_removal(), in a subtransaction, with lock_timeout at its least: false
+// (nothing done, *result untouched) when the statement would have waited
+// for a lock; any other error is raised again after the rollback, as
+// PL/pgSQL's exception blocks do.
+bool run_removal_without_waiting(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
+                                 Datum* values, Oid archive, List** result)
+{
+    MemoryContext caller_context = CurrentMemoryContext;
+    ResourceOwner caller_owner = CurrentResourceOwner;
+    volatile bool ran = false;
+    BeginInternalSubTransaction(nullptr);
+    MemoryContextSwitchTo(caller_context);
+    PG_TRY();
+    {
+        int level = NewGUCNestLevel();
+        (void)set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
+        *result = run_removal(cfg, sql, nargs, types, values, archive);
+        AtEOXact_GUC(true, level);
+        ReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        ran = true;
+    }
+    PG_CATCH();
+    {
+        MemoryContextSwitchTo(caller_context);
+        ErrorData* error = CopyErrorData();
+        FlushErrorState();
+        RollbackAndReleaseCurrentSubTransaction();
+        MemoryContextSwitchTo(caller_context);
+        CurrentResourceOwner = caller_owner;
+        if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+            ReThrowError(error);
+        FreeErrorData(error);
+    }
+    PG_END_TRY();
+    return ran;
+}
+
+// " AND alias.col >= $3::type": from where the cursor stands, when it does.
+char* from_cursor(const char* alias, const char* col, const char* type, bool from)
+{
+    return from ? psprintf(" AND %s.%s >= $3::%s", alias, col, type) : pstrdup("");
 }
 
 } // namespace
@@ -139,7 +202,7 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
     if (newline == nullptr)
         return nullptr;
     *newline = '\0';
-    cursor->from = MemoryContextStrdup(TopMemoryContext, found);
+    cursor->from = pstrdup(found);
     return newline + 1;
 }
 
@@ -169,24 +232,58 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
                       Cursor* cursor)
 {
     const char* col = column_sql(cfg, cfg.deleted_at);
+    const char* type = column_type_sql(cfg.relid, cfg.deleted_at);
     const char* table = table_sql(cfg.relid);
-    char* which = psprintf(
-        "t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < pg_catalog.now() - $1%s "
-        "ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
-        table, col,
-        cursor->from != nullptr
-            ? psprintf(" AND c.%s >= $3::%s", col, column_type_sql(cfg.relid, cfg.deleted_at))
-            : "",
-        col);
-    Oid types[] = {INTERVALOID, INT8OID, TEXTOID};
+    bool from = cursor->from != nullptr;
+    Oid types[] = {INTERVALOID, INT8OID, TEXTOID, TEXTOID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit),
-                      cursor->from != nullptr ? CStringGetTextDatum(cursor->from) : (Datum)0};
-    List* result = run_removal(cfg, removal_sql(cfg, which, archive, true),
-                               cursor->from != nullptr ? 3 : 2, types, values, archive);
+                      from ? CStringGetTextDatum(cursor->from) : (Datum)0, (Datum)0};
+    // The deleted_at of the due row after the oldest limit: the batch is
+    // the due rows deleted before it (at most limit), taken by one range
+    // scan of the index on deleted rows.
+    // (As text for that one row: converting each row passed over would cost
+    // more than the index scan.)
+    char* sql = psprintf("SELECT b::pg_catalog.text FROM (SELECT c.%s AS b FROM %s AS c WHERE c.%s "
+                         "< pg_catalog.now() - $1%s ORDER BY c.%s OFFSET $2 LIMIT 1) s",
+                         col, table, col, from_cursor("c", col, type, from), col);
+    char* bound = run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
+                      .first_value;
+    // Without row locks, and waiting for none: the rows a batch removes are
+    // nearly always held by nobody, and locking each FOR UPDATE first would
+    // write it twice. A row someone holds (a restore in progress) makes the
+    // statement give up at once, rolled back alone.
+    List* result = nullptr;
+    char* which =
+        psprintf("t.%s < pg_catalog.now() - $1%s%s", col, from_cursor("t", col, type, from),
+                 bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "");
+    values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
+    if (subtransactions++ < max_subtransactions &&
+        run_removal_without_waiting(cfg, removal_sql(cfg, which, archive, false),
+                                    bound != nullptr ? 4 : 3, types, values, archive, &result)) {
+        int64 rows = strtoll(static_cast<char*>(linitial(result)), nullptr, 10);
+        if (rows > 0 || bound == nullptr) {
+            if (bound != nullptr)
+                cursor->from = bound;
+            return rows;
+        }
+    }
+    // A row was held, or more than limit rows share the oldest deleted_at
+    // (one statement deleted them): the oldest limit rows by ctid, locked
+    // FOR UPDATE SKIP LOCKED, those held left for a later batch.
+    which = psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
+                     "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
+                     table, col, from_cursor("c", col, type, from), col);
+    result = run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values,
+                         archive);
     int64 rows = strtoll(static_cast<char*>(linitial(result)), nullptr, 10);
     if (rows > 0 && list_length(result) >= 3)
-        cursor->from = MemoryContextStrdup(TopMemoryContext, static_cast<char*>(lthird(result)));
+        cursor->from = pstrdup(static_cast<char*>(lthird(result)));
     return rows;
+}
+
+void forget_subtransactions()
+{
+    subtransactions = 0;
 }
 
 void leave_out_own_triggers(QueryDesc* query)

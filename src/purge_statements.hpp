@@ -36,6 +36,9 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive)
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,
                       Cursor* cursor);
 
+// A transaction has ended (remove_due_rows() counts its subtransactions).
+void forget_subtransactions();
+
 // Called when an executor starts: the statement remove_rows() or
 // remove_due_rows() is running runs without the extension's own row
 // triggers on its table (the DELETE backstop, which would let it through,
