@@ -1212,10 +1212,11 @@ CREATE FUNCTION softdelete_internal.archive_table(tbl regclass) RETURNS regclass
 -- purge(tbl): the lifecycle worker's work, on demand, in the caller's
 -- transaction. For admins of every table it covers (with NULL, every table
 -- purge_tables() lists), checked before anything happens. One run per
--- table, in batches of softdelete.batch_size rows. A batch that fails is
--- rolled back alone (a subtransaction): the run records the error and ends
--- 'failed', a WARNING says so, and the other tables go on; the batches
--- before it stay done.
+-- table, in batches of softdelete.batch_size rows. A table whose purge
+-- fails is rolled back alone (a subtransaction per table, not per batch:
+-- the transaction ids of many subtransactions would slow every snapshot in
+-- the cluster): its run records the error and ends 'failed', a WARNING
+-- says so, and the other tables go on.
 CREATE FUNCTION softdelete_internal.purge(tbl regclass)
     RETURNS TABLE (table_name regclass, rows_archived bigint, rows_purged bigint)
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -1224,7 +1225,6 @@ DECLARE
     tables regclass[];
     rel regclass;
     run bigint;
-    n bigint;
     size integer := current_setting('softdelete.batch_size')::integer;
     failure text;
     code text;
@@ -1246,19 +1246,18 @@ BEGIN
     FOREACH rel IN ARRAY tables LOOP
         run := softdelete_internal.start_run(rel, 'purge()');
         failure := NULL;
-        LOOP
-            BEGIN
-                n := softdelete_internal.purge_batch(run, rel, size);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
-                failure := format('%s (SQLSTATE %s)', failure, code);
-            END;
-            EXIT WHEN failure IS NOT NULL OR n = 0;
-        END LOOP;
+        BEGIN
+            LOOP
+                EXIT WHEN softdelete_internal.purge_batch(run, rel, size) = 0;
+            END LOOP;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS failure = MESSAGE_TEXT, code = RETURNED_SQLSTATE;
+            failure := format('%s (SQLSTATE %s)', failure, code);
+        END;
         PERFORM softdelete_internal.finish_run(run, failure);
         IF failure IS NOT NULL THEN
             RAISE WARNING 'purge of % failed: %', rel, failure
-                USING HINT = format('softdelete.runs row %s has the error; the batches before it were purged.', run);
+                USING HINT = 'Nothing of it was purged; its run in softdelete.runs has the error.';
         END IF;
         RETURN QUERY SELECT rel, r.rows_archived, r.rows_purged FROM softdelete.runs r WHERE r.id = run;
     END LOOP;

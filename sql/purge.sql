@@ -92,6 +92,34 @@ SELECT * FROM softdelete.purge('users');
 -- Three batches, oldest first: 2 + 2 + 1 rows, three operations.
 SELECT batch, action, row_count, keys FROM purge_events;
 SELECT * FROM purge_runs;
+-- Rows one statement deleted share their deleted_at: more of them than a
+-- batch still go a batch at a time. With a retention of 0, rows 6 and 103
+-- go first (deleted earlier), then the seven: 2 + 3 + 3 + 1.
+SET ROLE purge_owner;
+INSERT INTO users (id, name) SELECT g, 'tied ' || g FROM generate_series(301, 307) g;
+DELETE FROM users WHERE id BETWEEN 301 AND 307;
+RESET ROLE;
+SET softdelete.include_deleted = on;
+SELECT count(DISTINCT deleted_at) AS stamps FROM users WHERE id BETWEEN 301 AND 307;
+RESET softdelete.include_deleted;
+ALTER SYSTEM SET softdelete.batch_size = 3;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);
+SHOW softdelete.batch_size;
+SET ROLE purge_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS configured FROM softdelete.enable('users', retention => '0 seconds', cascade => false);
+RESET client_min_messages;
+RESET ROLE;
+CALL mark();
+SELECT * FROM softdelete.purge('users');
+SELECT batch, action, row_count FROM purge_events;
+SELECT jsonb_agg(k ORDER BY k) AS keys FROM purge_events, jsonb_array_elements(keys) k;
+SET ROLE purge_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS configured FROM softdelete.enable('users', retention => '5 days', cascade => false);
+RESET client_min_messages;
+RESET ROLE;
 ALTER SYSTEM RESET softdelete.batch_size;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.5);
@@ -421,6 +449,43 @@ SELECT bool_and(status = 'succeeded') AS ours_succeeded
   FROM purge_runs WHERE tbl::text NOT LIKE '%.%' OR tbl::text LIKE '"Purge Space".%' OR tbl::text LIKE 'purge_t.%';
 
 --------------------------------------------------------------------------
+-- A table whose purge fails is rolled back alone: its run records the
+-- error, a WARNING says so, and the other tables go on
+--------------------------------------------------------------------------
+
+SET ROLE purge_owner;
+CREATE TABLE fragile (id int PRIMARY KEY);
+-- Its own trigger refuses real deletes (a soft delete is an UPDATE: it
+-- does not fire).
+CREATE FUNCTION fragile_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'fragile rows stay';
+END
+$$;
+CREATE TRIGGER fragile_refuse BEFORE DELETE ON fragile FOR EACH ROW EXECUTE FUNCTION fragile_refuse();
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fragile', retention => '0 seconds');
+RESET client_min_messages;
+INSERT INTO fragile VALUES (1), (2);
+DELETE FROM fragile;
+INSERT INTO users (id, name, deleted_at) VALUES (302, 'old', now() - interval '9 days');
+RESET ROLE;
+CALL mark();
+SELECT * FROM softdelete.purge('fragile');
+SELECT * FROM purge_runs;
+SET softdelete.include_deleted = on;
+SELECT count(*) AS fragile_rows FROM fragile;
+RESET softdelete.include_deleted;
+CALL mark();
+SET client_min_messages = error;
+SELECT * FROM softdelete.purge() WHERE table_name::text IN ('users', 'fragile') ORDER BY 1;
+RESET client_min_messages;
+SELECT tbl, status, rows_purged, error FROM purge_runs WHERE tbl::text IN ('users', 'fragile') ORDER BY 1;
+SET ROLE purge_owner;
+DROP TABLE fragile;
+RESET ROLE;
+
+--------------------------------------------------------------------------
 -- Who may: admins only, checked before anything happens
 --------------------------------------------------------------------------
 
@@ -505,3 +570,25 @@ SELECT softdelete_internal.finish_run(:run, 'it broke');
 SELECT softdelete_internal.fail_unfinished_runs();
 SELECT softdelete_internal.fail_unfinished_runs();
 SELECT * FROM purge_runs ORDER BY tbl::text;
+
+--------------------------------------------------------------------------
+-- Dropping a table forgets its archive, which stays with its rows
+--------------------------------------------------------------------------
+
+SET client_min_messages = warning;
+DROP SCHEMA purge_s, purge_t, "Purge Space" CASCADE;
+DROP TABLE public.not_owned, public.plain;
+RESET client_min_messages;
+SELECT count(*) AS archives_known FROM softdelete_internal.archives;
+SELECT count(*) AS archive_tables_left FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'softdelete_archive' AND c.relkind = 'r';
+DO $$
+DECLARE
+    t regclass;
+BEGIN
+    FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'softdelete_archive' AND c.relkind = 'r' LOOP
+        EXECUTE format('DROP TABLE %s', t);
+    END LOOP;
+END
+$$;

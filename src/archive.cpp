@@ -192,45 +192,36 @@ Oid prepare_archive(Oid relid)
     return archive;
 }
 
-char* column_list_sql(Oid relid, const char* prefix)
+List* archived_columns(Oid relid)
 {
-    StringInfoData sql;
-    initStringInfo(&sql);
+    List* names = NIL;
     ListCell* lc;
-    foreach (lc, user_columns(relid)) {
-        auto* att = static_cast<Form_pg_attribute>(lfirst(lc));
-        appendStringInfo(&sql, "%s%s%s", sql.len > 0 ? ", " : "", prefix,
-                         quote_identifier(NameStr(att->attname)));
-    }
-    return sql.data;
+    foreach (lc, user_columns(relid))
+        names = lappend(names, const_cast<char*>(quote_identifier(
+                                   NameStr(static_cast<Form_pg_attribute>(lfirst(lc))->attname))));
+    return names;
 }
 
 ExpiredRows expire_archived_rows(Oid archive, const TableConfig& cfg, Interval* retention,
                                  int64 limit)
 {
     // The archived rows carry the table's key columns under the same names.
-    TableConfig keys = cfg;
-    keys.relid = archive;
-    for (int k = 0; k < cfg.nkeys; k++)
-        keys.keys[k] = get_attnum(archive, get_attname(cfg.relid, cfg.keys[k], false));
     const char* target = relation_sql(archive);
-    char* sql =
-        psprintf("WITH gone AS (DELETE FROM %s AS a WHERE a.ctid = ANY (ARRAY("
-                 "SELECT o.ctid FROM %s AS o WHERE o.archived_at < pg_catalog.now() - $1 "
-                 "ORDER BY o.archived_at LIMIT $2 FOR UPDATE OF o SKIP LOCKED)) RETURNING %s AS k) "
-                 "SELECT pg_catalog.count(*) || ' ' || "
-                 "coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') "
-                 "FROM gone",
-                 target, target, key_json_sql(keys, "a"));
+    char* sql = psprintf(
+        "WITH gone AS (DELETE FROM %s AS t WHERE t.ctid = ANY (ARRAY("
+        "SELECT o.ctid FROM %s AS o WHERE o.archived_at < pg_catalog.now() - $1 "
+        "ORDER BY o.archived_at LIMIT $2 FOR UPDATE OF o SKIP LOCKED)) RETURNING %s AS k) "
+        "SELECT pg_catalog.count(*) || E'\\t' || coalesce(pg_catalog.string_agg(k, ', '), '') "
+        "FROM gone",
+        target, target, key_text_sql(cfg, "t"));
     Oid types[] = {INTERVALOID, INT8OID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit)};
     OwnerStatement ran = run_as_owner(relation_owner(archive), sql, 2, types, values, false);
     ExpiredRows out = {0, pstrdup("")};
-    if (ran.first_value != nullptr) {
-        char* space = strchr(ran.first_value, ' ');
+    const char* tab = ran.first_value != nullptr ? strchr(ran.first_value, '\t') : nullptr;
+    if (tab != nullptr) {
         out.rows = strtoll(ran.first_value, nullptr, 10);
-        if (space != nullptr)
-            out.keys = space + 1;
+        out.keys = pstrdup(tab + 1);
     }
     return out;
 }

@@ -15,9 +15,9 @@ Oid archive_of(Oid relid);
 // has now (a column relid gained since is added) and relid's owner.
 Oid prepare_archive(Oid relid);
 
-// The user columns of relid, in order, as a comma-separated list of quoted
-// names, each after prefix ("t." or "").
-char* column_list_sql(Oid relid, const char* prefix);
+// The user columns of relid, in order: what is archived of its rows, as
+// quoted names (a List of char*).
+List* archived_columns(Oid relid);
 
 struct ExpiredRows {
     int64 rows;

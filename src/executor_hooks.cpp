@@ -3,6 +3,9 @@
 // ProcessQuery), so a DELETE that ran as an UPDATE is reported as the DELETE
 // it was, with es_processed as its count.
 //
+// A purge batch's own DELETE runs without the extension's row triggers on
+// its table (purge_statements.cpp), which is settled when it starts.
+//
 // Where a statement ends, for operations.cpp: a data-modifying statement
 // after its ExecutorFinish (which fires its AFTER triggers, the log
 // triggers among them); a SELECT, whose functions may change rows, after
@@ -11,6 +14,7 @@
 #include "cascade.hpp"
 #include "child_guard.hpp"
 #include "operations.hpp"
+#include "purge_statements.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
 
@@ -20,6 +24,7 @@ namespace softdelete
 namespace
 {
 
+ExecutorStart_hook_type previous_start = nullptr;
 ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
@@ -27,6 +32,16 @@ uint64 backstop_rows = 0;
 QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
+
+void start_hook(QueryDesc* query, int eflags)
+{
+    if (previous_start != nullptr)
+        previous_start(query, eflags);
+    else
+        standard_ExecutorStart(query, eflags);
+    // A purge's own DELETE, with its triggers in place now.
+    leave_out_own_triggers(query);
+}
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
@@ -152,6 +167,8 @@ QueryDesc* finishing_query()
 
 void install_executor_hooks()
 {
+    previous_start = ExecutorStart_hook;
+    ExecutorStart_hook = start_hook;
     previous_run = ExecutorRun_hook;
     ExecutorRun_hook = run_hook;
     previous_finish = ExecutorFinish_hook;

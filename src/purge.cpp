@@ -10,19 +10,22 @@
 //     keys need (purge_plan.cpp); candidates that must wait (a live child
 //     under NO ACTION or RESTRICT) are passed over, and the run remembers
 //     them so that its next batches look further;
-//  3. each table's rows removed by one DELETE as that table's owner; for a
-//     table with archive => true the same statement copies them to its
-//     archive (archive.cpp), so the copy and the delete commit together;
+//  3. each table's rows removed by one DELETE as that table's owner
+//     (purge_statements.cpp); for a table with archive => true the same
+//     statement copies them to its archive (archive.cpp), so the copy and
+//     the delete commit together. A table that no foreign key references
+//     has nothing go with its rows: 1 to 3 are then one statement;
 //  4. at most batch_size archived rows older than archive_retention removed
 //     from tbl's archive;
 //  5. the counts added to the run's row in softdelete.runs, in the same
 //     transaction, so that they stay true whatever happens next.
 //
 // A batch is one operation of its own: softdelete.events gets a purge event
-// per table it removed rows from (the log trigger notes them as purge while
-// the batch runs), an archive event per table it archived, and a purge
-// event for the archive table it expired rows from; NOTIFY follows the
-// tables' notify option.
+// per table it removed rows from (its statements note the rows they remove;
+// the log trigger notes, as purge, those that foreign key actions remove),
+// an archive event per table it archived, and a purge event for the archive
+// table it expired rows from; NOTIFY follows the tables' notify option. The
+// run's counts are what the batch logged.
 //
 // While the batch runs, a backend-local flag that only this file sets
 // (purge_in_progress()) makes every DELETE on an enabled table a real one:
@@ -35,11 +38,13 @@
 #include "archive.hpp"
 #include "error_bridge.hpp"
 #include "extension_objects.hpp"
+#include "foreign_keys.hpp"
 #include "key_sql.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "purge.hpp"
 #include "purge_plan.hpp"
+#include "purge_statements.hpp"
 #include "table_config.hpp"
 
 namespace softdelete
@@ -52,9 +57,37 @@ bool purging = false;
 bool plans_stale = false;
 bool callbacks_registered = false;
 
-// Candidates a run found waiting, so that its next batches look past them.
-int64 waiting_run = 0;
-std::string waiting_keys;
+// What a run's batches learnt, for its next ones in this backend: the
+// candidates that wait, so that they look past them, and where the last
+// batch got to in deleted_at (purge_statements.hpp).
+struct RunState {
+    int64 run = 0;
+    std::string waiting;
+    bool has_cursor = false;
+    std::string cursor;
+};
+RunState state;
+
+void follow_run(int64 run)
+{
+    if (state.run != run) {
+        state = RunState();
+        state.run = run;
+    }
+}
+
+Cursor cursor_of_run()
+{
+    return Cursor{state.has_cursor ? state.cursor.c_str() : nullptr};
+}
+
+void move_cursor(const Cursor& cursor)
+{
+    if (cursor.from != nullptr) {
+        state.cursor = cursor.from;
+        state.has_cursor = true;
+    }
+}
 
 void replan_after_abort()
 {
@@ -69,6 +102,9 @@ void on_transaction(XactEvent event, void* arg)
     (void)arg;
     if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
         replan_after_abort();
+    if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
+        event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+        forget_subtransactions();
 }
 
 void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
@@ -138,69 +174,13 @@ private:
     bool ended_ = false;
 };
 
-// ---- Statements (PG regime) ---------------------------------------------
+// ---- The run (PG regime) ------------------------------------------------
 
-const char* column_sql(const TableConfig& cfg, AttrNumber attno)
+// relid's archive table, made when it has none, when relid archives.
+Oid archive_for(Oid relid)
 {
-    return quote_identifier(get_attname(cfg.relid, attno, false));
-}
-
-// Keys of at most limit rows deleted longer than retention ago, oldest
-// first, locked; not those skip (a JSON array) lists. One per line.
-char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip)
-{
-    const char* col = column_sql(cfg, cfg.deleted_at);
-    char* sql = psprintf("SELECT pg_catalog.string_agg(k, E'\\n' ORDER BY at) FROM ("
-                         "SELECT (%s)::pg_catalog.text AS k, t.%s AS at FROM %s AS t "
-                         "WHERE t.%s < pg_catalog.now() - $1 AND NOT %s "
-                         "ORDER BY t.%s LIMIT $2 FOR UPDATE OF t SKIP LOCKED) c",
-                         key_json_sql(cfg, "t"), col, table_sql(cfg.relid), col,
-                         key_in_sql(cfg, "t", 3), col);
-    Oid types[] = {INTERVALOID, INT8OID, JSONBOID};
-    Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(skip))};
-    return run_as_owner(relation_owner(cfg.relid), sql, 3, types, values, false).first_value;
-}
-
-// One step: its rows removed as the table's owner, soft-deleted ones only
-// while still deleted (a row restored since stays); copied to archive in
-// the same statement when there is one. The log trigger notes the rows
-// removed; the rows archived are noted here.
-void run_step(Oid relid, const char* deleted, const char* live, Oid archive)
-{
-    TableConfig cfg;
-    if (!table_config(relid, &cfg))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("table %s is not enabled for soft delete", relation_sql(relid))));
-    StringInfoData which;
-    initStringInfo(&which);
-    appendStringInfo(&which, "(%s AND t.%s IS NOT NULL)", key_in_sql(cfg, "t", 1),
-                     column_sql(cfg, cfg.deleted_at));
-    if (strcmp(live, "[]") != 0)
-        appendStringInfo(&which, " OR %s", key_in_sql(cfg, "t", 2));
-    Oid types[] = {JSONBOID, JSONBOID};
-    Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(live))};
-    Oid owner = relation_owner(relid);
-    if (!OidIsValid(archive)) {
-        char* sql = psprintf("DELETE FROM %s AS t WHERE %s", table_sql(relid), which.data);
-        (void)run_as_owner(owner, sql, 2, types, values, true);
-        return;
-    }
-    const char* columns = column_list_sql(relid, "");
-    char* sql = psprintf(
-        "WITH gone AS (DELETE FROM %s AS t WHERE %s RETURNING %s), "
-        "kept AS (INSERT INTO %s AS a (%s, archived_at) SELECT %s, pg_catalog.now() FROM gone "
-        "RETURNING %s AS k) "
-        "SELECT pg_catalog.count(*) || ' ' || "
-        "coalesce(pg_catalog.string_agg(k::pg_catalog.text, ', '), '') FROM kept",
-        table_sql(relid), which.data, column_list_sql(relid, "t."), relation_sql(archive), columns,
-        columns, key_json_sql(cfg, "a"));
-    OwnerStatement ran = run_as_owner(owner, sql, 2, types, values, true);
-    const char* space = ran.first_value != nullptr ? strchr(ran.first_value, ' ') : nullptr;
-    if (space == nullptr)
-        elog(ERROR, "softdelete could not read what it archived");
-    note_row_list(cfg.root, Action::archive, space + 1, strtoll(ran.first_value, nullptr, 10));
+    LifecycleConfig life;
+    return lifecycle_config(relid, &life) && life.archive ? prepare_archive(relid) : InvalidOid;
 }
 
 // The run's row must be running and be tbl's; it is locked until the batch
@@ -245,46 +225,54 @@ std::vector<std::string> lines(const char* text)
     return out;
 }
 
-void remember_waiting(int64 run, const std::vector<std::string>& keys)
+void remember_waiting(const std::vector<std::string>& keys)
 {
-    if (waiting_run != run) {
-        waiting_run = run;
-        waiting_keys.clear();
-    }
     for (const std::string& key : keys) {
-        if (!waiting_keys.empty())
-            waiting_keys += ", ";
-        waiting_keys += key;
+        if (!state.waiting.empty())
+            state.waiting += ", ";
+        state.waiting += key;
     }
 }
 
-// Steps 1 to 3: rows past retention, with their descendants.
-void purge_rows(int64 run, const TableConfig& cfg, Interval* retention, int64 limit)
+// Steps 1 to 3, for a table that foreign keys reference: candidates, their
+// descendants, the plan's steps.
+void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 limit)
 {
-    if (waiting_run != run)
-        remember_waiting(run, {});
     for (;;) {
-        std::string skip = "[" + waiting_keys + "]";
-        std::vector<std::string> candidates =
-            lines(pg_guard([&] { return candidate_rows(cfg, retention, limit, skip.c_str()); }));
+        std::string skip = "[" + state.waiting + "]";
+        Cursor cursor = cursor_of_run();
+        std::vector<std::string> candidates = lines(
+            pg_guard([&] { return candidate_rows(cfg, retention, limit, skip.c_str(), &cursor); }));
         if (candidates.empty())
             return;
+        std::string from = cursor.from;
+        move_cursor(Cursor{from.c_str()});
         PurgePlan plan = plan_purge(cfg.relid, candidates, limit);
-        remember_waiting(run, plan.waiting);
+        remember_waiting(plan.waiting);
         if (plan.steps.empty() && plan.waiting.empty())
             return;
         if (plan.steps.empty())
             continue; // every candidate waits: look further
         for (const PurgeStep& step : plan.steps) {
             Oid relid = step.relid;
-            Oid archive = pg_guard([&] {
-                LifecycleConfig life;
-                return lifecycle_config(relid, &life) && life.archive ? prepare_archive(relid)
-                                                                      : InvalidOid;
+            pg_guard([&] {
+                (void)remove_rows(relid, step.deleted.c_str(), step.live.c_str(),
+                                  archive_for(relid));
             });
-            pg_guard([&] { run_step(relid, step.deleted.c_str(), step.live.c_str(), archive); });
         }
         return;
+    }
+}
+
+// Steps 1 to 3, for a table no foreign key references: one statement.
+void purge_alone(const TableConfig& cfg, Interval* retention, int64 limit)
+{
+    Cursor cursor = cursor_of_run();
+    pg_guard(
+        [&] { (void)remove_due_rows(cfg, retention, limit, archive_for(cfg.relid), &cursor); });
+    if (cursor.from != nullptr) {
+        std::string from = cursor.from;
+        move_cursor(Cursor{from.c_str()});
     }
 }
 
@@ -313,8 +301,17 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
     {
         PurgeFlag flag;
         BatchOperation operation;
-        if (life.retention != nullptr)
-            purge_rows(run, cfg, life.retention, limit);
+        if (life.retention != nullptr) {
+            follow_run(run);
+            bool alone = pg_guard([&] {
+                return !referenced_by_foreign_key(relid) &&
+                       get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE;
+            });
+            if (alone)
+                purge_alone(cfg, life.retention, limit);
+            else
+                purge_with_descendants(cfg, life.retention, limit);
+        }
         if (life.archive_retention != nullptr) {
             pg_guard([&] {
                 Oid archive = archive_of(relid);

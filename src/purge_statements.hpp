@@ -1,0 +1,50 @@
+// The statements a purge batch runs on a table, as the table's owner
+// (purge_statements.cpp). PG regime.
+#pragma once
+
+#include "pg.hpp"
+#include "table_config.hpp"
+
+namespace softdelete
+{
+
+// Where a run's last batch of a table got to: its next batch's index scan
+// starts at this deleted_at (as text; nullptr: at the start) instead of
+// walking again over the index entries of rows its transaction removed.
+struct Cursor {
+    const char* from;
+};
+
+// Keys (JSON, one per line, oldest first) of at most limit rows of cfg's
+// table deleted longer than retention ago, locked FOR UPDATE SKIP LOCKED,
+// from cursor on and not among skip (a JSON array of keys). cursor->from
+// becomes the oldest one's deleted_at.
+char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip,
+                     Cursor* cursor);
+
+// Removes rows of relid by key (deleted: a JSON array of keys of rows that
+// must still be soft-deleted; live: of rows removed whatever their state),
+// copying them to archive first when it is valid. Notes what it removed and
+// archived under the running operation. Returns the rows removed.
+int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive);
+
+// The whole batch in one statement, for a table that no foreign key
+// references (so no row goes with another): at most limit rows deleted
+// longer than retention ago, oldest first, from cursor on, skipping rows
+// locked by others, removed (and archived first when archive is valid).
+// Notes them; moves the cursor; returns the rows removed.
+int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,
+                      Cursor* cursor);
+
+// A transaction has ended (remove_due_rows() counts its subtransactions).
+void forget_subtransactions();
+
+// Called when an executor starts: the statement remove_rows() or
+// remove_due_rows() is running runs without the extension's own row
+// triggers on its table (the DELETE backstop, which would let it through,
+// and the log trigger, whose rows the statement notes itself from what it
+// returns). The table's own triggers and foreign key actions fire as
+// always. Only the first statement after one of those calls is concerned.
+void leave_out_own_triggers(QueryDesc* query);
+
+} // namespace softdelete
