@@ -1185,6 +1185,36 @@ BEGIN
 END
 $$;
 
+-- Whether tbl has rows a purge would take now: rows deleted longer than
+-- its retention ago (through the index on deleted rows), or archived rows
+-- past archive_retention. The worker starts a run only then.
+CREATE FUNCTION softdelete_internal.purge_due(tbl regclass) RETURNS boolean
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    archive regclass;
+    due boolean := false;
+BEGIN
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF cfg.retention IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I < now() - $1)', tbl, cfg.column_name)
+           INTO due USING cfg.retention;
+    END IF;
+    IF NOT due AND cfg.archive_retention IS NOT NULL THEN
+        archive := softdelete_internal.archive_table(tbl);
+        IF archive IS NOT NULL THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE archived_at < now() - $1)', archive)
+               INTO due USING cfg.archive_retention;
+        END IF;
+    END IF;
+    RETURN due;
+END
+$$;
+
 -- Runs left 'running' by a worker or a server that stopped (a purge() run
 -- commits with its final status, in its caller's transaction, so only the
 -- worker's can be left so) are marked failed. Returns how many.

@@ -311,6 +311,18 @@ bool waiting_after_failures(Oid table)
                                TimestampTzPlusMilliseconds(last_failure, retry_delay_ms(failures));
 }
 
+// Whether table has rows for a purge to take now: rows deleted longer than
+// its retention ago, or archived rows past archive_retention. A visit that
+// finds none records no run, so that softdelete.runs holds work, not one
+// empty row per table and naptime.
+bool purge_due(Oid table)
+{
+    Oid types[1] = {REGCLASSOID};
+    Datum values[1] = {ObjectIdGetDatum(table)};
+    return query_bigint("SELECT softdelete_internal.purge_due($1)::int::bigint", 1, types, values,
+                        nullptr) != 0;
+}
+
 int64 start_run(Oid table)
 {
     Oid types[1] = {REGCLASSOID};
@@ -354,7 +366,7 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
     bool waiting = false;
     int64 run = 0;
     std::optional<PgError> error = unit_of_work(doing, [&table, &waiting, &run] {
-        waiting = waiting_after_failures(table.oid);
+        waiting = waiting_after_failures(table.oid) || !purge_due(table.oid);
         if (!waiting)
             run = start_run(table.oid);
     });

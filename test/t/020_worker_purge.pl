@@ -58,6 +58,14 @@ is($node->safe_psql('shop', q{
 	SELECT string_agg(row_count::text, ',' ORDER BY id) FROM softdelete.events
 	 WHERE table_name = 'public.orders' AND action <> 'delete'}),
 	'100,100,50', 'one logged operation per batch of at most softdelete.batch_size rows');
+# Visits that find nothing due (carts: retention not reached; orders: done)
+# record no run: two more naptimes leave softdelete.runs as it was.
+my $runs_before = $node->safe_psql('shop', 'SELECT count(*) FROM softdelete.runs');
+sleep 2.5;
+is($node->safe_psql('shop', 'SELECT count(*) FROM softdelete.runs'), $runs_before,
+	'visits with nothing due leave no run behind');
+is($node->safe_psql('shop', q{SELECT count(*) FROM softdelete.runs WHERE relid = 'carts'::regclass}),
+	'0', 'a table whose deleted rows are all within their retention has no run');
 
 # --- The extension created by a transaction still in progress ----------------
 
