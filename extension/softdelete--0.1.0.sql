@@ -939,6 +939,8 @@ DECLARE
     assignments text;
     erased text;
     n bigint;
+    archive regclass;
+    archived bigint := 0;
 BEGIN
     -- Who may, first: a non-admin learns nothing about the table.
     PERFORM softdelete_internal.check_exists(tbl);
@@ -993,16 +995,28 @@ BEGIN
                       (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
                          FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
                k) r;
-    IF n = 0 THEN
+    -- Archived copies of the row (archive => true) hold the same personal
+    -- data: they are erased with it, in the same transaction, also when the
+    -- row itself was purged since and only its copy is left. The archive
+    -- belongs to the table's owner and has the table's column names.
+    archive := softdelete_internal.archive_table(tbl);
+    IF archive IS NOT NULL THEN
+        SELECT string_agg(format('%I = NULL', a.attname), ', ' ORDER BY a.attnum) INTO assignments
+          FROM pg_attribute a
+         WHERE a.attrelid = archive AND a.attname = ANY (pii) AND NOT a.attisdropped;
+        SELECT r.processed INTO archived
+          FROM softdelete_internal.run_as_owner(tbl,
+                   format('UPDATE %s SET %s WHERE %s', archive, assignments,
+                          softdelete_internal.key_predicate(tbl, cfg.key_columns)),
+                   k) r
+         WHERE assignments IS NOT NULL;
+        archived := coalesce(archived, 0);
+    END IF;
+    IF n = 0 AND archived = 0 THEN
         RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
     END IF;
-    PERFORM softdelete_internal.note_erasure(tbl, erased::jsonb);
-    -- Archived copies of the row (archive => true) hold the same personal
-    -- data and must be erased with it. The archive tables come with the
-    -- purge work (softdelete_internal.archive_table(tbl), NULL when the
-    -- table has none); that UPDATE belongs here, in this statement, once
-    -- that function exists.
-    RETURN n;
+    PERFORM softdelete_internal.note_erasure(tbl, coalesce(erased::jsonb, k));
+    RETURN n + archived;
 END
 $$;
 

@@ -265,6 +265,35 @@ SELECT softdelete.restore('er.users', 2) AS restored;
 RESET ROLE;
 SELECT id, email, name, city, deleted_at FROM er.users WHERE id = 2;
 
+-- Archived copies: a table that archives before it purges. erase() nulls
+-- the personal data in the archive too, also for a row that only the
+-- archive still holds, and keeps the copy's key and archived_at.
+SET ROLE er_owner;
+CREATE TABLE er.patients (id int PRIMARY KEY, name text, diagnosis text, ward int);
+INSERT INTO er.patients VALUES (2, 'Bob', 'cold', 4), (3, 'Cy', 'ok', 5);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('er.patients', retention => '1 hour', archive => true,
+                         pii_columns => '{name,diagnosis}');
+RESET client_min_messages;
+-- An admin loads a row deleted long enough ago to be purged.
+INSERT INTO er.patients (id, name, diagnosis, ward, deleted_at)
+VALUES (1, 'Ann', 'flu', 3, now() - interval '2 hours');
+DELETE FROM er.patients WHERE id = 2;
+RESET ROLE;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('er.patients');
+SELECT softdelete_internal.archive_table('er.patients') AS archive \gset
+SET ROLE er_admin;
+SELECT softdelete.erase('er.patients', 1) AS erased;  -- only the archive holds it
+SELECT softdelete.erase('er.patients', 2) AS erased;  -- deleted, not archived
+SELECT softdelete.erase('er.patients', 9);            -- nowhere
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT id, name, diagnosis, ward, archived_at IS NOT NULL AS archived FROM :archive ORDER BY id;
+SELECT id, name, diagnosis, ward, deleted_at IS NOT NULL AS deleted FROM er.patients ORDER BY id;
+SELECT action, table_name, row_count, keys FROM softdelete.events
+ WHERE table_name = 'er.patients' AND action = 'erase' ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'er.%';
 DROP SCHEMA er CASCADE;
