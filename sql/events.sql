@@ -252,6 +252,18 @@ INSERT INTO softdelete.events (relid, table_name, action, actor)
 VALUES ('events_s.users'::regclass, 'events_s.users', 'restore', 'nobody');
 \echo SQLSTATE :SQLSTATE
 RESET ROLE;
+-- Integer keys at the ends of bigint's range, negative ones and zero are
+-- logged exactly (the log builds an integer array without parsing text).
+CREATE TABLE events_s.extremes (id bigint PRIMARY KEY);
+INSERT INTO events_s.extremes VALUES (9223372036854775807), (-9223372036854775808), (-7), (0), (42);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('events_s.extremes');
+RESET client_min_messages;
+DELETE FROM events_s.extremes;
+SELECT row_count, keys, keys @> '[9223372036854775807, -9223372036854775808]' AS exact,
+       jsonb_typeof(keys -> 0) AS element
+  FROM softdelete.events WHERE table_name = 'events_s.extremes';
+DROP TABLE events_s.extremes;
 -- Even the log's owner can only write the actions the extension knows.
 \set VERBOSITY terse
 INSERT INTO softdelete.events (op, relid, table_name, action, actor)
