@@ -3,6 +3,9 @@
 // ProcessQuery), so a DELETE that ran as an UPDATE is reported as the DELETE
 // it was, with es_processed as its count.
 //
+// A read-only transaction (a standby's, BEGIN READ ONLY) refuses a DELETE
+// by its own name, before PostgreSQL would refuse the UPDATE it became.
+//
 // Where a statement ends, for operations.cpp: a data-modifying statement
 // after its ExecutorFinish (which fires its AFTER triggers, the log
 // triggers among them); a SELECT, whose functions may change rows, after
@@ -14,12 +17,17 @@
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
 
+extern "C" {
+#include "tcop/utility.h"
+}
+
 namespace softdelete
 {
 
 namespace
 {
 
+ExecutorStart_hook_type previous_start = nullptr;
 ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
@@ -27,6 +35,29 @@ uint64 backstop_rows = 0;
 QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
+
+// A DELETE that the planner hook made an UPDATE, named by the statement.
+bool rewritten_delete_statement(const PlannedStmt* stmt)
+{
+    return stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
+           IsA(stmt->planTree, ModifyTable) &&
+           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
+}
+
+void start_hook(QueryDesc* query, int eflags)
+{
+    // The same test and the same errors as PostgreSQL's ExecCheckXactReadOnly,
+    // made first. Nothing else runs here: EXPLAIN without ANALYZE still works.
+    if ((XactReadOnly || IsInParallelMode()) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+        rewritten_delete_statement(query->plannedstmt)) {
+        PreventCommandIfReadOnly("DELETE");
+        PreventCommandIfParallelMode("DELETE");
+    }
+    if (previous_start != nullptr)
+        previous_start(query, eflags);
+    else
+        standard_ExecutorStart(query, eflags);
+}
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
@@ -55,10 +86,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
         !query->plannedstmt->hasModifyingCTE)
         end_of_statement();
-    if (query->operation == CMD_UPDATE && query->plannedstmt->planTree != nullptr &&
-        IsA(query->plannedstmt->planTree, ModifyTable) &&
-        is_rewritten_delete(query->plannedstmt,
-                            reinterpret_cast<ModifyTable*>(query->plannedstmt->planTree)))
+    if (query->operation == CMD_UPDATE && rewritten_delete_statement(query->plannedstmt))
         query->operation = CMD_DELETE;
 }
 
@@ -152,6 +180,8 @@ QueryDesc* finishing_query()
 
 void install_executor_hooks()
 {
+    previous_start = ExecutorStart_hook;
+    ExecutorStart_hook = start_hook;
     previous_run = ExecutorRun_hook;
     ExecutorRun_hook = run_hook;
     previous_finish = ExecutorFinish_hook;
