@@ -23,6 +23,12 @@ $roles$;
 CREATE SCHEMA softdelete_internal;
 REVOKE ALL ON SCHEMA softdelete_internal FROM PUBLIC;
 
+-- Refuses to install where sessions do not load the module when they start:
+-- their first DELETE would be planned without the rewrite (preloading.cpp).
+CREATE FUNCTION softdelete_internal.require_preloading() RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_require_preloading' LANGUAGE C;
+SELECT softdelete_internal.require_preloading();
+
 -------------------------------------------------------------------------------
 -- Configuration and history
 -------------------------------------------------------------------------------

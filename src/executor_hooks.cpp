@@ -14,6 +14,7 @@
 #include "cascade.hpp"
 #include "child_guard.hpp"
 #include "operations.hpp"
+#include "preloading.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
 
@@ -53,6 +54,8 @@ void start_hook(QueryDesc* query, int eflags)
         PreventCommandIfReadOnly("DELETE");
         PreventCommandIfParallelMode("DELETE");
     }
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+        refuse_stale_delete_plan(query->plannedstmt);
     if (previous_start != nullptr)
         previous_start(query, eflags);
     else
@@ -122,6 +125,18 @@ void count_backstop_row()
     backstop_rows++;
 }
 
+List* modify_table_nodes(const PlannedStmt* stmt)
+{
+    List* nodes = NIL;
+    List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
+    ListCell* lc;
+    foreach (lc, tops) {
+        if (lfirst(lc) != nullptr && IsA(lfirst(lc), ModifyTable))
+            nodes = lappend(nodes, lfirst(lc));
+    }
+    return nodes;
+}
+
 // BEFORE row triggers fire inside the ExecutorRun of the statement that
 // changes the row, AFTER row triggers inside its ExecutorFinish; a statement
 // run from inside them (a function, SPI) has its own. So a DELETE row
@@ -136,13 +151,9 @@ bool moving_rows_between_partitions(const QueryDesc* query)
         return false;
     const PlannedStmt* stmt = query->plannedstmt;
     bool updates = false;
-    List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
     ListCell* lc;
-    foreach (lc, tops) {
-        const Plan* plan = static_cast<const Plan*>(lfirst(lc));
-        if (plan == nullptr || !IsA(plan, ModifyTable))
-            continue;
-        const auto* modify = reinterpret_cast<const ModifyTable*>(plan);
+    foreach (lc, modify_table_nodes(stmt)) {
+        const auto* modify = static_cast<const ModifyTable*>(lfirst(lc));
         if (modify->operation == CMD_DELETE)
             return false;
         if (modify->operation == CMD_UPDATE && !is_rewritten_delete(stmt, modify))
