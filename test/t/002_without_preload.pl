@@ -11,7 +11,8 @@
 #    shared_preload_libraries;
 #  * a session that loads the module late anyway (here: roles whose own
 #    session_preload_libraries leaves it out) refuses the DELETE it could
-#    not report truly, deletes nothing, and gets it right when run again.
+#    not report truly, deletes nothing, and gets it right when run again;
+#    an ON CONFLICT ON CONSTRAINT planned without the hook is refused too.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -106,6 +107,10 @@ is($r->[0], 'DELETE 1', 'late application session: a first DELETE without RETURN
 $r = fresh('late_app', "PREPARE d AS DELETE FROM users WHERE id = 13 RETURNING id;\nEXECUTE d;\nEXECUTE d;");
 is($r->[1], '2:55000', 'late application session: the first execution of a prepared DELETE ... RETURNING is refused');
 is($r->[0], "PREPARE\n13\nDELETE 1", '... and the next one is planned again and returns its row');
+$r = fresh('late_app', "INSERT INTO users VALUES (40, 'u30') ON CONFLICT ON CONSTRAINT users_email_key DO NOTHING;\n"
+	  . "INSERT INTO users VALUES (40, 'u30') ON CONFLICT ON CONSTRAINT users_email_key DO NOTHING;");
+is($r->[1], '1:42809', 'late application session: ON CONFLICT ON CONSTRAINT <old name> planned without the hook is refused (42809)');
+is($r->[0], 'INSERT 0 0', '... and run again it conflicts with the live row');
 
 $r = fresh('late_admin', 'DELETE FROM users WHERE id = 14;');
 is($r->[1], '1:55000', 'late superuser session: its first DELETE is refused (55000)');
