@@ -151,7 +151,26 @@ SELECT * FROM cp.rows('cp.posts');
 SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM cp.events ORDER BY id;
 
 -------------------------------------------------------------------------------
--- 5. What stays PostgreSQL's: WHERE, a read-only transaction
+-- 5. As pg_restore runs it: with row_security = off (a dump's first lines)
+-------------------------------------------------------------------------------
+SET row_security = off;
+SET ROLE cp_owner;
+COPY cp.users (id, email, deleted_at) FROM STDIN;
+10	jon@example.com	2024-05-03 10:00:00+00
+\.
+RESET ROLE;
+-- The application: PostgreSQL's error for row_security = off (42501).
+SET ROLE cp_app;
+COPY cp.users (id, email) FROM STDIN;
+11	kim@example.com
+\.
+\echo :SQLSTATE
+RESET ROLE;
+RESET row_security;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM cp.users WHERE id >= 10 ORDER BY id;
+
+-------------------------------------------------------------------------------
+-- 6. What stays PostgreSQL's: WHERE, a read-only transaction
 -------------------------------------------------------------------------------
 SET ROLE cp_owner;
 COPY cp.users (id, email) FROM STDIN WHERE id > 100;
