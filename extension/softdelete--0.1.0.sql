@@ -23,6 +23,12 @@ $roles$;
 CREATE SCHEMA softdelete_internal;
 REVOKE ALL ON SCHEMA softdelete_internal FROM PUBLIC;
 
+-- Refuses to install where sessions do not load the module when they start:
+-- their first DELETE would be planned without the rewrite (preloading.cpp).
+CREATE FUNCTION softdelete_internal.require_preloading() RETURNS void
+    AS 'MODULE_PATHNAME', 'softdelete_require_preloading' LANGUAGE C;
+SELECT softdelete_internal.require_preloading();
+
 -------------------------------------------------------------------------------
 -- Configuration and history
 -------------------------------------------------------------------------------
@@ -482,6 +488,45 @@ CREATE FUNCTION softdelete_internal.uniques_to_convert(tbl regclass, col name)
     AS 'MODULE_PATHNAME', 'softdelete_uniques_to_convert' LANGUAGE C STABLE
     SET search_path = pg_catalog, pg_temp;
 
+-- ON CONFLICT ON CONSTRAINT <name> needs a constraint of that name while
+-- the statement is parsed. Once enable() has made unique constraint <name>
+-- the live-only unique index <name>, a constraint trigger of the same name
+-- stands in for it, and the planner hook (old_constraint_names.cpp) then
+-- makes the index of that name the arbiter. A constraint trigger because it
+-- costs nothing: AFTER DELETE (a soft delete is an UPDATE) and WHEN (false),
+-- it never runs, and INSERT and UPDATE never look at it; a partition gets
+-- it by cloning. Dropped with the index (forget_dropped_tables) and by
+-- disable().
+CREATE FUNCTION softdelete_internal.unique_constraint_placeholder() RETURNS trigger
+    LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+
+CREATE FUNCTION softdelete_internal.add_constraint_placeholder(tbl regclass, con_name name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE format('CREATE CONSTRAINT TRIGGER %I AFTER DELETE ON %s FOR EACH ROW WHEN (false) '
+                   'EXECUTE FUNCTION softdelete_internal.unique_constraint_placeholder()', con_name, tbl);
+    EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', con_name, tbl,
+                   format('softdelete: stands for unique constraint %I, now the unique index %I on live '
+                          'rows, so that ON CONFLICT ON CONSTRAINT %I keeps working; never fires. '
+                          'ALTER TABLE ... DROP CONSTRAINT %I drops it with the index.',
+                          con_name, con_name, con_name, con_name));
+END
+$$;
+
+-- Drops the placeholder trigger named con_name on tbl, if there is one.
+CREATE FUNCTION softdelete_internal.drop_constraint_placeholder(tbl regclass, con_name name) RETURNS void
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_trigger t
+                WHERE t.tgrelid = tbl AND t.tgname = con_name
+                  AND t.tgfoid = 'softdelete_internal.unique_constraint_placeholder()'::regprocedure) THEN
+        EXECUTE format('DROP TRIGGER %I ON %s', con_name, tbl);
+    END IF;
+END
+$$;
+
 -- Makes unique index idx of tbl (or the unique constraint it belongs to)
 -- unique among live rows only, under the same name, and records in tbl's
 -- configuration how to put it back. Returns what it did.
@@ -528,6 +573,9 @@ BEGIN
     LOOP
         EXECUTE format('ALTER INDEX %I.%I RENAME TO %I', child.nspname, child.relname, child.old_name);
     END LOOP;
+    IF con.oid IS NOT NULL THEN
+        PERFORM softdelete_internal.add_constraint_placeholder(tbl, con.conname);
+    END IF;
     -- disable() puts it back from this (a partition has no row of its own).
     UPDATE softdelete.tables t SET converted_uniques = t.converted_uniques || converted WHERE t.relid = tbl;
     RETURN format('unique index %I made live-only', idx_name);
@@ -681,6 +729,7 @@ BEGIN
                 EXECUTE format('DROP INDEX %s', partial_index);
             END IF;
             IF u->>'kind' = 'constraint' THEN
+                PERFORM softdelete_internal.drop_constraint_placeholder(tbl, u->>'name');
                 EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition');
             ELSE
                 EXECUTE u->>'definition';
@@ -1475,6 +1524,13 @@ BEGIN
     DELETE FROM softdelete_internal.archives a
      WHERE a.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table')
         OR a.archive::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- A unique constraint made live-only goes with its placeholder.
+    PERFORM softdelete_internal.drop_constraint_placeholder(t.relid, u->>'name')
+       FROM softdelete.tables t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN jsonb_array_elements(t.converted_uniques) u
+      WHERE u->>'kind' = 'constraint'
+        AND EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                     WHERE d.object_type = 'index' AND d.schema_name = n.nspname AND d.object_name = u->>'name');
     UPDATE softdelete.tables t
        SET converted_uniques = (SELECT coalesce(jsonb_agg(u), '[]') FROM jsonb_array_elements(t.converted_uniques) u
                                  WHERE NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
@@ -1606,6 +1662,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
     softdelete_internal.log_changes(), softdelete_internal.guard_child(),
+    softdelete_internal.unique_constraint_placeholder(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
     softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),

@@ -75,7 +75,9 @@ SELECT regexp_replace(c.relname, '^softdelete_[0-9]+_', 'softdelete_<oid>_') AS 
  ORDER BY 1;
 
 -- Constraints: the PK and the FK-referenced unique constraint remain; the
--- other unique constraints became plain (partial) unique indexes.
+-- other unique constraints became plain (partial) unique indexes, each with
+-- a placeholder constraint trigger of its name (t), for ON CONFLICT ON
+-- CONSTRAINT.
 SELECT conname, contype, pg_get_constraintdef(oid) AS condef
   FROM pg_constraint WHERE conrelid = 'users'::regclass ORDER BY conname;
 
@@ -93,7 +95,7 @@ SELECT polname, polpermissive, polcmd, polroles::regrole[] AS roles,
        pg_get_expr(polwithcheck, polrelid) AS check_expr
   FROM pg_policy WHERE polrelid = 'users'::regclass ORDER BY polname;
 
--- The triggers.
+-- The triggers, with the two placeholders that never fire.
 SELECT tgname, pg_get_triggerdef(oid) AS triggerdef
   FROM pg_trigger WHERE tgrelid = 'users'::regclass AND NOT tgisinternal ORDER BY tgname;
 

@@ -205,9 +205,9 @@ SELECT id, deleted_at IS NOT NULL AS deleted FROM ups.users WHERE id = 4;
 
 -------------------------------------------------------------------------------
 -- 8. ON CONFLICT ON CONSTRAINT users_email_key: enable() turned the unique
---    constraint into a partial unique index of the same name, which is no
---    constraint any more, so this form is refused (a known limitation:
---    name the columns instead, as in section 2).
+--    constraint into a partial unique index of the same name, and the name
+--    still works as the arbiter (sql/on_conflict_constraint.sql has the
+--    details).
 -------------------------------------------------------------------------------
 SET ROLE ups_app;
 INSERT INTO ups.users VALUES (60, 'a@example.com', 'ann 60') ON CONFLICT ON CONSTRAINT users_email_key DO NOTHING;

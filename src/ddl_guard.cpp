@@ -12,6 +12,7 @@
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
 #include "ddl_guard.hpp"
+#include "admin_copy.hpp"
 #include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "settings.hpp"
@@ -523,9 +524,12 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
         if (drop_converted_constraint(stmt))
             return;
     }
-    if (previous_utility != nullptr)
+    // An admin's COPY FROM that row security would refuse (admin_copy.cpp).
+    bool copied = IsA(stmt, CopyStmt) && !creating_extension && extension_present() &&
+                  copy_as_admin(pstmt, query_string, query_env, qc);
+    if (!copied && previous_utility != nullptr)
         previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
-    else
+    else if (!copied)
         standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
                                 dest, qc);
     // A TRUNCATE (or a procedure, a DO block) issued on its own has ended.

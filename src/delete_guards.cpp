@@ -7,6 +7,7 @@
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "purge.hpp"
+#include "preloading.hpp"
 #include "settings.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
@@ -66,6 +67,7 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
     // and an insert there: the row is not going away.
     if (softdelete::moving_row_between_partitions())
         return PointerGetDatum(trigger->tg_trigtuple);
+    softdelete::refuse_delete_begun_before_load();
     bool isnull = false;
     heap_getattr(trigger->tg_trigtuple, cfg.deleted_at, RelationGetDescr(trigger->tg_relation),
                  &isnull);

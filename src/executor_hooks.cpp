@@ -4,7 +4,9 @@
 // it was, with es_processed as its count.
 //
 // A purge batch's own DELETE runs without the extension's row triggers on
-// its table (purge_statements.cpp), which is settled when it starts.
+// its table (purge_statements.cpp), which is settled when it starts. A
+// read-only transaction (a standby's, BEGIN READ ONLY) refuses a DELETE by
+// its own name, before PostgreSQL would refuse the UPDATE it became.
 //
 // Where a statement ends, for operations.cpp: a data-modifying statement
 // after its ExecutorFinish (which fires its AFTER triggers, the log
@@ -15,8 +17,13 @@
 #include "child_guard.hpp"
 #include "operations.hpp"
 #include "purge_statements.hpp"
+#include "preloading.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
+
+extern "C" {
+#include "tcop/utility.h"
+}
 
 namespace softdelete
 {
@@ -33,8 +40,25 @@ QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
 
+// A DELETE that the planner hook made an UPDATE, named by the statement.
+bool rewritten_delete_statement(const PlannedStmt* stmt)
+{
+    return stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
+           IsA(stmt->planTree, ModifyTable) &&
+           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
+}
+
 void start_hook(QueryDesc* query, int eflags)
 {
+    // The same test and the same errors as PostgreSQL's ExecCheckXactReadOnly,
+    // made first. Nothing else runs here: EXPLAIN without ANALYZE still works.
+    if ((XactReadOnly || IsInParallelMode()) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
+        rewritten_delete_statement(query->plannedstmt)) {
+        PreventCommandIfReadOnly("DELETE");
+        PreventCommandIfParallelMode("DELETE");
+    }
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+        refuse_stale_delete_plan(query->plannedstmt);
     if (previous_start != nullptr)
         previous_start(query, eflags);
     else
@@ -70,10 +94,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
         !query->plannedstmt->hasModifyingCTE)
         end_of_statement();
-    if (query->operation == CMD_UPDATE && query->plannedstmt->planTree != nullptr &&
-        IsA(query->plannedstmt->planTree, ModifyTable) &&
-        is_rewritten_delete(query->plannedstmt,
-                            reinterpret_cast<ModifyTable*>(query->plannedstmt->planTree)))
+    if (query->operation == CMD_UPDATE && rewritten_delete_statement(query->plannedstmt))
         query->operation = CMD_DELETE;
 }
 
@@ -109,6 +130,18 @@ void count_backstop_row()
     backstop_rows++;
 }
 
+List* modify_table_nodes(const PlannedStmt* stmt)
+{
+    List* nodes = NIL;
+    List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
+    ListCell* lc;
+    foreach (lc, tops) {
+        if (lfirst(lc) != nullptr && IsA(lfirst(lc), ModifyTable))
+            nodes = lappend(nodes, lfirst(lc));
+    }
+    return nodes;
+}
+
 // BEFORE row triggers fire inside the ExecutorRun of the statement that
 // changes the row, AFTER row triggers inside its ExecutorFinish; a statement
 // run from inside them (a function, SPI) has its own. So a DELETE row
@@ -123,13 +156,9 @@ bool moving_rows_between_partitions(const QueryDesc* query)
         return false;
     const PlannedStmt* stmt = query->plannedstmt;
     bool updates = false;
-    List* tops = lcons(stmt->planTree, list_copy(stmt->subplans));
     ListCell* lc;
-    foreach (lc, tops) {
-        const Plan* plan = static_cast<const Plan*>(lfirst(lc));
-        if (plan == nullptr || !IsA(plan, ModifyTable))
-            continue;
-        const auto* modify = reinterpret_cast<const ModifyTable*>(plan);
+    foreach (lc, modify_table_nodes(stmt)) {
+        const auto* modify = static_cast<const ModifyTable*>(lfirst(lc));
         if (modify->operation == CMD_DELETE)
             return false;
         if (modify->operation == CMD_UPDATE && !is_rewritten_delete(stmt, modify))

@@ -19,6 +19,10 @@ bool moving_row_between_partitions();
 // The same for an AFTER DELETE row trigger, given the finishing query.
 bool moving_rows_between_partitions(const QueryDesc* query);
 
+// The ModifyTable nodes of a statement: its plan's top, and its writable
+// CTEs' (the tops of its subplans).
+List* modify_table_nodes(const PlannedStmt* stmt);
+
 // How many ExecutorRun calls are running, one inside the other.
 int executor_depth();
 

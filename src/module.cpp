@@ -5,6 +5,7 @@
 #include "ddl_guard.hpp"
 #include "executor_hooks.hpp"
 #include "operations.hpp"
+#include "preloading.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
@@ -20,6 +21,7 @@ static bool loaded_at_startup = false;
 void _PG_init(void)
 {
     loaded_at_startup = process_shared_preload_libraries_in_progress;
+    softdelete::note_module_load(loaded_at_startup);
     softdelete::define_settings();
     softdelete::register_config_invalidation();
     softdelete::register_operation_callbacks();

@@ -19,7 +19,9 @@
 //    nothing is frozen into a plan.
 //  * ON CONFLICT (cols) gets "deleted_at IS NULL" as its arbiter predicate, so
 //    the live-only unique index is inferred (without it, ON CONFLICT (cols)
-//    finds no arbiter and fails with 42P10).
+//    finds no arbiter and fails with 42P10); ON CONFLICT ON CONSTRAINT of a
+//    unique constraint that enable() converted gets its live-only index
+//    (old_constraint_names.cpp).
 //  * With softdelete.hard_delete in effect (settings.cpp), an admin's DELETE
 //    stays a DELETE and reaches deleted rows too.
 #include <initializer_list>
@@ -32,6 +34,7 @@
 #include "cascade.hpp"
 #include "table_config.hpp"
 #include "extension_objects.hpp"
+#include "old_constraint_names.hpp"
 
 namespace softdelete
 {
@@ -457,7 +460,7 @@ void rewrite_upsert(Query* query, const TableConfig& cfg)
         // Inserted rows are checked too: they must not take a decision.
         note_written_rows(query, cfg, NoteKind::decided, true);
     }
-    if (conflict->arbiterElems == NIL)
+    if (infer_old_constraint_arbiter(query, cfg) || conflict->arbiterElems == NIL)
         return;
     Node* live = deleted_at_test(query, cfg, IS_NULL);
     conflict->arbiterWhere =
