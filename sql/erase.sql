@@ -296,6 +296,7 @@ SELECT action, table_name, row_count, keys FROM softdelete.events
 
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'er.%';
+DELETE FROM softdelete.runs WHERE table_name LIKE 'er.%';
 DROP SCHEMA er CASCADE;
 DROP OWNED BY er_owner, er_app, er_reader, er_admin;
 DROP ROLE er_owner, er_app, er_reader, er_admin;
