@@ -351,7 +351,17 @@ void finish_run(int64 run, const char* error)
 // Ends run, with error (null when it succeeded), in a transaction of its own.
 void end_run(int64 run, const char* error, const char* doing)
 {
+    // When the run ends because the worker must stop, that is what it
+    // records: a second SIGTERM (a fast shutdown can send more than one)
+    // must not cancel this short UPDATE too, which would leave the run to
+    // the next visit's "stopped before the run finished". So interrupts
+    // wait until it is done. (An error zeroes the hold-off count: it is
+    // put back as it was, not decremented.)
+    uint32 saved_holdoff = InterruptHoldoffCount;
+    if (stop_requested)
+        InterruptHoldoffCount++;
     std::optional<PgError> failure = unit_of_work(doing, [run, error] { finish_run(run, error); });
+    InterruptHoldoffCount = saved_holdoff;
     if (failure)
         log_failure(*failure, doing);
 }
