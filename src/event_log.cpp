@@ -175,10 +175,20 @@ void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrI
         appendStringInfoString(out, "null");
         return;
     }
+    // Integer keys are written straight into the buffer: a bulk delete
+    // writes one per row, and the output function's palloc'd copy cost more
+    // than the digits.
+    char digits[MAXINT8LEN + 1];
     switch (type) {
     case INT2OID:
+        appendBinaryStringInfo(out, digits, pg_ltoa(DatumGetInt16(value), digits));
+        break;
     case INT4OID:
+        appendBinaryStringInfo(out, digits, pg_ltoa(DatumGetInt32(value), digits));
+        break;
     case INT8OID:
+        appendBinaryStringInfo(out, digits, pg_lltoa(DatumGetInt64(value), digits));
+        break;
     case OIDOID:
         appendStringInfoString(out, OutputFunctionCall(output, value));
         break;
