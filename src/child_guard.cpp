@@ -385,12 +385,34 @@ OpenProbe open_probes[max_open_probes];
 int n_open_probes = 0;
 ResourceOwner probe_owner = nullptr;
 MemoryContext probe_context = nullptr;
-// A probe is being used: nothing may close it (an operator's function can
-// run a statement of its own).
+// A probe is in use: nothing may close it, and a check nested in its
+// lookup (an operator's function can run a statement of its own) opens a
+// scan of its own. probing_in is the subtransaction the lookup runs in.
 bool probing = false;
+SubTransactionId probing_in = InvalidSubTransactionId;
 // A subtransaction ended in an error while a probe was in use: its scan
 // state is not to be trusted; the probes are closed before the next use.
 bool probes_suspect = false;
+
+// Opens the parent, its index, a slot and a scan as the current resource
+// owner, in the current memory context.
+void open_scan(OpenProbe& probe, const GuardedKey& key, Snapshot snapshot)
+{
+    probe.conoid = key.conoid;
+    probe.parent = table_open(key.confrelid, AccessShareLock);
+    probe.index = index_open(key.index, AccessShareLock);
+    probe.slot = table_slot_create(probe.parent, nullptr);
+    // The snapshot is given again for every row (see look_up).
+    probe.scan = index_beginscan(probe.parent, probe.index, snapshot, key.nkeys, 0);
+}
+
+void close_scan(const OpenProbe& probe)
+{
+    index_endscan(probe.scan);
+    ExecDropSingleTupleTableSlot(probe.slot);
+    index_close(probe.index, NoLock);
+    table_close(probe.parent, NoLock);
+}
 
 void close_probes()
 {
@@ -398,13 +420,8 @@ void close_probes()
         return;
     ResourceOwner caller = CurrentResourceOwner;
     CurrentResourceOwner = probe_owner;
-    for (int i = 0; i < n_open_probes; i++) {
-        OpenProbe& probe = open_probes[i];
-        index_endscan(probe.scan);
-        ExecDropSingleTupleTableSlot(probe.slot);
-        index_close(probe.index, NoLock);
-        table_close(probe.parent, NoLock);
-    }
+    for (int i = 0; i < n_open_probes; i++)
+        close_scan(open_probes[i]);
     CurrentResourceOwner = caller;
     n_open_probes = 0;
     probes_suspect = false;
@@ -436,14 +453,18 @@ void on_transaction(XactEvent event, void*)
     }
 }
 
-void on_subtransaction(SubXactEvent event, SubTransactionId, SubTransactionId, void*)
+// Only the subtransaction the lookup ran in ends it: one begun and rolled
+// back inside it (by an operator's function) leaves the lookup going on.
+void on_subtransaction(SubXactEvent event, SubTransactionId subxact, SubTransactionId, void*)
 {
-    if (event == SUBXACT_EVENT_ABORT_SUB && probing) {
+    if (event == SUBXACT_EVENT_ABORT_SUB && probing && subxact == probing_in) {
         probing = false;
         probes_suspect = true;
     }
 }
 
+// The open probe of key, opened when missing. Only while no probe is in
+// use: the array may then be closed to make room.
 OpenProbe& open_probe(const GuardedKey& key, Snapshot snapshot)
 {
     if (probes_suspect)
@@ -465,16 +486,33 @@ OpenProbe& open_probe(const GuardedKey& key, Snapshot snapshot)
     MemoryContext caller_context = MemoryContextSwitchTo(probe_context);
     CurrentResourceOwner = probe_owner;
     OpenProbe& probe = open_probes[n_open_probes];
-    probe.conoid = key.conoid;
-    probe.parent = table_open(key.confrelid, AccessShareLock);
-    probe.index = index_open(key.index, AccessShareLock);
-    probe.slot = table_slot_create(probe.parent, nullptr);
-    // The snapshot is given again for every row (see referenced_row_live_direct).
-    probe.scan = index_beginscan(probe.parent, probe.index, snapshot, key.nkeys, 0);
+    open_scan(probe, key, snapshot);
     n_open_probes++;
     CurrentResourceOwner = caller;
     MemoryContextSwitchTo(caller_context);
     return probe;
+}
+
+// Whether the row probe's scan finds for values is live.
+bool look_up(OpenProbe& probe, const GuardedKey& key, const Datum* values, Snapshot snapshot)
+{
+    ScanKeyData scankeys[INDEX_MAX_KEYS];
+    for (int k = 0; k < key.nkeys; k++) {
+        scankeys[k] = key.scankeys[k];
+        scankeys[k].sk_argument = values[key.value_of[k]];
+    }
+    // A scan reads with the snapshot it holds; each row has its own.
+    probe.scan->xs_snapshot = snapshot;
+    index_rescan(probe.scan, scankeys, key.nkeys, nullptr, 0);
+    bool live = true;
+    if (index_getnext_slot(probe.scan, ForwardScanDirection, probe.slot)) {
+        bool isnull = false;
+        slot_getattr(probe.slot, key.tombstone, &isnull);
+        live = isnull;
+    }
+    ExecClearTuple(probe.slot);
+    probe.scan->xs_snapshot = InvalidSnapshot;
+    return live;
 }
 
 // The same as referenced_row_live, without planning or executing a query:
@@ -485,28 +523,26 @@ bool referenced_row_live_direct(const GuardedKey& key, const Datum* values, Snap
 {
     PushActiveSnapshot(taken);
     UpdateActiveSnapshotCommandId();
-    OpenProbe& probe = open_probe(key, GetActiveSnapshot());
-    ScanKeyData scankeys[INDEX_MAX_KEYS];
-    for (int k = 0; k < key.nkeys; k++) {
-        scankeys[k] = key.scankeys[k];
-        scankeys[k].sk_argument = values[key.value_of[k]];
+    Snapshot snapshot = GetActiveSnapshot();
+    bool live;
+    if (probing) {
+        // A check inside another one's lookup (an operator's function ran a
+        // statement): the open probes are in use, so this one has a scan
+        // of its own, for this row only.
+        OpenProbe own;
+        open_scan(own, key, snapshot);
+        live = look_up(own, key, values, snapshot);
+        close_scan(own);
+    } else {
+        OpenProbe& probe = open_probe(key, snapshot);
+        ResourceOwner caller = CurrentResourceOwner;
+        CurrentResourceOwner = probe_owner;
+        probing = true;
+        probing_in = GetCurrentSubTransactionId();
+        live = look_up(probe, key, values, snapshot);
+        probing = false;
+        CurrentResourceOwner = caller;
     }
-    ResourceOwner caller = CurrentResourceOwner;
-    CurrentResourceOwner = probe_owner;
-    probing = true;
-    // A scan reads with the snapshot it holds; each row has its own.
-    probe.scan->xs_snapshot = GetActiveSnapshot();
-    index_rescan(probe.scan, scankeys, key.nkeys, nullptr, 0);
-    bool live = true;
-    if (index_getnext_slot(probe.scan, ForwardScanDirection, probe.slot)) {
-        bool isnull = false;
-        slot_getattr(probe.slot, key.tombstone, &isnull);
-        live = isnull;
-    }
-    ExecClearTuple(probe.slot);
-    probe.scan->xs_snapshot = InvalidSnapshot;
-    probing = false;
-    CurrentResourceOwner = caller;
     PopActiveSnapshot();
     return live;
 }
