@@ -1467,8 +1467,8 @@ END
 $$;
 
 -- Enables tbl (the partitioned table, for a partition) with the default
--- options when one of its own foreign keys references an enabled table whose
--- cascade is on, as enable() would have. Fail closed: when tbl cannot be
+-- options and the parent's undo window when one of its own foreign keys
+-- references an enabled table whose cascade is on, as enable() would have. Fail closed: when tbl cannot be
 -- enabled, the DDL that made the foreign key fails, naming both tables.
 CREATE FUNCTION softdelete_internal.enable_new_child(rel regclass) RETURNS void
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
