@@ -125,16 +125,22 @@ class PurgeFlag
 public:
     PurgeFlag()
     {
-        pg_guard([] {
-            if (!callbacks_registered) {
-                RegisterXactCallback(on_transaction, nullptr);
-                RegisterSubXactCallback(on_subtransaction, nullptr);
-                callbacks_registered = true;
-            }
-            purging = true;
-            plans_stale = true;
-            invalidate_delete_plans();
-        });
+        // A constructor that throws runs no destructor: clear the flag here.
+        try {
+            pg_guard([] {
+                if (!callbacks_registered) {
+                    RegisterXactCallback(on_transaction, nullptr);
+                    RegisterSubXactCallback(on_subtransaction, nullptr);
+                    callbacks_registered = true;
+                }
+                purging = true;
+                plans_stale = true;
+                invalidate_delete_plans();
+            });
+        } catch (...) {
+            purging = false;
+            throw;
+        }
     }
     ~PurgeFlag() { purging = false; }
     void end()
