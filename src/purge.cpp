@@ -287,9 +287,7 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
     TableConfig cfg;
     LifecycleConfig life;
     pg_guard([&] {
-        if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                            errmsg("relation with OID %u does not exist", relid)));
+        require_relation(relid);
         if (!lifecycle_config(relid, &life) || !table_config(relid, &cfg) || cfg.root != relid)
             ereport(ERROR,
                     (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
