@@ -236,9 +236,7 @@ PG_FUNCTION_INFO_V1(softdelete_archive_table);
 Datum softdelete_archive_table(PG_FUNCTION_ARGS)
 {
     Oid relid = PG_GETARG_OID(0);
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", relid)));
+    softdelete::require_relation(relid);
     Oid archive = softdelete::archive_of(relid);
     if (!OidIsValid(archive))
         PG_RETURN_NULL();

@@ -180,9 +180,7 @@ PG_FUNCTION_INFO_V1(softdelete_refuse_foreign_enforcement);
 Datum softdelete_refuse_foreign_enforcement(PG_FUNCTION_ARGS)
 {
     Oid rel = PG_GETARG_OID(0);
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(rel)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", rel)));
+    softdelete::require_relation(rel);
     softdelete::refuse_foreign_enforcement(rel);
     PG_RETURN_VOID();
 }

@@ -125,6 +125,13 @@ Oid internal_relation(const char* name)
     return OidIsValid(nsp) ? get_relname_relid(name, nsp) : InvalidOid;
 }
 
+void require_relation(Oid relid)
+{
+    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                        errmsg("relation with OID %u does not exist", relid)));
+}
+
 Oid relation_owner(Oid relid)
 {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));

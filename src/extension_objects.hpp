@@ -17,6 +17,10 @@ Oid internal_relation(const char* name);
 // The owner of a relation, or an error when it does not exist.
 Oid relation_owner(Oid relid);
 
+// An error when relid names no relation (an SQL function's regclass
+// argument, which may be any OID).
+void require_relation(Oid relid);
+
 // A function of schema softdelete_internal, or InvalidOid.
 Oid internal_function_oid(const char* name, int nargs, const Oid* argtypes);
 // The same, or an error saying the extension needs repair.

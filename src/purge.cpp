@@ -125,16 +125,22 @@ class PurgeFlag
 public:
     PurgeFlag()
     {
-        pg_guard([] {
-            if (!callbacks_registered) {
-                RegisterXactCallback(on_transaction, nullptr);
-                RegisterSubXactCallback(on_subtransaction, nullptr);
-                callbacks_registered = true;
-            }
-            purging = true;
-            plans_stale = true;
-            invalidate_delete_plans();
-        });
+        // A constructor that throws runs no destructor: clear the flag here.
+        try {
+            pg_guard([] {
+                if (!callbacks_registered) {
+                    RegisterXactCallback(on_transaction, nullptr);
+                    RegisterSubXactCallback(on_subtransaction, nullptr);
+                    callbacks_registered = true;
+                }
+                purging = true;
+                plans_stale = true;
+                invalidate_delete_plans();
+            });
+        } catch (...) {
+            purging = false;
+            throw;
+        }
     }
     ~PurgeFlag() { purging = false; }
     void end()
@@ -281,9 +287,7 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
     TableConfig cfg;
     LifecycleConfig life;
     pg_guard([&] {
-        if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-            ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                            errmsg("relation with OID %u does not exist", relid)));
+        require_relation(relid);
         if (!lifecycle_config(relid, &life) || !table_config(relid, &cfg) || cfg.root != relid)
             ereport(ERROR,
                     (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
