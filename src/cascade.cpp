@@ -33,6 +33,7 @@
 #include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
+#include "key_sql.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "table_config.hpp"
@@ -52,15 +53,6 @@ bool holds_foreign_key(Oid relid)
     bool holds = RelationGetFKeyList(rel) != NIL;
     relation_close(rel, AccessShareLock);
     return holds;
-}
-
-const char* table_name(Oid relid)
-{
-    char* name = get_rel_name(relid);
-    if (name == nullptr)
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", relid)));
-    return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), name);
 }
 
 const char* column_name(Oid relid, AttrNumber attno)
@@ -187,7 +179,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
     appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
     append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
     appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
-                     table_name(fk.parent));
+                     relation_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++)
         appendStringInfo(&sql, "%sp.%s = %s::%s", k > 0 ? " AND " : "",
                          column_name(parent.relid, parent.keys[k]), keys.value[k],
@@ -232,7 +224,7 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.concat_ws(', ', ");
     append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
-    appendStringInfo(&sql, ") FROM %s AS c WHERE ", table_name(fk.child));
+    appendStringInfo(&sql, ") FROM %s AS c WHERE ", relation_sql(fk.child));
     append_referencing(&sql, fk, parents, false, InvalidAttrNumber);
     if (child != nullptr)
         appendStringInfo(&sql, " AND c.%s IS NULL", column_name(fk.child, child->deleted_at));
@@ -307,17 +299,17 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
     Oid caller = acting_role();
     if (restore && !is_admin_role(caller, child.root)) {
         char* probe =
-            psprintf("SELECT FROM %s AS c WHERE %s LIMIT 1", table_name(fk.child), which.data);
+            psprintf("SELECT FROM %s AS c WHERE %s LIMIT 1", relation_sql(fk.child), which.data);
         if (run_as_owner(owner, probe, nargs, types, args, false, true).processed == 0)
             return;
         if (!may_restore(caller, fk.child, child.root, "restore rows of"))
-            require_own_deletes(caller, child, table_name(fk.child), which.data, nargs, types, args,
-                                false, "restore rows of");
+            require_own_deletes(caller, child, relation_sql(fk.child), which.data, nargs, types,
+                                args, false, "restore rows of");
     }
     const char* sql =
-        restore ? psprintf("UPDATE %s AS c SET %s = NULL WHERE %s", table_name(fk.child),
+        restore ? psprintf("UPDATE %s AS c SET %s = NULL WHERE %s", relation_sql(fk.child),
                            column_name(fk.child, child.deleted_at), which.data)
-                : psprintf("DELETE FROM %s AS c WHERE %s", table_name(fk.child), which.data);
+                : psprintf("DELETE FROM %s AS c WHERE %s", relation_sql(fk.child), which.data);
     (void)run_as_owner(owner, sql, nargs, types, args, false, true);
 }
 
@@ -340,7 +332,7 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
         initStringInfo(&sql);
         appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
         append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
-        appendStringInfo(&sql, ")) FROM %s AS c WHERE ", table_name(fk.child));
+        appendStringInfo(&sql, ")) FROM %s AS c WHERE ", relation_sql(fk.child));
         append_in(&sql, "c", table.root, table.keys, table.nkeys, restored.value, restored.from);
         // MATCH SIMPLE: a row with a NULL in the key references nothing.
         for (int i = 0; i < fk.nkeys; i++)
@@ -362,7 +354,7 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
                          column_name(fk.parent, parent.deleted_at));
         appendStringInfoString(&sql, "pg_catalog.concat_ws(', ', ");
         append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
-        appendStringInfo(&sql, ") AS key FROM %s AS p WHERE ", table_name(fk.parent));
+        appendStringInfo(&sql, ") AS key FROM %s AS p WHERE ", relation_sql(fk.parent));
         append_in(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys, values,
                   "pg_catalog.jsonb_array_elements($1) AS w(k)");
         appendStringInfoString(&sql, " FOR SHARE OF p) SELECT pg_catalog.min(key) FROM locked "
@@ -404,7 +396,7 @@ void lock_deleted_parents(const TableConfig& parent, const Batch& rows)
     Source deleted = noted_keys(parent, false);
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfo(&sql, "SELECT FROM %s AS p WHERE ", table_name(parent.relid));
+    appendStringInfo(&sql, "SELECT FROM %s AS p WHERE ", relation_sql(parent.relid));
     append_in(&sql, "p", parent.relid, parent.keys, parent.nkeys, deleted.value, deleted.from);
     appendStringInfoString(&sql, " FOR UPDATE OF p");
     Oid types[] = {JSONBOID};

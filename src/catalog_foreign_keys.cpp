@@ -7,6 +7,7 @@
 // PostgreSQL keeps of a partitioned table's key on each partition
 // (conparentid set) are left out, so each key comes once.
 #include "catalog.hpp"
+#include "extension_objects.hpp"
 #include "foreign_keys.hpp"
 
 extern "C" {
@@ -48,9 +49,7 @@ Datum softdelete_referencing_tables(PG_FUNCTION_ARGS)
     if (PG_ARGISNULL(0))
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("a table is required")));
     Oid relid = PG_GETARG_OID(0);
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", relid)));
+    softdelete::require_relation(relid);
     InitMaterializedSRF(fcinfo, 0);
     auto* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
     List* keys = softdelete::foreign_keys_to(relid);

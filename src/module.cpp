@@ -4,6 +4,7 @@
 #include "database_guard.hpp"
 #include "ddl_guard.hpp"
 #include "executor_hooks.hpp"
+#include "extension_objects.hpp"
 #include "operations.hpp"
 #include "preloading.hpp"
 #include "settings.hpp"
@@ -57,9 +58,7 @@ PG_FUNCTION_INFO_V1(softdelete_invalidate);
 Datum softdelete_invalidate(PG_FUNCTION_ARGS)
 {
     Oid relid = PG_GETARG_OID(0);
-    if (!SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
-        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                        errmsg("relation with OID %u does not exist", relid)));
+    softdelete::require_relation(relid);
     CacheInvalidateRelcacheByRelid(relid);
     softdelete::forget_table_configs();
     PG_RETURN_VOID();
