@@ -161,8 +161,15 @@ template <typename Body> std::optional<PgError> rolled_back_on_error(Body&& body
         failure = std::current_exception();
     }
     std::optional<PgError> error;
-    if (failure)
-        error = failure_kept_in(failure, caller_context);
+    if (failure) {
+        // Copying the error can fail too (out of memory): the
+        // subtransaction is rolled back all the same, and that is raised.
+        try {
+            error = failure_kept_in(failure, caller_context);
+        } catch (...) {
+            failure = std::current_exception();
+        }
+    }
     pg_guard([&] {
         if (!failure) {
             ReleaseCurrentSubTransaction();

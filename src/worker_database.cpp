@@ -360,7 +360,13 @@ void end_run(int64 run, const char* error, const char* doing)
     uint32 saved_holdoff = InterruptHoldoffCount;
     if (stop_requested)
         InterruptHoldoffCount++;
-    std::optional<PgError> failure = unit_of_work(doing, [run, error] { finish_run(run, error); });
+    std::optional<PgError> failure;
+    try {
+        failure = unit_of_work(doing, [run, error] { finish_run(run, error); });
+    } catch (...) {
+        InterruptHoldoffCount = saved_holdoff;
+        throw;
+    }
     InterruptHoldoffCount = saved_holdoff;
     if (failure)
         log_failure(*failure, doing);

@@ -246,7 +246,7 @@ TimestampTz start_due_visits(List* databases, TimestampTz now)
         bool registered = start_worker(ticket, NameStr(db->name), &handle);
         MemoryContextSwitchTo(loop_context);
         if (!registered) {
-            abandon_worker_slot(ticket);
+            (void)abandon_worker_slot(ticket);
             if (!said_no_worker_slot)
                 ereport(LOG, (errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
                               errmsg("softdelete launcher: no background worker slot is free "
@@ -272,10 +272,10 @@ void abandon_unattached_workers(int code, Datum arg)
     (void)code;
     (void)arg;
     for (StartedWorker& worker : started) {
-        if (worker.handle == nullptr)
-            continue;
-        TerminateBackgroundWorker(worker.handle);
-        abandon_worker_slot(worker.ticket);
+        // Freed first: a worker that attaches after this finds its ticket
+        // stale. One that attached before is at work and is left to it.
+        if (worker.handle != nullptr && abandon_worker_slot(worker.ticket))
+            TerminateBackgroundWorker(worker.handle);
     }
 }
 

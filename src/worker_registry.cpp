@@ -245,13 +245,17 @@ bool take_finished_visit(int index, bool process_gone, Oid* database, VisitOutco
     return finished;
 }
 
-void abandon_worker_slot(const WorkerTicket& ticket)
+bool abandon_worker_slot(const WorkerTicket& ticket)
 {
+    bool abandoned = false;
     LWLockAcquire(registry->lock, LW_EXCLUSIVE);
     WorkerSlot& slot = registry->slots[ticket.slot];
-    if (slot.generation == ticket.generation && slot.state == SlotState::claimed)
+    if (slot.generation == ticket.generation && slot.state == SlotState::claimed) {
         slot = WorkerSlot{};
+        abandoned = true;
+    }
     LWLockRelease(registry->lock);
+    return abandoned;
 }
 
 bool attach_worker_slot(const WorkerTicket& ticket)

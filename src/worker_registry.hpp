@@ -49,8 +49,9 @@ bool take_finished_visit(int slot, bool process_gone, Oid* database, VisitOutcom
 
 // Frees a claimed slot whose worker never attached (it could not be
 // registered, or its launcher is leaving); a worker started for it later
-// finds its ticket stale and exits.
-void abandon_worker_slot(const WorkerTicket& ticket);
+// finds its ticket stale and exits. False when the worker had attached
+// already (or the slot was over): the slot is left as it is.
+bool abandon_worker_slot(const WorkerTicket& ticket);
 
 // --- The database worker ---
 
