@@ -4,7 +4,9 @@
 // changes only inside enable() and disable(), and a row may go with its
 // table when the table is dropped. INSERT stays open to whoever has the
 // privilege (by default only the extension's owner), which is what restoring
-// a dump needs.
+// a dump needs. The extension's own update scripts may change it too: a new
+// version can need to bring the configuration of tables enabled before it
+// along.
 #include "api_gateway.hpp"
 #include "trigger_call.hpp"
 
@@ -19,6 +21,8 @@ Datum softdelete_guard_config(PG_FUNCTION_ARGS)
                            ? trigger->tg_newtuple
                            : trigger->tg_trigtuple;
     if (softdelete::in_internal_operation())
+        return PointerGetDatum(result);
+    if (creating_extension && CurrentExtensionObject == get_extension_oid("softdelete", true))
         return PointerGetDatum(result);
     if (per_row && TRIGGER_FIRED_BY_DELETE(trigger->tg_event)) {
         bool isnull = false;

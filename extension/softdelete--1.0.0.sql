@@ -1,4 +1,6 @@
--- softdelete 0.1.0: install script.
+-- softdelete 1.0.0: install script of the first release.
+-- Released, so frozen: test/released.sha256 holds its checksum, and every
+-- later change goes into an update script (softdelete--1.0.0--<next>.sql).
 \echo Use "CREATE EXTENSION softdelete" to load this file. \quit
 
 -- Cluster-wide roles: created when missing, never dropped by the extension.
