@@ -37,6 +37,29 @@ DELETE FROM users WHERE email = 'bob@example.com';
 SELECT * FROM users ORDER BY id;
 
 \echo
+\echo '== A reader (a support role in softdelete_reader) opts in for one transaction and sees Bob, marked.'
+RESET ROLE;
+CREATE ROLE support NOLOGIN IN ROLE softdelete_reader;
+GRANT SELECT ON users TO support;
+SET ROLE support;
+BEGIN;
+SET LOCAL softdelete.include_deleted = on;
+SELECT id, email, deleted_at IS NOT NULL AS deleted, deleted_by FROM users ORDER BY id;
+COMMIT;
+-- SET LOCAL ends with its transaction (what a transaction pooler needs):
+-- the reader's next query sees live rows only again.
+SELECT id, email FROM users ORDER BY id;
+RESET ROLE;
+
+\echo
+\echo '== Next to it, the application role cannot opt in: it is no reader (42501), and still sees live rows only.'
+SET ROLE app;
+\set ON_ERROR_STOP 0
+SET softdelete.include_deleted = on;
+\set ON_ERROR_STOP 1
+SELECT id, email FROM users ORDER BY id;
+
+\echo
 \echo '== The row is still there, marked: superusers bypass row-level security and see it.'
 RESET ROLE;
 -- We are the superuser again, and superusers bypass RLS, so the soft-deleted

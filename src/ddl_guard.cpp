@@ -519,7 +519,11 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     // Not DDL, but a statement only this hook sees before it takes effect.
     refuse_lasting_hard_delete(stmt);
     Check check = check_for(stmt);
-    if (check != nullptr && !creating_extension && extension_present() && !extension_at_work()) {
+    // pg_upgrade's schema restore (binary-upgrade mode, a server only
+    // pg_upgrade starts) recreates the extension's members and the enabled
+    // tables' objects as they were, with ALTERs this guard would refuse.
+    if (check != nullptr && !IsBinaryUpgrade && !creating_extension && extension_present() &&
+        !extension_at_work()) {
         check(stmt);
         if (drop_converted_constraint(stmt))
             return;

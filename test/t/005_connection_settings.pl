@@ -232,14 +232,16 @@ is(state_of(16), 'gone', 'called by the app, that function hard-deletes as its o
 
 my ($pgbouncer) = grep { -x } map { "$_/pgbouncer" } split(/:/, $ENV{PATH}), '/usr/sbin';
 ok(defined $pgbouncer, 'pgbouncer is installed (scripts/deps installs it)');
-SKIP:
+# Starts pgbouncer in $mode (transaction or session) in front of the node,
+# with one server connection per user: every client of a user gets the one
+# the previous client of that user left. Returns the process and the
+# connection string of the pooled database.
+sub start_pgbouncer
 {
-	skip 'no pgbouncer', 20 unless defined $pgbouncer;
+	my ($mode) = @_;
 	my $dir = PostgreSQL::Test::Utils::tempdir_short();
 	my $port = PostgreSQL::Test::Cluster::get_free_port();
-	# One server connection per user: every client of cs_owner gets the one
-	# the previous client left.
-	append_to_file("$dir/userlist.txt", qq{"cs_owner" ""\n});
+	append_to_file("$dir/userlist.txt", join('', map { qq{"$_" ""\n} } qw(cs_owner cs_app cs_reader)));
 	append_to_file("$dir/pgbouncer.ini", join("\n",
 		'[databases]',
 		'postgres = host=' . $node->host . ' port=' . $node->port . ' dbname=postgres',
@@ -248,7 +250,7 @@ SKIP:
 		"listen_port = $port",
 		'auth_type = trust',
 		"auth_file = $dir/userlist.txt",
-		'pool_mode = transaction',
+		"pool_mode = $mode",
 		'default_pool_size = 1',
 		"logfile = $dir/pgbouncer.log",
 		"pidfile = $dir/pgbouncer.pid",
@@ -263,7 +265,14 @@ SKIP:
 		last if $up = ($ret == 0);
 		select(undef, undef, undef, 0.1);
 	}
-	ok($up, 'pgbouncer accepts connections') or diag(slurp_file("$dir/pgbouncer.log"));
+	ok($up, "pgbouncer in $mode mode accepts connections") or diag(slurp_file("$dir/pgbouncer.log"));
+	return ($bouncer, $via);
+}
+
+SKIP:
+{
+	skip 'no pgbouncer', 28 unless defined $pgbouncer;
+	my ($bouncer, $via) = start_pgbouncer('transaction');
 
 	# Each client is a new connection to pgbouncer; with one server
 	# connection they all land on the same backend. A session setting that
@@ -295,6 +304,53 @@ SKIP:
 		is(state_of($id), 'deleted', "and its DELETE of row $id is soft");
 		$id++;
 	}
+
+	# What the README's "Connection poolers" says about transaction mode.
+	($ret, $out, $err) = connect_as('cs_app',
+		"DELETE FROM cs_items WHERE id IN (40, 41, 42);\n\\echo :ROW_COUNT\n"
+		  . "DELETE FROM cs_items WHERE id IN (42, 43) RETURNING id;\n\\echo :ROW_COUNT\n",
+		undef, $via);
+	is($out, "3\n43\n1",
+		'through pgbouncer (transaction), DELETE reports its true count and RETURNING its rows')
+	  or diag($err);
+	connect_as('cs_app', q{BEGIN; SET LOCAL softdelete.actor = 'alice'; DELETE FROM cs_items WHERE id = 44; COMMIT;},
+		undef, $via);
+	connect_as('cs_app', 'DELETE FROM cs_items WHERE id = 45;', undef, $via);
+	is($node->safe_psql('postgres', 'SELECT string_agg(deleted_by, \',\' ORDER BY id) FROM cs_items WHERE id IN (44, 45)'),
+		'alice,cs_app', 'SET LOCAL softdelete.actor is recorded and ends with its transaction');
+	connect_as('cs_app', q{SET softdelete.actor = 'alice';}, undef, $via);
+	connect_as('cs_app', 'DELETE FROM cs_items WHERE id = 46;', undef, $via);
+	is($node->safe_psql('postgres', 'SELECT deleted_by FROM cs_items WHERE id = 46'),
+		'alice', "a session SET softdelete.actor is recorded on the next client's delete: why it is unsafe there");
+	connect_as('cs_app', 'RESET softdelete.actor;', undef, $via);
+
+	($ret, $out, $err) = connect_as('cs_reader',
+		'BEGIN; SET LOCAL softdelete.include_deleted = on; SELECT count(*) FROM cs_items; COMMIT; SELECT count(*) FROM cs_items;',
+		undef, $via);
+	my ($with, $without) = grep { /^\d+$/ } split /\n/, $out;
+	my $all = $node->safe_psql('postgres', 'SELECT count(*) FROM cs_items');
+	my $live = $node->safe_psql('postgres', 'SELECT count(*) FROM cs_items WHERE deleted_at IS NULL');
+	is("$with/$without", "$all/$live",
+		"a reader's SET LOCAL include_deleted shows the deleted rows in its transaction only")
+	  or diag($err);
+	connect_as('cs_reader', 'SET softdelete.include_deleted = on;', undef, $via);
+	($ret, $out, $err) = connect_as('cs_reader', 'SELECT count(*) FROM cs_items;', undef, $via);
+	is($out, $all, "a reader's session SET include_deleted reaches the next client of that role: unsafe there");
+	connect_as('cs_reader', 'RESET softdelete.include_deleted;', undef, $via);
+	$bouncer->kill_kill;
+
+	# Session mode: a client keeps its server connection, and pgbouncer's
+	# DISCARD ALL resets it before the next client.
+	($bouncer, $via) = start_pgbouncer('session');
+	($ret, $out, $err) = connect_as('cs_app',
+		qq{SET softdelete.actor = 'bob'; DELETE FROM cs_items WHERE id = 47 RETURNING id, deleted_by;\n\\echo :ROW_COUNT\n}
+		  . 'SELECT pg_backend_pid();',
+		undef, $via);
+	my ($returned, $count, $session_pid) = split /\n/, $out;
+	is("$returned/$count", '47|bob/1', 'through pgbouncer (session), a session SET works as on a direct connection')
+	  or diag($err);
+	($ret, $out, $err) = connect_as('cs_app', 'SELECT pg_backend_pid(); SHOW softdelete.actor;', undef, $via);
+	is($out, "$session_pid\n", 'the next client gets that backend with the actor reset');
 	$bouncer->kill_kill;
 }
 
