@@ -1566,6 +1566,25 @@ CREATE TRIGGER guard_config BEFORE UPDATE OR DELETE ON softdelete.tables
 CREATE TRIGGER guard_config_truncate BEFORE TRUNCATE ON softdelete.tables
     FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_config();
 
+-- The extension's tables describe the node they are on, but a FOR ALL TABLES
+-- publication carries them too: a subscriber drops the rows its logical
+-- replication workers apply to them, and keeps its own (replicated_rows.cpp).
+-- Archive tables get the same trigger when they are made (archive.cpp).
+CREATE FUNCTION softdelete_internal.ignore_replicated_row() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'softdelete_ignore_replicated_row' LANGUAGE C;
+DO $replicated$
+DECLARE
+    tbl regclass;
+BEGIN
+    FOREACH tbl IN ARRAY ARRAY['softdelete.tables', 'softdelete.events', 'softdelete.runs',
+                               'softdelete_internal.archives']::regclass[] LOOP
+        EXECUTE format('CREATE TRIGGER ignore_replicated_row BEFORE INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()', tbl);
+        EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row', tbl);
+    END LOOP;
+END
+$replicated$;
+
 -------------------------------------------------------------------------------
 -- Monitoring
 -------------------------------------------------------------------------------
@@ -1662,7 +1681,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
     softdelete_internal.log_changes(), softdelete_internal.guard_child(),
-    softdelete_internal.unique_constraint_placeholder(),
+    softdelete_internal.unique_constraint_placeholder(), softdelete_internal.ignore_replicated_row(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
     softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),

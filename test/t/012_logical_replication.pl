@@ -1,0 +1,155 @@
+# Logical replication with a FOR ALL TABLES publication: the publication
+# carries the extension's own tables too (configuration, event log, runs,
+# archives), and a subscriber must neither loop on them nor take the
+# publisher's bookkeeping for its own. The subscriber enables its tables as
+# the README says; soft deletes, restores, a reused unique key, a hard delete,
+# a cascade and a purge with archive must all arrive, with the subscriber's
+# deleted rows hidden there.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+# How long to wait for the subscriber to converge: an apply loop never does,
+# and this keeps a failing run short.
+my $patience = 60;
+
+my $schema = q{
+	CREATE ROLE app LOGIN;
+	CREATE TABLE users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+	CREATE TABLE posts (id int PRIMARY KEY, user_id int NOT NULL REFERENCES users, body text);
+	CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL);
+	GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts, orders TO app;
+};
+my $enable = q{
+	SET client_min_messages = warning;
+	CREATE EXTENSION softdelete;
+	SELECT count(*) FROM softdelete.enable('users', retention => '1 day', archive => true);
+	SELECT count(*) FROM softdelete.enable('orders', retention => '1 day', archive => true,
+	                                       archive_retention => '30 days');
+};
+
+my $publisher = PostgreSQL::Test::Cluster->new('publisher');
+$publisher->init(allows_streaming => 'logical');
+$publisher->start;
+$publisher->safe_psql('postgres', $schema . $enable . q{
+	INSERT INTO users VALUES (1, 'ann@x', 'Ann'), (2, 'bob@x', 'Bob'), (3, 'cy@x', 'Cy'),
+	                         (4, 'di@x', 'Di'), (5, 'ed@x', 'Ed');
+	INSERT INTO posts VALUES (10, 4, 'hello'), (11, 4, 'again'), (12, 5, 'hi');
+	INSERT INTO orders VALUES (1, 'apple'), (2, 'pear');
+	SET ROLE app;
+	DELETE FROM users WHERE id = 1;
+	RESET ROLE;
+	CREATE PUBLICATION everything FOR ALL TABLES;
+});
+
+# The subscriber, set up as the README's "Logical replication" says: the same
+# tables, the extension, the same enable() calls, and a purge() that makes
+# the archive tables the publisher has, before the subscription.
+my $subscriber = PostgreSQL::Test::Cluster->new('subscriber');
+$subscriber->init(allows_streaming => 'logical');
+$subscriber->start;
+$subscriber->safe_psql('postgres', $schema . $enable . q{
+	SELECT count(*) FROM softdelete.purge();
+});
+# Rows deleted long enough ago for the purge, written as an admin may.
+$publisher->safe_psql('postgres', q{
+	INSERT INTO orders (id, item, deleted_at, deleted_by) VALUES (3, 'plum', now() - interval '3 days', 'clerk');
+	SELECT count(*) FROM softdelete.purge('orders');
+});
+my $publisher_connstr = $publisher->connstr . ' dbname=postgres';
+$subscriber->safe_psql('postgres',
+	"CREATE SUBSCRIPTION mirror CONNECTION '$publisher_connstr' PUBLICATION everything");
+
+# Polls $query on the subscriber until it returns $expected, for $patience
+# seconds at most; true when it did.
+sub subscriber_reads
+{
+	my ($query, $expected) = @_;
+	my $got;
+	for (1 .. $patience * 4)
+	{
+		$got = $subscriber->safe_psql('postgres', $query);
+		return 1 if $got eq $expected;
+		usleep(250_000);
+	}
+	diag("subscriber read '$got', expected '$expected'");
+	return 0;
+}
+
+my $all_rows = q{
+	SET softdelete.include_deleted = on;
+	SELECT string_agg(format('%s:%s:%s', id, email, deleted_at IS NOT NULL), ' ' ORDER BY id) FROM users;
+	SELECT string_agg(format('%s:%s:%s', id, user_id, deleted_at IS NOT NULL), ' ' ORDER BY id) FROM posts;
+	SELECT string_agg(format('%s:%s', id, deleted_at IS NOT NULL), ' ' ORDER BY id) FROM orders;
+};
+
+ok(subscriber_reads(q{SELECT count(*) FILTER (WHERE srsubstate NOT IN ('r', 's')) FROM pg_subscription_rel},
+	'0'), 'the initial copy of every published table finishes');
+ok(subscriber_reads($all_rows, $publisher->safe_psql('postgres', $all_rows)),
+	'the initial copy brings the rows with their deletion stamps');
+
+# What the application does on the publisher.
+$publisher->safe_psql('postgres', q{
+	SET ROLE app;
+	DELETE FROM users WHERE id = 2;
+	DELETE FROM users WHERE id = 4;                        -- cascades to posts 10 and 11
+	INSERT INTO users VALUES (6, 'bob@x', 'Bob again');    -- reuses a deleted row's unique key
+	INSERT INTO users VALUES (7, 'ann@x', 'Ann again');
+	INSERT INTO posts VALUES (13, 6, 'new');
+	RESET ROLE;
+	SELECT softdelete.restore('users', 4);                 -- brings posts 10 and 11 back
+	SELECT softdelete.hard_delete('posts', 12);
+	SELECT softdelete.hard_delete('users', 5);
+});
+# The archive's expiry deletes from an archive table, which has no primary
+# key: a FOR ALL TABLES publication publishes that delete too. The purge of
+# every table also makes the archive of users, which has nothing due yet.
+my ($ret, $stdout, $stderr) = $publisher->psql('postgres', q{
+	UPDATE softdelete_archive."public.orders" SET archived_at = archived_at - interval '60 days';
+	SELECT count(*) FROM softdelete.purge();
+});
+is($ret, 0, 'the archive expiry works on the publisher under a FOR ALL TABLES publication');
+note($stderr) if $ret;
+$publisher->safe_psql('postgres', q{
+	INSERT INTO orders VALUES (9, 'the last row');
+});
+
+my $publisher_rows = $publisher->safe_psql('postgres', $all_rows);
+is($publisher_rows, "1:ann\@x:t 2:bob\@x:t 3:cy\@x:f 4:di\@x:f 6:bob\@x:f 7:ann\@x:f\n"
+	  . "10:4:f 11:4:f 13:6:f\n1:f 2:f 9:f",
+	'the publisher has what the application did');
+ok(subscriber_reads(q{SELECT count(*) FROM orders WHERE id = 9}, '1'),
+	'a row written after all of it reaches the subscriber');
+is($subscriber->safe_psql('postgres', $all_rows), $publisher_rows,
+	'the subscriber has the same rows and deletion stamps as the publisher');
+is($subscriber->safe_psql('postgres', q{
+		SET ROLE app;
+		SELECT string_agg(id::text, ',' ORDER BY id) FROM users;
+		SELECT count(*) FROM users WHERE email = 'bob@x';
+	}), "3,4,6,7\n1", 'the subscriber hides its deleted rows from the application');
+is($subscriber->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_stat_subscription WHERE subname = 'mirror' AND pid IS NOT NULL;
+	}), '1', 'the apply worker is running');
+
+# The subscriber keeps its own bookkeeping: its configuration, its (empty)
+# event log and its run of purge(), none of the publisher's rows.
+is($subscriber->safe_psql('postgres', q{
+		SELECT string_agg(relid::text, ',' ORDER BY relid::text) FROM softdelete.tables;
+		SELECT count(*) FROM softdelete.events;
+		SELECT string_agg(format('%s:%s', table_name, started_by), ',' ORDER BY table_name) FROM softdelete.runs;
+		SELECT count(*) FROM softdelete_archive."public.orders";
+	}), "orders,posts,users\n0\npublic.orders:purge(),public.users:purge()\n0",
+	"the publisher's configuration, events, runs and archived rows are not applied on the subscriber");
+ok($publisher->safe_psql('postgres', q{SELECT count(*) FROM softdelete.events}) > 0,
+	'while the publisher logged its operations');
+
+my $log = slurp_file($subscriber->logfile);
+my @errors = $log =~ /^.*ERROR:.*$/mg;
+is(join("\n", @errors), '', 'no error in the subscriber log');
+
+$subscriber->stop;
+$publisher->stop;
+done_testing();
