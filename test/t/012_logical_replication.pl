@@ -106,8 +106,10 @@ $publisher->safe_psql('postgres', q{
 });
 # The archive's expiry deletes from an archive table, which has no primary
 # key: a FOR ALL TABLES publication publishes that delete too. The purge of
-# every table also makes the archive of users, which has nothing due yet.
+# every table also makes the archive of users, for a row due there, and the
+# subscriber must have one of that name already.
 my ($ret, $stdout, $stderr) = $publisher->psql('postgres', q{
+	INSERT INTO users (id, email, deleted_at, deleted_by) VALUES (8, 'gone@x', now() - interval '3 days', 'admin');
 	UPDATE softdelete_archive."public.orders" SET archived_at = archived_at - interval '60 days';
 	SELECT count(*) FROM softdelete.purge();
 });
@@ -141,10 +143,13 @@ is($subscriber->safe_psql('postgres', q{
 		SELECT count(*) FROM softdelete.events;
 		SELECT string_agg(format('%s:%s', table_name, started_by), ',' ORDER BY table_name) FROM softdelete.runs;
 		SELECT count(*) FROM softdelete_archive."public.orders";
-	}), "orders,posts,users\n0\npublic.orders:purge(),public.users:purge()\n0",
+		SELECT count(*) FROM softdelete_archive."public.users";
+	}), "orders,posts,users\n0\npublic.orders:purge(),public.users:purge()\n0\n0",
 	"the publisher's configuration, events, runs and archived rows are not applied on the subscriber");
-ok($publisher->safe_psql('postgres', q{SELECT count(*) FROM softdelete.events}) > 0,
-	'while the publisher logged its operations');
+is($publisher->safe_psql('postgres', q{
+		SELECT count(*) > 0 FROM softdelete.events;
+		SELECT string_agg(id::text, ',') FROM softdelete_archive."public.users";
+	}), "t\n8", 'while the publisher logged its operations and archived its purged row');
 
 my $log = slurp_file($subscriber->logfile);
 my @errors = $log =~ /^.*ERROR:.*$/mg;
