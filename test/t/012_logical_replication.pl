@@ -151,6 +151,18 @@ is($publisher->safe_psql('postgres', q{
 		SELECT string_agg(id::text, ',') FROM softdelete_archive."public.users";
 	}), "t\n8", 'while the publisher logged its operations and archived its purged row');
 
+# Only the replication workers' rows are dropped: another session running
+# as replica (a tool loading data with triggers off) keeps what it writes.
+is($subscriber->safe_psql('postgres', q{
+		BEGIN;
+		SET LOCAL session_replication_role = replica;
+		INSERT INTO softdelete.runs (relid, table_name, started_by) VALUES ('orders'::regclass, 'public.orders', 'purge()');
+		INSERT INTO softdelete_archive."public.orders" (id, item, archived_at) VALUES (99, 'kept', now());
+		SELECT count(*) FROM softdelete.runs;
+		SELECT count(*) FROM softdelete_archive."public.orders";
+		ROLLBACK;
+	}), "3\n1", 'a session running as replica keeps its rows');
+
 my $log = slurp_file($subscriber->logfile);
 my @errors = $log =~ /^.*ERROR:.*$/mg;
 is(join("\n", @errors), '', 'no error in the subscriber log');
