@@ -91,7 +91,8 @@ ok(subscriber_reads(q{SELECT count(*) FILTER (WHERE srsubstate NOT IN ('r', 's')
 ok(subscriber_reads($all_rows, $publisher->safe_psql('postgres', $all_rows)),
 	'the initial copy brings the rows with their deletion stamps');
 
-# What the application does on the publisher.
+# What the application does on the publisher, and a row already due for
+# the purge, written as an admin may.
 $publisher->safe_psql('postgres', q{
 	SET ROLE app;
 	DELETE FROM users WHERE id = 2;
@@ -100,6 +101,23 @@ $publisher->safe_psql('postgres', q{
 	INSERT INTO users VALUES (7, 'ann@x', 'Ann again');
 	INSERT INTO posts VALUES (13, 6, 'new');
 	RESET ROLE;
+	INSERT INTO orders (id, item, deleted_at, deleted_by) VALUES (4, 'fig', now() - interval '3 days', 'clerk');
+});
+# The cascade arrives as the children's own updates; the subscriber's apply
+# worker cascades nothing itself.
+ok(subscriber_reads(q{
+		SET softdelete.include_deleted = on;
+		SELECT string_agg(format('%s:%s', id, deleted_at IS NOT NULL), ' ' ORDER BY id) FROM posts;
+	}, '10:t 11:t 12:f 13:f'), 'the cascaded soft delete reaches the subscriber');
+
+# The subscriber purges by itself, with its own retention: its archive gets
+# the row, and the publisher's later purge of it, which finds nothing to
+# delete there, does no harm.
+is($subscriber->safe_psql('postgres', q{
+		SELECT rows_archived || ':' || rows_purged FROM softdelete.purge('orders');
+	}), '1:1', 'the subscriber purges a due row into its own archive');
+
+$publisher->safe_psql('postgres', q{
 	SELECT softdelete.restore('users', 4);                 -- brings posts 10 and 11 back
 	SELECT softdelete.hard_delete('posts', 12);
 	SELECT softdelete.hard_delete('users', 5);
@@ -112,9 +130,9 @@ my ($ret, $stdout, $stderr) = $publisher->psql('postgres', q{
 	INSERT INTO users (id, email, deleted_at, deleted_by) VALUES (8, 'gone@x', now() - interval '3 days', 'admin');
 	UPDATE softdelete_archive."public.orders" SET archived_at = archived_at - interval '60 days';
 	SELECT count(*) FROM softdelete.purge();
+	SELECT string_agg(id::text, ',' ORDER BY id) FROM softdelete_archive."public.orders";
 });
-is($ret, 0, 'the archive expiry works on the publisher under a FOR ALL TABLES publication');
-note($stderr) if $ret;
+is("$ret $stdout $stderr", "0 2\n4 ", 'the archive expiry works on the publisher under a FOR ALL TABLES publication');
 $publisher->safe_psql('postgres', q{
 	INSERT INTO orders VALUES (9, 'the last row');
 });
@@ -136,15 +154,16 @@ is($subscriber->safe_psql('postgres', q{
 		SELECT count(*) FROM pg_stat_subscription WHERE subname = 'mirror' AND pid IS NOT NULL;
 	}), '1', 'the apply worker is running');
 
-# The subscriber keeps its own bookkeeping: its configuration, its (empty)
-# event log and its run of purge(), none of the publisher's rows.
+# The subscriber keeps its own bookkeeping: its configuration, its event log
+# (its own purge only), its runs of purge() and its archive, none of the
+# publisher's rows.
 is($subscriber->safe_psql('postgres', q{
 		SELECT string_agg(relid::text, ',' ORDER BY relid::text) FROM softdelete.tables;
-		SELECT count(*) FROM softdelete.events;
+		SELECT string_agg(format('%s:%s:%s', action, table_name, keys), ' ' ORDER BY id) FROM softdelete.events;
 		SELECT string_agg(format('%s:%s', table_name, started_by), ',' ORDER BY table_name) FROM softdelete.runs;
-		SELECT count(*) FROM softdelete_archive."public.orders";
+		SELECT string_agg(id::text, ',') FROM softdelete_archive."public.orders";
 		SELECT count(*) FROM softdelete_archive."public.users";
-	}), "orders,posts,users\n0\npublic.orders:purge(),public.users:purge()\n0\n0",
+	}), "orders,posts,users\npurge:public.orders:[4] archive:public.orders:[4]\npublic.orders:purge(),public.orders:purge(),public.users:purge()\n4\n0",
 	"the publisher's configuration, events, runs and archived rows are not applied on the subscriber");
 is($publisher->safe_psql('postgres', q{
 		SELECT count(*) > 0 FROM softdelete.events;
@@ -161,7 +180,7 @@ is($subscriber->safe_psql('postgres', q{
 		SELECT count(*) FROM softdelete.runs;
 		SELECT count(*) FROM softdelete_archive."public.orders";
 		ROLLBACK;
-	}), "3\n1", 'a session running as replica keeps its rows');
+	}), "4\n2", 'a session running as replica keeps its rows');
 
 my $log = slurp_file($subscriber->logfile);
 my @errors = $log =~ /^.*ERROR:.*$/mg;
