@@ -182,6 +182,17 @@ is($subscriber->safe_psql('postgres', q{
 		ROLLBACK;
 	}), "4\n2", 'a session running as replica keeps its rows');
 
+# Attached any other way than BEFORE ... FOR EACH ROW it refuses to run.
+($ret, $stdout, $stderr) = $publisher->psql('postgres', q{
+	CREATE TABLE misused (i int);
+	CREATE TRIGGER misused AFTER INSERT ON misused
+		FOR EACH ROW EXECUTE FUNCTION softdelete_internal.ignore_replicated_row();
+	\set VERBOSITY verbose
+	INSERT INTO misused VALUES (1);
+});
+like($stderr, qr/39P01: softdelete_internal.ignore_replicated_row\(\) must fire BEFORE, FOR EACH ROW/,
+	'the trigger function refuses to run as an AFTER trigger');
+
 my $log = slurp_file($subscriber->logfile);
 my @errors = $log =~ /^.*ERROR:.*$/mg;
 is(join("\n", @errors), '', 'no error in the subscriber log');
