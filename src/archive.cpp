@@ -1,7 +1,7 @@
 // Archive tables. A table enabled with archive => true has its purged rows
 // copied, in the statement that removes them (purge.cpp), to its archive
 // table in schema softdelete_archive: the table's columns, then
-// archived_at. It is made the first time rows are archived:
+// archived_at. It is made by the table's first purge, due rows or not:
 //
 //  * named "<schema>.<table>" after the table (one identifier: a table's
 //    name in any schema, with any characters, gives a different one);
@@ -16,7 +16,9 @@
 //    defaults, identities or generation expressions: values are copied);
 //  * a column the table gained is added before the next copy; a column it
 //    dropped stays (NULL in rows archived since); a column whose type
-//    changed is copied with an assignment cast.
+//    changed is copied with an assignment cast;
+//  * REPLICA IDENTITY FULL, and the publisher's rows ignored on a logical
+//    replication subscriber, which keeps its own archive.
 #include "archive.hpp"
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
@@ -116,6 +118,19 @@ Oid create_archive(Oid relid)
     run_ddl(sql.data);
     // Expiry reads rows by archived_at, oldest first.
     run_ddl(psprintf("CREATE INDEX ON %s (archived_at)", target));
+    // An archive has no key, and a FOR ALL TABLES publication publishes its
+    // expiry's deletes: without a replica identity PostgreSQL refuses them on
+    // the publisher. A subscriber ignores the publisher's rows (as in the
+    // extension's other tables: replicated_rows.cpp). INSERT is enough here:
+    // archived rows are never updated, and a replicated delete, looked up by
+    // the whole row (a scan of the subscriber's archive), finds none of the
+    // subscriber's own, archived at another time. A BEFORE DELETE trigger
+    // would cost the expiry a tuple lock per row, even where it never fires.
+    run_ddl(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", target));
+    run_ddl(psprintf("CREATE TRIGGER ignore_replicated_row BEFORE INSERT ON %s FOR EACH ROW "
+                     "EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()",
+                     target));
+    run_ddl(psprintf("ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row", target));
     char* owner = GetUserNameFromId(relation_owner(relid), false);
     run_ddl(psprintf("REVOKE ALL ON TABLE %s FROM PUBLIC", target));
     run_ddl(psprintf("ALTER TABLE %s OWNER TO %s", target, quote_identifier(owner)));

@@ -244,6 +244,9 @@ void remember_waiting(const std::vector<std::string>& keys)
 // descendants, the plan's steps.
 void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 limit)
 {
+    // Made now even when nothing is due, as purge_alone() does: a logical
+    // replication subscriber needs the publisher's archive tables.
+    pg_guard([&] { (void)archive_for(cfg.relid); });
     for (;;) {
         std::string skip = "[" + state.waiting + "]";
         Cursor cursor = cursor_of_run();
