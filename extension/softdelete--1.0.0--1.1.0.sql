@@ -37,9 +37,12 @@ DECLARE
 BEGIN
     FOR tbl IN SELECT archive FROM softdelete_internal.archives ORDER BY archive::text LOOP
         EXECUTE format('ALTER TABLE %s REPLICA IDENTITY FULL', tbl);
-        EXECUTE format('CREATE TRIGGER ignore_replicated_row BEFORE INSERT ON %s FOR EACH ROW '
-                       'EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()', tbl);
-        EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row', tbl);
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_trigger
+                       WHERE tgrelid = tbl AND tgname = 'ignore_replicated_row') THEN
+            EXECUTE format('CREATE TRIGGER ignore_replicated_row BEFORE INSERT ON %s FOR EACH ROW '
+                           'EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()', tbl);
+            EXECUTE format('ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row', tbl);
+        END IF;
     END LOOP;
 END
 $archives$;

@@ -127,10 +127,15 @@ Oid create_archive(Oid relid)
     // subscriber's own, archived at another time. A BEFORE DELETE trigger
     // would cost the expiry a tuple lock per row, even where it never fires.
     run_ddl(psprintf("ALTER TABLE %s REPLICA IDENTITY FULL", target));
-    run_ddl(psprintf("CREATE TRIGGER ignore_replicated_row BEFORE INSERT ON %s FOR EACH ROW "
-                     "EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()",
-                     target));
-    run_ddl(psprintf("ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row", target));
+    // The trigger function came with 1.1.0: between a restart with this
+    // module and ALTER EXTENSION ... UPDATE it is missing, and the update
+    // gives the trigger to the archives made meanwhile.
+    if (OidIsValid(internal_function_oid("ignore_replicated_row", 0, nullptr))) {
+        run_ddl(psprintf("CREATE TRIGGER ignore_replicated_row BEFORE INSERT ON %s FOR EACH ROW "
+                         "EXECUTE FUNCTION softdelete_internal.ignore_replicated_row()",
+                         target));
+        run_ddl(psprintf("ALTER TABLE %s ENABLE REPLICA TRIGGER ignore_replicated_row", target));
+    }
     char* owner = GetUserNameFromId(relation_owner(relid), false);
     run_ddl(psprintf("REVOKE ALL ON TABLE %s FROM PUBLIC", target));
     run_ddl(psprintf("ALTER TABLE %s OWNER TO %s", target, quote_identifier(owner)));
