@@ -13,6 +13,12 @@ BEGIN
 END
 $roles$;
 
+-- The extension lives in pg_catalog (softdelete.control), so that the schema
+-- softdelete is one of its objects: pg_dump leaves it out, and a dump
+-- restores into a database that has the extension without "schema
+-- softdelete already exists".
+CREATE SCHEMA softdelete;
+
 -- Everything that is not the public API lives in softdelete_internal, where
 -- no other role has any access: application roles cannot call the helpers,
 -- the trigger functions or the stamps. The public functions in schema
@@ -719,7 +725,9 @@ BEGIN
     PERFORM softdelete_internal.invalidate(tbl);
 
     -- Put the original unique constraints and indexes back first: if deleted
-    -- and live rows now collide, the error rolls back everything.
+    -- and live rows now collide, the error rolls back everything. Their
+    -- definitions are text from softdelete.tables, which a restore by the
+    -- table's owner writes: they run with that owner's rights only.
     FOR u IN SELECT * FROM jsonb_array_elements(cfg.converted_uniques) LOOP
         SELECT format('%I.%I', n.nspname, c.relname) INTO partial_index
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_index i ON i.indexrelid = c.oid
@@ -730,9 +738,10 @@ BEGIN
             END IF;
             IF u->>'kind' = 'constraint' THEN
                 PERFORM softdelete_internal.drop_constraint_placeholder(tbl, u->>'name');
-                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition');
+                PERFORM softdelete_internal.run_as_owner(tbl,
+                    format('ALTER TABLE %s ADD CONSTRAINT %I %s', tbl, u->>'name', u->>'definition'), NULL);
             ELSE
-                EXECUTE u->>'definition';
+                PERFORM softdelete_internal.run_as_owner(tbl, u->>'definition', NULL);
             END IF;
         EXCEPTION WHEN unique_violation THEN
             GET STACKED DIAGNOSTICS problem = PG_EXCEPTION_DETAIL;
@@ -1561,7 +1570,7 @@ CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION softdelete_internal.on_event();
 
 -- softdelete.tables changes through enable() and disable() only.
-CREATE TRIGGER guard_config BEFORE UPDATE OR DELETE ON softdelete.tables
+CREATE TRIGGER guard_config BEFORE INSERT OR UPDATE OR DELETE ON softdelete.tables
     FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_config();
 CREATE TRIGGER guard_config_truncate BEFORE TRUNCATE ON softdelete.tables
     FOR EACH STATEMENT EXECUTE FUNCTION softdelete_internal.guard_config();
@@ -1669,6 +1678,18 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid)
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
+-- pg_dump and pg_restore of a whole database by a member of softdelete_admin
+-- who is no superuser (a managed service's database owner): pg_dump reads the
+-- configuration, the event log and their sequences; pg_restore writes them
+-- back (guard_config takes a table's row from its owner only) and recreates
+-- the triggers and policies of enabled tables, which name functions of
+-- softdelete_internal. EXECUTE stays PUBLIC's on those functions alone.
+GRANT USAGE ON SCHEMA softdelete_internal TO softdelete_admin;
+GRANT INSERT ON softdelete.tables, softdelete.events, softdelete.runs TO softdelete_admin;
+GRANT SELECT, INSERT ON softdelete_internal.archives TO softdelete_admin;
+GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq,
+    softdelete_internal.operation_ids TO softdelete_admin;
+GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_admin;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
 -- The monitoring views show a role only the tables it reads. The views call
