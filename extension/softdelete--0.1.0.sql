@@ -10,6 +10,9 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'softdelete_admin') THEN
         CREATE ROLE softdelete_admin NOLOGIN;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'softdelete_backup') THEN
+        CREATE ROLE softdelete_backup NOLOGIN;
+    END IF;
 END
 $roles$;
 
@@ -1678,18 +1681,19 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid)
     TO PUBLIC;
 GRANT SELECT ON softdelete.tables TO PUBLIC;
--- pg_dump and pg_restore of a whole database by a member of softdelete_admin
--- who is no superuser (a managed service's database owner): pg_dump reads the
--- configuration, the event log and their sequences; pg_restore writes them
--- back (guard_config takes a table's row from its owner only) and recreates
--- the triggers and policies of enabled tables, which name functions of
--- softdelete_internal. EXECUTE stays PUBLIC's on those functions alone.
-GRANT USAGE ON SCHEMA softdelete_internal TO softdelete_admin;
-GRANT INSERT ON softdelete.tables, softdelete.events, softdelete.runs TO softdelete_admin;
-GRANT SELECT, INSERT ON softdelete_internal.archives TO softdelete_admin;
+-- softdelete_backup: what pg_dump and pg_restore of a whole database need
+-- when they run as a table owner who is no superuser (a managed service's
+-- database owner). pg_dump reads the configuration, the event log and their
+-- sequences; pg_restore writes them back (guard_config takes a table's row
+-- from its owner only) and recreates the triggers and policies of enabled
+-- tables, which name functions of softdelete_internal. Admins and readers
+-- keep no privilege on softdelete_internal.
+GRANT USAGE ON SCHEMA softdelete_internal TO softdelete_backup;
+GRANT SELECT, INSERT ON softdelete.tables, softdelete.events, softdelete.runs,
+    softdelete_internal.archives TO softdelete_backup;
 GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq,
-    softdelete_internal.operation_ids TO softdelete_admin;
-GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_admin;
+    softdelete_internal.operation_ids TO softdelete_backup;
+GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_backup;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
 -- The monitoring views show a role only the tables it reads. The views call

@@ -4,7 +4,7 @@
 // changes only inside enable() and disable(), and a row may go with its
 // table when the table is dropped. INSERT is what restoring a dump needs:
 // open to superusers and, for a table's row, to its owner's members (a
-// non-superuser restore; softdelete_admin holds the privilege). Nobody else
+// non-superuser restore; softdelete_backup holds the privilege). Nobody else
 // may write another table's configuration, whose text disable() runs.
 #include "api_gateway.hpp"
 #include "authorization.hpp"

@@ -1,5 +1,5 @@
 # Dump and restore by a table owner who is no superuser (a managed service's
-# database owner, a member of softdelete_admin as the README says), with the
+# database owner, a member of softdelete_backup as the README says), with the
 # two command lines the README gives, read from the README itself: every
 # row comes back, deleted ones with their stamps, with the configuration,
 # the event log and the operation numbers; DELETE is still a soft delete
@@ -32,7 +32,7 @@ $node->start;
 $node->safe_psql('postgres', q{
 	CREATE ROLE owner LOGIN;
 	CREATE ROLE app LOGIN;
-	CREATE ROLE other_admin LOGIN;
+	CREATE ROLE other_owner LOGIN;
 	CREATE DATABASE shop OWNER owner;
 	CREATE DATABASE shop_new OWNER owner;
 	CREATE DATABASE shop_t OWNER owner;
@@ -41,7 +41,7 @@ for my $db ('shop', 'shop_new', 'shop_t')
 {
 	$node->safe_psql($db, 'SET client_min_messages = warning; CREATE EXTENSION softdelete;');
 }
-$node->safe_psql('postgres', 'GRANT softdelete_admin TO owner, other_admin;');
+$node->safe_psql('postgres', 'GRANT softdelete_backup TO owner, other_owner;');
 
 sub as
 {
@@ -161,10 +161,10 @@ is(as('owner', 'shop_new', q{
 # What lets a restore write the configuration is no way around it.
 my ($ret, $out, $err) = $node->psql('shop_new', q{
 	INSERT INTO softdelete.tables (relid, key_columns, rls_was_enabled, rls_was_forced, converted_uniques)
-	VALUES ('plain_notes', '{id}', false, false, '[{"kind": "index", "name": "x", "definition": "ALTER ROLE other_admin SUPERUSER"}]')},
-	extra_params => [ '-U', 'other_admin' ]);
+	VALUES ('plain_notes', '{id}', false, false, '[{"kind": "index", "name": "x", "definition": "ALTER ROLE other_owner SUPERUSER"}]')},
+	extra_params => [ '-U', 'other_owner' ]);
 like($err, qr/permission denied to configure soft delete on public\.plain_notes/,
-	'another admin cannot write the configuration of a table it does not own');
+	'another member of softdelete_backup cannot write the configuration of a table it does not own');
 ($ret, $out, $err) = $node->psql('shop_new', q{INSERT INTO softdelete.events (op, relid, table_name, action, actor)
 	VALUES (1, 0, 'users', 'delete', 'forged')}, extra_params => [ '-U', 'app' ]);
 like($err, qr/permission denied for table events/, 'the application cannot write the event log');
