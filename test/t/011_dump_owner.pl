@@ -165,6 +165,16 @@ my ($ret, $out, $err) = $node->psql('shop_new', q{
 	extra_params => [ '-U', 'other_owner' ]);
 like($err, qr/permission denied to configure soft delete on public\.plain_notes/,
 	'another member of softdelete_backup cannot write the configuration of a table it does not own');
+# What the owner writes there runs with the owner's rights only.
+($ret, $out, $err) = $node->psql('shop_new', q{
+	BEGIN;
+	INSERT INTO softdelete.tables (relid, key_columns, rls_was_enabled, rls_was_forced, converted_uniques)
+	VALUES ('plain_notes', '{id}', false, false, '[{"kind": "index", "name": "x", "definition": "ALTER ROLE owner SUPERUSER"}]');
+	SELECT * FROM softdelete.disable('plain_notes');
+	COMMIT;}, extra_params => [ '-U', 'owner' ]);
+like($err, qr/permission denied|must be superuser/, "disable() runs a definition the owner wrote as the owner");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'owner'}), 'f',
+	'so the owner did not become a superuser');
 ($ret, $out, $err) = $node->psql('shop_new', q{INSERT INTO softdelete.events (op, relid, table_name, action, actor)
 	VALUES (1, 0, 'users', 'delete', 'forged')}, extra_params => [ '-U', 'app' ]);
 like($err, qr/permission denied for table events/, 'the application cannot write the event log');
