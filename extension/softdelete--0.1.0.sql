@@ -1684,16 +1684,18 @@ GRANT SELECT ON softdelete.tables TO PUBLIC;
 -- softdelete_backup: what pg_dump and pg_restore of a whole database need
 -- when they run as a table owner who is no superuser (a managed service's
 -- database owner). pg_dump reads the configuration, the event log and their
--- sequences; pg_restore writes them back (guard_config takes a table's row
--- from its owner only) and recreates the triggers and policies of enabled
--- tables, which name functions of softdelete_internal. Admins and readers
--- keep no privilege on softdelete_internal.
+-- sequences, and the archive tables (their owners'); pg_restore writes them
+-- back (guard_config takes a table's row from its owner only) and recreates
+-- the triggers and policies of enabled tables, which name functions of
+-- softdelete_internal. Admins and readers keep no privilege on
+-- softdelete_internal.
 GRANT USAGE ON SCHEMA softdelete_internal TO softdelete_backup;
 GRANT SELECT, INSERT ON softdelete.tables, softdelete.events, softdelete.runs,
     softdelete_internal.archives TO softdelete_backup;
 GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq,
     softdelete_internal.operation_ids TO softdelete_backup;
 GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_backup;
+GRANT USAGE, CREATE ON SCHEMA softdelete_archive TO softdelete_backup;
 GRANT SELECT ON softdelete.events TO softdelete_reader, softdelete_admin;
 GRANT SELECT ON softdelete.runs TO softdelete_reader, softdelete_admin;
 -- The monitoring views show a role only the tables it reads. The views call

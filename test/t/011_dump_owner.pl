@@ -4,7 +4,7 @@
 # row comes back, deleted ones with their stamps, with the configuration,
 # the event log and the operation numbers; DELETE is still a soft delete
 # with its true count, deleted rows stay hidden, restore() and disable()
-# work. pg_dump --enable-row-security without the opt-in fails aloud
+# work; an archive and its purge runs come along too. pg_dump --enable-row-security without the opt-in fails aloud
 # instead of leaving deleted rows out, and what tells a dump session apart
 # shows an application role nothing. A -t dump made the same way restores
 # as the owner with all its rows and refuses deletes until enable().
@@ -57,15 +57,22 @@ as('owner', 'shop', q{
 	INSERT INTO users SELECT g, 'u' || g || '@example.com', 'user ' || g FROM generate_series(1, 50) g;
 	INSERT INTO posts SELECT g, g, 'post ' || g FROM generate_series(1, 50) g;
 	INSERT INTO plain_notes VALUES (1, 'not enabled');
-	GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts TO app;
+	CREATE TABLE logs (id int PRIMARY KEY, msg text);
+	INSERT INTO logs SELECT g, 'message ' || g FROM generate_series(1, 10) g;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts, logs TO app;
 	SELECT count(*) FROM softdelete.enable('users', retention => '30 days', pii_columns => '{name}',
 	                                       undo_window => '1 hour');
+	SELECT count(*) FROM softdelete.enable('logs', retention => '1 microsecond', archive => true);
 });
 as('app', 'shop', q{
 	SET softdelete.actor = 'user-1234';
 	SET softdelete.reason = 'account closed';
 	DELETE FROM users WHERE id <= 5;
+	DELETE FROM logs WHERE id <= 4;
 });
+# The owner's purge moves the deleted logs to their archive.
+is(as('owner', 'shop', q{SELECT rows_archived || ' ' || rows_purged FROM softdelete.purge('logs')}), '4 4',
+	'the owner purged 4 logs into their archive');
 is(as('app', 'shop', 'SELECT (SELECT count(*) FROM users) || \' \' || (SELECT count(*) FROM posts)'),
 	'45 45', 'the application sees 45 users and 45 posts: 5 of each deleted');
 
@@ -87,7 +94,12 @@ my %queries = (
 	          WHERE relname IN ('users', 'posts', 'plain_notes') ORDER BY 1},
 	indexes => q{SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
 	              WHERE indrelid IN ('users'::regclass, 'posts'::regclass) ORDER BY 1},
-	notes => 'SELECT * FROM plain_notes ORDER BY id');
+	notes => 'SELECT * FROM plain_notes ORDER BY id',
+	logs => 'SELECT id, msg, deleted_at FROM logs ORDER BY id',
+	archive => 'SELECT id, msg, deleted_at, deleted_by FROM softdelete_archive."public.logs" ORDER BY id',
+	archives => 'SELECT relid::text, archive::text FROM softdelete_internal.archives ORDER BY 1',
+	runs => q{SELECT id, table_name, started_by, status, rows_archived, rows_purged, error
+	            FROM softdelete.runs ORDER BY id});
 my $last_op = $node->safe_psql('shop', 'SELECT max(op) FROM softdelete.events');
 my %before = map { $_ => $node->safe_psql('shop', $queries{$_}) } keys %queries;
 like($before{users}, qr/^1\|u1\@example\.com\|user 1\|[^|]+\|user-1234\|account closed\|\d+$/m,
@@ -111,7 +123,7 @@ sub run_as_owner
 # rows out: it stops, naming the table.
 my ($ok, $stderr) = run_as_owner('pg_dump --enable-row-security -Fc -f partial.dump shop');
 ok(!$ok, 'pg_dump --enable-row-security without softdelete.include_deleted fails');
-like($stderr, qr/pg_dump would leave out the deleted rows of table "(users|posts)"/,
+like($stderr, qr/pg_dump would leave out the deleted rows of table "(users|posts|logs)"/,
 	'and says that it would leave deleted rows out');
 
 ($ok, $stderr) = run_as_owner($dump_line);
@@ -157,6 +169,13 @@ is(as('owner', 'shop_new', q{
 	  FROM pg_constraint WHERE conrelid = 'users'::regclass;
 	ROLLBACK;}),
 	"t\nt\nusers_email_key:u users_pkey:p", 'disable() as the owner brings the unique constraint back');
+
+as('app', 'shop_new', 'DELETE FROM logs WHERE id = 5');
+is(as('owner', 'shop_new', q{
+	SELECT rows_archived || ' ' || rows_purged FROM softdelete.purge('logs');
+	SELECT count(*) FROM softdelete_archive."public.logs";
+	SELECT count(*) FROM pg_class WHERE relnamespace = 'softdelete_archive'::regnamespace AND relkind = 'r';}),
+	"1 1\n5\n1", 'the purge goes on archiving into the restored archive');
 
 # What lets a restore write the configuration is no way around it.
 my ($ret, $out, $err) = $node->psql('shop_new', q{
