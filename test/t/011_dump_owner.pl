@@ -4,10 +4,11 @@
 # row comes back, deleted ones with their stamps, with the configuration,
 # the event log and the operation numbers; DELETE is still a soft delete
 # with its true count, deleted rows stay hidden, restore() and disable()
-# work; an archive and its purge runs come along too. pg_dump --enable-row-security without the opt-in fails aloud
-# instead of leaving deleted rows out, and what tells a dump session apart
-# shows an application role nothing. A -t dump made the same way restores
-# as the owner with all its rows and refuses deletes until enable().
+# work; an archive and its purge runs come along too. pg_dump
+# --enable-row-security without the opt-in fails aloud instead of leaving
+# deleted rows out, and what tells a dump session apart shows an
+# application role nothing. A -t dump made the same way restores as the
+# owner with all its rows and refuses deletes until enable().
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
