@@ -1,7 +1,7 @@
 # PGXS build of the softdelete module. CMakeLists.txt builds the same sources.
 MODULE_big = softdelete
 EXTENSION = softdelete
-DATA = $(wildcard extension/softdelete--*.sql)
+DATA = $(wildcard extension/softdelete--*.sql) $(wildcard extension/softdelete--*.control)
 SRCS = $(wildcard src/*.cpp)
 OBJS = $(SRCS:.cpp=.o)
 

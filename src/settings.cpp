@@ -32,6 +32,8 @@ char* reason_setting = nullptr;
 
 config_generic* include_deleted_guc = nullptr;
 config_generic* hard_delete_guc = nullptr;
+config_generic* row_security_guc = nullptr;
+config_generic* synchronize_seqscans_guc = nullptr;
 
 config_generic* find_setting(const char* name)
 {
@@ -209,6 +211,25 @@ bool include_deleted_in_effect()
     return include_deleted && set_by_current_role(include_deleted_guc);
 }
 
+namespace
+{
+
+// Set by this session (SET, set_config(), a function's SET clause), not by
+// configuration or a stored default.
+bool set_in_session_to(const config_generic* guc, bool value)
+{
+    return guc != nullptr && guc->source == PGC_S_SESSION &&
+           *reinterpret_cast<const config_bool*>(guc)->variable == value;
+}
+
+} // namespace
+
+bool looks_like_pg_dump()
+{
+    return set_in_session_to(row_security_guc, true) &&
+           set_in_session_to(synchronize_seqscans_guc, false);
+}
+
 bool hard_delete_in_effect()
 {
     if (!hard_delete || !set_by_current_role(hard_delete_guc))
@@ -257,6 +278,8 @@ void define_settings()
 #endif
     include_deleted_guc = find_setting("softdelete.include_deleted");
     hard_delete_guc = find_setting("softdelete.hard_delete");
+    row_security_guc = find_setting("row_security");
+    synchronize_seqscans_guc = find_setting("synchronize_seqscans");
     RegisterXactCallback(refuse_session_hard_delete, nullptr);
 }
 

@@ -25,6 +25,13 @@ bool include_deleted_in_effect();
 // a function's SET clause): a session-level value never counts.
 bool hard_delete_in_effect();
 
+// A session that set row_security = on and synchronize_seqscans = off, as
+// every session of pg_dump --enable-row-security does (and applications
+// hardly ever): there, a table read without deleted rows would make a
+// backup that silently lacks them. Spoofing it only makes one's own reads
+// fail.
+bool looks_like_pg_dump();
+
 // Refuses a statement that would set hard_delete for longer than the current
 // transaction: SET (without LOCAL), ALTER ROLE/DATABASE ... SET, ALTER SYSTEM.
 // The commit check in settings.cpp catches set_config(..., false), which is

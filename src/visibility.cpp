@@ -33,8 +33,18 @@ bool sees_deleted_rows(Oid root)
 {
     // Another role's opt-in (a caller's, around a SECURITY DEFINER function)
     // is not this role's: it shows nothing.
-    if (!include_deleted_in_effect())
+    if (!include_deleted_in_effect()) {
+        if (looks_like_pg_dump())
+            throw PgError(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                          "pg_dump would leave out the deleted rows of table \"" +
+                              relation_name(root) + "\"",
+                          "This session set row_security = on and synchronize_seqscans = off, "
+                          "as pg_dump --enable-row-security does, and softdelete.include_deleted "
+                          "is off.",
+                          "Dump as a reader of the table with PGOPTIONS='-c "
+                          "softdelete.include_deleted=on' pg_dump --enable-row-security ...");
         return false;
+    }
     if (pg_guard([root] { return is_reader(root); }))
         return true;
     // Opting in without the right is an error, never a silent empty answer.
