@@ -70,12 +70,15 @@ CREATE DOMAIN softdelete.event_action AS text
     CHECK (VALUE IN ('delete', 'restore', 'hard_delete', 'truncate', 'purge', 'archive', 'erase'));
 
 -- The history that outlives rows: one row per operation and table, never
--- per row.
+-- per row. relid is a regclass so that pg_dump writes it as the table's name
+-- and a restore points it at the restored table (an OID would point at
+-- nothing, or at another table); a dropped table's events get 0, so that
+-- neither OID reuse nor a restore can lend them to an unrelated table.
 CREATE TABLE softdelete.events (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     op         bigint      NOT NULL,
     at         timestamptz NOT NULL DEFAULT statement_timestamp(),
-    relid      oid         NOT NULL,
+    relid      regclass    NOT NULL,
     table_name text        NOT NULL,
     action     softdelete.event_action NOT NULL,
     actor      text        NOT NULL,
@@ -101,12 +104,12 @@ SELECT pg_catalog.pg_extension_config_dump('softdelete.events_id_seq', '');
 -- One row per purge of one table, by the lifecycle worker or by
 -- softdelete.purge(). The worker commits its counts with each batch, so they
 -- stay true after a crash; a run it left 'running' is marked 'failed' when
--- the worker next comes to that database.
+-- the worker next comes to that database. relid as in softdelete.events.
 CREATE TABLE softdelete.runs (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     started_at    timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     finished_at   timestamptz,
-    relid         oid         NOT NULL,
+    relid         regclass    NOT NULL,
     table_name    text        NOT NULL,
     started_by    text        NOT NULL CHECK (started_by IN ('worker', 'purge()')),
     status        text        NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'succeeded', 'failed')),
@@ -1519,6 +1522,11 @@ AS $$
 BEGIN
     DELETE FROM softdelete.tables t
      WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- The history stays, pointing at no table (see softdelete.events).
+    UPDATE softdelete.events e SET relid = 0
+     WHERE e.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    UPDATE softdelete.runs r SET relid = 0
+     WHERE r.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
     -- The archive of a dropped table stays, with its rows, but is no longer
     -- its table's; a dropped archive is forgotten.
     DELETE FROM softdelete_internal.archives a
