@@ -1439,6 +1439,17 @@ BEGIN
               JOIN pg_class c ON c.oid = t.relid AND c.relispartition
               CROSS JOIN LATERAL (SELECT a.relid FROM pg_partition_ancestors(t.relid) a) anc
               JOIN softdelete.tables cfg ON cfg.relid = anc.relid
+             -- A restore (pg_restore, a plain dump through psql) loads the
+             -- configuration before it makes the tables' triggers and
+             -- policies, partitions' included: covering a partition then
+             -- would take the names its own next statements create. Until
+             -- the enabled table itself has its visibility policy, which only
+             -- such a restore can leave missing (enable() makes it with the
+             -- configuration row, the drift guard keeps it), the table is
+             -- not enforced yet anyway and the restore brings the
+             -- partitions' enforcement.
+             WHERE EXISTS (SELECT FROM pg_policy p
+                            WHERE p.polrelid = cfg.relid AND p.polname = 'softdelete_visibility')
         LOOP
             -- Every time, not only when no policy of that name is there: it
             -- adds only what is missing, and refuses a decoy (a policy named
