@@ -13,6 +13,12 @@ BEGIN
 END
 $roles$;
 
+-- The public API's schema belongs to the extension (the control file names
+-- pg_catalog, as plpgsql's does, instead of a schema that CREATE EXTENSION
+-- would make outside it): pg_dump then leaves it to CREATE EXTENSION, so a
+-- dump restores into a database where the extension already exists.
+CREATE SCHEMA softdelete;
+
 -- Everything that is not the public API lives in softdelete_internal, where
 -- no other role has any access: application roles cannot call the helpers,
 -- the trigger functions or the stamps. The public functions in schema
