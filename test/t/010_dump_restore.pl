@@ -8,8 +8,8 @@
 # The database has a parent with a cascading child, a partitioned table with
 # deleted rows in several partitions, and the events of a table dropped
 # before the dump. After each restore: every row (deleted ones with their
-# stamps), the configuration, the event log (pointing at the restored
-# tables; a dropped table's events at none), the enforcement objects by name
+# stamps), the configuration, the event log and the purge runs (pointing at
+# the restored tables; a dropped table's at none), the enforcement objects by name
 # (the same set as the source, so no name carries an OID); an application's
 # DELETE soft-deletes with its true count, cascades, stays hidden from it,
 # also when a partition is queried directly; restore() and undo() work;
@@ -43,7 +43,7 @@ $node->safe_psql('postgres', q{
 	GRANT SELECT, INSERT, UPDATE, DELETE ON users, posts, measurements, measurements_2, gone TO app;
 	SELECT count(*) FROM softdelete.enable('users', retention => '30 days', undo_window => '1 hour');
 	SELECT count(*) FROM softdelete.enable('measurements', pii_columns => '{code}');
-	SELECT count(*) FROM softdelete.enable('gone');
+	SELECT count(*) FROM softdelete.enable('gone', retention => '1 day');
 	SET ROLE app;
 	SET softdelete.actor = 'alice';
 	DELETE FROM users WHERE id IN (1, 2);
@@ -51,6 +51,8 @@ $node->safe_psql('postgres', q{
 	SET softdelete.reason = 'cleanup';
 	DELETE FROM measurements WHERE id % 3 = 0;
 	RESET ROLE;
+	SELECT count(*) FROM softdelete.purge('users');
+	SELECT count(*) FROM softdelete.purge('gone');
 	SELECT softdelete.disable('gone');
 	DROP TABLE gone;
 });
@@ -73,6 +75,9 @@ my %snapshot = (
 	events => q{
 		SELECT id, op, at, relid::regclass, table_name, action, actor, reason, row_count, keys
 		  FROM softdelete.events ORDER BY id},
+	runs => q{
+		SELECT r.id, r.relid, r.table_name, r.started_by, r.status, r.rows_purged, s.last_run_status
+		  FROM softdelete.runs r LEFT JOIN softdelete.status s ON s.relid = r.relid ORDER BY r.id},
 	# The enforcement by name: a name made from an OID would differ.
 	objects => q{
 		SELECT c.relname, 'policy', p.polname, p.polpermissive::text FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
@@ -98,6 +103,8 @@ my %snapshot = (
 my %source = map { $_ => $node->safe_psql('postgres', $snapshot{$_}) } keys %snapshot;
 like($source{events}, qr/\|-\|public\.gone\|delete\|alice/,
 	'source: the events of a dropped table point at no table');
+is($source{runs}, "1|users|public.users|purge()|succeeded|0|succeeded\n2|-|public.gone|purge()|succeeded|0|",
+	'source: so do its purge runs');
 
 my $dir = PostgreSQL::Test::Utils::tempdir;
 my $conn = $node->connstr('postgres');
