@@ -110,8 +110,9 @@ my $dir = PostgreSQL::Test::Utils::tempdir;
 my $conn = $node->connstr('postgres');
 $node->command_ok([ 'pg_dump', '-Fc', '-f', "$dir/db.dump", '-d', $conn ], 'pg_dump, custom format');
 $node->command_ok([ 'pg_dump', '-f', "$dir/db.sql", '-d', $conn ], 'pg_dump, plain format');
-$node->command_ok([ 'pg_dump', '-Fc', '-t', 'users', '-t', 'posts', '-f', "$dir/tables.dump", '-d', $conn ],
-	'pg_dump -t users -t posts');
+$node->command_ok(
+	[ 'pg_dump', '-Fc', '-t', 'users', '-t', 'posts', '-t', 'measurements*', '-f', "$dir/tables.dump", '-d', $conn ],
+	'pg_dump -t users -t posts -t measurements*');
 
 # Runs a restore command: it must exit 0 and print no error at all (pg_restore
 # goes on after errors unless told not to).
@@ -232,8 +233,8 @@ for my $db (sort keys %restored)
 		"$db: disable() leaves no trigger, policy, row security or partial index behind");
 }
 
-# pg_dump -t: the tables come with their triggers and policies but without
-# their configuration (softdelete.tables belongs to the extension). Where the
+# pg_dump -t (a partitioned table with its partitions too): the tables come
+# with their triggers and policies but without their configuration (softdelete.tables belongs to the extension). Where the
 # extension exists they refuse deletes until enable() repairs them.
 $node->safe_psql('postgres', 'CREATE DATABASE tables_only');
 $node->safe_psql('tables_only', 'SET client_min_messages = warning; CREATE EXTENSION softdelete;');
@@ -243,7 +244,8 @@ is($node->safe_psql('tables_only', q{
 	SELECT count(*), count(deleted_at) FROM users;
 	SELECT count(*) FROM softdelete.tables;}),
 	"10|2\n0", 'tables_only: every row, deleted ones marked; no configuration');
-for my $sql ('DELETE FROM users WHERE id = 5', 'DELETE FROM posts WHERE id = 5', 'TRUNCATE posts')
+for my $sql ('DELETE FROM users WHERE id = 5', 'DELETE FROM posts WHERE id = 5', 'TRUNCATE posts',
+	'DELETE FROM measurements WHERE id = 8', 'DELETE FROM measurements_2 WHERE id = 106')
 {
 	for my $role ('app', 'postgres')
 	{
@@ -253,12 +255,24 @@ for my $sql ('DELETE FROM users WHERE id = 5', 'DELETE FROM posts WHERE id = 5',
 			"tables_only: '$sql' as $role is refused (55000), the hint names enable()");
 	}
 }
-is($node->safe_psql('tables_only', 'SELECT count(*) FROM users; SELECT count(*) FROM posts'),
-	"10\n30", 'tables_only: nothing was removed');
+is($node->safe_psql('tables_only', 'SELECT count(*) FROM users; SELECT count(*) FROM posts; SELECT count(*) FROM measurements'),
+	"10\n30\n43", 'tables_only: nothing was removed');
+is($node->safe_psql('tables_only', q{
+	SET client_min_messages = warning;
+	SELECT count(*) > 0 FROM softdelete.enable('measurements', pii_columns => '{code}');
+	SET ROLE app;
+	SELECT count(*) FROM measurements;
+	DELETE FROM measurements WHERE id IN (8, 106, 204);
+	\echo :ROW_COUNT
+	SELECT count(*) FROM measurements_2;
+	RESET ROLE;
+	SELECT count(*), count(deleted_at) FROM measurements;}),
+	"t\n29\n2\n9\n43|16", 'tables_only: enable() repairs the partitioned table; deletes soft-delete, deleted rows stay hidden');
 is($node->safe_psql('tables_only', q{
 	SET client_min_messages = warning;
 	SELECT count(*) > 0 FROM softdelete.enable('users', retention => '30 days', undo_window => '1 hour');
-	SELECT relid, retention, undo_window, cascade FROM softdelete.tables ORDER BY relid::text;}),
+	SELECT relid, retention, undo_window, cascade FROM softdelete.tables
+	 WHERE relid IN ('users'::regclass, 'posts'::regclass) ORDER BY relid::text;}),
 	"t\nposts||01:00:00|t\nusers|30 days|01:00:00|t",
 	'tables_only: enable() repairs the table and its child (which takes its undo window, as enable() gives it)');
 is(as_app('tables_only', q{
