@@ -4,11 +4,12 @@
 // statements that change them: a rewritten DELETE or a routed tombstone
 // write notes each row it wrote (row_notes.cpp), and softdelete_log_delete,
 // an AFTER DELETE row trigger, notes each row a hard delete removed. When the
-// statement ends, one event per table and action is written here: one
-// INSERT, as the log's owner, so that no other role can write the log, and
-// one NOTIFY.
+// statement ends, one event per table and action is written here: one row
+// of the log, written by the extension itself (event_row.cpp), so that no
+// other role can write the log, and one NOTIFY.
 #include "error_bridge.hpp"
 #include "event_log.hpp"
+#include "event_row.hpp"
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
 #include "operations.hpp"
@@ -28,29 +29,6 @@ namespace softdelete
 
 namespace
 {
-
-constexpr int event_params = 8;
-
-// One INSERT for every table, prepared once per backend; the plan cache
-// re-plans it if softdelete.events changes.
-SPIPlanPtr event_insert_plan()
-{
-    static SPIPlanPtr plan = nullptr;
-    if (plan == nullptr) {
-        Oid types[event_params] = {INT8OID, REGCLASSOID, TEXTOID, TEXTOID,
-                                   TEXTOID, TEXTOID,     INT8OID, JSONBOID};
-        SPIPlanPtr p = SPI_prepare("INSERT INTO softdelete.events (op, relid, table_name, action, "
-                                   "actor, reason, row_count, keys) "
-                                   "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                                   event_params, types);
-        if (p == nullptr)
-            elog(ERROR, "softdelete could not prepare its event insert: %s",
-                 SPI_result_code_string(SPI_result));
-        SPI_keepplan(p);
-        plan = p;
-    }
-    return plan;
-}
 
 // The keys as the jsonb the log stores. A bulk delete's keys are mostly
 // integers: building their array directly costs a fraction of what parsing
@@ -106,36 +84,11 @@ Datum keys_jsonb(const char* keys_array)
 
 void insert_event(const RecordedEvent& event, const char* table_name, const char* keys_array)
 {
-    Oid owner = relation_owner(extension_table("events"));
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "SPI_connect failed");
-    SPIPlanPtr plan = event_insert_plan();
-    Datum values[event_params] = {Int64GetDatum(event.op),
-                                  ObjectIdGetDatum(event.root),
-                                  CStringGetTextDatum(table_name),
-                                  CStringGetTextDatum(event.action),
-                                  CStringGetTextDatum(event.actor),
-                                  event.reason != nullptr ? CStringGetTextDatum(event.reason)
-                                                          : (Datum)0,
-                                  Int64GetDatum(event.rows),
-                                  keys_array != nullptr ? keys_jsonb(keys_array) : (Datum)0};
-    char nulls[event_params] = {' ',
-                                ' ',
-                                ' ',
-                                ' ',
-                                ' ',
-                                event.reason != nullptr ? ' ' : 'n',
-                                event.rows_known ? ' ' : 'n',
-                                keys_array != nullptr ? ' ' : 'n'};
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    int rc = SPI_execute_plan(plan, values, nulls, false, 0);
-    SetUserIdAndSecContext(saved_user, saved_context);
-    if (rc != SPI_OK_INSERT)
-        elog(ERROR, "softdelete could not write its event: %s", SPI_result_code_string(rc));
-    SPI_finish();
+    EventRow row = {
+        event.op,         event.root,  table_name,
+        event.action,     event.actor, event.reason,
+        event.rows_known, event.rows,  keys_array != nullptr ? keys_jsonb(keys_array) : (Datum)0};
+    insert_event_row(row);
 }
 
 // NOTIFY payloads are limited to 8000 bytes: the keys go along when they fit.

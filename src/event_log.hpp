@@ -52,7 +52,7 @@ RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types);
 // operation; a restored row also gives the operation that had deleted it.
 void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op = 0);
 
-// PG regime. Writes the event (as the log's owner) unless the table turned
+// PG regime. Writes the event (event_row.cpp) unless the table turned
 // its log off, and sends NOTIFY softdelete when the table asked for it.
 void record_event(const RecordedEvent& event);
 

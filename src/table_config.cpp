@@ -3,6 +3,7 @@
 // included, until any relcache invalidation arrives.
 #include "table_config.hpp"
 #include "authorization.hpp"
+#include "event_row.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
 
@@ -34,7 +35,7 @@ void create_cache()
 void on_relcache_invalidation(Datum arg, Oid relid)
 {
     (void)arg;
-    (void)relid;
+    forget_event_table(relid);
     forget_table_configs();
     forget_extension_objects();
     forget_foreign_keys();
