@@ -1,8 +1,6 @@
 -- softdelete 1.1.0 (in development): update from 1.0.0.
--- A fresh CREATE EXTENSION runs softdelete--1.0.0.sql and then this script,
--- so this is the one place where changes since 1.0.0 go. It must also bring
--- tables enabled under 1.0.0 to what enable() makes now
--- (test/t/030_upgrade.pl compares the two).
+-- It brings a database that has 1.0.0, tables enabled under it included, to
+-- what softdelete--1.1.0.sql makes (test/t/030_upgrade.pl compares the two).
 \echo Use "ALTER EXTENSION softdelete UPDATE" to load this file. \quit
 
 -------------------------------------------------------------------------------
@@ -171,3 +169,190 @@ GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq,
     softdelete_internal.operation_ids TO softdelete_backup;
 GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_backup;
 GRANT USAGE, CREATE ON SCHEMA softdelete_archive TO softdelete_backup;
+
+-------------------------------------------------------------------------------
+-- The event log and the purge runs keep pointing at their tables across
+-- pg_dump
+-------------------------------------------------------------------------------
+-- relid is a regclass so that pg_dump writes it as the table's name and a
+-- restore points it at the restored table (an OID would point at nothing, or
+-- at another table); a dropped table's events and runs get 0, so that
+-- neither OID reuse nor a restore can lend them to an unrelated table. The
+-- monitoring views read the column, so they are made again around the
+-- change, as 1.0.0 made them.
+UPDATE softdelete.events e SET relid = 0
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = e.relid);
+UPDATE softdelete.runs r SET relid = 0
+ WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = r.relid);
+DROP VIEW softdelete.status;
+DROP VIEW softdelete.stats;
+ALTER TABLE softdelete.events ALTER COLUMN relid TYPE regclass;
+ALTER TABLE softdelete.runs ALTER COLUMN relid TYPE regclass;
+
+-- One row per enabled table the current role reads (readers and admins of
+-- it). deleted_rows and oldest_deletion are exact, at a cost that follows the
+-- number of deleted rows; live_rows_estimate and dead_tuples come from the
+-- statistics (n_live_tup, which counts deleted rows too, less deleted_rows;
+-- n_dead_tup), so counting live rows never scans a large table. Sizes and
+-- statistics add up a partitioned table's partitions. next_purge is when the
+-- oldest deleted row reaches its retention ('infinity' for a retention past
+-- the calendar); last_run_* is the latest row of softdelete.runs.
+CREATE VIEW softdelete.status WITH (security_barrier) AS
+SELECT t.relid,
+       greatest(s.live_tuples - d.deleted_rows, 0) AS live_rows_estimate,
+       d.deleted_rows,
+       d.oldest_deletion,
+       CASE WHEN d.oldest_deletion IS NULL OR t.retention IS NULL THEN NULL
+            WHEN d.oldest_deletion >= '100000-01-01 00:00:00+00' OR t.retention >= interval '100000 years'
+                THEN 'infinity'::timestamptz
+            ELSE d.oldest_deletion + t.retention END AS next_purge,
+       s.table_bytes,
+       s.index_bytes,
+       s.dead_tuples,
+       r.started_at AS last_run_started_at,
+       r.finished_at AS last_run_finished_at,
+       r.status AS last_run_status,
+       r.error AS last_run_error
+  FROM softdelete.tables t
+ CROSS JOIN LATERAL softdelete_internal.deleted_rows(t.relid) d
+ CROSS JOIN LATERAL (SELECT pg_catalog.sum(pg_catalog.pg_stat_get_live_tuples(p.relid))::bigint AS live_tuples,
+                            pg_catalog.sum(pg_catalog.pg_stat_get_dead_tuples(p.relid))::bigint AS dead_tuples,
+                            pg_catalog.sum(pg_catalog.pg_table_size(p.relid))::bigint AS table_bytes,
+                            pg_catalog.sum(pg_catalog.pg_indexes_size(p.relid))::bigint AS index_bytes
+                       FROM (SELECT t.relid
+                             UNION SELECT tree.relid FROM pg_catalog.pg_partition_tree(t.relid) tree) p(relid)) s
+  LEFT JOIN LATERAL (SELECT runs.started_at, runs.finished_at, runs.status, runs.error
+                       FROM softdelete.runs
+                      WHERE runs.relid = t.relid::oid
+                      ORDER BY runs.started_at DESC, runs.id DESC
+                      LIMIT 1) r ON true
+ WHERE softdelete.is_reader(t.relid);
+
+-- Per enabled table the current role reads and per period (the last hour,
+-- day, 7 days and 30 days, up to now()): the rows soft-deleted, restored and
+-- purged, from softdelete.events, and the reactivation rate, restores /
+-- deletes in the period (NULL without deletes; above 1 when rows deleted
+-- before the period came back in it).
+CREATE VIEW softdelete.stats WITH (security_barrier) AS
+SELECT t.relid,
+       p.period,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0)::bigint AS deletes,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::bigint AS restores,
+       coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'purge'), 0)::bigint AS purges,
+       pg_catalog.round(coalesce(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'restore'), 0)::numeric
+                        / NULLIF(pg_catalog.sum(e.row_count) FILTER (WHERE e.action = 'delete'), 0), 4)
+           AS reactivation_rate
+  FROM softdelete.tables t
+ CROSS JOIN (VALUES (interval '1 hour'), (interval '1 day'), (interval '7 days'), (interval '30 days')) AS p(period)
+  LEFT JOIN softdelete.events e
+         ON e.relid = t.relid::oid AND e.at >= pg_catalog.now() - p.period
+        AND e.action IN ('delete', 'restore', 'purge')
+ WHERE softdelete.is_reader(t.relid)
+ GROUP BY t.relid, p.period;
+
+GRANT SELECT ON softdelete.status, softdelete.stats TO softdelete_reader, softdelete_admin;
+
+-- A restore loads the configuration before it makes the tables' triggers
+-- and policies: the partitions of an enabled table are covered only once
+-- that table has its visibility policy.
+CREATE OR REPLACE FUNCTION softdelete_internal.cover_new_objects() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rel regclass;
+    part record;
+    conf softdelete.tables;
+    converted boolean;
+    step text;
+BEGIN
+    FOR rel IN
+        SELECT DISTINCT CASE WHEN c.relkind IN ('i', 'I') THEN i.indrelid ELSE c.oid END::regclass
+          FROM pg_event_trigger_ddl_commands() d
+          JOIN pg_class c ON c.oid = d.objid
+          LEFT JOIN pg_index i ON i.indexrelid = c.oid
+         WHERE d.classid = 'pg_class'::regclass AND c.relkind IN ('r', 'p', 'i', 'I')
+    LOOP
+        -- A foreign key added or dropped changes the columns the guard watches.
+        PERFORM softdelete_internal.install_child_guard(rel);
+        FOR part IN
+            SELECT t.relid AS partition, cfg.relid AS root, cfg.column_name, cfg.key_columns
+              FROM pg_partition_tree(rel) t
+              JOIN pg_class c ON c.oid = t.relid AND c.relispartition
+              CROSS JOIN LATERAL (SELECT a.relid FROM pg_partition_ancestors(t.relid) a) anc
+              JOIN softdelete.tables cfg ON cfg.relid = anc.relid
+             -- A restore (pg_restore, a plain dump through psql) loads the
+             -- configuration before it makes the tables' triggers and
+             -- policies, partitions' included: covering a partition then
+             -- would take the names its own next statements create. Until
+             -- the enabled table itself has its visibility policy, which only
+             -- such a restore can leave missing (enable() makes it with the
+             -- configuration row, the drift guard keeps it), the table is
+             -- not enforced yet anyway and the restore brings the
+             -- partitions' enforcement.
+             WHERE EXISTS (SELECT FROM pg_policy p
+                            WHERE p.polrelid = cfg.relid AND p.polname = 'softdelete_visibility')
+        LOOP
+            -- Every time, not only when no policy of that name is there: it
+            -- adds only what is missing, and refuses a decoy (a policy named
+            -- softdelete_visibility that softdelete did not make would leave
+            -- the partition open when queried directly).
+            PERFORM softdelete_internal.install_enforcement(part.partition, part.root, part.column_name,
+                                                            part.key_columns);
+            -- An attached table brings its own full unique indexes along.
+            FOR step IN SELECT softdelete_internal.convert_uniques(part.partition, part.column_name) LOOP
+                RAISE NOTICE '%: %', step, part.partition;
+            END LOOP;
+            PERFORM softdelete_internal.invalidate(part.partition);
+        END LOOP;
+        SELECT * INTO conf FROM softdelete.tables t WHERE t.relid = rel;
+        IF FOUND THEN
+            converted := false;
+            FOR step IN SELECT softdelete_internal.convert_uniques(rel, conf.column_name) LOOP
+                RAISE NOTICE '%: %', step, rel;
+                converted := true;
+            END LOOP;
+            IF converted THEN
+                PERFORM softdelete_internal.invalidate(rel);
+            END IF;
+        ELSIF (SELECT c.relkind IN ('r', 'p') FROM pg_class c WHERE c.oid = rel) THEN
+            PERFORM softdelete_internal.enable_new_child(rel);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- A dropped table's events and runs stay, pointing at no table.
+CREATE OR REPLACE FUNCTION softdelete_internal.forget_dropped_tables() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    DELETE FROM softdelete.tables t
+     WHERE t.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- The history stays, pointing at no table (see softdelete.events).
+    UPDATE softdelete.events e SET relid = 0
+     WHERE e.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    UPDATE softdelete.runs r SET relid = 0
+     WHERE r.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- The archive of a dropped table stays, with its rows, but is no longer
+    -- its table's; a dropped archive is forgotten.
+    DELETE FROM softdelete_internal.archives a
+     WHERE a.relid::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table')
+        OR a.archive::oid IN (SELECT objid FROM pg_event_trigger_dropped_objects() WHERE object_type = 'table');
+    -- A unique constraint made live-only goes with its placeholder.
+    PERFORM softdelete_internal.drop_constraint_placeholder(t.relid, u->>'name')
+       FROM softdelete.tables t JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      CROSS JOIN jsonb_array_elements(t.converted_uniques) u
+      WHERE u->>'kind' = 'constraint'
+        AND EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                     WHERE d.object_type = 'index' AND d.schema_name = n.nspname AND d.object_name = u->>'name');
+    UPDATE softdelete.tables t
+       SET converted_uniques = (SELECT coalesce(jsonb_agg(u), '[]') FROM jsonb_array_elements(t.converted_uniques) u
+                                 WHERE NOT EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d
+                                                    WHERE d.object_type = 'index' AND d.schema_name = n.nspname
+                                                      AND d.object_name = u->>'name'))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = t.relid
+       AND EXISTS (SELECT FROM pg_event_trigger_dropped_objects() d, jsonb_array_elements(t.converted_uniques) u
+                    WHERE d.object_type = 'index' AND d.schema_name = n.nspname AND d.object_name = u->>'name');
+END
+$$;

@@ -148,8 +148,8 @@ SPIPlanPtr insert_plan()
 {
     static SPIPlanPtr plan = nullptr;
     if (plan == nullptr) {
-        Oid types[statement_params] = {INT8OID, OIDOID,  TEXTOID, TEXTOID,
-                                       TEXTOID, TEXTOID, INT8OID, JSONBOID};
+        Oid types[statement_params] = {INT8OID, REGCLASSOID, TEXTOID, TEXTOID,
+                                       TEXTOID, TEXTOID,     INT8OID, JSONBOID};
         SPIPlanPtr p = SPI_prepare("INSERT INTO softdelete.events (op, relid, table_name, action, "
                                    "actor, reason, row_count, keys) "
                                    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

@@ -195,7 +195,7 @@ void check_run(int64 run, Oid relid)
 {
     Oid types[] = {INT8OID};
     Datum values[] = {Int64GetDatum(run)};
-    OwnerStatement found = run_statement("SELECT relid FROM softdelete.runs WHERE id = $1 AND "
+    OwnerStatement found = run_statement("SELECT relid::oid FROM softdelete.runs WHERE id = $1 AND "
                                          "status = 'running' FOR UPDATE",
                                          1, types, values);
     if (found.first_value == nullptr)

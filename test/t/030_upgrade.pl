@@ -3,10 +3,8 @@
 # 1. What a release shipped never changes: test/released.sha256 lists the
 #    scripts of every released version (its install script, or the update
 #    script that leads to it) with their checksums. A full install script
-#    (softdelete--X.sql) exists only for a released version; a version in
-#    development is reached through update scripts, so a fresh CREATE
-#    EXTENSION runs the last release's script and the update scripts after
-#    it.
+#    (softdelete--X.sql) exists only for a released version and for the
+#    default version, the one in development.
 # 2. For each released version: a database installs it, enables tables of
 #    several kinds and deletes, restores and cascades rows under it, then
 #    runs ALTER EXTENSION softdelete UPDATE. A second database does the same
@@ -42,8 +40,12 @@ ok(%listed, 'test/released.sha256 lists at least one released version');
 
 my @full_scripts = map { "extension/" . (split m{/}, $_)[-1] }
   grep { m{/softdelete--[^-]+\.sql$} } glob("$repo/extension/softdelete--*.sql");
-is_deeply([ sort grep { !exists $listed{$_} } @full_scripts ], [],
-	'every full install script in extension/ belongs to a listed release');
+my ($default_version) =
+  slurp_file("$repo/softdelete.control") =~ /^default_version\s*=\s*'([^']+)'/m;
+ok(defined $default_version, "softdelete.control names the default version ($default_version)");
+is_deeply(
+	[ sort grep { !exists $listed{$_} && $_ ne "extension/softdelete--$default_version.sql" } @full_scripts ],
+	[], 'every full install script in extension/ belongs to a listed release or to the default version');
 for my $file (sort keys %listed)
 {
 	my $sum = Digest::SHA->new(256)->addfile("$repo/$file")->hexdigest;
@@ -53,9 +55,6 @@ for my $file (sort keys %listed)
 # A listed softdelete--X.sql or softdelete--W--X.sql releases X.
 my %versions = map { m{softdelete--(?:[^-]+--)?([^-]+)\.sql$} ? ($1 => 1) : () } keys %listed;
 my @released = sort keys %versions;
-my ($default_version) =
-  slurp_file("$repo/softdelete.control") =~ /^default_version\s*=\s*'([^']+)'/m;
-ok(defined $default_version, "softdelete.control names the default version ($default_version)");
 
 # --- 2. Each release, updated, against a fresh install ---------------------------
 
@@ -118,38 +117,38 @@ sub state_of
 	};
 	$state{functions} = $node->safe_psql($db, $members . q{
 		SELECT p.oid::regprocedure::text || E'\n' || pg_get_functiondef(p.oid)
-		       || E'\nacl ' || coalesce(p.proacl::text, '-')
+		       || E'\nacl ' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(p.proacl) x), '-')
 		FROM m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
 		ORDER BY 1});
 	$state{relations} = $node->safe_psql($db, $members . q{
-		SELECT c.oid::regclass::text || ' ' || c.relkind::text || ' acl ' || coalesce(c.relacl::text, '-')
+		SELECT c.oid::regclass::text || ' ' || c.relkind::text || ' acl ' || coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(c.relacl) x), '-')
 		       || ' rls ' || c.relrowsecurity || '/' || c.relforcerowsecurity
 		       || ' options ' || coalesce(c.reloptions::text, '-') || E'\n  '
 		       || coalesce((SELECT string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
 		              || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
 		              || coalesce(' default ' || pg_get_expr(ad.adbin, ad.adrelid), '')
 		              || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
-		              || coalesce(' acl ' || a.attacl::text, ''), E'\n  ' ORDER BY a.attnum)
+		              || coalesce(' acl ' || (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(a.attacl) x), ''), E'\n  ' ORDER BY a.attnum)
 		          FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 		          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '')
-		       || coalesce(E'\n  ' || (SELECT string_agg(pg_get_indexdef(i.indexrelid), E'\n  ' ORDER BY 1)
+		       || coalesce(E'\n  ' || (SELECT string_agg(pg_get_indexdef(i.indexrelid), E'\n  ' ORDER BY pg_get_indexdef(i.indexrelid))
 		          FROM pg_index i WHERE i.indrelid = c.oid), '')
-		       || coalesce(E'\n  ' || (SELECT string_agg(co.conname || ' ' || pg_get_constraintdef(co.oid), E'\n  ' ORDER BY 1)
+		       || coalesce(E'\n  ' || (SELECT string_agg(co.conname || ' ' || pg_get_constraintdef(co.oid), E'\n  ' ORDER BY co.conname)
 		          FROM pg_constraint co WHERE co.conrelid = c.oid), '')
-		       || coalesce(E'\n  ' || (SELECT string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text, E'\n  ' ORDER BY 1)
+		       || coalesce(E'\n  ' || (SELECT string_agg(pg_get_triggerdef(t.oid) || ' ' || t.tgenabled::text, E'\n  ' ORDER BY t.tgname)
 		          FROM pg_trigger t WHERE t.tgrelid = c.oid AND NOT t.tgisinternal), '')
 		       || coalesce(E'\n  ' || (SELECT string_agg(p.polname::text || ' ' || p.polcmd::text || ' ' || p.polroles::regrole[]::text
 		              || ' ' || coalesce(pg_get_expr(p.polqual, p.polrelid), '-')
-		              || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '-'), E'\n  ' ORDER BY 1)
+		              || ' ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '-'), E'\n  ' ORDER BY p.polname)
 		          FROM pg_policy p WHERE p.polrelid = c.oid), '')
 		FROM m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
 		ORDER BY 1});
 	$state{other_objects} = $node->safe_psql($db, $members . q{
 		SELECT pg_describe_object(m.classid, m.objid, 0)
-		       || coalesce(' ' || (SELECT n.nspacl::text FROM pg_namespace n
+		       || coalesce(' ' || (SELECT (SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest(n.nspacl) x) FROM pg_namespace n
 		              WHERE m.classid = 'pg_namespace'::regclass AND n.oid = m.objid), '')
 		       || coalesce(' ' || (SELECT format_type(t.typbasetype, t.typtypmod) || ' '
-		              || coalesce((SELECT string_agg(pg_get_constraintdef(co.oid), ' ' ORDER BY 1)
+		              || coalesce((SELECT string_agg(pg_get_constraintdef(co.oid), ' ' ORDER BY co.conname)
 		                   FROM pg_constraint co WHERE co.contypid = t.oid), '')
 		              FROM pg_type t WHERE m.classid = 'pg_type'::regclass AND t.oid = m.objid
 		                AND t.typtype = 'd'), '')
@@ -159,7 +158,7 @@ sub state_of
 		FROM m WHERE m.classid NOT IN ('pg_proc'::regclass, 'pg_class'::regclass)
 		ORDER BY 1});
 	$state{extension} = $node->safe_psql($db, q{
-		SELECT extversion || ' config ' || coalesce((SELECT string_agg(c::regclass::text, ', ' ORDER BY 1)
+		SELECT extversion || ' config ' || coalesce((SELECT string_agg(c::regclass::text, ', ' ORDER BY c::regclass::text)
 		           FROM unnest(extconfig) c), '-')
 		FROM pg_extension WHERE extname = 'softdelete'});
 	$state{configuration} = $node->safe_psql($db, q{
