@@ -23,6 +23,12 @@ struct OwnerStatement {
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                             bool hard_delete, bool see_concurrent = false);
 
+// PG regime. run_as_owner(), the statement's rows sent to dest instead of
+// kept (first_value stays nullptr): a receiver that reads what it needs
+// from each row as the executor hands it over.
+OwnerStatement run_as_owner_into(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                                 bool hard_delete, DestReceiver* dest);
+
 // PG regime. Runs sql (with $1..$n) as the current role: statements on the
 // extension's own tables (softdelete.runs, the archives) and the DDL of its
 // archive schema, run by the extension's owner or the lifecycle worker.
