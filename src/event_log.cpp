@@ -75,8 +75,10 @@ Datum int_array_jsonb(const int64* values, int n)
     for (int i = 0; i < n; i++) {
         Numeric number = int64_to_numeric(values[i]);
         int padding = INTALIGN(buffer.len) - buffer.len;
-        appendBinaryStringInfo(&buffer, "\0\0\0", padding);
-        appendBinaryStringInfo(&buffer, reinterpret_cast<const char*>(number), VARSIZE(number));
+        enlargeStringInfo(&buffer, padding + VARSIZE(number));
+        memset(buffer.data + buffer.len, 0, padding);
+        memcpy(buffer.data + buffer.len + padding, number, VARSIZE(number));
+        buffer.len += padding + VARSIZE(number);
         uint32 length = padding + VARSIZE(number);
         pfree(number);
         total += length;
@@ -347,23 +349,27 @@ void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op)
 
 const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls)
 {
-    StringInfo json = &format->json;
-    resetStringInfo(json);
+    resetStringInfo(&format->json);
+    append_key(&format->json, format, values, nulls);
+    return format->json.data;
+}
+
+void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls)
+{
     bool object = format->nkeys != 1;
     if (object)
-        appendStringInfoChar(json, '{');
+        appendStringInfoChar(out, '{');
     for (int k = 0; k < format->nkeys; k++) {
         if (object) {
             if (k > 0)
-                appendStringInfoString(json, ", ");
-            escape_json(json, format->names[k]);
-            appendStringInfoString(json, ": ");
+                appendStringInfoString(out, ", ");
+            escape_json(out, format->names[k]);
+            appendStringInfoString(out, ": ");
         }
-        append_json_value(json, values[k], nulls[k], format->types[k], &format->outputs[k]);
+        append_json_value(out, values[k], nulls[k], format->types[k], &format->outputs[k]);
     }
     if (object)
-        appendStringInfoChar(json, '}');
-    return json->data;
+        appendStringInfoChar(out, '}');
 }
 
 void record_event(const RecordedEvent& event)

@@ -80,10 +80,9 @@ bool receiver_receive(TupleTableSlot* slot, DestReceiver* self)
     KeyReceiver* r = receiver_of(self);
     int nkeys = r->cfg->nkeys;
     slot_getsomeattrs(slot, nkeys + (r->newest ? 1 : 0));
-    const char* key = format_key(r->format, slot->tts_values, slot->tts_isnull);
     if (r->keys.len > 0)
         appendBinaryStringInfo(&r->keys, ", ", 2);
-    appendStringInfoString(&r->keys, key);
+    append_key(&r->keys, r->format, slot->tts_values, slot->tts_isnull);
     r->rows++;
     if (r->newest && !slot->tts_isnull[nkeys]) {
         Datum value = slot->tts_values[nkeys];
