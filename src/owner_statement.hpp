@@ -9,6 +9,15 @@ namespace softdelete
 struct OwnerStatement {
     uint64 processed;
     char* first_value; // first column of the first row, as text; nullptr if none
+    bool ran;          // run_as_owner_ordered(): its plan passed, and it ran
+};
+
+// A statement that returns rows in the order of an index scan, stopped
+// after limit rows: check says whether a plan reads them in that order.
+struct OrderedRun {
+    uint64 limit;
+    bool (*check)(PlannedStmt* plan, void* arg);
+    void* arg;
 };
 
 // PG regime. Runs sql (with $1..$n) as owner, outside FORCE ROW LEVEL
@@ -28,6 +37,14 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
 // from each row as the executor hands it over.
 OwnerStatement run_as_owner_into(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                                  bool hard_delete, DestReceiver* dest);
+
+// PG regime. run_as_owner_into() of a statement whose order matters: its
+// plan, made with sequential and bitmap scans off and kept generic, runs
+// only if order.check passes it (ran tells), and stops after order.limit
+// rows returned.
+OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* types,
+                                    Datum* values, bool hard_delete, DestReceiver* dest,
+                                    const OrderedRun& order);
 
 // PG regime. Runs sql (with $1..$n) as the current role: statements on the
 // extension's own tables (softdelete.runs, the archives) and the DDL of its

@@ -14,7 +14,10 @@
 #include "returned_keys.hpp"
 
 extern "C" {
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
+#include "commands/defrem.h"
 #include "utils/reltrigger.h"
 }
 
@@ -91,14 +94,14 @@ char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool n
 // out. What it returned: the rows' keys, and their newest deleted_at when
 // asked for.
 ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
-                         Datum* values, bool newest)
+                         Datum* values, bool newest, const OrderedRun* order = nullptr)
 {
     ReturnedKeys ran;
     own_statement_table = cfg.relid;
     PG_TRY();
     {
         ran = run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
-                                 newest);
+                                 newest, order);
     }
     PG_FINALLY();
     {
@@ -156,10 +159,56 @@ template <typename Body> bool without_waiting(Body body)
     return done;
 }
 
+// Whether plan reads the rows of cfg's table oldest first: a DELETE by a
+// forward scan of a btree index of the table whose first column is
+// deleted_at, ascending in its type's default order (the index on deleted
+// rows).
+bool scans_oldest_first(PlannedStmt* plan, void* arg)
+{
+    const auto* cfg = static_cast<const TableConfig*>(arg);
+    Plan* top = plan->planTree;
+    if (top == nullptr || !IsA(top, ModifyTable) || outerPlan(top) == nullptr ||
+        !IsA(outerPlan(top), IndexScan))
+        return false;
+    auto* scan = reinterpret_cast<IndexScan*>(outerPlan(top));
+    if (scan->indexorderdir != ForwardScanDirection || scan->indexorderby != NIL)
+        return false;
+    Oid opclass = GetDefaultOpClass(get_atttype(cfg->relid, cfg->deleted_at), BTREE_AM_OID);
+    Relation index = index_open(scan->indexid, AccessShareLock);
+    bool ordered = index->rd_rel->relam == BTREE_AM_OID &&
+                   index->rd_index->indrelid == cfg->relid && index->rd_index->indnkeyatts >= 1 &&
+                   index->rd_index->indkey.values[0] == cfg->deleted_at &&
+                   (index->rd_indoption[0] & INDOPTION_DESC) == 0 && OidIsValid(opclass) &&
+                   index->rd_opfamily[0] == get_opclass_family(opclass);
+    index_close(index, AccessShareLock);
+    return ordered;
+}
+
 // " AND alias.col >= $3::type": from where the cursor stands, when it does.
 char* from_cursor(const char* alias, const char* col, const char* type, bool from)
 {
     return from ? psprintf(" AND %s.%s >= $3::%s", alias, col, type) : pstrdup("");
+}
+
+// The oldest limit due rows by ctid, locked FOR UPDATE SKIP LOCKED, those
+// held left for a later batch; types and values as remove_due_rows() has
+// them.
+int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oid* types,
+                         Datum* values)
+{
+    const char* col = column_sql(cfg, cfg.deleted_at);
+    bool from = cursor->from != nullptr;
+    char* which =
+        psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
+                 "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
+                 table_sql(cfg.relid), col,
+                 from_cursor("c", col, column_type_sql(cfg.relid, cfg.deleted_at), from), col);
+    ReturnedKeys removed =
+        run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values, true);
+    note_removed(cfg, removed, archive);
+    if (removed.newest != nullptr)
+        cursor->from = removed.newest;
+    return removed.rows;
 }
 
 } // namespace
@@ -229,6 +278,36 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     Oid types[] = {INTERVALOID, INT8OID, TEXTOID, TEXTOID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit),
                       from ? CStringGetTextDatum(cursor->from) : (Datum)0, (Datum)0};
+    // First without row locks, and waiting for none: the rows a batch
+    // removes are nearly always held by nobody, and locking each FOR UPDATE
+    // first would write it twice. A row someone holds (a restore in
+    // progress) makes the statement give up at once, rolled back alone.
+    ReturnedKeys removed = {0, nullptr, nullptr, true};
+    // Without an archive: one DELETE of the due rows, read oldest first by
+    // the index on deleted rows and stopped after limit rows returned (each
+    // row it returns is one it removed). Its plan is checked before it
+    // runs: one that would read them in another order is not run, and the
+    // batch is bounded as below. The archive's statement cannot stop so: a
+    // data-modifying CTE runs to its end whatever its query reads.
+    if (!OidIsValid(archive) && subtransactions < max_subtransactions) {
+        subtransactions++;
+        OrderedRun order = {static_cast<uint64>(limit), scans_oldest_first,
+                            const_cast<TableConfig*>(&cfg)};
+        char* due =
+            psprintf("t.%s < pg_catalog.now() - $1%s", col, from_cursor("t", col, type, from));
+        if (!without_waiting([&] {
+                removed = run_removal(cfg, removal_sql(cfg, due, archive, true), from ? 3 : 2,
+                                      types, values, true, &order);
+                if (removed.ran)
+                    note_removed(cfg, removed, archive);
+            }))
+            return remove_locked_rows(cfg, archive, cursor, types, values);
+        if (removed.ran) {
+            if (removed.newest != nullptr)
+                cursor->from = removed.newest;
+            return removed.rows;
+        }
+    }
     // The deleted_at of the due row after the oldest limit: the batch is
     // the due rows deleted before it (at most limit), taken by one range
     // scan of the index on deleted rows.
@@ -239,15 +318,10 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
                          col, table, col, from_cursor("c", col, type, from), col);
     char* bound = run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
                       .first_value;
-    // Without row locks, and waiting for none: the rows a batch removes are
-    // nearly always held by nobody, and locking each FOR UPDATE first would
-    // write it twice. A row someone holds (a restore in progress) makes the
-    // statement give up at once, rolled back alone.
     char* which =
         psprintf("t.%s < pg_catalog.now() - $1%s%s", col, from_cursor("t", col, type, from),
                  bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "");
     values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
-    ReturnedKeys removed = {0, nullptr, nullptr};
     if (subtransactions++ < max_subtransactions && without_waiting([&] {
             removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
                                   bound != nullptr ? 4 : 3, types, values, false);
@@ -260,17 +334,8 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
         }
     }
     // A row was held, or more than limit rows share the oldest deleted_at
-    // (one statement deleted them): the oldest limit rows by ctid, locked
-    // FOR UPDATE SKIP LOCKED, those held left for a later batch.
-    which = psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
-                     "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
-                     table, col, from_cursor("c", col, type, from), col);
-    removed =
-        run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values, true);
-    note_removed(cfg, removed, archive);
-    if (removed.newest != nullptr)
-        cursor->from = removed.newest;
-    return removed.rows;
+    // (one statement deleted them).
+    return remove_locked_rows(cfg, archive, cursor, types, values);
 }
 
 void forget_subtransactions()
