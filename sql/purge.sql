@@ -94,7 +94,7 @@ SELECT batch, action, row_count, keys FROM purge_events;
 SELECT * FROM purge_runs;
 -- Rows one statement deleted share their deleted_at: more of them than a
 -- batch still go a batch at a time. With a retention of 0, rows 6 and 103
--- go first (deleted earlier), then the seven: 2 + 3 + 3 + 1.
+-- go first (deleted earlier), with the first of the seven: 3 + 3 + 3.
 SET ROLE purge_owner;
 INSERT INTO users (id, name) SELECT g, 'tied ' || g FROM generate_series(301, 307) g;
 DELETE FROM users WHERE id BETWEEN 301 AND 307;
@@ -113,8 +113,26 @@ RESET client_min_messages;
 RESET ROLE;
 CALL mark();
 SELECT * FROM softdelete.purge('users');
-SELECT batch, action, row_count FROM purge_events;
+SELECT batch, action, row_count, keys @> '[6, 103]' AS oldest_first FROM purge_events;
 SELECT jsonb_agg(k ORDER BY k) AS keys FROM purge_events, jsonb_array_elements(keys) k;
+-- A batch is read oldest first by the index on deleted rows. Without it
+-- (dropped by hand), the batch is bounded by a query instead. Rows written
+-- newest first (in the order of both the table and its primary key): 7, 6
+-- and 5, deleted first, still go first, 3 + 3 + 1.
+CREATE TABLE purge_noindex (id int PRIMARY KEY);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('purge_noindex', retention => '1 day');
+RESET client_min_messages;
+INSERT INTO purge_noindex (id, deleted_at)
+    SELECT g, now() - interval '2 days' - g * interval '1 minute' FROM generate_series(1, 7) g;
+SELECT format('DROP INDEX %s', indexrelid::regclass) AS drop_index FROM pg_index
+ WHERE indrelid = 'purge_noindex'::regclass AND NOT indisprimary \gset
+:drop_index;
+CALL mark();
+SELECT * FROM softdelete.purge('purge_noindex');
+SELECT batch, row_count, keys FROM purge_events;
+DROP TABLE purge_noindex;
+DELETE FROM softdelete.runs WHERE table_name = 'public.purge_noindex';
 SET ROLE purge_owner;
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS configured FROM softdelete.enable('users', retention => '5 days', cascade => false);

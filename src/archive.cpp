@@ -23,6 +23,7 @@
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
 #include "owner_statement.hpp"
+#include "returned_keys.hpp"
 
 extern "C" {
 #include "common/hashfn.h"
@@ -227,23 +228,16 @@ ExpiredRows expire_archived_rows(Oid archive, const TableConfig& cfg, Interval* 
 {
     // The archived rows carry the table's key columns under the same names.
     const char* target = relation_sql(archive);
-    char* sql = psprintf(
-        "WITH gone AS (DELETE FROM %s AS t WHERE t.ctid = ANY (ARRAY("
-        "SELECT o.ctid FROM %s AS o WHERE o.archived_at < pg_catalog.now() - $1 "
-        "ORDER BY o.archived_at LIMIT $2 FOR UPDATE OF o SKIP LOCKED)) RETURNING %s AS k) "
-        "SELECT pg_catalog.count(*) || E'\\t' || coalesce(pg_catalog.string_agg(k, ', '), '') "
-        "FROM gone",
-        target, target, key_text_sql(cfg, "t"));
+    char* sql =
+        psprintf("DELETE FROM %s AS t WHERE t.ctid = ANY (ARRAY("
+                 "SELECT o.ctid FROM %s AS o WHERE o.archived_at < pg_catalog.now() - $1 "
+                 "ORDER BY o.archived_at LIMIT $2 FOR UPDATE OF o SKIP LOCKED)) RETURNING %s",
+                 target, target, key_columns_sql(cfg, "t"));
     Oid types[] = {INTERVALOID, INT8OID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit)};
-    OwnerStatement ran = run_as_owner(relation_owner(archive), sql, 2, types, values, false);
-    ExpiredRows out = {0, pstrdup("")};
-    const char* tab = ran.first_value != nullptr ? strchr(ran.first_value, '\t') : nullptr;
-    if (tab != nullptr) {
-        out.rows = strtoll(ran.first_value, nullptr, 10);
-        out.keys = pstrdup(tab + 1);
-    }
-    return out;
+    ReturnedKeys gone =
+        run_returning_keys(relation_owner(archive), cfg, sql, 2, types, values, false, false);
+    return ExpiredRows{gone.rows, gone.keys};
 }
 
 } // namespace softdelete

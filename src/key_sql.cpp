@@ -37,29 +37,13 @@ char* key_json_sql(const TableConfig& cfg, const char* alias)
     return sql.data;
 }
 
-char* key_text_sql(const TableConfig& cfg, const char* alias)
+char* key_columns_sql(const TableConfig& cfg, const char* alias)
 {
     StringInfoData sql;
     initStringInfo(&sql);
-    for (int k = 0; k < cfg.nkeys; k++) {
-        const char* name = get_attname(cfg.relid, cfg.keys[k], false);
-        if (cfg.nkeys != 1) {
-            // '{"a": ' || value || ', "b": ' || value || '}'
-            StringInfoData label;
-            initStringInfo(&label);
-            appendStringInfoString(&label, k == 0 ? "{" : ", ");
-            escape_json(&label, name);
-            appendStringInfoString(&label, ": ");
-            appendStringInfo(&sql, "%s%s || ", k > 0 ? " || " : "", quote_literal_cstr(label.data));
-        }
-        appendStringInfo(&sql,
-                         json_native(get_atttype(cfg.relid, cfg.keys[k]))
-                             ? "%s.%s::pg_catalog.text"
-                             : "pg_catalog.to_json(%s.%s::pg_catalog.text)::pg_catalog.text",
-                         alias, quote_identifier(name));
-    }
-    if (cfg.nkeys != 1)
-        appendStringInfoString(&sql, " || '}'");
+    for (int k = 0; k < cfg.nkeys; k++)
+        appendStringInfo(&sql, "%s%s.%s", k > 0 ? ", " : "", alias,
+                         quote_identifier(get_attname(cfg.relid, cfg.keys[k], false)));
     return sql.data;
 }
 
@@ -67,11 +51,7 @@ char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
 {
     StringInfoData sql;
     initStringInfo(&sql);
-    appendStringInfoChar(&sql, '(');
-    for (int k = 0; k < cfg.nkeys; k++)
-        appendStringInfo(&sql, "%s%s.%s", k > 0 ? ", " : "", alias,
-                         quote_identifier(get_attname(cfg.relid, cfg.keys[k], false)));
-    appendStringInfoString(&sql, ") IN (SELECT ");
+    appendStringInfo(&sql, "(%s) IN (SELECT ", key_columns_sql(cfg, alias));
     for (int k = 0; k < cfg.nkeys; k++) {
         const char* name = get_attname(cfg.relid, cfg.keys[k], false);
         if (cfg.nkeys == 1)

@@ -16,9 +16,8 @@ namespace softdelete
 // composite key.
 char* key_json_sql(const TableConfig& cfg, const char* alias);
 
-// The same key as JSON text, written exactly as the event log writes keys
-// (format_key()), and cheaper to make for every row a statement returns.
-char* key_text_sql(const TableConfig& cfg, const char* alias);
+// "alias.k1, ..., alias.kn": the key's columns, in the key's order.
+char* key_columns_sql(const TableConfig& cfg, const char* alias);
 
 // "(alias.a, alias.b) IN (SELECT ...)": the rows of alias whose keys are in
 // the jsonb array $param, each element written as key_json_sql() writes it.

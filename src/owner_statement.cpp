@@ -10,13 +10,50 @@ namespace softdelete
 namespace
 {
 
-// Runs sql in a connected SPI; the first value is copied into into.
+// Runs sql in a connected SPI; the first value is copied into into. With
+// dest, the rows go there instead; with order, only when its plan passes.
 OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bool see_concurrent,
-                       MemoryContext into)
+                       MemoryContext into, DestReceiver* dest = nullptr,
+                       const OrderedRun* order = nullptr)
 {
     OwnerStatement result = {0, nullptr};
     int rc;
-    if (see_concurrent && IsolationUsesXactSnapshot()) {
+    if (dest != nullptr) {
+        SPIPlanPtr plan =
+            SPI_prepare_cursor(sql, nargs, types, order != nullptr ? CURSOR_OPT_GENERIC_PLAN : 0);
+        if (plan == nullptr)
+            elog(ERROR, "softdelete could not prepare a statement on a table: %s",
+                 SPI_result_code_string(SPI_result));
+        if (order != nullptr) {
+            // An index scan where there is one to use; the plan made now is
+            // the one that runs (a generic plan is kept with the statement).
+            (void)set_config_option("enable_seqscan", "off", PGC_USERSET, PGC_S_SESSION,
+                                    GUC_ACTION_SAVE, true, 0, false);
+            (void)set_config_option("enable_bitmapscan", "off", PGC_USERSET, PGC_S_SESSION,
+                                    GUC_ACTION_SAVE, true, 0, false);
+            CachedPlan* cached = SPI_plan_get_cached_plan(plan);
+            bool passes = cached != nullptr && list_length(cached->stmt_list) == 1 &&
+                          order->check(linitial_node(PlannedStmt, cached->stmt_list), order->arg);
+            if (cached != nullptr)
+                ReleaseCachedPlan(cached, nullptr);
+            if (!passes)
+                return result;
+            result.ran = true;
+        }
+        ParamListInfo params = makeParamList(nargs);
+        for (int i = 0; i < nargs; i++) {
+            params->params[i].value = values[i];
+            params->params[i].isnull = false;
+            params->params[i].pflags = PARAM_FLAG_CONST;
+            params->params[i].ptype = types[i];
+        }
+        SPIExecuteOptions options;
+        memset(&options, 0, sizeof options);
+        options.params = params;
+        options.dest = dest;
+        options.tcount = order != nullptr ? order->limit : 0;
+        rc = SPI_execute_plan_extended(plan, &options);
+    } else if (see_concurrent && IsolationUsesXactSnapshot()) {
         // As PostgreSQL's own foreign key actions under REPEATABLE READ: rows
         // committed after this transaction's snapshot are seen, and changing
         // one is a serialization failure, never a row passed over.
@@ -53,8 +90,12 @@ OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* valu
     return result;
 }
 
-OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
-                            bool hard_delete, bool see_concurrent)
+namespace
+{
+
+OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                        bool hard_delete, bool see_concurrent, DestReceiver* dest,
+                        const OrderedRun* order = nullptr)
 {
     Oid saved_user;
     int saved_context;
@@ -70,11 +111,33 @@ OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, D
     // or off whatever the session had (a cascade's DELETE is a soft delete).
     (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
                             PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    OwnerStatement result = execute(sql, nargs, types, values, see_concurrent, caller_context);
+    OwnerStatement result =
+        execute(sql, nargs, types, values, see_concurrent, caller_context, dest, order);
     SetUserIdAndSecContext(saved_user, saved_context);
     AtEOXact_GUC(true, guc_level);
     SPI_finish();
     return result;
+}
+
+} // namespace
+
+OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                            bool hard_delete, bool see_concurrent)
+{
+    return as_owner(owner, sql, nargs, types, values, hard_delete, see_concurrent, nullptr);
+}
+
+OwnerStatement run_as_owner_into(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                                 bool hard_delete, DestReceiver* dest)
+{
+    return as_owner(owner, sql, nargs, types, values, hard_delete, false, dest);
+}
+
+OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* types,
+                                    Datum* values, bool hard_delete, DestReceiver* dest,
+                                    const OrderedRun& order)
+{
+    return as_owner(owner, sql, nargs, types, values, hard_delete, false, dest, &order);
 }
 
 } // namespace softdelete

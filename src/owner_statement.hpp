@@ -9,6 +9,15 @@ namespace softdelete
 struct OwnerStatement {
     uint64 processed;
     char* first_value; // first column of the first row, as text; nullptr if none
+    bool ran;          // run_as_owner_ordered(): its plan passed, and it ran
+};
+
+// A statement that returns rows in the order of an index scan, stopped
+// after limit rows: check says whether a plan reads them in that order.
+struct OrderedRun {
+    uint64 limit;
+    bool (*check)(PlannedStmt* plan, void* arg);
+    void* arg;
 };
 
 // PG regime. Runs sql (with $1..$n) as owner, outside FORCE ROW LEVEL
@@ -22,6 +31,20 @@ struct OwnerStatement {
 // cascade, which must not miss a child committed meanwhile).
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                             bool hard_delete, bool see_concurrent = false);
+
+// PG regime. run_as_owner(), the statement's rows sent to dest instead of
+// kept (first_value stays nullptr): a receiver that reads what it needs
+// from each row as the executor hands it over.
+OwnerStatement run_as_owner_into(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
+                                 bool hard_delete, DestReceiver* dest);
+
+// PG regime. run_as_owner_into() of a statement whose order matters: its
+// plan, made with sequential and bitmap scans off and kept generic, runs
+// only if order.check passes it (ran tells), and stops after order.limit
+// rows returned.
+OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* types,
+                                    Datum* values, bool hard_delete, DestReceiver* dest,
+                                    const OrderedRun& order);
 
 // PG regime. Runs sql (with $1..$n) as the current role: statements on the
 // extension's own tables (softdelete.runs, the archives) and the DDL of its

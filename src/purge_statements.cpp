@@ -11,9 +11,13 @@
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "purge_statements.hpp"
+#include "returned_keys.hpp"
 
 extern "C" {
+#include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_trigger.h"
+#include "commands/defrem.h"
 #include "utils/reltrigger.h"
 }
 
@@ -39,75 +43,65 @@ const char* column_sql(const TableConfig& cfg, AttrNumber attno)
     return quote_identifier(get_attname(cfg.relid, attno, false));
 }
 
-// The fields of a statement's one result, "a TAB b TAB ...", in place.
-List* fields(char* value)
-{
-    List* out = NIL;
-    if (value == nullptr)
-        return out;
-    for (char* field = value;;) {
-        char* tab = strchr(field, '\t');
-        if (tab != nullptr)
-            *tab = '\0';
-        out = lappend(out, field);
-        if (tab == nullptr)
-            return out;
-        field = tab + 1;
-    }
-}
-
-// "WITH gone (c1, ..., cn, k[, at]) AS (DELETE FROM table AS t WHERE which
-// RETURNING t.a, ..., key[, t.deleted_at]) [, kept AS (INSERT INTO archive
-// (a, ..., archived_at) SELECT c1, ..., cn, now() FROM gone)] SELECT count
-// TAB keys [TAB newest deleted_at] FROM gone". Its own names for the CTE's
-// columns keep the table's apart from ours.
+// "DELETE FROM table AS t WHERE which RETURNING key[, t.deleted_at]", or
+// with an archive "WITH gone (c1, ..., cn, k1, ...[, at]) AS (DELETE ...
+// RETURNING t.a, ..., key[, t.deleted_at]), kept AS (INSERT INTO archive
+// (a, ..., archived_at) SELECT c1, ..., cn, now() FROM gone) SELECT k1,
+// ...[, at] FROM gone". Its own names for the CTE's columns keep the
+// table's apart from ours.
 char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool newest)
 {
-    StringInfoData names, returning, copied;
+    const char* col = column_sql(cfg, cfg.deleted_at);
+    const char* keys = key_columns_sql(cfg, "t");
+    StringInfoData sql;
+    initStringInfo(&sql);
+    if (!OidIsValid(archive)) {
+        appendStringInfo(&sql, "DELETE FROM %s AS t WHERE %s RETURNING %s%s%s",
+                         table_sql(cfg.relid), which, keys, newest ? ", t." : "",
+                         newest ? col : "");
+        return sql.data;
+    }
+    StringInfoData names, returning, copied, kept, ours;
     initStringInfo(&names);
     initStringInfo(&returning);
     initStringInfo(&copied);
-    List* columns = OidIsValid(archive) ? archived_columns(cfg.relid) : NIL;
+    initStringInfo(&kept);
+    initStringInfo(&ours);
     int n = 0;
     ListCell* lc;
-    foreach (lc, columns) {
+    foreach (lc, archived_columns(cfg.relid)) {
         n++;
         appendStringInfo(&names, "c%d, ", n);
         appendStringInfo(&returning, "t.%s, ", static_cast<char*>(lfirst(lc)));
         appendStringInfo(&copied, "%s, ", static_cast<char*>(lfirst(lc)));
+        appendStringInfo(&kept, "c%d, ", n);
     }
-    const char* col = column_sql(cfg, cfg.deleted_at);
-    StringInfoData sql;
-    initStringInfo(&sql);
-    appendStringInfo(&sql, "WITH gone (%sk%s) AS (DELETE FROM %s AS t WHERE %s RETURNING %s%s%s%s)",
-                     names.data, newest ? ", at" : "", table_sql(cfg.relid), which, returning.data,
-                     key_text_sql(cfg, "t"), newest ? ", t." : "", newest ? col : "");
-    if (OidIsValid(archive)) {
-        appendStringInfo(&sql, ", kept AS (INSERT INTO %s (%sarchived_at) SELECT ",
-                         relation_sql(archive), copied.data);
-        for (int i = 1; i <= n; i++)
-            appendStringInfo(&sql, "c%d, ", i);
-        appendStringInfoString(&sql, "pg_catalog.now() FROM gone)");
-    }
-    appendStringInfoString(&sql, " SELECT pg_catalog.count(*) || E'\\t' || "
-                                 "coalesce(pg_catalog.string_agg(k, ', '), '')");
+    for (int k = 1; k <= cfg.nkeys; k++)
+        appendStringInfo(&ours, "%sk%d", k > 1 ? ", " : "", k);
     if (newest)
-        appendStringInfoString(&sql,
-                               " || E'\\t' || coalesce(pg_catalog.max(at)::pg_catalog.text, '')");
-    appendStringInfoString(&sql, " FROM gone");
+        appendStringInfoString(&ours, ", at");
+    appendStringInfo(&sql,
+                     "WITH gone (%s%s) AS (DELETE FROM %s AS t WHERE %s RETURNING %s%s%s%s), "
+                     "kept AS (INSERT INTO %s (%sarchived_at) SELECT %spg_catalog.now() FROM gone) "
+                     "SELECT %s FROM gone",
+                     names.data, ours.data, table_sql(cfg.relid), which, returning.data, keys,
+                     newest ? ", t." : "", newest ? col : "", relation_sql(archive), copied.data,
+                     kept.data, ours.data);
     return sql.data;
 }
 
-// Runs a removal on relid, its own row triggers left out, and notes the
-// rows it removed (and archived). The fields of its result.
-List* run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types, Datum* values,
-                  Oid archive)
+// Runs a removal on cfg's table as its owner, its own row triggers left
+// out. What it returned: the rows' keys, and their newest deleted_at when
+// asked for.
+ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
+                         Datum* values, bool newest, const OrderedRun* order = nullptr)
 {
-    OwnerStatement ran;
+    ReturnedKeys ran;
     own_statement_table = cfg.relid;
     PG_TRY();
     {
-        ran = run_as_owner(relation_owner(cfg.relid), sql, nargs, types, values, true);
+        ran = run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
+                                 newest, order);
     }
     PG_FINALLY();
     {
@@ -115,27 +109,26 @@ List* run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types
         own_statement_table = InvalidOid;
     }
     PG_END_TRY();
-    List* out = fields(ran.first_value);
-    if (list_length(out) < 2)
-        elog(ERROR, "softdelete could not read what its purge removed");
-    int64 rows = strtoll(static_cast<char*>(linitial(out)), nullptr, 10);
-    const char* keys = static_cast<char*>(lsecond(out));
-    note_row_list(cfg.root, Action::purge, keys, rows);
-    if (OidIsValid(archive))
-        note_row_list(cfg.root, Action::archive, keys, rows);
-    return out;
+    return ran;
 }
 
-// run_removal(), in a subtransaction, with lock_timeout at its least: false
-// (nothing done, *result untouched) when the statement would have waited
-// for a lock; any other error is raised again after the rollback, as
-// PL/pgSQL's exception blocks do.
-bool run_removal_without_waiting(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
-                                 Datum* values, Oid archive, List** result)
+// Notes the rows a removal removed (and archived).
+void note_removed(const TableConfig& cfg, const ReturnedKeys& removed, Oid archive)
+{
+    note_row_list(cfg.root, Action::purge, removed.keys, removed.rows);
+    if (OidIsValid(archive))
+        note_row_list(cfg.root, Action::archive, removed.keys, removed.rows);
+}
+
+// body() in a subtransaction, with lock_timeout at its least: false
+// (nothing done) when a statement would have waited for a lock; any other
+// error is raised again after the rollback, as PL/pgSQL's exception blocks
+// do.
+template <typename Body> bool without_waiting(Body body)
 {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
-    volatile bool ran = false;
+    volatile bool done = false;
     BeginInternalSubTransaction(nullptr);
     MemoryContextSwitchTo(caller_context);
     PG_TRY();
@@ -143,12 +136,12 @@ bool run_removal_without_waiting(const TableConfig& cfg, const char* sql, int na
         int level = NewGUCNestLevel();
         (void)set_config_option("lock_timeout", "1", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
                                 true, 0, false);
-        *result = run_removal(cfg, sql, nargs, types, values, archive);
+        body();
         AtEOXact_GUC(true, level);
         ReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
-        ran = true;
+        done = true;
     }
     PG_CATCH();
     {
@@ -163,13 +156,59 @@ bool run_removal_without_waiting(const TableConfig& cfg, const char* sql, int na
         FreeErrorData(error);
     }
     PG_END_TRY();
-    return ran;
+    return done;
+}
+
+// Whether plan reads the rows of cfg's table oldest first: a DELETE by a
+// forward scan of a btree index of the table whose first column is
+// deleted_at, ascending in its type's default order (the index on deleted
+// rows).
+bool scans_oldest_first(PlannedStmt* plan, void* arg)
+{
+    const auto* cfg = static_cast<const TableConfig*>(arg);
+    Plan* top = plan->planTree;
+    if (top == nullptr || !IsA(top, ModifyTable) || outerPlan(top) == nullptr ||
+        !IsA(outerPlan(top), IndexScan))
+        return false;
+    auto* scan = reinterpret_cast<IndexScan*>(outerPlan(top));
+    if (scan->indexorderdir != ForwardScanDirection || scan->indexorderby != NIL)
+        return false;
+    Oid opclass = GetDefaultOpClass(get_atttype(cfg->relid, cfg->deleted_at), BTREE_AM_OID);
+    Relation index = index_open(scan->indexid, AccessShareLock);
+    bool ordered = index->rd_rel->relam == BTREE_AM_OID &&
+                   index->rd_index->indrelid == cfg->relid && index->rd_index->indnkeyatts >= 1 &&
+                   index->rd_index->indkey.values[0] == cfg->deleted_at &&
+                   (index->rd_indoption[0] & INDOPTION_DESC) == 0 && OidIsValid(opclass) &&
+                   index->rd_opfamily[0] == get_opclass_family(opclass);
+    index_close(index, AccessShareLock);
+    return ordered;
 }
 
 // " AND alias.col >= $3::type": from where the cursor stands, when it does.
 char* from_cursor(const char* alias, const char* col, const char* type, bool from)
 {
     return from ? psprintf(" AND %s.%s >= $3::%s", alias, col, type) : pstrdup("");
+}
+
+// The oldest limit due rows by ctid, locked FOR UPDATE SKIP LOCKED, those
+// held left for a later batch; types and values as remove_due_rows() has
+// them.
+int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oid* types,
+                         Datum* values)
+{
+    const char* col = column_sql(cfg, cfg.deleted_at);
+    bool from = cursor->from != nullptr;
+    char* which =
+        psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
+                 "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
+                 table_sql(cfg.relid), col,
+                 from_cursor("c", col, column_type_sql(cfg.relid, cfg.deleted_at), from), col);
+    ReturnedKeys removed =
+        run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values, true);
+    note_removed(cfg, removed, archive);
+    if (removed.newest != nullptr)
+        cursor->from = removed.newest;
+    return removed.rows;
 }
 
 } // namespace
@@ -223,9 +262,10 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive)
     Oid types[] = {JSONBOID, JSONBOID};
     Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
                       DirectFunctionCall1(jsonb_in, CStringGetDatum(live))};
-    List* result =
-        run_removal(cfg, removal_sql(cfg, which.data, archive, false), 2, types, values, archive);
-    return strtoll(static_cast<char*>(linitial(result)), nullptr, 10);
+    ReturnedKeys removed =
+        run_removal(cfg, removal_sql(cfg, which.data, archive, false), 2, types, values, false);
+    note_removed(cfg, removed, archive);
+    return removed.rows;
 }
 
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,
@@ -238,6 +278,36 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     Oid types[] = {INTERVALOID, INT8OID, TEXTOID, TEXTOID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit),
                       from ? CStringGetTextDatum(cursor->from) : (Datum)0, (Datum)0};
+    // First without row locks, and waiting for none: the rows a batch
+    // removes are nearly always held by nobody, and locking each FOR UPDATE
+    // first would write it twice. A row someone holds (a restore in
+    // progress) makes the statement give up at once, rolled back alone.
+    ReturnedKeys removed = {0, nullptr, nullptr, true};
+    // Without an archive: one DELETE of the due rows, read oldest first by
+    // the index on deleted rows and stopped after limit rows returned (each
+    // row it returns is one it removed). Its plan is checked before it
+    // runs: one that would read them in another order is not run, and the
+    // batch is bounded as below. The archive's statement cannot stop so: a
+    // data-modifying CTE runs to its end whatever its query reads.
+    if (!OidIsValid(archive) && subtransactions < max_subtransactions) {
+        subtransactions++;
+        OrderedRun order = {static_cast<uint64>(limit), scans_oldest_first,
+                            const_cast<TableConfig*>(&cfg)};
+        char* due =
+            psprintf("t.%s < pg_catalog.now() - $1%s", col, from_cursor("t", col, type, from));
+        if (!without_waiting([&] {
+                removed = run_removal(cfg, removal_sql(cfg, due, archive, true), from ? 3 : 2,
+                                      types, values, true, &order);
+                if (removed.ran)
+                    note_removed(cfg, removed, archive);
+            }))
+            return remove_locked_rows(cfg, archive, cursor, types, values);
+        if (removed.ran) {
+            if (removed.newest != nullptr)
+                cursor->from = removed.newest;
+            return removed.rows;
+        }
+    }
     // The deleted_at of the due row after the oldest limit: the batch is
     // the due rows deleted before it (at most limit), taken by one range
     // scan of the index on deleted rows.
@@ -248,37 +318,24 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
                          col, table, col, from_cursor("c", col, type, from), col);
     char* bound = run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
                       .first_value;
-    // Without row locks, and waiting for none: the rows a batch removes are
-    // nearly always held by nobody, and locking each FOR UPDATE first would
-    // write it twice. A row someone holds (a restore in progress) makes the
-    // statement give up at once, rolled back alone.
-    List* result = nullptr;
     char* which =
         psprintf("t.%s < pg_catalog.now() - $1%s%s", col, from_cursor("t", col, type, from),
                  bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "");
     values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
-    if (subtransactions++ < max_subtransactions &&
-        run_removal_without_waiting(cfg, removal_sql(cfg, which, archive, false),
-                                    bound != nullptr ? 4 : 3, types, values, archive, &result)) {
-        int64 rows = strtoll(static_cast<char*>(linitial(result)), nullptr, 10);
-        if (rows > 0 || bound == nullptr) {
+    if (subtransactions++ < max_subtransactions && without_waiting([&] {
+            removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
+                                  bound != nullptr ? 4 : 3, types, values, false);
+            note_removed(cfg, removed, archive);
+        })) {
+        if (removed.rows > 0 || bound == nullptr) {
             if (bound != nullptr)
                 cursor->from = bound;
-            return rows;
+            return removed.rows;
         }
     }
     // A row was held, or more than limit rows share the oldest deleted_at
-    // (one statement deleted them): the oldest limit rows by ctid, locked
-    // FOR UPDATE SKIP LOCKED, those held left for a later batch.
-    which = psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
-                     "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
-                     table, col, from_cursor("c", col, type, from), col);
-    result = run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values,
-                         archive);
-    int64 rows = strtoll(static_cast<char*>(linitial(result)), nullptr, 10);
-    if (rows > 0 && list_length(result) >= 3)
-        cursor->from = pstrdup(static_cast<char*>(lthird(result)));
-    return rows;
+    // (one statement deleted them).
+    return remove_locked_rows(cfg, archive, cursor, types, values);
 }
 
 void forget_subtransactions()

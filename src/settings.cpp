@@ -266,10 +266,9 @@ void define_settings()
                             "ends.",
                             &naptime, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
                             nullptr);
-    DefineCustomIntVariable("softdelete.batch_size",
-                            "The most rows one purge transaction archives or removes.", nullptr,
-                            &batch_size, 10000, 1, 1000000000, PGC_SIGHUP, 0, nullptr, nullptr,
-                            nullptr);
+    DefineCustomIntVariable(
+        "softdelete.batch_size", "The most rows one purge transaction archives or removes.",
+        nullptr, &batch_size, 10000, 1, 1000000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
 #if PG_VERSION_NUM >= 150000
     MarkGUCPrefixReserved("softdelete");
     MarkGUCPrefixReserved("softdelete_internal");
