@@ -263,8 +263,8 @@ void define_settings()
                             "How long the lifecycle worker waits between two looks at the "
                             "databases.",
                             "A row is purged at most naptime (plus run time) after its retention "
-                            "ends.",
-                            &naptime, 60, 1, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
+                            "ends. 0 turns the worker off: softdelete.purge() still purges.",
+                            &naptime, 60, 0, 86400, PGC_SIGHUP, GUC_UNIT_S, nullptr, nullptr,
                             nullptr);
     DefineCustomIntVariable(
         "softdelete.batch_size", "The most rows one purge transaction archives or removes.",

@@ -281,10 +281,15 @@ void abandon_unattached_workers(int code, Datum arg)
 
 void launcher_loop()
 {
-    ereport(LOG, (errmsg("softdelete launcher started"),
-                  errdetail("Looking at every database each %d s; at most %d database workers "
-                            "at once.",
-                            naptime, worker_limit())));
+    if (naptime == 0)
+        ereport(LOG, (errmsg("softdelete launcher started"),
+                      errdetail("softdelete.naptime is 0: no database is visited until it is "
+                                "set.")));
+    else
+        ereport(LOG, (errmsg("softdelete launcher started"),
+                      errdetail("Looking at every database each %d s; at most %d database "
+                                "workers at once.",
+                                naptime, worker_limit())));
     before_shmem_exit(abandon_unattached_workers, 0);
     launcher_context =
         AllocSetContextCreate(TopMemoryContext, "softdelete launcher", ALLOCSET_DEFAULT_SIZES);
@@ -301,6 +306,15 @@ void launcher_loop()
         MemoryContextSwitchTo(loop_context);
         TimestampTz now = GetCurrentTimestamp();
         collect_finished_visits(now);
+        if (naptime == 0) {
+            // Off (test instances, or purge() from a scheduler instead):
+            // nothing to do until a reload sets a naptime, or a worker
+            // started before exits.
+            (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_EXIT_ON_PM_DEATH, -1L, PG_WAIT_EXTENSION);
+            ResetLatch(MyLatch);
+            CHECK_FOR_INTERRUPTS();
+            continue;
+        }
         List* databases = list_databases();
         forget_unlisted_databases(databases);
         TimestampTz next_wake = start_due_visits(databases, now);
