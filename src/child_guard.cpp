@@ -34,6 +34,7 @@
 //
 // Plain PostgreSQL code: nothing here owns a resource through a destructor,
 // so an ereport leaves these frames as it would leave C.
+#include "as_role.hpp"
 #include "authorization.hpp"
 #include "child_guard.hpp"
 #include "table_config.hpp"
@@ -147,13 +148,8 @@ SPIPlanPtr prepare_check(const ForeignKeyCacheInfo& fk, Relation child, const Gu
 
     // Prepared as the parent's owner, who runs it: row security is decided
     // for that role.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(key.parent_owner,
-                           saved_context | SECURITY_LOCAL_USERID_CHANGE | SECURITY_NOFORCE_RLS);
-    SPIPlanPtr plan = SPI_prepare(sql.data, fk.nkeys, types);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    SPIPlanPtr plan = as_role(key.parent_owner, SECURITY_NOFORCE_RLS,
+                              [&] { return SPI_prepare(sql.data, fk.nkeys, types); });
     if (plan == nullptr)
         elog(ERROR, "softdelete: could not prepare the child guard's check: %s",
              SPI_result_code_string(SPI_result));

@@ -14,6 +14,7 @@
 // A trigger a superuser put on the log (to forward events, say) must still
 // run: while one would fire, the row goes in through the INSERT as before.
 #include "event_row.hpp"
+#include "as_role.hpp"
 #include "extension_objects.hpp"
 
 extern "C" {
@@ -186,12 +187,8 @@ void insert_by_statement(const EventRow& row, Oid owner)
                                     row.reason != nullptr ? ' ' : 'n',
                                     row.rows_known ? ' ' : 'n',
                                     row.keys != (Datum)0 ? ' ' : 'n'};
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(owner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    int rc = SPI_execute_plan(insert_plan(), values, nulls, false, 0);
-    SetUserIdAndSecContext(saved_user, saved_context);
+    int rc =
+        as_role(owner, 0, [&] { return SPI_execute_plan(insert_plan(), values, nulls, false, 0); });
     if (rc != SPI_OK_INSERT)
         elog(ERROR, "softdelete could not write its event: %s", SPI_result_code_string(rc));
     SPI_finish();
@@ -246,17 +243,14 @@ void insert_event_row(const EventRow& row)
     ExecStoreVirtualTuple(slot);
     // As the log's owner, as the INSERT ran: a unique violation on an index
     // of the log then reports its key to the caller, who cannot read the log.
-    Oid saved_user;
-    int saved_context;
-    GetUserIdAndSecContext(&saved_user, &saved_context);
-    SetUserIdAndSecContext(rel->rd_rel->relowner, saved_context | SECURITY_LOCAL_USERID_CHANGE);
-    table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, nullptr);
+    as_role(rel->rd_rel->relowner, 0, [&] {
+        table_tuple_insert(rel, slot, GetCurrentCommandId(true), 0, nullptr);
 #if PG_VERSION_NUM >= 160000
-    (void)ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL, false);
+        (void)ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL, false);
 #else
-    (void)ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL);
+        (void)ExecInsertIndexTuples(result, slot, estate, false, false, nullptr, NIL);
 #endif
-    SetUserIdAndSecContext(saved_user, saved_context);
+    });
     ExecCloseIndices(result);
     ExecResetTupleTable(estate->es_tupleTable, false);
     FreeExecutorState(estate);

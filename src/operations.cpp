@@ -14,6 +14,7 @@
 // noted when the statement ends: one event per table and action, and one
 // NOTIFY for tables that ask. A transaction never commits with notes
 // unwritten.
+#include "as_role.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
@@ -304,13 +305,9 @@ int64 current_operation()
                             errmsg("softdelete's sequence operation_ids is missing"),
                             errhint("Re-create the extension.")));
         // As the sequence's owner: application roles have no access to it.
-        Oid saved_user;
-        int saved_context;
-        GetUserIdAndSecContext(&saved_user, &saved_context);
-        SetUserIdAndSecContext(relation_owner(sequence),
-                               saved_context | SECURITY_LOCAL_USERID_CHANGE);
-        int64 next = DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
-        SetUserIdAndSecContext(saved_user, saved_context);
+        int64 next = as_role(relation_owner(sequence), 0, [sequence] {
+            return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
+        });
         running_operation = next;
     }
     return running_operation;
