@@ -34,13 +34,54 @@ namespace softdelete
 namespace
 {
 
+// What each column of the log holds, by its name.
+enum class Column {
+    other,
+    id,
+    op,
+    at,
+    relid,
+    table_name,
+    action,
+    actor,
+    reason,
+    row_count,
+    keys,
+    xact_id
+};
+
 // Looked up when the log's OID changes; an invalidation of the log (the
-// extension dropped or re-created) forgets it.
+// extension dropped or re-created, an update script's ALTER TABLE) forgets
+// it.
 struct LogTable {
     Oid relid;
     Oid identity_sequence; // InvalidOid: the id column has no identity
+    int natts;
+    Column* columns; // by attribute number - 1, in TopMemoryContext
 };
 LogTable log_table = {};
+
+Column column_named(const char* name)
+{
+    static const struct {
+        const char* name;
+        Column column;
+    } known[] = {{"id", Column::id},
+                 {"op", Column::op},
+                 {"at", Column::at},
+                 {"relid", Column::relid},
+                 {"table_name", Column::table_name},
+                 {"action", Column::action},
+                 {"actor", Column::actor},
+                 {"reason", Column::reason},
+                 {"row_count", Column::row_count},
+                 {"keys", Column::keys},
+                 {"xact_id", Column::xact_id}};
+    for (const auto& k : known)
+        if (strcmp(name, k.name) == 0)
+            return k.column;
+    return Column::other;
+}
 
 // domain_check()'s per-type cache, kept for the session.
 struct ActionDomain {
@@ -82,43 +123,58 @@ Datum column_default(Relation rel, int attnum, EState* estate, bool* isnull)
     return ExecEvalExprSwitchContext(state, GetPerTupleExprContext(estate), isnull);
 }
 
+void load_log_table(Relation rel)
+{
+    forget_event_table(InvalidOid);
+    TupleDesc desc = RelationGetDescr(rel);
+    auto* columns = static_cast<Column*>(
+        MemoryContextAlloc(TopMemoryContext, sizeof(Column) * (desc->natts > 0 ? desc->natts : 1)));
+    for (int i = 0; i < desc->natts; i++)
+        columns[i] = column_named(NameStr(TupleDescAttr(desc, i)->attname));
+    log_table.identity_sequence = identity_sequence(rel, "id");
+    log_table.natts = desc->natts;
+    log_table.columns = columns;
+    log_table.relid = RelationGetRelid(rel);
+}
+
 // The value of one column of the new row.
 Datum column_value(const EventRow& row, Relation rel, int attnum, EState* estate, bool* isnull)
 {
-    Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-    const char* name = NameStr(att->attname);
     *isnull = false;
-    if (strcmp(name, "id") == 0 && OidIsValid(log_table.identity_sequence))
+    switch (log_table.columns[attnum - 1]) {
+    case Column::id:
+        if (!OidIsValid(log_table.identity_sequence))
+            break;
         return Int64GetDatum(nextval_internal(log_table.identity_sequence, false));
-    if (strcmp(name, "op") == 0)
+    case Column::op:
         return Int64GetDatum(row.op);
-    if (strcmp(name, "at") == 0) // the column's default, statement_timestamp()
+    case Column::at: // the column's default, statement_timestamp()
         return TimestampTzGetDatum(GetCurrentStatementStartTimestamp());
-    if (strcmp(name, "relid") == 0)
+    case Column::relid:
         return ObjectIdGetDatum(row.relid);
-    if (strcmp(name, "table_name") == 0)
+    case Column::table_name:
         return CStringGetTextDatum(row.table_name);
-    if (strcmp(name, "action") == 0) {
+    case Column::action: {
         Datum action = CStringGetTextDatum(row.action);
-        check_action(action, att->atttypid);
+        check_action(action, TupleDescAttr(RelationGetDescr(rel), attnum - 1)->atttypid);
         return action;
     }
-    if (strcmp(name, "actor") == 0)
+    case Column::actor:
         return CStringGetTextDatum(row.actor);
-    if (strcmp(name, "reason") == 0) {
+    case Column::reason:
         *isnull = row.reason == nullptr;
         return *isnull ? (Datum)0 : CStringGetTextDatum(row.reason);
-    }
-    if (strcmp(name, "row_count") == 0) {
+    case Column::row_count:
         *isnull = !row.rows_known;
         return *isnull ? (Datum)0 : Int64GetDatum(row.rows);
-    }
-    if (strcmp(name, "keys") == 0) {
+    case Column::keys:
         *isnull = row.keys == (Datum)0;
         return row.keys;
-    }
-    if (strcmp(name, "xact_id") == 0) // the column's default, pg_current_xact_id()
+    case Column::xact_id: // the column's default, pg_current_xact_id()
         return FullTransactionIdGetDatum(GetTopFullTransactionId());
+    case Column::other:
+        break;
+    }
     return column_default(rel, attnum, estate, isnull);
 }
 
@@ -198,8 +254,11 @@ void insert_by_statement(const EventRow& row, Oid owner)
 
 void forget_event_table(Oid relid)
 {
-    if (!OidIsValid(relid) || relid == log_table.relid)
-        log_table = {};
+    if (OidIsValid(relid) && relid != log_table.relid)
+        return;
+    if (log_table.columns != nullptr)
+        pfree(log_table.columns);
+    log_table = {};
 }
 
 void insert_event_row(const EventRow& row)
@@ -215,10 +274,8 @@ void insert_event_row(const EventRow& row)
         insert_by_statement(row, owner);
         return;
     }
-    if (log_table.relid != relid) {
-        log_table.identity_sequence = identity_sequence(rel, "id");
-        log_table.relid = relid;
-    }
+    if (log_table.relid != relid || log_table.natts != RelationGetDescr(rel)->natts)
+        load_log_table(rel);
     EState* estate = CreateExecutorState();
     ResultRelInfo* result = makeNode(ResultRelInfo);
     InitResultRelInfo(result, rel, 1, nullptr, 0);
