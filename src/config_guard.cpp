@@ -48,7 +48,7 @@ Datum softdelete_guard_config(PG_FUNCTION_ARGS)
                            : trigger->tg_trigtuple;
     if (softdelete::in_internal_operation())
         return PointerGetDatum(result);
-    if (creating_extension && CurrentExtensionObject == get_extension_oid("softdelete", true))
+    if (softdelete::in_own_extension_script())
         return PointerGetDatum(result);
     if (per_row && TRIGGER_FIRED_BY_INSERT(trigger->tg_event)) {
         require_restoring_owner(trigger);

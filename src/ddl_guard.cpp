@@ -522,14 +522,14 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     // pg_upgrade's schema restore (binary-upgrade mode, a server only
     // pg_upgrade starts) recreates the extension's members and the enabled
     // tables' objects as they were, with ALTERs this guard would refuse.
-    if (check != nullptr && !IsBinaryUpgrade && !creating_extension && extension_present() &&
+    if (check != nullptr && !IsBinaryUpgrade && !in_own_extension_script() && extension_present() &&
         !extension_at_work()) {
         check(stmt);
         if (drop_converted_constraint(stmt))
             return;
     }
     // An admin's COPY FROM that row security would refuse (admin_copy.cpp).
-    bool copied = IsA(stmt, CopyStmt) && !creating_extension && extension_present() &&
+    bool copied = IsA(stmt, CopyStmt) && !in_own_extension_script() && extension_present() &&
                   copy_as_admin(pstmt, query_string, query_env, qc);
     if (!copied && previous_utility != nullptr)
         previous_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);

@@ -132,6 +132,12 @@ void require_relation(Oid relid)
                         errmsg("relation with OID %u does not exist", relid)));
 }
 
+bool in_own_extension_script()
+{
+    return creating_extension && OidIsValid(CurrentExtensionObject) &&
+           CurrentExtensionObject == get_extension_oid("softdelete", true);
+}
+
 Oid relation_owner(Oid relid)
 {
     HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));

@@ -21,6 +21,11 @@ Oid relation_owner(Oid relid);
 // argument, which may be any OID).
 void require_relation(Oid relid);
 
+// Whether softdelete's own install or update script is running: its
+// statements set up and migrate the objects the guards protect. Another
+// extension's script is not ours, and is guarded like any statement.
+bool in_own_extension_script();
+
 // A function of schema softdelete_internal, or InvalidOid.
 Oid internal_function_oid(const char* name, int nargs, const Oid* argtypes);
 // The same, or an error saying the extension needs repair.
