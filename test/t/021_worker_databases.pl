@@ -33,13 +33,18 @@ $node->safe_psql('busy', q{
 	CREATE TRIGGER take_time BEFORE DELETE ON slow FOR EACH ROW EXECUTE FUNCTION take_time();
 });
 
-# Waits until a worker is purging in database $db.
+# Waits until a worker is purging in database $db, inside a batch: asleep in
+# take_time(). With the activity label alone, one clean-clone run issued
+# DROP DATABASE when the worker it had seen was already gone from the
+# registry (no worker to stop, "the worker was stopped for it" failed);
+# presumably the label outlived the batch.
 sub worker_purging_in
 {
 	my ($db) = @_;
 	return $node->poll_query_until('postgres', qq{
 		SELECT count(*) > 0 FROM pg_stat_activity
-		 WHERE datname = '$db' AND backend_type = 'softdelete worker' AND query = 'purging public.slow'});
+		 WHERE datname = '$db' AND backend_type = 'softdelete worker' AND query = 'purging public.slow'
+		   AND wait_event = 'PgSleep'});
 }
 
 # Runs $sql in database postgres; returns its exit code, stderr and duration.
