@@ -504,6 +504,63 @@ DROP TABLE fragile;
 RESET ROLE;
 
 --------------------------------------------------------------------------
+-- A batch logs exactly the rows it removed, under the keys they had when
+-- removed: a row the table's own BEFORE DELETE trigger keeps is neither
+-- counted nor logged, and a row another session changed meanwhile is
+-- logged as it was when removed
+--------------------------------------------------------------------------
+
+SET client_min_messages = warning;
+CREATE EXTENSION dblink SCHEMA public;
+RESET client_min_messages;
+SET ROLE purge_owner;
+CREATE TABLE picky (id int PRIMARY KEY, note text);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('picky', retention => '1 day');
+RESET client_min_messages;
+-- Deleted long ago, oldest first: 1, 2, 3, 4, 5; 6 is live.
+INSERT INTO picky (id, note, deleted_at)
+    SELECT g, 'row ' || g, now() - (10 - g) * interval '1 day' FROM generate_series(1, 5) g;
+INSERT INTO picky (id, note) VALUES (6, 'live');
+RESET ROLE;
+-- The trigger keeps row 3. On a row whose note says so it has another
+-- session give row 9 a new key and commit, before the batch reaches row
+-- 9. (Its function is a superuser's: only a superuser may open such a
+-- connection.)
+CREATE FUNCTION public.picky_trigger() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog AS $$
+BEGIN
+    IF OLD.id = 3 THEN
+        RETURN NULL;
+    END IF;
+    IF OLD.note = 'move 9' THEN
+        PERFORM public.dblink_exec('dbname=' || current_database(),
+                                   'UPDATE purge_s.picky SET id = 90 WHERE id = 9');
+    END IF;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER picky_trigger BEFORE DELETE ON purge_s.picky FOR EACH ROW
+    EXECUTE FUNCTION public.picky_trigger();
+CALL mark();
+SELECT table_name, rows_purged FROM softdelete.purge('picky');
+SELECT batch, action, row_count, keys FROM purge_events;
+SET ROLE purge_owner;
+INSERT INTO picky (id, note, deleted_at)
+    SELECT g, CASE g WHEN 7 THEN 'move 9' ELSE 'row ' || g END, now() - (20 - g) * interval '1 day'
+      FROM generate_series(7, 9) g;
+RESET ROLE;
+CALL mark();
+SELECT table_name, rows_purged FROM softdelete.purge('picky');
+SELECT batch, action, row_count, keys FROM purge_events;
+SET softdelete.include_deleted = on;
+SELECT id, note, deleted_at IS NOT NULL AS deleted FROM picky ORDER BY id;
+RESET softdelete.include_deleted;
+DROP TABLE picky;
+DROP FUNCTION public.picky_trigger();
+DROP EXTENSION dblink;
+
+--------------------------------------------------------------------------
 -- Who may: admins only, checked before anything happens
 --------------------------------------------------------------------------
 

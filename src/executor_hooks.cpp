@@ -17,6 +17,7 @@
 #include "child_guard.hpp"
 #include "operations.hpp"
 #include "purge_statements.hpp"
+#include "scanned_keys.hpp"
 #include "preloading.hpp"
 #include "statement_rewrite.hpp"
 #include "tombstone_decision.hpp"
@@ -65,6 +66,7 @@ void start_hook(QueryDesc* query, int eflags)
         standard_ExecutorStart(query, eflags);
     // A purge's own DELETE, with its triggers in place now.
     leave_out_own_triggers(query);
+    tap_scanned_rows(query);
 }
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)

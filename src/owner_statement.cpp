@@ -51,7 +51,6 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
         memset(&options, 0, sizeof options);
         options.params = params;
         options.dest = dest;
-        options.tcount = order != nullptr ? order->limit : 0;
         rc = SPI_execute_plan_extended(plan, &options);
     } else if (see_concurrent && IsolationUsesXactSnapshot()) {
         // As PostgreSQL's own foreign key actions under REPEATABLE READ: rows

@@ -12,10 +12,9 @@ struct OwnerStatement {
     bool ran;          // run_as_owner_ordered(): its plan passed, and it ran
 };
 
-// A statement that returns rows in the order of an index scan, stopped
-// after limit rows: check says whether a plan reads them in that order.
+// A statement whose plan must have a certain shape (a scan in the order of
+// an index): check says whether a plan has it.
 struct OrderedRun {
-    uint64 limit;
     bool (*check)(PlannedStmt* plan, void* arg);
     void* arg;
 };
@@ -40,8 +39,7 @@ OwnerStatement run_as_owner_into(Oid owner, const char* sql, int nargs, Oid* typ
 
 // PG regime. run_as_owner_into() of a statement whose order matters: its
 // plan, made with sequential and bitmap scans off and kept generic, runs
-// only if order.check passes it (ran tells), and stops after order.limit
-// rows returned.
+// only if order.check passes it (ran tells).
 OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* types,
                                     Datum* values, bool hard_delete, DestReceiver* dest,
                                     const OrderedRun& order);

@@ -12,6 +12,7 @@
 #include "owner_statement.hpp"
 #include "purge_statements.hpp"
 #include "returned_keys.hpp"
+#include "scanned_keys.hpp"
 
 extern "C" {
 #include "catalog/pg_am.h"
@@ -90,18 +91,15 @@ char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool n
     return sql.data;
 }
 
-// Runs a removal on cfg's table as its owner, its own row triggers left
-// out. What it returned: the rows' keys, and their newest deleted_at when
-// asked for.
-ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
-                         Datum* values, bool newest, const OrderedRun* order = nullptr)
+// Runs run(), a removal on cfg's table as its owner, with the table's own
+// row triggers left out.
+template <typename Run> ReturnedKeys without_own_triggers(const TableConfig& cfg, Run run)
 {
     ReturnedKeys ran;
     own_statement_table = cfg.relid;
     PG_TRY();
     {
-        ran = run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
-                                 newest, order);
+        ran = run();
     }
     PG_FINALLY();
     {
@@ -110,6 +108,18 @@ ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid
     }
     PG_END_TRY();
     return ran;
+}
+
+// Runs a removal on cfg's table as its owner, its own row triggers left
+// out. What it returned: the rows' keys, and their newest deleted_at when
+// asked for.
+ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
+                         Datum* values, bool newest)
+{
+    return without_own_triggers(cfg, [&] {
+        return run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
+                                  newest);
+    });
 }
 
 // Notes the rows a removal removed (and archived).
@@ -284,20 +294,22 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     // progress) makes the statement give up at once, rolled back alone.
     ReturnedKeys removed = {0, nullptr, nullptr, true};
     // Without an archive: one DELETE of the due rows, read oldest first by
-    // the index on deleted rows and stopped after limit rows returned (each
-    // row it returns is one it removed). Its plan is checked before it
-    // runs: one that would read them in another order is not run, and the
-    // batch is bounded as below. The archive's statement cannot stop so: a
-    // data-modifying CTE runs to its end whatever its query reads.
+    // the index on deleted rows, whose scan ends after limit rows removed
+    // and hands each row's key to the log (scanned_keys.hpp). Its plan is
+    // checked before it runs: one that would read them in another order is
+    // not run, and the batch is bounded as below. The archive's statement
+    // cannot stop so: a data-modifying CTE runs to its end whatever its
+    // query reads.
     if (!OidIsValid(archive) && subtransactions < max_subtransactions) {
         subtransactions++;
-        OrderedRun order = {static_cast<uint64>(limit), scans_oldest_first,
-                            const_cast<TableConfig*>(&cfg)};
-        char* due =
-            psprintf("t.%s < pg_catalog.now() - $1%s", col, from_cursor("t", col, type, from));
+        char* sql = psprintf("DELETE FROM %s AS t WHERE t.%s < pg_catalog.now() - $1%s", table, col,
+                             from_cursor("t", col, type, from));
         if (!without_waiting([&] {
-                removed = run_removal(cfg, removal_sql(cfg, due, archive, true), from ? 3 : 2,
-                                      types, values, true, &order);
+                removed = without_own_triggers(cfg, [&] {
+                    return run_scanned_keys(relation_owner(cfg.relid), cfg, sql, from ? 3 : 2,
+                                            types, values, static_cast<uint64>(limit),
+                                            scans_oldest_first, const_cast<TableConfig*>(&cfg));
+                });
                 if (removed.ran)
                     note_removed(cfg, removed, archive);
             }))

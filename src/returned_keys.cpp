@@ -112,8 +112,7 @@ void receiver_destroy(DestReceiver* self)
 } // namespace
 
 ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* sql, int nargs,
-                                Oid* types, Datum* values, bool hard_delete, bool newest,
-                                const OrderedRun* order)
+                                Oid* types, Datum* values, bool hard_delete, bool newest)
 {
     auto* r = static_cast<KeyReceiver*>(palloc0(sizeof(KeyReceiver)));
     r->dest.receiveSlot = receiver_receive;
@@ -125,13 +124,8 @@ ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* s
     r->cfg = &cfg;
     r->newest = newest;
     initStringInfo(&r->keys);
-    bool ran = true;
-    if (order != nullptr)
-        ran = run_as_owner_ordered(owner, sql, nargs, types, values, hard_delete, &r->dest, *order)
-                  .ran;
-    else
-        (void)run_as_owner_into(owner, sql, nargs, types, values, hard_delete, &r->dest);
-    ReturnedKeys out = {r->rows, r->keys.data, nullptr, ran};
+    (void)run_as_owner_into(owner, sql, nargs, types, values, hard_delete, &r->dest);
+    ReturnedKeys out = {r->rows, r->keys.data, nullptr, true};
     if (r->has_at)
         out.newest = OidOutputFunctionCall(r->at_output, r->at);
     return out;

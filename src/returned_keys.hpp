@@ -14,16 +14,14 @@ struct ReturnedKeys {
     char* keys;   // comma-separated JSON values, as the event log writes keys
     char* newest; // the greatest value of the column after the keys, as text;
                   // nullptr when not asked for, or no row had one
-    bool ran;     // false: order was given, and the plan did not pass
+    bool ran;     // false: the statement's plan did not pass its check (scanned_keys.hpp)
 };
 
 // Runs sql as owner (run_as_owner_into()), which returns for each row it
 // removes cfg's key columns, in cfg's order, and when newest is true one
 // more column whose greatest value is kept. The rows are counted and their
-// keys written without any text or aggregate in the statement. With order,
-// through run_as_owner_ordered().
+// keys written without any text or aggregate in the statement.
 ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* sql, int nargs,
-                                Oid* types, Datum* values, bool hard_delete, bool newest,
-                                const OrderedRun* order = nullptr);
+                                Oid* types, Datum* values, bool hard_delete, bool newest);
 
 } // namespace softdelete
