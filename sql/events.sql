@@ -255,7 +255,8 @@ RESET ROLE;
 -- Integer keys at the ends of bigint's range, negative ones and zero are
 -- logged exactly (the log builds an integer array without parsing text).
 CREATE TABLE events_s.extremes (id bigint PRIMARY KEY);
-INSERT INTO events_s.extremes VALUES (9223372036854775807), (-9223372036854775808), (-7), (0), (42);
+INSERT INTO events_s.extremes VALUES (9223372036854775807), (-9223372036854775808), (-7), (0), (42),
+    (9999), (10000), (10001), (-10000), (100000000), (123400005678), (1000000000000000000);
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('events_s.extremes');
 RESET client_min_messages;
@@ -263,6 +264,12 @@ DELETE FROM events_s.extremes;
 SELECT row_count, keys, keys @> '[9223372036854775807, -9223372036854775808]' AS exact,
        jsonb_typeof(keys -> 0) AS element
   FROM softdelete.events WHERE table_name = 'events_s.extremes';
+-- Each number is stored exactly as PostgreSQL stores that bigint as numeric
+-- (numeric_send() shows the stored digits, weight, sign and scale).
+SELECT count(*) AS keys,
+       count(*) FILTER (WHERE numeric_send(k::numeric) = numeric_send(k::text::bigint::numeric))
+           AS stored_as_numeric_stores_them
+  FROM softdelete.events, jsonb_array_elements(keys) k WHERE table_name = 'events_s.extremes';
 DROP TABLE events_s.extremes;
 -- Even the log's owner can only write the actions the extension knows.
 \set VERBOSITY terse
