@@ -143,6 +143,29 @@ DEALLOCATE c;
 RESET plan_cache_mode;
 RESET ROLE;
 
+--------------------------------------------------------------------------
+-- A DELETE's own cost: the UPDATE it becomes reads the statement's stamp,
+-- actor, reason and operation once per execution, all four from one
+-- initPlan, and calls nothing per row in its scan or its target list
+--------------------------------------------------------------------------
+
+SET plan_cache_mode = force_generic_plan;
+SET ROLE zc_app;
+PREPARE d(bigint) AS DELETE FROM users WHERE id = $1;
+EXPLAIN (VERBOSE, COSTS OFF) EXECUTE d(7);
+-- Each execution has its own operation: the initPlan runs again.
+BEGIN;
+EXECUTE d(7);
+EXECUTE d(8);
+RESET ROLE;
+SELECT id, deleted_by, count(*) OVER (PARTITION BY delete_op) AS rows_of_its_operation,
+       deleted_at = now() AS stamped_now
+  FROM users WHERE id IN (7, 8) ORDER BY id;
+ROLLBACK;
+DEALLOCATE d;
+RESET ROLE;
+RESET plan_cache_mode;
+
 -- Clean up.
 RESET search_path;
 RESET max_parallel_workers_per_gather;
