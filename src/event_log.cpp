@@ -311,7 +311,6 @@ KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names,
         getTypeOutputInfo(types[k], &output, &varlena);
         fmgr_info_cxt(output, &format->outputs[k], context);
     }
-    initStringInfo(&format->json);
     MemoryContextSwitchTo(old);
     return format;
 }
@@ -336,15 +335,8 @@ RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types)
 
 void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op)
 {
-    note_rows(keys->cfg.root, action, format_key(keys->format, keys->values, keys->nulls),
-              deleted_by_op);
-}
-
-const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls)
-{
-    resetStringInfo(&format->json);
-    append_key(&format->json, format, values, nulls);
-    return format->json.data;
+    append_key(note_one_row(keys->cfg.root, action, deleted_by_op), keys->format, keys->values,
+               keys->nulls);
 }
 
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls)

@@ -28,14 +28,11 @@ struct KeyFormat {
     char** names;
     Oid* types;
     FmgrInfo* outputs;
-    StringInfoData json;
 };
 
 // PG regime. Built in context, which must outlive its use.
 KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types);
-// The key of one row; valid until the next call with the same format.
-const char* format_key(KeyFormat* format, const Datum* values, const bool* nulls);
-// The same key appended to out.
+// The key of one row appended to out.
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls);
 
 // What a function that notes rows keeps for the statement in its FmgrInfo:

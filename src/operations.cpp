@@ -313,26 +313,32 @@ int64 current_operation()
     return running_operation;
 }
 
-void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op)
+StringInfo note_one_row(Oid root, Action action, int64 deleted_by_op)
 {
     Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
-    if (key_json == nullptr) {
-        p->rows_known = false;
-        return;
-    }
     // A StringInfo grows in the context it was made in (notes_context()).
     if (p->keys.len > 0)
-        appendStringInfoString(&p->keys, ", ");
-    appendStringInfoString(&p->keys, key_json);
+        appendBinaryStringInfo(&p->keys, ", ", 2);
     if (action == Action::restore) {
         if (p->ops.len > 0)
-            appendStringInfoString(&p->ops, ", ");
+            appendBinaryStringInfo(&p->ops, ", ", 2);
         if (deleted_by_op != 0)
             appendStringInfo(&p->ops, INT64_FORMAT, deleted_by_op);
         else
             appendStringInfoString(&p->ops, "null");
     }
     p->rows++;
+    return &p->keys;
+}
+
+void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op)
+{
+    if (key_json == nullptr) {
+        entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel())->rows_known =
+            false;
+        return;
+    }
+    appendStringInfoString(note_one_row(root, action, deleted_by_op), key_json);
 }
 
 void note_row_list(Oid root, Action action, const char* keys, int64 rows)

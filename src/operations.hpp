@@ -22,6 +22,11 @@ int64 current_operation();
 // the operation that had deleted it (0: none), which its cascade follows.
 void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op = 0);
 
+// One row noted as note_rows() notes it, its key to be appended (as JSON)
+// to the list returned, where a separator is written already: a bulk
+// statement's keys go there without a copy each.
+StringInfo note_one_row(Oid root, Action action, int64 deleted_by_op);
+
 // Rows one operation soft-deleted or restored in one table, not yet
 // followed by the cascade (cascade.cpp), as JSON arrays: keys, and for a
 // restore the operations that had deleted them, in the same order.
