@@ -520,10 +520,13 @@ SELECT count(*) > 0 AS enabled FROM softdelete.enable('picky', retention => '1 d
 RESET client_min_messages;
 -- Deleted long ago, oldest first: 1, 2, 3, 4, 5; 6 is live.
 INSERT INTO picky (id, note, deleted_at)
-    SELECT g, 'row ' || g, now() - (10 - g) * interval '1 day' FROM generate_series(1, 5) g;
-INSERT INTO picky (id, note) VALUES (6, 'live');
+    SELECT g, CASE g WHEN 1 THEN 'take 30' ELSE 'row ' || g END, now() - (10 - g) * interval '1 day'
+      FROM generate_series(1, 5) g;
+INSERT INTO picky (id, note) VALUES (6, 'live'), (30, 'taken by row 1');
 RESET ROLE;
--- The trigger keeps row 3. On a row whose note says so it has another
+-- The trigger keeps row 3; row 1 takes live row 30 along (a DELETE the
+-- batch sets off removes for good, and is logged with the batch). On a
+-- row whose note says so it has another
 -- session give row 9 a new key and commit, before the batch reaches row
 -- 9. (Its function is a superuser's: only a superuser may open such a
 -- connection.)
@@ -532,6 +535,9 @@ CREATE FUNCTION public.picky_trigger() RETURNS trigger LANGUAGE plpgsql SECURITY
 BEGIN
     IF OLD.id = 3 THEN
         RETURN NULL;
+    END IF;
+    IF OLD.note = 'take 30' THEN
+        DELETE FROM purge_s.picky WHERE id = 30;
     END IF;
     IF OLD.note = 'move 9' THEN
         PERFORM public.dblink_exec('dbname=' || current_database(),

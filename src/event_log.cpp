@@ -136,17 +136,28 @@ Datum keys_jsonb(const char* keys_array)
             bool negative = *p == '-';
             if (negative)
                 p++;
-            if (!isdigit(static_cast<unsigned char>(*p)) ||
-                (*p == '0' && isdigit(static_cast<unsigned char>(p[1]))))
+            const char* digits = p;
+            while (*p >= '0' && *p <= '9')
+                p++;
+            int count = static_cast<int>(p - digits);
+            if (count == 0 || (*digits == '0' && count > 1))
                 break;
-            // Accumulated as a negative number, which reaches INT64_MIN.
             int64 value = 0;
-            bool overflow = false;
-            for (; isdigit(static_cast<unsigned char>(*p)); p++)
-                overflow = overflow || pg_mul_s64_overflow(value, 10, &value) ||
-                           pg_sub_s64_overflow(value, *p - '0', &value);
-            if (overflow || (!negative && pg_mul_s64_overflow(value, -1, &value)))
-                break;
+            if (count <= 18) {
+                // Fewer than 19 digits cannot overflow.
+                for (const char* d = digits; d < p; d++)
+                    value = value * 10 + (*d - '0');
+                if (negative)
+                    value = -value;
+            } else {
+                // Accumulated as a negative number, which reaches INT64_MIN.
+                bool overflow = false;
+                for (const char* d = digits; d < p; d++)
+                    overflow = overflow || pg_mul_s64_overflow(value, 10, &value) ||
+                               pg_sub_s64_overflow(value, *d - '0', &value);
+                if (overflow || (!negative && pg_mul_s64_overflow(value, -1, &value)))
+                    break;
+            }
             if (n == size) {
                 size *= 2;
                 values = static_cast<int64*>(repalloc_huge(values, sizeof(int64) * size));
@@ -167,13 +178,22 @@ Datum keys_jsonb(const char* keys_array)
     return int_array_jsonb(values, n);
 }
 
-void insert_event(const RecordedEvent& event, const char* table_name, const char* keys_array)
+void insert_event(const RecordedEvent& event, const char* table_name, Datum keys)
 {
-    EventRow row = {
-        event.op,         event.root,  table_name,
-        event.action,     event.actor, event.reason,
-        event.rows_known, event.rows,  keys_array != nullptr ? keys_jsonb(keys_array) : (Datum)0};
+    EventRow row = {event.op,     event.root,       table_name, event.action, event.actor,
+                    event.reason, event.rows_known, event.rows, keys};
     insert_event_row(row);
+}
+
+// Integer keys as the JSON array NOTIFY sends.
+char* int_array_text(const int64* values, int64 n)
+{
+    StringInfoData text;
+    initStringInfo(&text);
+    appendStringInfoChar(&text, '[');
+    append_int_keys(&text, values, n, false);
+    appendStringInfoChar(&text, ']');
+    return text.data;
 }
 
 // NOTIFY payloads are limited to 8000 bytes: the keys go along when they fit.
@@ -240,6 +260,16 @@ void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrI
 }
 
 } // namespace
+
+void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others)
+{
+    char digits[MAXINT8LEN + 1];
+    for (int64 i = 0; i < n; i++) {
+        if (after_others || i > 0)
+            appendBinaryStringInfo(out, ", ", 2);
+        appendBinaryStringInfo(out, digits, pg_lltoa(values[i], digits));
+    }
+}
 
 const char* actor_name()
 {
@@ -369,10 +399,23 @@ void record_event(const RecordedEvent& event)
     char* table_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(event.root)),
                                                   get_rel_name(event.root));
     char* keys_array = nullptr;
+    if (event.ints != nullptr) {
+        if (log) {
+            if (event.nints > INT_MAX)
+                ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+                                errmsg("an operation's event cannot hold " INT64_FORMAT " keys",
+                                       event.nints)));
+            insert_event(event, table_name,
+                         int_array_jsonb(event.ints, static_cast<int>(event.nints)));
+        }
+        if (notify)
+            send_notification(event, table_name, int_array_text(event.ints, event.nints));
+        return;
+    }
     if (event.keys != nullptr)
         keys_array = psprintf("[%s]", event.keys);
     if (log)
-        insert_event(event, table_name, keys_array);
+        insert_event(event, table_name, keys_array != nullptr ? keys_jsonb(keys_array) : (Datum)0);
     if (notify)
         send_notification(event, table_name, keys_array);
 }

@@ -18,6 +18,8 @@ struct RecordedEvent {
     bool rows_known;    // false for TRUNCATE
     int64 rows;
     const char* keys;  // the keys as comma-separated JSON values; nullptr: none
+    const int64* ints; // or, when not nullptr, the keys as integers (a one-column integer key)
+    int64 nints;
     bool optional_log; // soft deletes and restores, which log_events may turn off
 };
 
@@ -32,6 +34,9 @@ struct KeyFormat {
 
 // PG regime. Built in context, which must outlive its use.
 KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types);
+// Integer keys appended to out as JSON numbers, separated by ", ", with one
+// before the first when after_others.
+void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others);
 // The key of one row appended to out.
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls);
 

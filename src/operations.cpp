@@ -14,6 +14,7 @@
 // noted when the statement ends: one event per table and action, and one
 // NOTIFY for tables that ask. A transaction never commits with notes
 // unwritten.
+#include <algorithm>
 #include "as_role.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
@@ -34,8 +35,13 @@ struct Pending {
     bool rows_known;
     int64 rows;
     StringInfoData keys; // the rows' keys as JSON, comma-separated
-    StringInfoData ops;  // restores: the operations that had deleted them, likewise
-    int keys_taken;      // bytes of keys (and ops) the cascade has followed
+    // Or, while keys is empty, the keys of a one-column integer key as
+    // integers (a purge batch's thousands): no text to write and read back.
+    int64* ints;
+    int64 nints;
+    int64 ints_size;
+    StringInfoData ops; // restores: the operations that had deleted them, likewise
+    int keys_taken;     // bytes of keys (and ops) the cascade has followed
     int ops_taken;
     char* actor;
     char* reason;
@@ -96,12 +102,39 @@ Pending* entry_for(int64 op, Oid root, Action action, int level)
 
 void free_entry(Pending* p)
 {
+    if (p->ints != nullptr)
+        pfree(p->ints);
     pfree(p->keys.data);
     pfree(p->ops.data);
     pfree(p->actor);
     if (p->reason != nullptr)
         pfree(p->reason);
     pfree(p);
+}
+
+// p's integer keys written into its text list, for text to follow them.
+void ints_to_text(Pending* p)
+{
+    append_int_keys(&p->keys, p->ints, p->nints, p->keys.len > 0);
+    p->nints = 0;
+}
+
+// Appends n integer keys to p's, as integers while p has no text keys.
+void append_ints(Pending* p, const int64* values, int64 n)
+{
+    if (p->keys.len > 0 || n == 0) {
+        append_int_keys(&p->keys, values, n, p->keys.len > 0);
+        return;
+    }
+    if (p->nints + n > p->ints_size) {
+        int64 size = std::max(p->ints_size * 2, p->nints + n);
+        p->ints = static_cast<int64*>(
+            p->ints == nullptr ? MemoryContextAllocHuge(notes_context(), sizeof(int64) * size)
+                               : repalloc_huge(p->ints, sizeof(int64) * size));
+        p->ints_size = size;
+    }
+    memcpy(p->ints + p->nints, values, sizeof(int64) * n);
+    p->nints += n;
 }
 
 void append_list(StringInfo into, const StringInfoData& from)
@@ -116,8 +149,16 @@ void append_list(StringInfo into, const StringInfoData& from)
 // Adds from's rows to into's. What the cascade followed stays followed when
 // both were followed entirely; otherwise it may follow some rows twice,
 // which finds them done already.
-void append_keys(Pending* into, const Pending* from)
+void append_keys(Pending* into, Pending* from)
 {
+    if (from->nints > 0 && into->keys.len == 0 && from->keys.len == 0) {
+        into->rows += from->rows;
+        into->rows_known = into->rows_known && from->rows_known;
+        append_ints(into, from->ints, from->nints);
+        return;
+    }
+    ints_to_text(into);
+    ints_to_text(from);
     bool all_taken = into->keys_taken == into->keys.len && from->keys_taken == from->keys.len;
     into->rows += from->rows;
     into->rows_known = into->rows_known && from->rows_known;
@@ -267,7 +308,9 @@ void write_events(List* notes)
                                   e->reason,
                                   e->rows_known,
                                   e->rows,
-                                  e->rows_known ? e->keys.data : nullptr,
+                                  e->rows_known && e->nints == 0 ? e->keys.data : nullptr,
+                                  e->rows_known && e->nints > 0 ? e->ints : nullptr,
+                                  e->nints,
                                   e->action == Action::soft_delete || e->action == Action::restore};
         record_event(recorded);
     }
@@ -316,6 +359,7 @@ int64 current_operation()
 StringInfo note_one_row(Oid root, Action action, int64 deleted_by_op)
 {
     Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    ints_to_text(p);
     // A StringInfo grows in the context it was made in (notes_context()).
     if (p->keys.len > 0)
         appendBinaryStringInfo(&p->keys, ", ", 2);
@@ -346,9 +390,19 @@ void note_row_list(Oid root, Action action, const char* keys, int64 rows)
     if (rows <= 0)
         return;
     Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    ints_to_text(p);
     if (p->keys.len > 0)
         appendStringInfoString(&p->keys, ", ");
     appendStringInfoString(&p->keys, keys);
+    p->rows += rows;
+}
+
+void note_row_ints(Oid root, Action action, const int64* keys, int64 rows)
+{
+    if (rows <= 0)
+        return;
+    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    append_ints(p, keys, rows);
     p->rows += rows;
 }
 
@@ -357,8 +411,10 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
     ListCell* lc;
     foreach (lc, pending) {
         auto* p = static_cast<Pending*>(lfirst(lc));
-        if ((p->action != Action::soft_delete && p->action != Action::restore) ||
-            p->keys.len == p->keys_taken)
+        if (p->action != Action::soft_delete && p->action != Action::restore)
+            continue;
+        ints_to_text(p);
+        if (p->keys.len == p->keys_taken)
             continue;
         if (!wanted(p->root)) {
             // Asked once: whether a foreign key follows a table does not

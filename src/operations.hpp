@@ -46,6 +46,8 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out);
 // Records rows of root that the running operation changed, many at once:
 // keys is their keys as comma-separated JSON values.
 void note_row_list(Oid root, Action action, const char* keys, int64 rows);
+// The same for rows whose keys are integers (a one-column integer key).
+void note_row_ints(Oid root, Action action, const int64* keys, int64 rows);
 
 // An operation of the extension's own, within whatever statement is running:
 // a purge batch. Its id is new; what it notes is written when it ends, not

@@ -125,6 +125,12 @@ ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid
 // Notes the rows a removal removed (and archived).
 void note_removed(const TableConfig& cfg, const ReturnedKeys& removed, Oid archive)
 {
+    if (removed.ints != nullptr) {
+        note_row_ints(cfg.root, Action::purge, removed.ints, removed.rows);
+        if (OidIsValid(archive))
+            note_row_ints(cfg.root, Action::archive, removed.ints, removed.rows);
+        return;
+    }
     note_row_list(cfg.root, Action::purge, removed.keys, removed.rows);
     if (OidIsValid(archive))
         note_row_list(cfg.root, Action::archive, removed.keys, removed.rows);
@@ -292,7 +298,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     // removes are nearly always held by nobody, and locking each FOR UPDATE
     // first would write it twice. A row someone holds (a restore in
     // progress) makes the statement give up at once, rolled back alone.
-    ReturnedKeys removed = {0, nullptr, nullptr, true};
+    ReturnedKeys removed = {0, nullptr, nullptr, true, nullptr};
     // Without an archive: one DELETE of the due rows, read oldest first by
     // the index on deleted rows, whose scan ends after limit rows removed
     // and hands each row's key to the log (scanned_keys.hpp). Its plan is

@@ -125,7 +125,7 @@ ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* s
     r->newest = newest;
     initStringInfo(&r->keys);
     (void)run_as_owner_into(owner, sql, nargs, types, values, hard_delete, &r->dest);
-    ReturnedKeys out = {r->rows, r->keys.data, nullptr, true};
+    ReturnedKeys out = {r->rows, r->keys.data, nullptr, true, nullptr};
     if (r->has_at)
         out.newest = OidOutputFunctionCall(r->at_output, r->at);
     return out;

@@ -15,6 +15,7 @@ struct ReturnedKeys {
     char* newest; // the greatest value of the column after the keys, as text;
                   // nullptr when not asked for, or no row had one
     bool ran;     // false: the statement's plan did not pass its check (scanned_keys.hpp)
+    int64* ints;  // not nullptr: the keys are these integers, and keys is nullptr
 };
 
 // Runs sql as owner (run_as_owner_into()), which returns for each row it

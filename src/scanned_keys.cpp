@@ -28,6 +28,10 @@ struct ScanTap {
     uint64 limit;
     KeyFormat* format;
     MemoryContext context;
+    // The keys: as integers for a one-column integer key, else as text.
+    bool integer_key;
+    int64* ints;
+    int64 ints_size;
     StringInfoData keys;
     int64 rows;
     // The statement's scan, its own function, and the DELETE above it.
@@ -35,7 +39,8 @@ struct ScanTap {
     ExecProcNodeMtd scan_next;
     ModifyTableState* modify;
     // The row handed over last and not settled yet: where its key starts in
-    // keys (-1: none), and how many rows the DELETE had counted before it.
+    // keys (-1: none; integer keys: its key is ints[rows]), and how many rows
+    // the DELETE had counted before it.
     int pending_from;
     uint64 processed_before;
     bool attached;
@@ -59,7 +64,7 @@ void settle(ScanTap* tap)
                         errmsg("a purge batch met a row changed concurrently")));
     if (tap->modify->ps.state->es_processed > tap->processed_before)
         tap->rows++;
-    else {
+    else if (!tap->integer_key) {
         tap->keys.len = tap->pending_from;
         tap->keys.data[tap->keys.len] = '\0';
     }
@@ -95,12 +100,34 @@ TupleTableSlot* tapped_scan_next(PlanState* node)
         return out;
     Datum values[INDEX_MAX_KEYS];
     bool nulls[INDEX_MAX_KEYS];
+    // From the heap tuple itself where there is one: the key's columns
+    // usually come first, at offsets known without deforming the row.
+    HeapTuple tuple = TTS_IS_BUFFERTUPLE(scanned)
+                          ? reinterpret_cast<BufferHeapTupleTableSlot*>(scanned)->base.tuple
+                          : nullptr;
     for (int k = 0; k < cfg.nkeys; k++)
-        values[k] = slot_getattr(scanned, cfg.keys[k], &nulls[k]);
-    tap->pending_from = tap->keys.len;
-    if (tap->keys.len > 0)
-        appendBinaryStringInfo(&tap->keys, ", ", 2);
-    append_key(&tap->keys, tap->format, values, nulls);
+        values[k] = tuple != nullptr
+                        ? heap_getattr(tuple, cfg.keys[k], scanned->tts_tupleDescriptor, &nulls[k])
+                        : slot_getattr(scanned, cfg.keys[k], &nulls[k]);
+    if (tap->integer_key && !nulls[0]) {
+        if (tap->rows == tap->ints_size) {
+            tap->ints_size *= 2;
+            tap->ints =
+                static_cast<int64*>(repalloc_huge(tap->ints, sizeof(int64) * tap->ints_size));
+        }
+        Oid type = tap->format->types[0];
+        tap->ints[tap->rows] = type == INT8OID   ? DatumGetInt64(values[0])
+                               : type == INT4OID ? DatumGetInt32(values[0])
+                                                 : DatumGetInt16(values[0]);
+        tap->pending_from = 0;
+    } else {
+        if (tap->integer_key)
+            elog(ERROR, "softdelete's purge scan met a row without a key");
+        tap->pending_from = tap->keys.len;
+        if (tap->keys.len > 0)
+            appendBinaryStringInfo(&tap->keys, ", ", 2);
+        append_key(&tap->keys, tap->format, values, nulls);
+    }
     tap->processed_before = tap->modify->ps.state->es_processed;
     return out;
 }
@@ -147,6 +174,12 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
         key_types[k] = get_atttype(cfg.relid, cfg.keys[k]);
     }
     tap->format = make_key_format(tap->context, cfg.nkeys, names, key_types);
+    tap->integer_key = cfg.nkeys == 1 && (key_types[0] == INT8OID || key_types[0] == INT4OID ||
+                                          key_types[0] == INT2OID);
+    if (tap->integer_key) {
+        tap->ints_size = 1024;
+        tap->ints = static_cast<int64*>(palloc(sizeof(int64) * tap->ints_size));
+    }
     OwnerStatement ran = {0, nullptr, false};
     armed = tap;
     PG_TRY();
@@ -162,7 +195,9 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     PG_END_TRY();
     if (ran.ran && !tap->attached)
         elog(ERROR, "softdelete's purge statement ran without its scan tapped");
-    return ReturnedKeys{tap->rows, tap->keys.data, tap->newest, ran.ran};
+    if (tap->integer_key)
+        return ReturnedKeys{tap->rows, nullptr, tap->newest, ran.ran, tap->ints};
+    return ReturnedKeys{tap->rows, tap->keys.data, tap->newest, ran.ran, nullptr};
 }
 
 } // namespace softdelete

@@ -137,5 +137,21 @@ is(scalar @$got, 1, 'an erasure notifies, a rolled-back one does not');
 is($got->[0]{action} . ':' . $got->[0]{rows}, 'erase:1', 'as an erase of one row');
 is_deeply($got->[0]{keys}, [2], 'with its key');
 
+# A purge batch notifies as "purge", with the keys it removed (for an
+# integer key the batch keeps them as integers: they are written as text
+# for the payload only).
+$node->safe_psql('postgres', q{
+	CREATE TABLE expiring (id bigint PRIMARY KEY);
+	SELECT count(*) FROM softdelete.enable('expiring', notify => true, retention => '1 day');
+	INSERT INTO expiring (id, deleted_at)
+		VALUES (5, now() - interval '3 days'), (-6, now() - interval '2 days'), (7, now());
+});
+($got, $out) = notifications(q{
+	SELECT rows_purged FROM softdelete.purge('expiring');
+});
+is(scalar @$got, 1, 'a purge batch notifies once');
+is($got->[0]{action} . ':' . $got->[0]{rows}, 'purge:2', 'as a purge of its rows');
+is_deeply([ sort { $a <=> $b } @{ $got->[0]{keys} } ], [ -6, 5 ], 'with their keys');
+
 $node->stop;
 done_testing();
