@@ -565,6 +565,25 @@ RESET softdelete.include_deleted;
 DROP TABLE picky;
 DROP FUNCTION public.picky_trigger();
 DROP EXTENSION dblink;
+-- Keys that are not one integer column: written as JSON text, as every
+-- event writes them.
+SET ROLE purge_owner;
+CREATE TABLE picky_names (name text PRIMARY KEY);
+CREATE TABLE picky_pairs (a int, b text, PRIMARY KEY (a, b));
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('picky_names', retention => '1 day');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('picky_pairs', retention => '1 day');
+RESET client_min_messages;
+INSERT INTO picky_names (name, deleted_at)
+    VALUES ('it''s', now() - interval '3 days'), ('a "b"', now() - interval '2 days'), ('new', now());
+INSERT INTO picky_pairs (a, b, deleted_at)
+    VALUES (1, 'x', now() - interval '3 days'), (2, 'y"', now() - interval '2 days'), (3, 'z', now());
+RESET ROLE;
+CALL mark();
+SELECT table_name, rows_purged FROM softdelete.purge('picky_names');
+SELECT table_name, rows_purged FROM softdelete.purge('picky_pairs');
+SELECT batch, action, row_count, keys FROM purge_events;
+DROP TABLE picky_names, picky_pairs;
 
 --------------------------------------------------------------------------
 -- Who may: admins only, checked before anything happens
