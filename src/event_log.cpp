@@ -14,6 +14,7 @@
 #include "extension_objects.hpp"
 #include "operations.hpp"
 #include "purge.hpp"
+#include "settings.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
 
@@ -273,7 +274,7 @@ void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_ot
 
 const char* actor_name()
 {
-    const char* actor = GetConfigOption("softdelete.actor", true, false);
+    const char* actor = actor_setting;
     if (actor == nullptr || actor[0] == '\0')
         actor = GetUserNameFromId(GetUserId(), false);
     return actor;
@@ -289,7 +290,7 @@ int pin_actor()
 
 const char* reason_text()
 {
-    const char* reason = GetConfigOption("softdelete.reason", true, false);
+    const char* reason = reason_setting;
     return reason != nullptr && reason[0] != '\0' ? reason : nullptr;
 }
 

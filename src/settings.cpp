@@ -19,6 +19,9 @@ extern "C" {
 namespace softdelete
 {
 
+char* actor_setting = nullptr;
+char* reason_setting = nullptr;
+
 bool include_deleted = false;
 bool hard_delete = false;
 int naptime = 60;
@@ -26,9 +29,6 @@ int batch_size = 10000;
 
 namespace
 {
-
-char* actor_setting = nullptr;
-char* reason_setting = nullptr;
 
 config_generic* include_deleted_guc = nullptr;
 config_generic* hard_delete_guc = nullptr;

@@ -14,6 +14,11 @@ extern bool hard_delete;
 // worker's pace, set in postgresql.conf (SIGHUP).
 extern int naptime;
 extern int batch_size;
+// softdelete.actor and softdelete.reason, as set (empty when not): read
+// here rather than looked up by name, once or twice in every statement
+// that logs.
+extern char* actor_setting;
+extern char* reason_setting;
 
 void define_settings();
 
