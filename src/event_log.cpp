@@ -7,6 +7,7 @@
 // statement ends, one event per table and action is written here: one row
 // of the log, written by the extension itself (event_row.cpp), so that no
 // other role can write the log, and one NOTIFY.
+#include <algorithm>
 #include "error_bridge.hpp"
 #include "event_log.hpp"
 #include "event_row.hpp"
@@ -87,7 +88,12 @@ Datum int_array_jsonb(const int64* values, int n)
                                JB_CMASK)));
     StringInfoData buffer;
     initStringInfo(&buffer);
-    enlargeStringInfo(&buffer, VARHDRSZ + sizeof(uint32) + n * (sizeof(JEntry) + 16));
+    // Room for n small numbers up front, never past what a jsonb may hold
+    // (beyond it the loop below refuses, with jsonb's own message).
+    enlargeStringInfo(
+        &buffer, static_cast<int>(std::min<size_t>(
+                     VARHDRSZ + sizeof(uint32) + static_cast<size_t>(n) * (sizeof(JEntry) + 16),
+                     JENTRY_OFFLENMASK)));
     buffer.len = VARHDRSZ;
     uint32 header = static_cast<uint32>(n) | JB_FARRAY;
     appendBinaryStringInfo(&buffer, reinterpret_cast<const char*>(&header), sizeof header);

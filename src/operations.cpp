@@ -356,9 +356,21 @@ int64 current_operation()
     return running_operation;
 }
 
+namespace
+{
+
+// The running operation's entry for root and action, at this
+// subtransaction's level.
+Pending* running_entry(Oid root, Action action)
+{
+    return entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+}
+
+} // namespace
+
 StringInfo note_one_row(Oid root, Action action, int64 deleted_by_op)
 {
-    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    Pending* p = running_entry(root, action);
     ints_to_text(p);
     // A StringInfo grows in the context it was made in (notes_context()).
     if (p->keys.len > 0)
@@ -378,8 +390,7 @@ StringInfo note_one_row(Oid root, Action action, int64 deleted_by_op)
 void note_rows(Oid root, Action action, const char* key_json, int64 deleted_by_op)
 {
     if (key_json == nullptr) {
-        entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel())->rows_known =
-            false;
+        running_entry(root, action)->rows_known = false;
         return;
     }
     appendStringInfoString(note_one_row(root, action, deleted_by_op), key_json);
@@ -389,7 +400,7 @@ void note_row_list(Oid root, Action action, const char* keys, int64 rows)
 {
     if (rows <= 0)
         return;
-    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    Pending* p = running_entry(root, action);
     ints_to_text(p);
     if (p->keys.len > 0)
         appendStringInfoString(&p->keys, ", ");
@@ -401,7 +412,7 @@ void note_row_ints(Oid root, Action action, const int64* keys, int64 rows)
 {
     if (rows <= 0)
         return;
-    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    Pending* p = running_entry(root, action);
     append_ints(p, keys, rows);
     p->rows += rows;
 }

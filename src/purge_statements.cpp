@@ -5,6 +5,7 @@
 // backstop are left out of it (leave_out_own_triggers()), as the trigger
 // machinery (each row fetched and queued once more for each) costs more
 // than the DELETE itself.
+#include <initializer_list>
 #include "archive.hpp"
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
@@ -125,15 +126,14 @@ ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid
 // Notes the rows a removal removed (and archived).
 void note_removed(const TableConfig& cfg, const ReturnedKeys& removed, Oid archive)
 {
-    if (removed.ints != nullptr) {
-        note_row_ints(cfg.root, Action::purge, removed.ints, removed.rows);
-        if (OidIsValid(archive))
-            note_row_ints(cfg.root, Action::archive, removed.ints, removed.rows);
-        return;
+    for (Action action : {Action::purge, Action::archive}) {
+        if (action == Action::archive && !OidIsValid(archive))
+            continue;
+        if (removed.ints != nullptr)
+            note_row_ints(cfg.root, action, removed.ints, removed.rows);
+        else
+            note_row_list(cfg.root, action, removed.keys, removed.rows);
     }
-    note_row_list(cfg.root, Action::purge, removed.keys, removed.rows);
-    if (OidIsValid(archive))
-        note_row_list(cfg.root, Action::archive, removed.keys, removed.rows);
 }
 
 // body() in a subtransaction, with lock_timeout at its least: false

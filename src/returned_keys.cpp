@@ -5,7 +5,6 @@
 // the key columns' values from each returned row and writes them straight
 // into the list the event log keeps, integers without a text round trip.
 #include "event_log.hpp"
-#include "key_sql.hpp"
 #include "owner_statement.hpp"
 #include "returned_keys.hpp"
 
