@@ -145,22 +145,36 @@ RESET ROLE;
 
 --------------------------------------------------------------------------
 -- A DELETE's own cost: the UPDATE it becomes reads the statement's stamp,
--- actor, reason and operation once per execution, all four from one
--- initPlan, and calls nothing per row in its scan or its target list
+-- actor, reason and operation once per execution, all four as the
+-- parameters of one initPlan, and calls nothing per row in its scan or its
+-- target list. The executor hook gives those parameters their values when
+-- the statement starts, so the initPlan's Result, whose outputs are only
+-- placeholders (the NULLs below), never runs.
 --------------------------------------------------------------------------
 
 SET plan_cache_mode = force_generic_plan;
 SET ROLE zc_app;
 PREPARE d(bigint) AS DELETE FROM users WHERE id = $1;
 EXPLAIN (VERBOSE, COSTS OFF) EXECUTE d(7);
--- Each execution has its own operation: the initPlan runs again.
+-- Each execution of the one cached plan has its own operation and reads
+-- the actor and the reason as they are then.
 BEGIN;
 EXECUTE d(7);
+SET LOCAL softdelete.actor = 'support desk';
+SET LOCAL softdelete.reason = 'ticket 42';
 EXECUTE d(8);
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) EXECUTE d(9);
+-- A DELETE in a WITH query of a SELECT gets them too.
+WITH gone AS (DELETE FROM users WHERE id = 10 RETURNING id) SELECT count(*) FROM gone;
 RESET ROLE;
-SELECT id, deleted_by, count(*) OVER (PARTITION BY delete_op) AS rows_of_its_operation,
-       deleted_at = now() AS stamped_now
-  FROM users WHERE id IN (7, 8) ORDER BY id;
+SELECT id, deleted_by, delete_reason,
+       count(*) OVER (PARTITION BY delete_op) AS rows_of_its_operation,
+       delete_op > 0 AS numbered, deleted_at = now() AS stamped_now
+  FROM users WHERE id IN (7, 8, 9, 10) ORDER BY id;
+SELECT count(DISTINCT op) AS operations, count(*) AS events,
+       bool_and(e.op = u.delete_op) AS rows_carry_their_events_op
+  FROM softdelete.events e JOIN users u ON u.id = (e.keys->>0)::bigint
+ WHERE e.table_name = 'zc_s.users' AND u.id IN (7, 8, 9, 10);
 ROLLBACK;
 DEALLOCATE d;
 RESET ROLE;

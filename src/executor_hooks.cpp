@@ -20,6 +20,7 @@
 #include "scanned_keys.hpp"
 #include "preloading.hpp"
 #include "statement_rewrite.hpp"
+#include "statement_values.hpp"
 #include "tombstone_decision.hpp"
 
 extern "C" {
@@ -64,6 +65,7 @@ void start_hook(QueryDesc* query, int eflags)
         previous_start(query, eflags);
     else
         standard_ExecutorStart(query, eflags);
+    set_statement_values(query, eflags);
     // A purge's own DELETE, with its triggers in place now.
     leave_out_own_triggers(query);
     tap_scanned_rows(query);

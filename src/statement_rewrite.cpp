@@ -33,6 +33,7 @@
 #include "purge.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
+#include "statement_values.hpp"
 #include "cascade.hpp"
 #include "table_config.hpp"
 #include "extension_objects.hpp"
@@ -107,13 +108,17 @@ Expr* as_type(Expr* value, Oid type)
     return reinterpret_cast<Expr*>(coerced);
 }
 
+Expr* call(Oid funcid, Oid result_type, List* args = NIL)
+{
+    Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
+    return reinterpret_cast<Expr*>(
+        makeFuncExpr(funcid, result_type, args, InvalidOid, coll, COERCE_EXPLICIT_CALL));
+}
+
 Expr* call_as_column(Oid funcid, Oid result_type, const TableConfig& cfg, AttrNumber attno,
                      List* args = NIL)
 {
-    Oid coll = result_type == TEXTOID ? DEFAULT_COLLATION_OID : InvalidOid;
-    Expr* call = reinterpret_cast<Expr*>(
-        makeFuncExpr(funcid, result_type, args, InvalidOid, coll, COERCE_EXPLICIT_CALL));
-    return as_type(call, get_atttype(cfg.relid, attno));
+    return as_type(call(funcid, result_type, args), get_atttype(cfg.relid, attno));
 }
 
 // The table as a regclass constant, the first argument of our functions.
@@ -259,7 +264,8 @@ void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool
 // target list would run for every row, and an initPlan per column costs
 // each its own plan node to start and its own call to run: a third of what
 // a one-row soft delete costs beyond the hand-written UPDATE. Nothing is
-// decided at plan time.
+// decided at plan time: statement_values.cpp gives the parameters their
+// values as each execution starts.
 void assign_once_per_execution(Query* query, const TableConfig& cfg,
                                std::initializer_list<std::pair<AttrNumber, Expr*>> columns)
 {
@@ -295,7 +301,10 @@ void assign_once_per_execution(Query* query, const TableConfig& cfg,
         param->paramtypmod = exprTypmod(reinterpret_cast<Node*>(value));
         param->paramcollid = exprCollation(reinterpret_cast<Node*>(value));
         param->location = -1;
-        assign(&query->targetList, cfg, attno, reinterpret_cast<Expr*>(param));
+        // Converted where it is assigned, so that the initPlan's outputs
+        // stay the bare calls (statement_values.cpp).
+        assign(&query->targetList, cfg, attno,
+               as_type(reinterpret_cast<Expr*>(param), get_atttype(cfg.relid, attno)));
     }
     SubLink* sublink = makeNode(SubLink);
     sublink->subLinkType = MULTIEXPR_SUBLINK;
@@ -314,13 +323,11 @@ void assign_once_per_execution(Query* query, const TableConfig& cfg,
 // are read once per execution.
 void make_soft_delete(Query* query, const TableConfig& cfg)
 {
-    assign_once_per_execution(
-        query, cfg,
-        {{cfg.deleted_at,
-          call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at)},
-         {cfg.deleted_by, call_as_column(actor_function(), TEXTOID, cfg, cfg.deleted_by)},
-         {cfg.delete_reason, call_as_column(reason_function(), TEXTOID, cfg, cfg.delete_reason)},
-         {cfg.delete_op, call_as_column(operation_id_function(), INT8OID, cfg, cfg.delete_op)}});
+    assign_once_per_execution(query, cfg,
+                              {{cfg.deleted_at, call(deletion_stamp_function(), TIMESTAMPTZOID)},
+                               {cfg.deleted_by, call(actor_function(), TEXTOID)},
+                               {cfg.delete_reason, call(reason_function(), TEXTOID)},
+                               {cfg.delete_op, call(operation_id_function(), INT8OID)}});
     // A second delete never moves the stamp: retention counts from the first.
     add_qual(query, deleted_at_test(query, cfg, IS_NULL));
     skip_visibility_checks(query);
@@ -352,6 +359,7 @@ void record_written_columns(Query* query, RangeTblEntry* rte, const TableConfig&
 
 struct RewriteState {
     bool kept_hard_delete; // the plan is only right while hard_delete is in effect
+    bool soft_delete;      // a DELETE became a soft delete
 };
 
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
@@ -369,6 +377,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     query->commandType = CMD_UPDATE;
     query->targetList = NIL;
     make_soft_delete(query, cfg);
+    state->soft_delete = true;
     record_written_columns(query, rte, cfg);
 }
 
@@ -571,12 +580,14 @@ bool modifies_anything(const Query* query)
 PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
-    RewriteState state = {false};
+    RewriteState state = {false, false};
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
         rewrite_query(parse, &state);
     PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
+    if (state.soft_delete)
+        defer_statement_values(stmt);
     if (state.kept_hard_delete) {
         // Same dependency a rewritten DELETE has on deletion_stamp(): when
         // hard_delete flips, settings.cpp re-plans exactly these plans.

@@ -1,0 +1,187 @@
+// A rewritten DELETE writes four values that are the statement's, not the
+// row's: the stamp (the transaction's time), the actor, the reason and the
+// operation. The planner hook has them computed by one initPlan, a Result
+// that calls the four functions. Starting that Result in every execution
+// looked up, checked and prepared each function again, and running it made
+// four calls through the function manager: for a one-row soft delete that
+// was a tenth of its whole cost, more than the UPDATE's own index scan.
+//
+// So, once planned, the Result keeps its place and its outputs' types but
+// its calls become placeholders (NULL constants, named after what they
+// stand for, which EXPLAIN VERBOSE shows as NULLs), and when the executor
+// starts, the hook gives the initPlan's parameters their values for that
+// execution, as PostgreSQL would have on the first row: the Result never
+// runs. Nothing is decided at plan time; each execution has its own
+// operation and reads the settings and the role as they are then.
+#include "statement_values.hpp"
+#include "event_log.hpp"
+#include "extension_objects.hpp"
+#include "operations.hpp"
+#include "statement_rewrite.hpp"
+
+namespace softdelete
+{
+
+namespace
+{
+
+enum Value { stamp, actor, reason, operation, value_kinds };
+
+// The names the placeholders carry, in the order of Value.
+constexpr const char* placeholder_names[value_kinds] = {
+    "softdelete stamp", "softdelete actor", "softdelete reason", "softdelete operation"};
+
+int function_value(Oid funcid)
+{
+    const Oid functions[value_kinds] = {deletion_stamp_function(), actor_function(),
+                                        reason_function(), operation_id_function()};
+    for (int k = 0; k < value_kinds; k++) {
+        if (OidIsValid(functions[k]) && functions[k] == funcid)
+            return k;
+    }
+    return -1;
+}
+
+int placeholder_value(const char* name)
+{
+    for (int k = 0; name != nullptr && k < value_kinds; k++) {
+        if (strcmp(name, placeholder_names[k]) == 0)
+            return k;
+    }
+    return -1;
+}
+
+// The Result an initPlan of the DELETE's values runs: one output per
+// parameter it sets, nothing under it, no condition.
+Result* values_result(const PlannedStmt* stmt, const SubPlan* sub)
+{
+    if (sub->subLinkType != MULTIEXPR_SUBLINK || sub->plan_id < 1 ||
+        sub->plan_id > list_length(stmt->subplans))
+        return nullptr;
+    auto* plan = static_cast<Plan*>(list_nth(stmt->subplans, sub->plan_id - 1));
+    if (plan == nullptr || !IsA(plan, Result) || plan->lefttree != nullptr || plan->qual != NIL ||
+        reinterpret_cast<Result*>(plan)->resconstantqual != nullptr ||
+        list_length(plan->targetlist) != list_length(sub->setParam))
+        return nullptr;
+    return reinterpret_cast<Result*>(plan);
+}
+
+// The ModifyTables of rewritten DELETEs: the statement's own and those of
+// its WITH queries, each the top of its plan.
+template <typename Visit> void each_rewritten_delete(PlannedStmt* stmt, Visit visit)
+{
+    auto consider = [&](Plan* plan) {
+        if (plan != nullptr && IsA(plan, ModifyTable) &&
+            is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(plan)))
+            visit(reinterpret_cast<ModifyTable*>(plan));
+    };
+    consider(stmt->planTree);
+    ListCell* lc;
+    foreach (lc, stmt->subplans)
+        consider(static_cast<Plan*>(lfirst(lc)));
+}
+
+// Every output a call to one of the four functions: the initPlan
+// statement_rewrite.cpp made, as the planner left it.
+bool calls_the_functions(const Result* result)
+{
+    ListCell* lc;
+    foreach (lc, result->plan.targetlist) {
+        auto* tle = static_cast<TargetEntry*>(lfirst(lc));
+        auto* call = reinterpret_cast<FuncExpr*>(tle->expr);
+        if (!IsA(call, FuncExpr) || call->args != NIL || function_value(call->funcid) < 0)
+            return false;
+    }
+    return true;
+}
+
+struct StatementValues {
+    bool computed[value_kinds];
+    Datum value[value_kinds];
+    bool isnull[value_kinds];
+};
+
+void compute(StatementValues* values, int k, MemoryContext context)
+{
+    if (values->computed[k])
+        return;
+    MemoryContext old = MemoryContextSwitchTo(context);
+    const char* text_value = nullptr;
+    values->isnull[k] = false;
+    switch (k) {
+    case stamp:
+        values->value[k] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+        break;
+    case actor:
+        text_value = actor_name();
+        break;
+    case reason:
+        text_value = reason_text();
+        values->isnull[k] = text_value == nullptr;
+        break;
+    default:
+        values->value[k] = Int64GetDatum(current_operation());
+        break;
+    }
+    if (k == actor || (k == reason && text_value != nullptr))
+        values->value[k] = PointerGetDatum(cstring_to_text(text_value));
+    MemoryContextSwitchTo(old);
+    values->computed[k] = true;
+}
+
+} // namespace
+
+void defer_statement_values(PlannedStmt* stmt)
+{
+    each_rewritten_delete(stmt, [stmt](ModifyTable* modify) {
+        ListCell* lc;
+        foreach (lc, modify->plan.initPlan) {
+            Result* result = values_result(stmt, static_cast<SubPlan*>(lfirst(lc)));
+            if (result == nullptr || !calls_the_functions(result))
+                continue;
+            ListCell* tc;
+            foreach (tc, result->plan.targetlist) {
+                auto* tle = static_cast<TargetEntry*>(lfirst(tc));
+                auto* call = reinterpret_cast<FuncExpr*>(tle->expr);
+                tle->resname = pstrdup(placeholder_names[function_value(call->funcid)]);
+                tle->expr = reinterpret_cast<Expr*>(
+                    makeNullConst(call->funcresulttype, -1, call->funccollid));
+            }
+        }
+    });
+}
+
+void set_statement_values(QueryDesc* query, int eflags)
+{
+    PlannedStmt* stmt = query->plannedstmt;
+    // A rewritten DELETE has its initPlan among the subplans; a SELECT may
+    // have one in a WITH query.
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 || stmt == nullptr || stmt->subplans == NIL)
+        return;
+    EState* estate = query->estate;
+    StatementValues values = {};
+    each_rewritten_delete(stmt, [&](ModifyTable* modify) {
+        ListCell* lc;
+        foreach (lc, modify->plan.initPlan) {
+            auto* sub = static_cast<SubPlan*>(lfirst(lc));
+            Result* result = values_result(stmt, sub);
+            if (result == nullptr)
+                continue;
+            ListCell* tc;
+            ListCell* pc;
+            forboth(tc, result->plan.targetlist, pc, sub->setParam)
+            {
+                int k = placeholder_value(static_cast<TargetEntry*>(lfirst(tc))->resname);
+                if (k < 0)
+                    break;
+                compute(&values, k, estate->es_query_cxt);
+                ParamExecData* param = &estate->es_param_exec_vals[lfirst_int(pc)];
+                param->execPlan = nullptr;
+                param->value = values.value[k];
+                param->isnull = values.isnull[k];
+            }
+        }
+    });
+}
+
+} // namespace softdelete
