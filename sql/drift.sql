@@ -177,6 +177,20 @@ SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN deleted_at TYPE ti
 SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN deleted_by TYPE varchar(20)$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN deleted_by SET DEFAULT 'nobody'$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN delete_reason SET DEFAULT 'why not'$$);
+-- NULL is what a live row has in them and what a restore writes back: no
+-- NOT NULL (nor, as that comes first, identity). On a table without rows
+-- PostgreSQL would allow both.
+CREATE TABLE drift.empty (id integer PRIMARY KEY);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.empty') \gset
+SELECT pg_temp.attempt($$ALTER TABLE drift.empty ALTER COLUMN deleted_at SET NOT NULL$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.empty ALTER COLUMN deleted_by SET NOT NULL$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.empty ALTER COLUMN delete_op SET NOT NULL,
+                         ALTER COLUMN delete_op ADD GENERATED ALWAYS AS IDENTITY$$);
+SELECT attname, attnotnull, attidentity <> '' AS identity FROM pg_attribute
+ WHERE attrelid = 'drift.empty'::regclass AND attname IN ('deleted_at', 'deleted_by', 'delete_op')
+ ORDER BY attnum;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.empty') \gset
+DROP TABLE drift.empty;
 -- The partitioned table and a partition.
 SELECT pg_temp.attempt($$ALTER TABLE drift.orders RENAME COLUMN deleted_at TO gone_at$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.orders ALTER COLUMN deleted_at TYPE timestamp$$);

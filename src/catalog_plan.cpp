@@ -253,6 +253,19 @@ const char* names_literal(List* names)
 void plan_columns(Plan* plan, const EnableOptions& options, bool enabled)
 {
     const char* col = options.column;
+    // The soft delete writes these columns itself, and a restore clears
+    // them: a column PostgreSQL computes cannot be one of them.
+    for (const char* tombstone : {col, "deleted_by", "delete_reason", "delete_op"}) {
+        const char* kind = pg_guard([&] { return computed_column_kind(plan->table, tombstone); });
+        if (kind != nullptr)
+            throw PgError(ERRCODE_INVALID_COLUMN_DEFINITION,
+                          std::string("column ") + tombstone + " of " + plan->name + " is " + kind,
+                          "softdelete writes " + std::string(tombstone) +
+                              " when it soft-deletes a row and clears it when it restores one.",
+                          "Choose another column_name, or drop the column's expression or "
+                          "identity (ALTER TABLE ... ALTER COLUMN ... DROP EXPRESSION or DROP "
+                          "IDENTITY).");
+    }
     Oid type = pg_guard([&] { return column_type(plan->table, col); });
     if (!OidIsValid(type)) {
         pg_guard([&] {

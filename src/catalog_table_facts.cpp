@@ -25,6 +25,19 @@ Oid column_type(Oid relid, const char* name)
     return attnum > 0 ? get_atttype(relid, attnum) : InvalidOid;
 }
 
+const char* computed_column_kind(Oid relid, const char* name)
+{
+    HeapTuple tuple = SearchSysCacheAttName(relid, name);
+    if (!HeapTupleIsValid(tuple))
+        return nullptr;
+    auto* att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
+    const char* kind = att->attgenerated != '\0'  ? "a generated column"
+                       : att->attidentity != '\0' ? "an identity column"
+                                                  : nullptr;
+    ReleaseSysCache(tuple);
+    return kind;
+}
+
 List* key_column_names(Oid relid)
 {
     Relation rel = relation_open(relid, AccessShareLock);

@@ -309,6 +309,14 @@ void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
             why = column_why;
         }
         break;
+    case AT_SetNotNull:
+        // NULL is what a live row has in all four, and what a restore
+        // writes back. (An identity column must be NOT NULL first.)
+        if (tombstone(cfg, cmd->name)) {
+            action = psprintf("make column %s NOT NULL in", name);
+            why = column_why;
+        }
+        break;
     case AT_ColumnDefault:
         // Without an expression it is DROP DEFAULT, which is harmless.
         if (cmd->def != nullptr && tombstone(cfg, cmd->name)) {
