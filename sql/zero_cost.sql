@@ -180,6 +180,61 @@ DEALLOCATE d;
 RESET ROLE;
 RESET plan_cache_mode;
 
+--------------------------------------------------------------------------
+-- An UPDATE that names no tombstone column keeps each row's deleted_at and
+-- reaches live rows only: the policy's check of the written row, that it
+-- is live, cannot fail, and is left out. It stays wherever something else
+-- may write deleted_at (a BEFORE UPDATE row trigger, a child table) or the
+-- role reaches deleted rows, also for a statement prepared before.
+--------------------------------------------------------------------------
+
+SET plan_cache_mode = force_generic_plan;
+SET ROLE zc_app;
+PREPARE rename(int, text) AS UPDATE users SET name = $2 WHERE id = $1;
+EXECUTE rename(11, 'eleven');
+-- Row 5 is deleted: not reached.
+EXECUTE rename(5, 'five');
+-- A reader that opted in reaches deleted rows, and may not write them.
+SET ROLE zc_owner;
+GRANT UPDATE (name) ON users TO zc_reader;
+SET ROLE zc_reader;
+PREPARE reader_rename(int, text) AS UPDATE users SET name = $2 WHERE id = $1;
+EXECUTE reader_rename(5, 'five');
+SET softdelete.include_deleted = on;
+EXECUTE reader_rename(5, 'five');
+\echo SQLSTATE :SQLSTATE
+RESET softdelete.include_deleted;
+-- The owner's trigger soft-deletes on the way: refused.
+SET ROLE zc_owner;
+CREATE FUNCTION zc_s.bury() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.deleted_at := now();
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER bury BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION zc_s.bury();
+SET ROLE zc_app;
+EXECUTE rename(12, 'twelve');
+\echo SQLSTATE :SQLSTATE
+SET ROLE zc_owner;
+DROP TRIGGER bury ON users;
+-- The same trigger on a child table, the UPDATE through the parent.
+CREATE TABLE vip (perk text) INHERITS (users);
+INSERT INTO vip (id, email, name) VALUES (200001, 'vip@x', 'vip');
+GRANT SELECT, UPDATE ON vip TO zc_app;
+CREATE TRIGGER bury BEFORE UPDATE ON vip FOR EACH ROW EXECUTE FUNCTION zc_s.bury();
+SET ROLE zc_app;
+EXECUTE rename(200001, 'very important');
+\echo SQLSTATE :SQLSTATE
+SET ROLE zc_owner;
+DROP TABLE vip;
+DROP FUNCTION zc_s.bury();
+RESET ROLE;
+SELECT id, name, deleted_at IS NULL AS live FROM users WHERE id IN (5, 11, 12) ORDER BY id;
+DEALLOCATE rename;
+DEALLOCATE reader_rename;
+RESET plan_cache_mode;
+
 -- Clean up.
 RESET search_path;
 RESET max_parallel_workers_per_gather;

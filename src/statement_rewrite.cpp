@@ -471,10 +471,34 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
     }
 }
 
+// An UPDATE that assigns no tombstone column writes each row with the
+// deleted_at it had, and the policy lets it reach live rows only, unless
+// the role opted in to deleted rows (a flip of that setting re-plans, as
+// does a change of role): the policy's check of the written row, that it
+// is live, cannot fail then, and preparing it cost every execution of
+// such an UPDATE (every statement of an ordinary workload) more than
+// evaluating it. It stays wherever something else may write deleted_at: a
+// BEFORE UPDATE row trigger, a child table's own triggers (enable() refuses
+// a generated tombstone column). Creating one of those re-plans the
+// statements on the table.
+void drop_needless_visibility_check(Query* query, const RangeTblEntry* rte)
+{
+    if (include_deleted_in_effect() || rte->relkind != RELKIND_RELATION)
+        return;
+    Relation rel = relation_open(rte->relid, NoLock);
+    bool others_write = (rte->inh && rel->rd_rel->relhassubclass) ||
+                        (rel->trigdesc != nullptr && rel->trigdesc->trig_update_before_row);
+    relation_close(rel, NoLock);
+    if (!others_write)
+        skip_visibility_checks(query);
+}
+
 void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
-    if (!assigns_tombstone(query->targetList, cfg))
+    if (!assigns_tombstone(query->targetList, cfg)) {
+        drop_needless_visibility_check(query, rte);
         return;
+    }
     // Which admin this is depends on the role: plans on enabled tables use
     // row security, so a change of role re-plans them.
     bool admin = is_admin(cfg.root);
