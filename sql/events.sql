@@ -271,6 +271,20 @@ SELECT count(*) AS keys,
            AS stored_as_numeric_stores_them
   FROM softdelete.events, jsonb_array_elements(keys) k WHERE table_name = 'events_s.extremes';
 DROP TABLE events_s.extremes;
+-- smallint and integer keys the same way, at their types' ends.
+CREATE TABLE events_s.small (id smallint PRIMARY KEY);
+CREATE TABLE events_s.medium (id integer PRIMARY KEY);
+INSERT INTO events_s.small VALUES (32767), (-32768), (0), (-1);
+INSERT INTO events_s.medium VALUES (2147483647), (-2147483648), (10000), (-1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('events_s.small') a, softdelete.enable('events_s.medium') b;
+RESET client_min_messages;
+DELETE FROM events_s.small;
+DELETE FROM events_s.medium;
+SELECT table_name, row_count,
+       (SELECT jsonb_agg(k ORDER BY k::numeric) FROM jsonb_array_elements(keys) k) AS keys
+  FROM softdelete.events WHERE table_name IN ('events_s.small', 'events_s.medium') ORDER BY table_name;
+DROP TABLE events_s.small, events_s.medium;
 -- Even the log's owner can only write the actions the extension knows.
 \set VERBOSITY terse
 INSERT INTO softdelete.events (op, relid, table_name, action, actor)

@@ -372,6 +372,13 @@ RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types)
 
 void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op)
 {
+    // A soft-deleted row's integer key stays an integer until the event's
+    // jsonb is built (a restore also notes the operation it undoes, as text).
+    if (action == Action::soft_delete && integer_key(keys->format) && !keys->nulls[0]) {
+        int64 value = integer_key_value(keys->format->types[0], keys->values[0]);
+        note_row_ints(keys->cfg.root, action, &value, 1);
+        return;
+    }
     append_key(note_one_row(keys->cfg.root, action, deleted_by_op), keys->format, keys->values,
                keys->nulls);
 }

@@ -34,6 +34,19 @@ struct KeyFormat {
 
 // PG regime. Built in context, which must outlive its use.
 KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types);
+// One key column of an integer type: its keys can be kept as int64 values.
+inline bool integer_key(const KeyFormat* format)
+{
+    return format->nkeys == 1 && (format->types[0] == INT8OID || format->types[0] == INT4OID ||
+                                  format->types[0] == INT2OID);
+}
+// A key value of integer_key()'s type as an int64.
+inline int64 integer_key_value(Oid type, Datum value)
+{
+    return type == INT8OID   ? DatumGetInt64(value)
+           : type == INT4OID ? DatumGetInt32(value)
+                             : DatumGetInt16(value);
+}
 // Integer keys appended to out as JSON numbers, separated by ", ", with one
 // before the first when after_others.
 void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others);

@@ -43,6 +43,7 @@ struct Pending {
     StringInfoData ops; // restores: the operations that had deleted them, likewise
     int keys_taken;     // bytes of keys (and ops) the cascade has followed
     int ops_taken;
+    bool unfollowed; // no foreign key follows root: the cascade takes nothing
     char* actor;
     char* reason;
 };
@@ -422,18 +423,17 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
     ListCell* lc;
     foreach (lc, pending) {
         auto* p = static_cast<Pending*>(lfirst(lc));
-        if (p->action != Action::soft_delete && p->action != Action::restore)
+        if ((p->action != Action::soft_delete && p->action != Action::restore) || p->unfollowed)
             continue;
-        ints_to_text(p);
-        if (p->keys.len == p->keys_taken)
+        if (p->keys.len == p->keys_taken && p->nints == 0)
             continue;
         if (!wanted(p->root)) {
             // Asked once: whether a foreign key follows a table does not
-            // change within a statement.
-            p->keys_taken = p->keys.len;
-            p->ops_taken = p->ops.len;
+            // change within a statement. Its integer keys stay integers.
+            p->unfollowed = true;
             continue;
         }
+        ints_to_text(p);
         out->op = p->op;
         out->root = p->root;
         out->action = p->action;

@@ -115,10 +115,7 @@ TupleTableSlot* tapped_scan_next(PlanState* node)
             tap->ints =
                 static_cast<int64*>(repalloc_huge(tap->ints, sizeof(int64) * tap->ints_size));
         }
-        Oid type = tap->format->types[0];
-        tap->ints[tap->rows] = type == INT8OID   ? DatumGetInt64(values[0])
-                               : type == INT4OID ? DatumGetInt32(values[0])
-                                                 : DatumGetInt16(values[0]);
+        tap->ints[tap->rows] = integer_key_value(tap->format->types[0], values[0]);
         tap->pending_from = 0;
     } else {
         if (tap->integer_key)
@@ -174,8 +171,7 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
         key_types[k] = get_atttype(cfg.relid, cfg.keys[k]);
     }
     tap->format = make_key_format(tap->context, cfg.nkeys, names, key_types);
-    tap->integer_key = cfg.nkeys == 1 && (key_types[0] == INT8OID || key_types[0] == INT4OID ||
-                                          key_types[0] == INT2OID);
+    tap->integer_key = integer_key(tap->format);
     if (tap->integer_key) {
         tap->ints_size = 1024;
         tap->ints = static_cast<int64*>(palloc(sizeof(int64) * tap->ints_size));
