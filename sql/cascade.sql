@@ -274,6 +274,36 @@ SET ROLE cas_admin;
 SELECT softdelete.restore('cas.users', 1);
 RESET ROLE;
 SELECT t, id FROM deleted ORDER BY t, id;  -- post 1 and its comments were deleted before
+-- The same for a child enabled with log_events => false, which nothing
+-- references: its restores are still noted, for this check.
+SET ROLE cas_owner;
+SET client_min_messages = warning;
+CREATE TABLE quiet_parents (id int PRIMARY KEY);
+CREATE TABLE quiet_kids (id int PRIMARY KEY, parent_id int REFERENCES quiet_parents);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('quiet_parents');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('quiet_kids', log_events => false);
+RESET client_min_messages;
+INSERT INTO quiet_parents VALUES (1);
+INSERT INTO quiet_kids VALUES (1, 1);
+DELETE FROM quiet_kids WHERE id = 1;
+DELETE FROM quiet_parents WHERE id = 1;
+UPDATE quiet_kids SET deleted_at = NULL WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+-- A foreign key added later counts from then on.
+CREATE TABLE quiet_late (id int PRIMARY KEY, parent_id int);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('quiet_late', log_events => false);
+RESET client_min_messages;
+INSERT INTO quiet_parents VALUES (2);
+INSERT INTO quiet_late VALUES (1, 2);
+DELETE FROM quiet_late WHERE id = 1;
+ALTER TABLE quiet_late ADD FOREIGN KEY (parent_id) REFERENCES quiet_parents;
+DELETE FROM quiet_parents WHERE id = 2;
+UPDATE quiet_late SET deleted_at = NULL WHERE id = 1;
+\echo :LAST_ERROR_SQLSTATE
+RESET ROLE;
+SELECT 'quiet_kids' AS t, id, deleted_at IS NOT NULL AS deleted FROM cas.quiet_kids
+UNION ALL SELECT 'quiet_late', id, deleted_at IS NOT NULL FROM cas.quiet_late ORDER BY 1, 2;
 
 -- 3. Foreign key actions. RESTRICT refuses while live children exist
 -- (23503, naming the child); a deleted child does not count.

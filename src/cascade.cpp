@@ -47,14 +47,6 @@ namespace
 
 bool cascading = false;
 
-bool holds_foreign_key(Oid relid)
-{
-    Relation rel = relation_open(relid, AccessShareLock);
-    bool holds = RelationGetFKeyList(rel) != NIL;
-    relation_close(rel, AccessShareLock);
-    return holds;
-}
-
 const char* column_name(Oid relid, AttrNumber attno)
 {
     return quote_identifier(get_attname(relid, attno, false));
@@ -433,7 +425,7 @@ void follow_all()
 
 bool followed_by_cascade(Oid root)
 {
-    return referenced_by_foreign_key(root) || holds_foreign_key(root);
+    return in_any_foreign_key(root);
 }
 
 void run_cascades()

@@ -1,7 +1,8 @@
 // Foreign keys by referenced table. pg_constraint has no index on
 // confrelid, so a lookup scans it whole (as PostgreSQL itself does to find
 // the keys that reference a table); the cache keeps that to once per table
-// between invalidations.
+// between invalidations, with whether the table holds a foreign key itself
+// (asked at the end of every soft delete, which a lock on the table cost).
 #include "foreign_keys.hpp"
 
 extern "C" {
@@ -19,6 +20,7 @@ struct CacheEntry {
     Oid parent; // hash key
     int count;
     ForeignKey* keys; // in CacheMemoryContext
+    bool holds;       // parent itself holds a foreign key
 };
 
 HTAB* cache = nullptr;
@@ -81,6 +83,11 @@ CacheEntry* entry_for(Oid parent)
     if (found)
         return entry;
     List* keys = read_foreign_keys(parent);
+    // Whether it holds one itself is in its relcache entry.
+    Relation rel = try_relation_open(parent, AccessShareLock);
+    bool holds = rel != nullptr && RelationGetFKeyList(rel) != NIL;
+    if (rel != nullptr)
+        relation_close(rel, AccessShareLock);
     auto* copies = static_cast<ForeignKey*>(
         MemoryContextAlloc(CacheMemoryContext, sizeof(ForeignKey) * (list_length(keys) + 1)));
     int n = 0;
@@ -92,6 +99,7 @@ CacheEntry* entry_for(Oid parent)
     entry = static_cast<CacheEntry*>(hash_search(cache, &parent, HASH_ENTER, &found));
     entry->count = n;
     entry->keys = copies;
+    entry->holds = holds;
     return entry;
 }
 
@@ -147,6 +155,12 @@ List* foreign_keys_of(Oid child)
 bool referenced_by_foreign_key(Oid parent)
 {
     return entry_for(parent)->count > 0;
+}
+
+bool in_any_foreign_key(Oid relid)
+{
+    CacheEntry* entry = entry_for(relid);
+    return entry->count > 0 || entry->holds;
 }
 
 void forget_foreign_keys()

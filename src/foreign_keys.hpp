@@ -31,6 +31,9 @@ List* foreign_keys_of(Oid child);
 // PG regime. Does any foreign key reference parent?
 bool referenced_by_foreign_key(Oid parent);
 
+// PG regime. Does a foreign key reference relid, or does relid hold one?
+bool in_any_foreign_key(Oid relid);
+
 void forget_foreign_keys();
 
 } // namespace softdelete
