@@ -478,16 +478,19 @@ void route_tombstone_writes(List** target_list, Index varno, const TableConfig& 
 // is live, cannot fail then, and preparing it cost every execution of
 // such an UPDATE (every statement of an ordinary workload) more than
 // evaluating it. It stays wherever something else may write deleted_at: a
-// BEFORE UPDATE row trigger, a child table's own triggers (enable() refuses
-// a generated tombstone column). Creating one of those re-plans the
-// statements on the table.
-void drop_needless_visibility_check(Query* query, const RangeTblEntry* rte)
+// BEFORE UPDATE row trigger, a child table's own triggers, or a generation
+// expression (enable() refuses a generated tombstone column now, but a
+// table enabled before it did may have one). Creating one of those
+// re-plans the statements on the table.
+void drop_needless_visibility_check(Query* query, const RangeTblEntry* rte, const TableConfig& cfg)
 {
     if (include_deleted_in_effect() || rte->relkind != RELKIND_RELATION)
         return;
     Relation rel = relation_open(rte->relid, NoLock);
-    bool others_write = (rte->inh && rel->rd_rel->relhassubclass) ||
-                        (rel->trigdesc != nullptr && rel->trigdesc->trig_update_before_row);
+    bool others_write =
+        (rte->inh && rel->rd_rel->relhassubclass) ||
+        (rel->trigdesc != nullptr && rel->trigdesc->trig_update_before_row) ||
+        TupleDescAttr(RelationGetDescr(rel), cfg.deleted_at - 1)->attgenerated != '\0';
     relation_close(rel, NoLock);
     if (!others_write)
         skip_visibility_checks(query);
@@ -496,7 +499,7 @@ void drop_needless_visibility_check(Query* query, const RangeTblEntry* rte)
 void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     if (!assigns_tombstone(query->targetList, cfg)) {
-        drop_needless_visibility_check(query, rte);
+        drop_needless_visibility_check(query, rte, cfg);
         return;
     }
     // Which admin this is depends on the role: plans on enabled tables use
