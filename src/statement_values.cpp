@@ -106,25 +106,23 @@ void compute(StatementValues* values, int k, MemoryContext context)
     if (values->computed[k])
         return;
     MemoryContext old = MemoryContextSwitchTo(context);
-    const char* text_value = nullptr;
     values->isnull[k] = false;
     switch (k) {
     case stamp:
         values->value[k] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
         break;
     case actor:
-        text_value = actor_name();
-        break;
-    case reason:
-        text_value = reason_text();
+    case reason: {
+        const char* text_value = k == actor ? actor_name() : reason_text();
         values->isnull[k] = text_value == nullptr;
+        if (text_value != nullptr)
+            values->value[k] = PointerGetDatum(cstring_to_text(text_value));
         break;
+    }
     default:
         values->value[k] = Int64GetDatum(current_operation());
         break;
     }
-    if (k == actor || (k == reason && text_value != nullptr))
-        values->value[k] = PointerGetDatum(cstring_to_text(text_value));
     MemoryContextSwitchTo(old);
     values->computed[k] = true;
 }
