@@ -79,10 +79,11 @@ INSERT INTO drift.orders VALUES (1, 'eu'), (2, 'eu'), (1, 'us'), (2, 'us');
 CREATE TABLE drift.notes (id integer PRIMARY KEY, body text);
 INSERT INTO drift.notes VALUES (1, 'first'), (2, 'second');
 -- An enabled inheritance child of a plain parent (enable() wants the parent
--- enabled first; disabling the parent later leaves this): DDL on the parent
--- that PostgreSQL would carry over to the child is judged on the child.
+-- enabled first, and the parent its children: the child is made apart,
+-- enabled, then joined; disabling the parent later leaves this): DDL on the
+-- parent that PostgreSQL would carry over to the child is judged on the child.
 CREATE TABLE drift.base (id integer PRIMARY KEY, label text, deleted_by text);
-CREATE TABLE drift.heir (PRIMARY KEY (id)) INHERITS (drift.base);
+CREATE TABLE drift.heir (LIKE drift.base, PRIMARY KEY (id));
 -- A plain table, never enabled, with the same columns as an enabled one.
 CREATE TABLE drift.plain (id integer PRIMARY KEY, name text, deleted_at timestamptz,
                           deleted_by text, delete_reason text);
@@ -92,6 +93,7 @@ SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.orders');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.notes', column_name => 'removed_at');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.base');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.heir');
+ALTER TABLE drift.heir INHERIT drift.base;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.base');
 RESET client_min_messages;
 GRANT SELECT, INSERT, UPDATE, DELETE ON drift.items, drift.orders, drift.orders_eu, drift.orders_us,

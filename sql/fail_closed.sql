@@ -194,6 +194,74 @@ SELECT * FROM softdelete.enable('fc.heir');
 RESET ROLE;
 SELECT count(*) AS enabled FROM softdelete.tables WHERE relid::text IN ('fc.decoy', 'fc.heir');
 
+--------------------------------------------------------------------------
+-- Inheritance children of an enabled table
+--------------------------------------------------------------------------
+
+-- A child's rows show through its parent, which hides and soft-deletes them.
+-- Named directly, a child that is not enabled would show them, delete them
+-- for good and restore them unlogged: every way to make one is refused
+-- (55000), and nothing is made.
+SET ROLE fc_owner;
+CREATE TABLE fc.vip () INHERITS (fc.users);
+\echo SQLSTATE :SQLSTATE
+CREATE TEMP TABLE vip_tmp (perk text) INHERITS (fc.base, fc.users);
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE fc.vip (LIKE fc.users INCLUDING ALL);
+ALTER TABLE fc.vip INHERIT fc.users;
+\echo SQLSTATE :SQLSTATE
+ALTER TABLE fc.vip ADD COLUMN perk text, INHERIT fc.users;
+\echo SQLSTATE :SQLSTATE
+SELECT to_regclass('pg_temp.vip_tmp') AS temp_child, count(*) AS children,
+       (SELECT count(*) FROM information_schema.columns
+         WHERE table_schema = 'fc' AND table_name = 'vip' AND column_name = 'perk') AS perk
+  FROM pg_inherits WHERE inhparent = 'fc.users'::regclass;
+RESET ROLE;
+CREATE FOREIGN DATA WRAPPER fc_wrapper;
+CREATE SERVER fc_server FOREIGN DATA WRAPPER fc_wrapper;
+CREATE FOREIGN TABLE fc.vip_remote () INHERITS (fc.users) SERVER fc_server;
+\echo SQLSTATE :SQLSTATE
+CREATE FOREIGN TABLE fc.vip_remote (id int, email text) SERVER fc_server;
+ALTER FOREIGN TABLE fc.vip_remote INHERIT fc.users;
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'fc.users'::regclass;
+DROP FOREIGN TABLE fc.vip_remote;
+DROP SERVER fc_server;
+DROP FOREIGN DATA WRAPPER fc_wrapper;
+-- Enabled first, the child inherits; then it follows the rules named
+-- directly and through the parent, and its restores are logged.
+SET ROLE fc_owner;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.vip');
+RESET client_min_messages;
+ALTER TABLE fc.vip INHERIT fc.users;
+-- A migration's CREATE TABLE IF NOT EXISTS, run again, still passes.
+CREATE TABLE IF NOT EXISTS fc.vip () INHERITS (fc.users);
+INSERT INTO fc.vip (id, email) VALUES (101, 'v101'), (102, 'v102'), (103, 'v103');
+GRANT SELECT, INSERT, UPDATE, DELETE ON fc.vip TO fc_app;
+SET ROLE fc_app;
+DELETE FROM fc.vip WHERE id = 101;
+DELETE FROM fc.users WHERE id = 102;
+SELECT id FROM fc.vip ORDER BY id;
+SELECT id FROM fc.users WHERE id > 100 ORDER BY id;
+UPDATE fc.vip SET deleted_at = NULL WHERE id = 101;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM ONLY fc.vip ORDER BY id;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('fc.vip', 'fc.users') AND (keys @> '[101]' OR keys @> '[102]') ORDER BY id;
+-- enable() on a table with a child that is not enabled: refused (0A000),
+-- the parent left as it was.
+SET ROLE fc_owner;
+CREATE TABLE fc.kin (id int PRIMARY KEY, email text);
+CREATE TABLE fc.kin_child () INHERITS (fc.kin);
+SELECT * FROM softdelete.enable('fc.kin');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS enabled FROM softdelete.tables WHERE relid = 'fc.kin'::regclass;
+SELECT count(*) AS columns FROM information_schema.columns
+ WHERE table_schema = 'fc' AND table_name = 'kin';
+RESET ROLE;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'fc.%';
 DROP SCHEMA fc CASCADE;

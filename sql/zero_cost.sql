@@ -219,7 +219,11 @@ EXECUTE rename(12, 'twelve');
 SET ROLE zc_owner;
 DROP TRIGGER bury ON users;
 -- The same trigger on a child table, the UPDATE through the parent.
-CREATE TABLE vip (perk text) INHERITS (users);
+CREATE TABLE vip (LIKE users INCLUDING ALL, perk text);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('vip');
+RESET client_min_messages;
+ALTER TABLE vip INHERIT users;
 INSERT INTO vip (id, email, name) VALUES (200001, 'vip@x', 'vip');
 GRANT SELECT, UPDATE ON vip TO zc_app;
 CREATE TRIGGER bury BEFORE UPDATE ON vip FOR EACH ROW EXECUTE FUNCTION zc_s.bury();

@@ -37,6 +37,10 @@ List* partitions_of(Oid relid);
 // not enabled for soft delete; InvalidOid when there is none.
 Oid parent_not_enabled(Oid relid);
 
+// An inheritance child of relid (not a partition) that is not enabled for
+// soft delete; InvalidOid when there is none.
+Oid child_not_enabled(Oid relid);
+
 // The index enable() adds on relid's deleted rows for the purge path: one key
 // column, column, and the predicate "column IS NOT NULL", found by what it is
 // so that a renamed table or a restored dump still finds it. InvalidOid when

@@ -114,6 +114,21 @@ void check_options(const EnableOptions& options, const char* table_name)
                       "Enable " + parent_name + " first, or ALTER TABLE " + name + " NO INHERIT " +
                           parent_name + ".");
     }
+    Oid child = pg_guard([&] { return child_not_enabled(options.table); });
+    if (OidIsValid(child)) {
+        std::string child_name = pg_guard([&] { return relation_text(child); });
+        std::string name = table_name;
+        // The child's rows show through this table, but read, deleted or
+        // restored in the child itself they would follow no rule.
+        throw PgError(
+            ERRCODE_FEATURE_NOT_SUPPORTED,
+            "table " + name + " has inheritance child " + child_name +
+                ", which is not enabled for soft delete",
+            "Its rows would be soft-deleted and hidden through " + name +
+                ", but deleted for good and shown when " + child_name + " is named directly.",
+            "ALTER TABLE " + child_name + " NO INHERIT " + name +
+                ", enable both tables, then ALTER TABLE " + child_name + " INHERIT " + name + ".");
+    }
     if (options.column == nullptr || options.column[0] == '\0')
         throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "column_name must not be empty");
     if (options.archive_null || options.cascade_null || options.log_events_null)

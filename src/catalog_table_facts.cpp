@@ -78,6 +78,26 @@ List* partitions_of(Oid relid)
     return list_delete_first(find_all_inheritors(relid, AccessShareLock, nullptr));
 }
 
+namespace
+{
+
+// The first of relations that softdelete.tables has no row for.
+Oid first_not_enabled(List* relations)
+{
+    ListCell* lc;
+    foreach (lc, relations) {
+        TupleDesc desc;
+        HeapTuple row = config_row(lfirst_oid(lc), &desc);
+        if (row == nullptr)
+            return lfirst_oid(lc);
+        heap_freetuple(row);
+        FreeTupleDesc(desc);
+    }
+    return InvalidOid;
+}
+
+} // namespace
+
 Oid parent_not_enabled(Oid relid)
 {
     if (get_rel_relispartition(relid))
@@ -95,16 +115,16 @@ Oid parent_not_enabled(Oid relid)
             lappend_oid(parents, reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple))->inhparent);
     systable_endscan(scan);
     table_close(inherits, AccessShareLock);
-    ListCell* lc;
-    foreach (lc, parents) {
-        TupleDesc desc;
-        HeapTuple row = config_row(lfirst_oid(lc), &desc);
-        if (row == nullptr)
-            return lfirst_oid(lc);
-        heap_freetuple(row);
-        FreeTupleDesc(desc);
-    }
-    return InvalidOid;
+    return first_not_enabled(parents);
+}
+
+Oid child_not_enabled(Oid relid)
+{
+    // A partitioned table's children are its partitions, which its own row
+    // covers.
+    if (get_rel_relkind(relid) != RELKIND_RELATION)
+        return InvalidOid;
+    return first_not_enabled(find_inheritance_children(relid, AccessShareLock));
 }
 
 namespace

@@ -267,6 +267,61 @@ void check_new_parent(const TableConfig& cfg, RangeVar* parent_name)
                           parent_table, quote_literal_cstr(relation_display_name(cfg.root))));
 }
 
+// A table that is not enabled becoming an inheritance child of parent_name
+// (child is InvalidOid while CREATE TABLE makes it). The child's rows show
+// through the parent, which hides and soft-deletes them; named directly, the
+// child would show them and delete them for good.
+void check_new_child(Oid child, const char* child_name, bool foreign, RangeVar* parent_name)
+{
+    Oid parent = relation_of(parent_name);
+    TableConfig parent_cfg;
+    if (!OidIsValid(parent) || !table_config(parent, &parent_cfg))
+        return;
+    if (OidIsValid(child)) {
+        TableConfig cfg;
+        if (table_config(child, &cfg))
+            return;
+    }
+    const char* parent_table = relation_display_name(parent);
+    const char* why =
+        psprintf("The rows of %s would show through it, hidden once deleted, but reading, "
+                 "deleting or restoring them in %s itself would follow none of its rules.",
+                 child_name, child_name);
+    const char* hint =
+        foreign ? "Soft delete cannot be enabled on a foreign table."
+        : OidIsValid(child)
+            ? psprintf("Call softdelete.enable(%s) first.", quote_literal_cstr(child_name))
+            : psprintf("Create %s without INHERITS (CREATE TABLE %s (LIKE %s INCLUDING ALL) has "
+                       "its columns), call softdelete.enable() on it, then ALTER TABLE %s "
+                       "INHERIT %s.",
+                       child_name, child_name, parent_table, child_name, parent_table);
+    refuse_drift(
+        parent_cfg,
+        OidIsValid(child)
+            ? psprintf("make table %s inherit from %s", child_name, parent_table)
+            : psprintf("create table %s as an inheritance child of %s", child_name, parent_table),
+        why, hint);
+}
+
+void check_create_table(Node* node)
+{
+    const CreateStmt* stmt = IsA(node, CreateForeignTableStmt)
+                                 ? &reinterpret_cast<CreateForeignTableStmt*>(node)->base
+                                 : castNode(CreateStmt, node);
+    // PARTITION OF: a partition is covered by its enabled root.
+    if (stmt->partbound != nullptr)
+        return;
+    // IF NOT EXISTS on a table that exists: PostgreSQL skips the statement.
+    if (stmt->if_not_exists && OidIsValid(relation_of(stmt->relation)))
+        return;
+    const char* name =
+        quote_qualified_identifier(stmt->relation->schemaname, stmt->relation->relname);
+    ListCell* lc;
+    foreach (lc, stmt->inhRelations)
+        check_new_child(InvalidOid, name, IsA(node, CreateForeignTableStmt),
+                        castNode(RangeVar, lfirst(lc)));
+}
+
 // One ALTER TABLE subcommand as it acts on cfg.relid, an enabled table or a
 // partition of one.
 void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
@@ -352,6 +407,10 @@ void check_alter_table(Node* node)
                 family = find_all_inheritors(relid, NoLock, nullptr);
             targets = family;
         }
+        if (cmd->subtype == AT_AddInherit)
+            check_new_child(relid, relation_display_name(relid),
+                            get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE,
+                            castNode(RangeVar, cmd->def));
         ListCell* target;
         foreach (target, targets) {
             TableConfig cfg;
@@ -502,6 +561,9 @@ Check check_for(const Node* stmt)
     switch (nodeTag(stmt)) {
     case T_AlterTableStmt:
         return check_alter_table;
+    case T_CreateStmt:
+    case T_CreateForeignTableStmt:
+        return check_create_table;
     case T_RenameStmt:
         return check_rename;
     case T_DropStmt:
