@@ -248,47 +248,38 @@ bool recurses(AlterTableType subtype)
     }
 }
 
-// Inheriting from a table that is not enabled. Reads through a parent apply
-// the parent's policies to the child's rows, not the child's own: only an
-// enabled parent hides them.
-void check_new_parent(const TableConfig& cfg, RangeVar* parent_name)
+// child (InvalidOid while CREATE TABLE makes it) becoming an inheritance
+// child of parent_name. Reads through a parent apply the parent's policies to
+// the child's rows, not the child's own, and a child named directly follows
+// its own: the two must both be enabled, or neither. can_enable is false for
+// a temporary or foreign child, which enable() refuses.
+void check_new_inheritance(Oid child, const char* child_name, bool can_enable,
+                           RangeVar* parent_name)
 {
     Oid parent = relation_of(parent_name);
-    TableConfig parent_cfg;
-    if (!OidIsValid(parent) || table_config(parent, &parent_cfg))
+    if (!OidIsValid(parent))
         return;
-    const char* table = relation_display_name(cfg.relid);
-    const char* parent_table = relation_display_name(parent);
-    refuse_drift(cfg, psprintf("make table %s inherit from %s", table, parent_table),
-                 psprintf("Reads through %s would show the deleted rows of %s: the policies of the "
-                          "table read, not those of its children, decide which rows are shown.",
-                          parent_table, table),
-                 psprintf("Enable soft delete on %s first, or call softdelete.disable(%s).",
-                          parent_table, quote_literal_cstr(relation_display_name(cfg.root))));
-}
-
-// A table that is not enabled becoming an inheritance child of parent_name
-// (child is InvalidOid while CREATE TABLE makes it). The child's rows show
-// through the parent, which hides and soft-deletes them; named directly, the
-// child would show them and delete them for good.
-void check_new_child(Oid child, const char* child_name, bool foreign, RangeVar* parent_name)
-{
-    Oid parent = relation_of(parent_name);
+    TableConfig cfg;
     TableConfig parent_cfg;
-    if (!OidIsValid(parent) || !table_config(parent, &parent_cfg))
+    bool child_enabled = OidIsValid(child) && table_config(child, &cfg);
+    bool parent_enabled = table_config(parent, &parent_cfg);
+    if (child_enabled == parent_enabled)
         return;
-    if (OidIsValid(child)) {
-        TableConfig cfg;
-        if (table_config(child, &cfg))
-            return;
-    }
     const char* parent_table = relation_display_name(parent);
+    if (child_enabled)
+        refuse_drift(cfg, psprintf("make table %s inherit from %s", child_name, parent_table),
+                     psprintf("Reads through %s would show the deleted rows of %s: the policies of "
+                              "the table read, not those of its children, decide which rows are "
+                              "shown.",
+                              parent_table, child_name),
+                     psprintf("Enable soft delete on %s first, or call softdelete.disable(%s).",
+                              parent_table, quote_literal_cstr(relation_display_name(cfg.root))));
     const char* why =
         psprintf("The rows of %s would show through it, hidden once deleted, but reading, "
                  "deleting or restoring them in %s itself would follow none of its rules.",
                  child_name, child_name);
     const char* hint =
-        foreign ? "Soft delete cannot be enabled on a foreign table."
+        !can_enable ? "Soft delete cannot be enabled on a temporary or foreign table."
         : OidIsValid(child)
             ? psprintf("Call softdelete.enable(%s) first.", quote_literal_cstr(child_name))
             : psprintf("Create %s without INHERITS (CREATE TABLE %s (LIKE %s INCLUDING ALL) has "
@@ -316,10 +307,11 @@ void check_create_table(Node* node)
         return;
     const char* name =
         quote_qualified_identifier(stmt->relation->schemaname, stmt->relation->relname);
+    bool can_enable =
+        !IsA(node, CreateForeignTableStmt) && stmt->relation->relpersistence != RELPERSISTENCE_TEMP;
     ListCell* lc;
     foreach (lc, stmt->inhRelations)
-        check_new_child(InvalidOid, name, IsA(node, CreateForeignTableStmt),
-                        castNode(RangeVar, lfirst(lc)));
+        check_new_inheritance(InvalidOid, name, can_enable, castNode(RangeVar, lfirst(lc)));
 }
 
 // One ALTER TABLE subcommand as it acts on cfg.relid, an enabled table or a
@@ -379,9 +371,6 @@ void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
             why = default_why;
         }
         break;
-    case AT_AddInherit:
-        check_new_parent(cfg, castNode(RangeVar, cmd->def));
-        break;
     default:
         break;
     }
@@ -408,9 +397,10 @@ void check_alter_table(Node* node)
             targets = family;
         }
         if (cmd->subtype == AT_AddInherit)
-            check_new_child(relid, relation_display_name(relid),
-                            get_rel_relkind(relid) == RELKIND_FOREIGN_TABLE,
-                            castNode(RangeVar, cmd->def));
+            check_new_inheritance(relid, relation_display_name(relid),
+                                  get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE &&
+                                      get_rel_persistence(relid) != RELPERSISTENCE_TEMP,
+                                  castNode(RangeVar, cmd->def));
         ListCell* target;
         foreach (target, targets) {
             TableConfig cfg;
