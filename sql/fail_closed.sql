@@ -261,6 +261,40 @@ SELECT count(*) AS enabled FROM softdelete.tables WHERE relid = 'fc.kin'::regcla
 SELECT count(*) AS columns FROM information_schema.columns
  WHERE table_schema = 'fc' AND table_name = 'kin';
 RESET ROLE;
+-- A parent and a child both enabled, but with different tombstone columns:
+-- a DELETE through the parent would set the parent's column in the child's
+-- rows, and the child would still read them as live. Refused whichever step
+-- comes last: the INHERIT (55000), enable() of the child under the parent
+-- and enable() of the parent over the child (0A000); nothing changes.
+SET ROLE fc_owner;
+SET client_min_messages = warning;
+CREATE TABLE fc.clan (id int PRIMARY KEY, email text, gone_at timestamptz);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.clan');
+CREATE TABLE fc.odd (LIKE fc.clan INCLUDING ALL);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.odd', column_name => 'gone_at');
+RESET client_min_messages;
+ALTER TABLE fc.odd INHERIT fc.clan;
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'fc.clan'::regclass;
+-- Linked with the same column; then one side is disabled (allowed) and
+-- enabled again with another column.
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('fc.odd');
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.odd');
+RESET client_min_messages;
+ALTER TABLE fc.odd INHERIT fc.clan;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('fc.odd');
+SELECT * FROM softdelete.enable('fc.odd', column_name => 'gone_at');
+\echo SQLSTATE :SQLSTATE
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.odd');
+RESET client_min_messages;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('fc.clan');
+SELECT * FROM softdelete.enable('fc.clan', column_name => 'gone_at');
+\echo SQLSTATE :SQLSTATE
+SELECT relid, column_name FROM softdelete.tables
+ WHERE relid IN ('fc.clan'::regclass, 'fc.odd'::regclass) ORDER BY relid::text;
+RESET ROLE;
 
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'fc.%';

@@ -34,12 +34,13 @@ ArrayType* name_array(List* names);
 List* partitions_of(Oid relid);
 
 // A table relid inherits from (plain inheritance, not as a partition) that is
-// not enabled for soft delete; InvalidOid when there is none.
-Oid parent_not_enabled(Oid relid);
+// not enabled for soft delete, or is enabled with a tombstone column other
+// than column (named in *other, which stays null otherwise); InvalidOid when
+// there is none.
+Oid parent_unlike(Oid relid, const char* column, const char** other);
 
-// An inheritance child of relid (not a partition) that is not enabled for
-// soft delete; InvalidOid when there is none.
-Oid child_not_enabled(Oid relid);
+// The same for relid's inheritance children (not its partitions).
+Oid child_unlike(Oid relid, const char* column, const char** other);
 
 // The index enable() adds on relid's deleted rows for the purge path: one key
 // column, column, and the predicate "column IS NOT NULL", found by what it is

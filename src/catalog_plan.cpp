@@ -100,37 +100,61 @@ const char* missing_pii_column(const EnableOptions& options)
 
 void check_options(const EnableOptions& options, const char* table_name)
 {
-    Oid parent = pg_guard([&] { return parent_not_enabled(options.table); });
-    if (OidIsValid(parent)) {
-        std::string parent_name = pg_guard([&] { return relation_text(parent); });
-        std::string name = table_name;
-        // Reads through a parent that is not enabled would show this table's
-        // deleted rows (the parent's policies apply to them there).
-        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
-                      "table " + name + " inherits from " + parent_name +
-                          ", which is not enabled for soft delete",
-                      "Reads through " + parent_name + " would show the deleted rows of " + name +
-                          ".",
-                      "Enable " + parent_name + " first, or ALTER TABLE " + name + " NO INHERIT " +
-                          parent_name + ".");
-    }
-    Oid child = pg_guard([&] { return child_not_enabled(options.table); });
-    if (OidIsValid(child)) {
-        std::string child_name = pg_guard([&] { return relation_text(child); });
-        std::string name = table_name;
-        // The child's rows show through this table, but read, deleted or
-        // restored in the child itself they would follow no rule.
-        throw PgError(
-            ERRCODE_FEATURE_NOT_SUPPORTED,
-            "table " + name + " has inheritance child " + child_name +
-                ", which is not enabled for soft delete",
-            "Its rows would be soft-deleted and hidden through " + name +
-                ", but deleted for good and shown when " + child_name + " is named directly.",
-            "ALTER TABLE " + child_name + " NO INHERIT " + name +
-                ", enable both tables, then ALTER TABLE " + child_name + " INHERIT " + name + ".");
-    }
     if (options.column == nullptr || options.column[0] == '\0')
         throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "column_name must not be empty");
+    std::string name = table_name;
+    std::string column = pg_guard([&] { return quote_identifier(options.column); });
+    const char* other = nullptr;
+    Oid parent = pg_guard([&] { return parent_unlike(options.table, options.column, &other); });
+    if (OidIsValid(parent)) {
+        std::string parent_name = pg_guard([&] { return relation_text(parent); });
+        // Reads through a parent that is not enabled would show this table's
+        // deleted rows (the parent's policies apply to them there).
+        if (other == nullptr)
+            throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                          "table " + name + " inherits from " + parent_name +
+                              ", which is not enabled for soft delete",
+                          "Reads through " + parent_name + " would show the deleted rows of " +
+                              name + ".",
+                          "Enable " + parent_name + " first, or ALTER TABLE " + name +
+                              " NO INHERIT " + parent_name + ".");
+        // A DELETE through the parent marks the parent's column, which this
+        // table inherits but would not read as its tombstone.
+        std::string theirs = pg_guard([&] { return quote_identifier(other); });
+        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                      "table " + name + " inherits from " + parent_name +
+                          ", which is enabled with tombstone column " + theirs,
+                      "A DELETE through " + parent_name + " would set " + theirs + " in rows of " +
+                          name + ", which would still show them as live, deleted by " + column +
+                          " only.",
+                      "Use the same column_name for both tables, or ALTER TABLE " + name +
+                          " NO INHERIT " + parent_name + ".");
+    }
+    Oid child = pg_guard([&] { return child_unlike(options.table, options.column, &other); });
+    if (OidIsValid(child)) {
+        std::string child_name = pg_guard([&] { return relation_text(child); });
+        // The child's rows show through this table, but read, deleted or
+        // restored in the child itself they would follow no rule.
+        if (other == nullptr)
+            throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                          "table " + name + " has inheritance child " + child_name +
+                              ", which is not enabled for soft delete",
+                          "Its rows would be soft-deleted and hidden through " + name +
+                              ", but deleted for good and shown when " + child_name +
+                              " is named directly.",
+                          "ALTER TABLE " + child_name + " NO INHERIT " + name +
+                              ", enable both tables, then ALTER TABLE " + child_name + " INHERIT " +
+                              name + ".");
+        std::string theirs = pg_guard([&] { return quote_identifier(other); });
+        throw PgError(ERRCODE_FEATURE_NOT_SUPPORTED,
+                      "table " + name + " has inheritance child " + child_name +
+                          ", which is enabled with tombstone column " + theirs,
+                      "A DELETE through " + name + " would set " + column + " in rows of " +
+                          child_name + ", which would still show them as live, deleted by " +
+                          theirs + " only.",
+                      "Use the same column_name for both tables, or ALTER TABLE " + child_name +
+                          " NO INHERIT " + name + ".");
+    }
     if (options.archive_null || options.cascade_null || options.log_events_null)
         throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED,
                       "archive, cascade and log_events must not be NULL");

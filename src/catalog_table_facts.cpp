@@ -81,8 +81,10 @@ List* partitions_of(Oid relid)
 namespace
 {
 
-// The first of relations that softdelete.tables has no row for.
-Oid first_not_enabled(List* relations)
+// The first of relations that softdelete.tables has no row for, or whose
+// row names a tombstone column other than column (then *other is that
+// column; else it stays null).
+Oid first_unlike(List* relations, const char* column, const char** other)
 {
     ListCell* lc;
     foreach (lc, relations) {
@@ -90,15 +92,22 @@ Oid first_not_enabled(List* relations)
         HeapTuple row = config_row(lfirst_oid(lc), &desc);
         if (row == nullptr)
             return lfirst_oid(lc);
+        bool isnull;
+        Datum value = config_value(row, desc, "column_name", &isnull);
+        const char* theirs = isnull ? "" : pstrdup(NameStr(*DatumGetName(value)));
         heap_freetuple(row);
         FreeTupleDesc(desc);
+        if (strcmp(theirs, column) != 0) {
+            *other = theirs;
+            return lfirst_oid(lc);
+        }
     }
     return InvalidOid;
 }
 
 } // namespace
 
-Oid parent_not_enabled(Oid relid)
+Oid parent_unlike(Oid relid, const char* column, const char** other)
 {
     if (get_rel_relispartition(relid))
         return InvalidOid;
@@ -115,16 +124,16 @@ Oid parent_not_enabled(Oid relid)
             lappend_oid(parents, reinterpret_cast<Form_pg_inherits>(GETSTRUCT(tuple))->inhparent);
     systable_endscan(scan);
     table_close(inherits, AccessShareLock);
-    return first_not_enabled(parents);
+    return first_unlike(parents, column, other);
 }
 
-Oid child_not_enabled(Oid relid)
+Oid child_unlike(Oid relid, const char* column, const char** other)
 {
     // A partitioned table's children are its partitions, which its own row
     // covers.
     if (get_rel_relkind(relid) != RELKIND_RELATION)
         return InvalidOid;
-    return first_not_enabled(find_inheritance_children(relid, AccessShareLock));
+    return first_unlike(find_inheritance_children(relid, AccessShareLock), column, other);
 }
 
 namespace

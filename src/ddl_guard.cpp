@@ -263,9 +263,23 @@ void check_new_inheritance(Oid child, const char* child_name, bool can_enable,
     TableConfig parent_cfg;
     bool child_enabled = OidIsValid(child) && table_config(child, &cfg);
     bool parent_enabled = table_config(parent, &parent_cfg);
+    const char* parent_table = relation_display_name(parent);
+    if (child_enabled && parent_enabled) {
+        // A DELETE through the parent marks the parent's column, which the
+        // child inherits but does not read as its tombstone.
+        const char* column = get_attname(parent_cfg.relid, parent_cfg.deleted_at, true);
+        const char* child_column = get_attname(cfg.relid, cfg.deleted_at, true);
+        if (column != nullptr && child_column != nullptr && strcmp(column, child_column) != 0)
+            refuse_drift(
+                cfg, psprintf("make table %s inherit from %s", child_name, parent_table),
+                psprintf("A DELETE through %s would set %s in rows of %s, which would still show "
+                         "them as live, deleted by %s only.",
+                         parent_table, quote_identifier(column), child_name,
+                         quote_identifier(child_column)),
+                "Enable both tables with the same column_name.");
+    }
     if (child_enabled == parent_enabled)
         return;
-    const char* parent_table = relation_display_name(parent);
     if (child_enabled)
         refuse_drift(cfg, psprintf("make table %s inherit from %s", child_name, parent_table),
                      psprintf("Reads through %s would show the deleted rows of %s: the policies of "
