@@ -321,15 +321,59 @@ void assign_once_per_execution(Query* query, const TableConfig& cfg,
 // Marks the target rows deleted: stamp, actor, reason, operation; live rows
 // only. The four values are the statement's (STABLE functions), so they
 // are read once per execution.
-void make_soft_delete(Query* query, const TableConfig& cfg)
+// Is qual the visibility policy's "deleted_at IS NULL OR include_deleted()"
+// on the statement's target?
+bool is_visibility_qual(const Query* query, const TableConfig& cfg, Node* qual)
+{
+    if (!IsA(qual, BoolExpr) || reinterpret_cast<BoolExpr*>(qual)->boolop != OR_EXPR ||
+        list_length(reinterpret_cast<BoolExpr*>(qual)->args) != 2)
+        return false;
+    List* args = reinterpret_cast<BoolExpr*>(qual)->args;
+    auto* test = static_cast<Node*>(linitial(args));
+    auto* call = static_cast<Node*>(lsecond(args));
+    if (!IsA(test, NullTest) || reinterpret_cast<NullTest*>(test)->nulltesttype != IS_NULL ||
+        !IsA(call, FuncExpr) ||
+        reinterpret_cast<FuncExpr*>(call)->funcid != include_deleted_function())
+        return false;
+    auto* var = reinterpret_cast<Node*>(reinterpret_cast<NullTest*>(test)->arg);
+    return var != nullptr && IsA(var, Var) &&
+           static_cast<int>(reinterpret_cast<Var*>(var)->varno) ==
+               static_cast<int>(query->resultRelation) &&
+           reinterpret_cast<Var*>(var)->varattno == cfg.deleted_at &&
+           reinterpret_cast<Var*>(var)->varlevelsup == 0;
+}
+
+// A soft delete reaches live rows only: a second delete never moves the
+// stamp, as retention counts from the first. Where row security applies,
+// "deleted_at IS NULL" takes the place of the visibility policy's qual
+// rather than being added to the WHERE: one clause, at the policy's
+// security level, so that functions in the WHERE still see only the rows
+// the policy lets through, and so that the planner does not count the
+// share of live rows twice (it multiplies equal clauses, and a table of
+// mostly deleted rows would be estimated at a tenth of its live rows or
+// less). Whether include_deleted is on does not matter to a soft delete.
+// Without row security (a superuser, BYPASSRLS) the WHERE gets it.
+void require_live_rows(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+{
+    Node* live = deleted_at_test(query, cfg, IS_NULL);
+    ListCell* lc;
+    foreach (lc, rte->securityQuals) {
+        if (is_visibility_qual(query, cfg, static_cast<Node*>(lfirst(lc)))) {
+            lfirst(lc) = live;
+            return;
+        }
+    }
+    add_qual(query, live);
+}
+
+void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     assign_once_per_execution(query, cfg,
                               {{cfg.deleted_at, call(deletion_stamp_function(), TIMESTAMPTZOID)},
                                {cfg.deleted_by, call(actor_function(), TEXTOID)},
                                {cfg.delete_reason, call(reason_function(), TEXTOID)},
                                {cfg.delete_op, call(operation_id_function(), INT8OID)}});
-    // A second delete never moves the stamp: retention counts from the first.
-    add_qual(query, deleted_at_test(query, cfg, IS_NULL));
+    require_live_rows(query, rte, cfg);
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::rewritten_delete, false);
 }
@@ -376,7 +420,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     }
     query->commandType = CMD_UPDATE;
     query->targetList = NIL;
-    make_soft_delete(query, cfg);
+    make_soft_delete(query, rte, cfg);
     state->soft_delete = true;
     record_written_columns(query, rte, cfg);
 }
