@@ -321,6 +321,45 @@ BEGIN
 END
 $$;
 
+-- A partition detached from an enabled table stays enabled, on its own,
+-- with its root's options. PostgreSQL drops the triggers the partition had
+-- from its parent while its own policies stay, so it would otherwise go on
+-- hiding its deleted rows while a DELETE removed rows for good, unlogged.
+-- Called by the drift guard once the DETACH has run, for the role that ran
+-- it (which must own the partition, as for enable()); if it fails, the
+-- DETACH fails with it. softdelete.disable() then makes it a plain table.
+CREATE FUNCTION softdelete_internal.enable_detached(part regclass, root regclass) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    code text;
+    msg text;
+    det text;
+    hnt text;
+BEGIN
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = root;
+    IF NOT FOUND OR EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = part) THEN
+        RETURN;
+    END IF;
+    RAISE NOTICE 'partition % was detached from %, which is enabled for soft delete: enabling %', part, root, part;
+    BEGIN
+        PERFORM softdelete_internal.enable(part, cfg.column_name, cfg.retention, cfg.archive,
+                                           cfg.archive_retention, cfg.cascade, cfg.pii_columns,
+                                           cfg.undo_window, cfg.log_events, cfg.notify, false);
+    EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS code = RETURNED_SQLSTATE, msg = MESSAGE_TEXT,
+                                det = PG_EXCEPTION_DETAIL, hnt = PG_EXCEPTION_HINT;
+        RAISE EXCEPTION 'cannot detach %: it would stay without soft delete, and enabling it failed: %', part, msg
+            USING ERRCODE = code, DETAIL = det,
+                  HINT = concat_ws(' ', nullif(hnt, ''),
+                                   'Or DROP the partition with its rows, or call softdelete.disable() on '
+                                   || root::text || ' first.');
+    END;
+END
+$$;
+REVOKE ALL ON FUNCTION softdelete_internal.enable_detached(regclass, regclass) FROM PUBLIC;
+
 -- A dropped table's events and runs stay, pointing at no table.
 CREATE OR REPLACE FUNCTION softdelete_internal.forget_dropped_tables() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

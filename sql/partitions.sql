@@ -154,6 +154,56 @@ SELECT id, region, deleted_at IS NOT NULL AS deleted, deleted_by
 RESET softdelete.include_deleted;
 
 -------------------------------------------------------------------------------
+-- DETACH PARTITION: the partition leaves enabled on its own, with its root's
+-- options (PostgreSQL drops the triggers it had from the parent, and its
+-- policies alone would hide its deleted rows while deletes removed rows for
+-- good). Its deleted rows stay deleted and hidden, and a DELETE on it is a
+-- soft delete logged under it. A role that cannot enable it (not its owner)
+-- cannot detach it. ATTACH of a table enabled on its own is refused (55000)
+-- until it is disabled, in the same transaction.
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+ALTER TABLE orders DETACH PARTITION orders_sa;
+RESET client_min_messages;
+SELECT relid, column_name, cascade, log_events FROM softdelete.tables
+ WHERE relid IN ('orders'::regclass, 'orders_sa'::regclass) ORDER BY relid::text;
+SET ROLE partitions_app;
+SELECT id, ref FROM orders_sa ORDER BY id;
+\set QUIET off
+DELETE FROM orders_sa WHERE id = 2;
+\set QUIET on
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM orders_sa ORDER BY id;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE relid = 'orders_sa'::regclass ORDER BY id;
+ALTER TABLE orders ATTACH PARTITION orders_sa FOR VALUES IN ('sa');
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE plain_orders (LIKE orders) PARTITION BY LIST (region);
+ALTER TABLE plain_orders ATTACH PARTITION orders_sa FOR VALUES IN ('sa');
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS attached FROM pg_inherits WHERE inhrelid = 'orders_sa'::regclass;
+DROP TABLE plain_orders;
+BEGIN;
+SET LOCAL client_min_messages = warning;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('orders_sa');
+ALTER TABLE orders ATTACH PARTITION orders_sa FOR VALUES IN ('sa');
+COMMIT;
+SELECT count(*) AS own_configuration FROM softdelete.tables WHERE relid = 'orders_sa'::regclass;
+SET ROLE partitions_app;
+SELECT id, region FROM orders WHERE region = 'sa' ORDER BY id;
+RESET ROLE;
+-- The parent's owner, who does not own the partition.
+CREATE ROLE partitions_owner NOLOGIN;
+ALTER TABLE orders OWNER TO partitions_owner;
+SET ROLE partitions_owner;
+ALTER TABLE orders DETACH PARTITION orders_asia;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+ALTER TABLE orders OWNER TO CURRENT_USER;
+SELECT count(*) AS attached FROM pg_inherits WHERE inhrelid = 'orders_asia'::regclass;
+SELECT count(*) AS own_configuration FROM softdelete.tables WHERE relid = 'orders_asia'::regclass;
+
+-------------------------------------------------------------------------------
 -- disable() on the partitioned table: every partition, old and new, is
 -- released, and the unique constraint is back as it was.
 -------------------------------------------------------------------------------
@@ -195,5 +245,5 @@ DELETE FROM softdelete.events
                  'orders_asia'::regclass, 'orders_sa'::regclass, 'orders_af'::regclass,
                  'orders_af_low'::regclass);
 DROP TABLE orders;
-DROP OWNED BY partitions_app;
-DROP ROLE partitions_app;
+DROP OWNED BY partitions_app, partitions_owner;
+DROP ROLE partitions_app, partitions_owner;

@@ -50,6 +50,35 @@ bool in_internal_operation()
     return internal_depth > 0;
 }
 
+void call_for_caller(Oid function, int nargs, const Datum* args)
+{
+    int saved_depth = internal_depth;
+    Oid saved_invoker = invoker;
+    // A table enabled because of this DDL (a new foreign key, a detached
+    // partition) is judged for the role that ran the DDL, as if it had
+    // called enable() itself.
+    invoker = GetUserId();
+    internal_depth++;
+    PG_TRY();
+    {
+        LOCAL_FCINFO(fcinfo, FUNC_MAX_ARGS);
+        FmgrInfo flinfo;
+        fmgr_info(function, &flinfo);
+        InitFunctionCallInfoData(*fcinfo, &flinfo, nargs, InvalidOid, nullptr, nullptr);
+        for (int i = 0; i < nargs; i++) {
+            fcinfo->args[i].value = args[i];
+            fcinfo->args[i].isnull = false;
+        }
+        (void)FunctionCallInvoke(fcinfo);
+    }
+    PG_FINALLY();
+    {
+        internal_depth = saved_depth;
+        invoker = saved_invoker;
+    }
+    PG_END_TRY();
+}
+
 } // namespace softdelete
 
 extern "C" {
@@ -98,22 +127,7 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
     Oid work = softdelete::require_internal_function(
         strcmp(data->event, "sql_drop") == 0 ? "forget_dropped_tables" : "cover_new_objects", 0,
         nullptr);
-    int saved_depth = softdelete::internal_depth;
-    Oid saved_invoker = softdelete::invoker;
-    // A table enabled because of this DDL (a new foreign key) is judged for
-    // the role that ran the DDL, as if it had called enable() itself.
-    softdelete::invoker = GetUserId();
-    softdelete::internal_depth++;
-    PG_TRY();
-    {
-        OidFunctionCall0(work);
-    }
-    PG_FINALLY();
-    {
-        softdelete::internal_depth = saved_depth;
-        softdelete::invoker = saved_invoker;
-    }
-    PG_END_TRY();
+    softdelete::call_for_caller(work, 0, nullptr);
     PG_RETURN_VOID();
 }
 }

@@ -16,4 +16,10 @@ Oid acting_role();
 // the drift guard lets those changes through, and no other.
 bool in_internal_operation();
 
+// Calls an internal function (SECURITY DEFINER: it runs as the extension's
+// owner) on behalf of the role running the current statement, which
+// acting_role() then names: the event triggers and the drift guard's
+// follow-up of a DDL statement. PG regime.
+void call_for_caller(Oid function, int nargs, const Datum* args);
+
 } // namespace softdelete

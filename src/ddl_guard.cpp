@@ -308,6 +308,32 @@ void check_new_inheritance(Oid child, const char* child_name, bool can_enable,
         why, hint);
 }
 
+// A table enabled on its own (a partition detached before) carries
+// triggers that the ATTACH would clone again from an enabled parent, and a
+// configuration of its own that a partition cannot have; under a parent
+// that is not enabled, reads through the parent would show its deleted
+// rows. Its own soft delete goes first, in the same transaction.
+void check_attached_partition(Oid parent, RangeVar* partition_name)
+{
+    Oid partition = relation_of(partition_name);
+    TableConfig cfg;
+    if (!OidIsValid(partition) || !table_config(partition, &cfg) || cfg.root != partition)
+        return;
+    const char* name = relation_display_name(partition);
+    const char* parent_name = relation_display_name(parent);
+    TableConfig parent_cfg;
+    refuse_drift(cfg, psprintf("attach table %s as a partition of %s", name, parent_name),
+                 table_config(parent, &parent_cfg)
+                     ? psprintf("As a partition it follows the rules of %s, which is enabled too.",
+                                relation_display_name(parent_cfg.root))
+                     : psprintf("Reads through %s, which is not enabled, would show its deleted "
+                                "rows.",
+                                parent_name),
+                 psprintf("Call softdelete.disable(%s) and ATTACH in one transaction; an enabled "
+                          "parent then covers the partition with its own rules.",
+                          quote_literal_cstr(name)));
+}
+
 void check_create_table(Node* node)
 {
     const CreateStmt* stmt = IsA(node, CreateForeignTableStmt)
@@ -410,6 +436,8 @@ void check_alter_table(Node* node)
                 family = find_all_inheritors(relid, NoLock, nullptr);
             targets = family;
         }
+        if (cmd->subtype == AT_AttachPartition)
+            check_attached_partition(relid, castNode(PartitionCmd, cmd->def)->name);
         if (cmd->subtype == AT_AddInherit)
             check_new_inheritance(relid, relation_display_name(relid),
                                   get_rel_relkind(relid) != RELKIND_FOREIGN_TABLE &&
@@ -555,6 +583,41 @@ void check_create_trigger(Node* stmt)
                            "replace");
 }
 
+// The partition a DETACH PARTITION takes out of an enabled table (or out of
+// one of its partitions), or InvalidOid. PostgreSQL drops the triggers the
+// partition had from its parent, and its own policies stay: it would go on
+// hiding its deleted rows while a DELETE removed rows for good, unlogged.
+// So once the DETACH has run the partition is enabled on its own, with its
+// root's options (softdelete_internal.enable_detached); if that fails, so
+// does the DETACH.
+Oid detached_partition(const Node* stmt, Oid* root)
+{
+    if (!IsA(stmt, AlterTableStmt))
+        return InvalidOid;
+    const auto* alter = castNode(AlterTableStmt, stmt);
+    ListCell* lc;
+    foreach (lc, alter->cmds) {
+        auto* cmd = castNode(AlterTableCmd, lfirst(lc));
+        if (cmd->subtype != AT_DetachPartition && cmd->subtype != AT_DetachPartitionFinalize)
+            continue;
+        TableConfig cfg;
+        Oid parent = relation_of(alter->relation);
+        if (!OidIsValid(parent) || !table_config(parent, &cfg))
+            return InvalidOid;
+        *root = cfg.root;
+        return relation_of(castNode(PartitionCmd, cmd->def)->name);
+    }
+    return InvalidOid;
+}
+
+void enable_detached(Oid partition, Oid root)
+{
+    static const Oid argtypes[2] = {REGCLASSOID, REGCLASSOID};
+    Oid function = require_internal_function("enable_detached", 2, argtypes);
+    const Datum args[2] = {ObjectIdGetDatum(partition), ObjectIdGetDatum(root)};
+    call_for_caller(function, 2, args);
+}
+
 using Check = void (*)(Node*);
 
 // The check for stmt, or nullptr for the statements this guard does not read:
@@ -596,11 +659,14 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     // pg_upgrade's schema restore (binary-upgrade mode, a server only
     // pg_upgrade starts) recreates the extension's members and the enabled
     // tables' objects as they were, with ALTERs this guard would refuse.
+    Oid detached = InvalidOid;
+    Oid detached_root = InvalidOid;
     if (check != nullptr && !IsBinaryUpgrade && !in_own_extension_script() && extension_present() &&
         !extension_at_work()) {
         check(stmt);
         if (drop_converted_constraint(stmt))
             return;
+        detached = detached_partition(stmt, &detached_root);
     }
     // An admin's COPY FROM that row security would refuse (admin_copy.cpp).
     bool copied = IsA(stmt, CopyStmt) && !in_own_extension_script() && extension_present() &&
@@ -610,6 +676,8 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
     else if (!copied)
         standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
                                 dest, qc);
+    if (OidIsValid(detached))
+        enable_detached(detached, detached_root);
     // A TRUNCATE (or a procedure, a DO block) issued on its own has ended.
     if (executor_depth() == 0 && finishing_query() == nullptr)
         end_of_statement();
