@@ -318,9 +318,6 @@ void assign_once_per_execution(Query* query, const TableConfig& cfg,
     query->hasSubLinks = true;
 }
 
-// Marks the target rows deleted: stamp, actor, reason, operation; live rows
-// only. The four values are the statement's (STABLE functions), so they
-// are read once per execution.
 // Is qual the visibility policy's "deleted_at IS NULL OR include_deleted()"
 // on the statement's target?
 bool is_visibility_qual(const Query* query, const TableConfig& cfg, Node* qual)
@@ -366,6 +363,9 @@ void require_live_rows(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     add_qual(query, live);
 }
 
+// Marks the target rows deleted: stamp, actor, reason, operation; live rows
+// only. The four values are the statement's (STABLE functions), so they
+// are read once per execution.
 void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     assign_once_per_execution(query, cfg,
