@@ -183,15 +183,29 @@ ALTER TABLE plain_orders ATTACH PARTITION orders_sa FOR VALUES IN ('sa');
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS attached FROM pg_inherits WHERE inhrelid = 'orders_sa'::regclass;
 DROP TABLE plain_orders;
+-- A live row takes the (ref, region) of a deleted one: the way back still
+-- works, since disable() leaves the detached table's unique indexes
+-- live-only, and the ATTACH takes them as the parent's.
+INSERT INTO orders_sa (id, region, ref, amount) VALUES (3, 'sa', 'A', 3000);
 BEGIN;
 SET LOCAL client_min_messages = warning;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('orders_sa');
 ALTER TABLE orders ATTACH PARTITION orders_sa FOR VALUES IN ('sa');
 COMMIT;
 SELECT count(*) AS own_configuration FROM softdelete.tables WHERE relid = 'orders_sa'::regclass;
+SELECT c.relname AS index_name, pg_get_indexdef(i.indexrelid) AS indexdef,
+       (SELECT h.inhparent::regclass FROM pg_inherits h WHERE h.inhrelid = i.indexrelid) AS parent_index
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE i.indrelid = 'orders_sa'::regclass AND i.indisunique ORDER BY 1;
 SET ROLE partitions_app;
-SELECT id, region FROM orders WHERE region = 'sa' ORDER BY id;
+SELECT id, region, ref FROM orders WHERE region = 'sa' ORDER BY id;
+INSERT INTO orders VALUES (4, 'sa', 'A', 4000);
+\echo SQLSTATE :SQLSTATE
 RESET ROLE;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+DELETE FROM orders WHERE region = 'sa' AND id = 3;
+COMMIT;
 -- The parent's owner, who does not own the partition.
 CREATE ROLE partitions_owner NOLOGIN;
 ALTER TABLE orders OWNER TO partitions_owner;
