@@ -206,6 +206,18 @@ BEGIN;
 SET LOCAL softdelete.hard_delete = on;
 DELETE FROM orders WHERE region = 'sa' AND id = 3;
 COMMIT;
+-- DETACH ... CONCURRENTLY (two transactions) ends the same way.
+CREATE TABLE logs (id int, day int, PRIMARY KEY (id, day)) PARTITION BY LIST (day);
+CREATE TABLE logs_1 PARTITION OF logs FOR VALUES IN (1);
+INSERT INTO logs VALUES (1, 1), (2, 1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('logs', retention => '90 days');
+DELETE FROM logs WHERE id = 1;
+ALTER TABLE logs DETACH PARTITION logs_1 CONCURRENTLY;
+RESET client_min_messages;
+SELECT relid, retention FROM softdelete.tables WHERE relid = 'logs_1'::regclass;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM logs_1 ORDER BY id;
+DROP TABLE logs, logs_1;
 -- The parent's owner, who does not own the partition.
 CREATE ROLE partitions_owner NOLOGIN;
 ALTER TABLE orders OWNER TO partitions_owner;
