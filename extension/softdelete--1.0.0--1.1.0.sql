@@ -339,7 +339,7 @@ DECLARE
     hnt text;
 BEGIN
     SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = root;
-    IF NOT FOUND OR EXISTS (SELECT FROM softdelete.tables t WHERE t.relid = part) THEN
+    IF NOT FOUND THEN
         RETURN;
     END IF;
     RAISE NOTICE 'partition % was detached from %, which is enabled for soft delete: enabling %', part, root, part;

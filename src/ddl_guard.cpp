@@ -263,6 +263,8 @@ void check_new_inheritance(Oid child, const char* child_name, bool can_enable,
     TableConfig parent_cfg;
     bool child_enabled = OidIsValid(child) && table_config(child, &cfg);
     bool parent_enabled = table_config(parent, &parent_cfg);
+    if (!child_enabled && !parent_enabled)
+        return;
     const char* parent_table = relation_display_name(parent);
     if (child_enabled && parent_enabled) {
         // A DELETE through the parent marks the parent's column, which the
