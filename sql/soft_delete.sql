@@ -208,9 +208,9 @@ RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by
   FROM sdel.users WHERE id IN (22, 24) ORDER BY id;
 SELECT deleted_at = :'stamp_22'::timestamptz AS stamp_22_unchanged FROM sdel.users WHERE id = 22;
--- A source that matches one row twice fails, as it does on a table that is
--- not enabled, and changes nothing; the second match meets the backstop's
--- soft delete, so the error is 27000 rather than MERGE's own 21000.
+-- A source that matches one row twice fails with MERGE's own 21000, as on
+-- a table that is not enabled, and changes nothing (merge_delete tests the
+-- MERGE forms further).
 SET ROLE sdel_app;
 MERGE INTO sdel.users u
 USING (VALUES (25), (26), (26)) AS s(id) ON u.id = s.id

@@ -10,6 +10,8 @@
 //    no WITH CHECK options, so the new, deleted row is never judged by the
 //    visibility policy (the "new row violates row-level security" trap of
 //    the usual recipe). RETURNING returns the marked rows.
+//  * MERGE ... THEN DELETE, in a MERGE without UPDATE actions, becomes an
+//    UPDATE action that soft-deletes, decided as below.
 //  * An UPDATE, ON CONFLICT DO UPDATE or MERGE ... UPDATE that assigns a
 //    tombstone column gets its three tombstone assignments replaced by calls
 //    that decide row by row on the values assigned (tombstone_decision.cpp),
@@ -579,8 +581,69 @@ void rewrite_upsert(Query* query, const TableConfig& cfg)
         conflict->arbiterWhere == nullptr ? live : make_and_qual(conflict->arbiterWhere, live);
 }
 
-void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
+// Row security for a MERGE whose DELETE actions became UPDATE actions.
+// PostgreSQL gives a MERGE the checks of every kind of action, whichever it
+// has, and the executor picks them by the kind of the action it runs. The
+// UPDATE policies' checks were there for UPDATE actions the MERGE does not
+// have, so they go; the DELETE policies' checks of the target row become
+// those of the converted actions. A DELETE needs no UPDATE policy, as a
+// rewritten DELETE needs none.
+void move_delete_checks_to_update(Query* query)
 {
+    List* kept = NIL;
+    ListCell* lc;
+    foreach (lc, query->withCheckOptions) {
+        auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
+        if (wco->kind == WCO_RLS_UPDATE_CHECK || wco->kind == WCO_RLS_MERGE_UPDATE_CHECK)
+            continue;
+        if (wco->kind == WCO_RLS_MERGE_DELETE_CHECK)
+            wco->kind = WCO_RLS_MERGE_UPDATE_CHECK;
+        kept = lappend(kept, wco);
+    }
+    query->withCheckOptions = kept;
+}
+
+// MERGE ... WHEN MATCHED THEN DELETE becomes WHEN MATCHED AND deleted_at IS
+// NULL THEN UPDATE SET deleted_at = <the stamp>, which the tombstone
+// decision makes a soft delete like any other: the same stamp, actor, reason
+// and operation as a DELETE, one row version written, counted in MERGE n,
+// and a second match of the same row is MERGE's own 21000. Only where the
+// MERGE has no UPDATE action of its own: the executor checks a MERGE's
+// row-level security by the kind of action, so the DELETE policies' checks
+// can only move to the UPDATE kind when no UPDATE policy's check is there.
+// Such a MERGE keeps its DELETE actions and the backstop trigger soft-deletes
+// their rows one by one. Returns whether any action was converted.
+bool soften_merge_deletes(Query* query, const TableConfig& cfg)
+{
+    ListCell* lc;
+    foreach (lc, query->mergeActionList) {
+        if (static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_UPDATE)
+            return false;
+    }
+    bool converted = false;
+    foreach (lc, query->mergeActionList) {
+        auto* action = static_cast<MergeAction*>(lfirst(lc));
+        if (action->commandType != CMD_DELETE)
+            continue;
+        action->commandType = CMD_UPDATE;
+        action->targetList = NIL;
+        assign(&action->targetList, cfg, cfg.deleted_at,
+               call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
+        action->qual = make_and_qual(action->qual, deleted_at_test(query, cfg, IS_NULL));
+        converted = true;
+    }
+    if (converted)
+        move_delete_checks_to_update(query);
+    return converted;
+}
+
+void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
+{
+    bool softened = false;
+    if (purge_in_progress() || hard_delete_in_effect())
+        state->kept_hard_delete = true;
+    else
+        softened = soften_merge_deletes(query, cfg);
     bool routed = false;
     bool inserts = false;
     ListCell* lc;
@@ -596,6 +659,11 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         return;
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::decided, inserts);
+    if (softened) {
+        // Like a DELETE, it reaches live rows only, whoever runs it.
+        record_written_columns(query, rte, cfg);
+        return;
+    }
     if (is_admin(cfg.root))
         unhide_deleted_rows(rte);
 }
@@ -627,7 +695,7 @@ void rewrite_query(Query* query, RewriteState* state)
         rewrite_upsert(query, cfg);
         break;
     case CMD_MERGE:
-        rewrite_merge(query, rte, cfg);
+        rewrite_merge(query, rte, cfg, state);
         break;
     default:
         break;

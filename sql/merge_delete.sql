@@ -1,0 +1,216 @@
+-- merge_delete: MERGE ... WHEN MATCHED THEN DELETE on an enabled table is a
+-- soft delete made by the statement itself, as a DELETE is: MERGE n counts
+-- the rows, one operation logs them with their keys, a source row matching
+-- one target row twice fails with MERGE's own 21000 and changes nothing,
+-- the DELETE privilege and the DELETE policies decide who may, and
+-- softdelete.hard_delete keeps it a DELETE. A MERGE that also has an
+-- UPDATE action keeps its DELETE action and the backstop trigger
+-- soft-deletes those rows (27000 on a double match).
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE md_owner;
+CREATE ROLE md_app;        -- CRUD on the tables
+CREATE ROLE md_deleter;    -- SELECT and DELETE only
+CREATE ROLE md_updater;    -- SELECT and UPDATE, no DELETE
+CREATE ROLE md_admin IN ROLE softdelete_admin;
+CREATE SCHEMA md AUTHORIZATION md_owner;
+GRANT USAGE ON SCHEMA md TO md_app, md_deleter, md_updater, md_admin;
+
+SET ROLE md_owner;
+CREATE TABLE md.users (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text);
+INSERT INTO md.users SELECT g, 'u' || g || '@x', 'user ' || g FROM generate_series(1, 40) g;
+-- A table with its own row-level security, made before enable(): the app
+-- may delete only the notes it owns.
+CREATE TABLE md.notes (id int PRIMARY KEY, owner text NOT NULL);
+INSERT INTO md.notes VALUES (1, 'md_app'), (2, 'someone_else'), (3, 'md_app');
+ALTER TABLE md.notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY notes_read ON md.notes FOR SELECT USING (true);
+CREATE POLICY notes_delete ON md.notes FOR DELETE USING (owner = current_user);
+CREATE TABLE md.readings (region text, id int, PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+CREATE TABLE md.readings_eu PARTITION OF md.readings FOR VALUES IN ('eu');
+CREATE TABLE md.readings_us PARTITION OF md.readings FOR VALUES IN ('us');
+INSERT INTO md.readings SELECT r, g FROM unnest(ARRAY['eu', 'us']) r, generate_series(1, 3) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('md.users');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('md.notes');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('md.readings');
+RESET client_min_messages;
+GRANT SELECT, INSERT, UPDATE, DELETE ON md.users, md.notes, md.readings TO md_app, md_admin;
+GRANT SELECT, DELETE ON md.users TO md_deleter;
+GRANT SELECT, UPDATE ON md.users TO md_updater;
+RESET ROLE;
+
+-- The events since a mark, without their ids and times.
+CREATE FUNCTION pg_temp.events_since(first bigint)
+    RETURNS TABLE (op_no bigint, table_name text, action text, actor text, row_count bigint, keys jsonb)
+    LANGUAGE sql AS $$
+    SELECT dense_rank() OVER (ORDER BY op), table_name, action::text, actor, row_count, keys
+      FROM softdelete.events WHERE id > first ORDER BY id
+$$;
+SELECT coalesce(max(id), 0) AS mark FROM softdelete.events \gset
+
+\set QUIET off
+
+-------------------------------------------------------------------------------
+-- 1. The app's MERGE: MERGE 2 (1 matches twice nothing, 999 does not exist),
+--    stamped with the transaction's time and the actor, one operation.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+BEGIN;
+MERGE INTO md.users u USING (VALUES (1), (2), (999)) s(id) ON u.id = s.id
+WHEN MATCHED THEN DELETE;
+RESET ROLE;
+SELECT id, deleted_at = now() AS at_xact_time, deleted_by, delete_op IS NOT NULL AS has_op
+  FROM md.users WHERE id IN (1, 2) ORDER BY id;
+COMMIT;
+SET ROLE md_app;
+SELECT count(*) AS visible FROM md.users WHERE id IN (1, 2);
+-- Again: the rows are gone for the application, MERGE 0, nothing logged.
+MERGE INTO md.users u USING (VALUES (1), (2)) s(id) ON u.id = s.id
+WHEN MATCHED THEN DELETE;
+RESET ROLE;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 2. A source that matches one row twice: MERGE's own 21000, nothing changed.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+MERGE INTO md.users u USING (VALUES (3), (4), (4)) s(id) ON u.id = s.id
+WHEN MATCHED THEN DELETE;
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted FROM md.users WHERE id IN (3, 4);
+SELECT count(*) AS new_events FROM softdelete.events WHERE id > :mark;
+
+-------------------------------------------------------------------------------
+-- 3. Conditions, DO NOTHING and INSERT in the same MERGE: MERGE 3 (two soft
+--    deletes, one insert); the event counts the deleted rows only.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+MERGE INTO md.users u
+USING (VALUES (5, true), (6, false), (7, true), (41, true)) s(id, gone) ON u.id = s.id
+WHEN MATCHED AND s.gone THEN DELETE
+WHEN MATCHED THEN DO NOTHING
+WHEN NOT MATCHED THEN INSERT VALUES (s.id, 'u' || s.id || '@x', 'new');
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM md.users WHERE id IN (5, 6, 7, 41) ORDER BY id;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 4. A MERGE with an UPDATE action too: its DELETE action stays a DELETE and
+--    the backstop soft-deletes the row; MERGE 2, one operation of one row.
+--    A double match there meets the backstop's own update: 27000.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+MERGE INTO md.users u USING (VALUES (8, 'd'), (9, 'u')) s(id, what) ON u.id = s.id
+WHEN MATCHED AND s.what = 'd' THEN DELETE
+WHEN MATCHED THEN UPDATE SET name = 'renamed';
+MERGE INTO md.users u USING (VALUES (10, 'd'), (10, 'd')) s(id, what) ON u.id = s.id
+WHEN MATCHED AND s.what = 'd' THEN DELETE
+WHEN MATCHED THEN UPDATE SET name = 'renamed';
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, name FROM md.users WHERE id IN (8, 9, 10) ORDER BY id;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 5. Who may: the DELETE privilege is enough and is needed; the table's
+--    DELETE policies judge each matched row as they do on a plain table
+--    (42501 "target row violates row-level security policy").
+-------------------------------------------------------------------------------
+SET ROLE md_deleter;
+MERGE INTO md.users u USING (VALUES (11)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+SET ROLE md_updater;
+MERGE INTO md.users u USING (VALUES (12)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+\echo SQLSTATE :SQLSTATE
+SET ROLE md_app;
+MERGE INTO md.notes n USING (VALUES (1), (2)) s(id) ON n.id = s.id WHEN MATCHED THEN DELETE;
+\echo SQLSTATE :SQLSTATE
+MERGE INTO md.notes n USING (VALUES (3)) s(id) ON n.id = s.id WHEN MATCHED THEN DELETE;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM md.users WHERE id IN (11, 12) ORDER BY id;
+SELECT id, owner, deleted_at IS NOT NULL AS deleted FROM md.notes ORDER BY id;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 6. A prepared MERGE follows the actor of each execution, and an admin's
+--    SET LOCAL softdelete.hard_delete makes the same prepared MERGE a hard
+--    delete (re-planned), logged as such; without it, a soft delete again.
+-------------------------------------------------------------------------------
+SET ROLE md_admin;
+PREPARE gone(int) AS
+    MERGE INTO md.users u USING (VALUES ($1)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+SET softdelete.actor = 'alice';
+EXECUTE gone(13);
+SET softdelete.actor = 'bob';
+EXECUTE gone(14);
+RESET softdelete.actor;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+EXECUTE gone(15);
+COMMIT;
+EXECUTE gone(16);
+DEALLOCATE gone;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM md.users WHERE id BETWEEN 13 AND 16 ORDER BY id;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 7. An admin who reads deleted rows (include_deleted) and MERGE-deletes one
+--    that is deleted already: MERGE 0, its stamp and operation unmoved.
+-------------------------------------------------------------------------------
+SELECT deleted_at AS stamp_13, delete_op AS op_13 FROM md.users WHERE id = 13 \gset
+SET ROLE md_admin;
+SET softdelete.include_deleted = on;
+MERGE INTO md.users u USING (VALUES (13)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT deleted_at = :'stamp_13' AS stamp_kept, delete_op = :op_13 AS op_kept, deleted_by
+  FROM md.users WHERE id = 13;
+
+-------------------------------------------------------------------------------
+-- 8. undo() of a MERGE's operation brings back exactly its rows.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+MERGE INTO md.users u USING (VALUES (17), (18)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+RESET ROLE;
+SELECT op AS merge_op FROM softdelete.events WHERE id > :mark ORDER BY id DESC LIMIT 1 \gset
+SELECT softdelete.undo(:merge_op) AS restored;
+SELECT id, deleted_at IS NULL AS live FROM md.users WHERE id IN (16, 17, 18) ORDER BY id;
+SELECT max(id) AS mark FROM softdelete.events \gset
+
+-------------------------------------------------------------------------------
+-- 9. A partitioned table: the rows are soft-deleted in their partitions, one
+--    event per partition of the one operation.
+-------------------------------------------------------------------------------
+SET ROLE md_app;
+MERGE INTO md.readings r USING (VALUES ('eu', 1), ('us', 2)) s(region, id)
+    ON r.region = s.region AND r.id = s.id
+WHEN MATCHED THEN DELETE;
+RESET ROLE;
+SELECT tableoid::regclass AS partition, id, deleted_at IS NOT NULL AS deleted
+  FROM md.readings ORDER BY region, id;
+SELECT * FROM pg_temp.events_since(:mark);
+
+\set QUIET on
+
+-- Nothing was removed for good but the hard-deleted row 15.
+SELECT count(*) AS rows_left FROM md.users;
+
+SET client_min_messages = warning;
+DROP SCHEMA md CASCADE;
+RESET client_min_messages;
+DROP OWNED BY md_app;
+DROP OWNED BY md_deleter;
+DROP OWNED BY md_updater;
+DROP OWNED BY md_admin;
+DROP OWNED BY md_owner;
+DROP ROLE md_app, md_deleter, md_updater, md_admin, md_owner;
