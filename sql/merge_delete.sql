@@ -200,9 +200,60 @@ SELECT tableoid::regclass AS partition, id, deleted_at IS NOT NULL AS deleted
   FROM md.readings ORDER BY region, id;
 SELECT * FROM pg_temp.events_since(:mark);
 
+-------------------------------------------------------------------------------
+-- 10. One operation, one actor and reason: those in effect when it took its
+--     number. A function in the statement that changes softdelete.actor or
+--     softdelete.reason row by row changes neither the rows' deleted_by and
+--     delete_reason nor the event's actor and reason, which agree.
+-------------------------------------------------------------------------------
+SET ROLE md_owner;
+CREATE FUNCTION md.claim(who text) RETURNS boolean LANGUAGE sql VOLATILE AS $$
+    SELECT set_config('softdelete.actor', who, false) IS NOT NULL
+       AND set_config('softdelete.reason', 'because ' || who, false) IS NOT NULL
+$$;
+GRANT EXECUTE ON FUNCTION md.claim(text) TO md_app;
+RESET ROLE;
+SELECT max(id) AS mark FROM softdelete.events \gset
+SET ROLE md_app;
+SET softdelete.actor = 'alice';
+MERGE INTO md.users u USING (VALUES (19), (20), (21)) s(id) ON u.id = s.id
+WHEN MATCHED AND md.claim(CASE s.id WHEN 19 THEN 'alice' ELSE 'mallory' END) THEN DELETE;
+SET softdelete.actor = 'alice';
+DELETE FROM md.users WHERE id IN (22, 23) AND md.claim('bob' || id);
+SET softdelete.actor = 'alice';
+UPDATE md.users SET deleted_at = now() WHERE id IN (24, 25) AND md.claim('carl' || id);
+RESET softdelete.actor;
+RESET softdelete.reason;
+RESET ROLE;
+SELECT u.id, u.deleted_by, u.delete_reason, e.actor = u.deleted_by AS event_agrees,
+       e.reason IS NOT DISTINCT FROM u.delete_reason AS reason_agrees
+  FROM md.users u JOIN softdelete.events e ON e.op = u.delete_op AND e.id > :mark
+ WHERE u.id BETWEEN 19 AND 25 ORDER BY u.id;
+
+-------------------------------------------------------------------------------
+-- 11. An admin's MERGE and deleted rows. Under softdelete.hard_delete its
+--     DELETE reaches deleted rows too (row 20, soft-deleted above) and live
+--     ones (26): MERGE 2, logged as hard deletes. In a MERGE that also
+--     writes deleted_at (an admin's then reaches deleted rows), a DELETE
+--     action skips a deleted row (21), as a DELETE does, and the next WHEN
+--     clause takes it: MERGE 3, no error from the visibility policy.
+-------------------------------------------------------------------------------
+SELECT max(id) AS mark FROM softdelete.events \gset
+SET ROLE md_admin;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+MERGE INTO md.users u USING (VALUES (20), (26)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
+COMMIT;
+MERGE INTO md.users u USING (VALUES (21, 'gone'), (27, 'gone'), (28, 'keep')) s(id, what) ON u.id = s.id
+WHEN MATCHED AND s.what = 'gone' THEN DELETE
+WHEN MATCHED THEN UPDATE SET name = 'kept', deleted_at = deleted_at;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, name FROM md.users WHERE id BETWEEN 20 AND 28 ORDER BY id;
+SELECT * FROM pg_temp.events_since(:mark);
+
 \set QUIET on
 
--- Nothing was removed for good but the hard-deleted row 15.
+-- Nothing was removed for good but the hard-deleted rows 15, 20 and 26.
 SELECT count(*) AS rows_left FROM md.users;
 
 SET client_min_messages = warning;

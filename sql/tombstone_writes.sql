@@ -147,8 +147,59 @@ UPDATE tw.users SET delete_reason = 'corrected' WHERE id = 15;
 RESET ROLE;
 SELECT * FROM tw.state(15, 15);
 
+--------------------------------------------------------------------------
+-- What a tombstone write writes is written as any UPDATE of those columns
+--------------------------------------------------------------------------
+
+-- A stored generated column that reads deleted_by is computed again, and
+-- an UPDATE OF deleted_by trigger fires, whichever statement writes it: an
+-- ORM soft delete, an upsert's, a MERGE's UPDATE (and its DELETE in a
+-- MERGE that also updates, through the backstop), a restore.
+SET ROLE tw_owner;
+ALTER TABLE tw.users ADD COLUMN who text GENERATED ALWAYS AS (coalesce(deleted_by, '-')) STORED;
+CREATE FUNCTION tw.say_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'deleted_by of row % written: %', NEW.id, coalesce(NEW.deleted_by, 'NULL');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER by_written AFTER UPDATE OF deleted_by ON tw.users
+    FOR EACH ROW EXECUTE FUNCTION tw.say_written();
+RESET ROLE;
+SET ROLE tw_app;
+UPDATE tw.users SET deleted_at = now() WHERE id = 23;
+INSERT INTO tw.users (id, email) VALUES (24, 'u24') ON CONFLICT (id) DO UPDATE SET deleted_at = now();
+MERGE INTO tw.users u USING (VALUES (25)) v(id) ON u.id = v.id
+WHEN MATCHED THEN UPDATE SET deleted_at = now();
+MERGE INTO tw.users u USING (VALUES (26, 'd'), (27, 'u')) v(id, what) ON u.id = v.id
+WHEN MATCHED AND v.what = 'd' THEN DELETE
+WHEN MATCHED THEN UPDATE SET name = 'renamed';
+RESET ROLE;
+SET ROLE tw_owner;
+UPDATE tw.users SET deleted_at = NULL WHERE id = 24;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, who = coalesce(deleted_by, '-') AS who_current
+  FROM tw.users WHERE id BETWEEN 23 AND 27 ORDER BY id;
+-- Writing those columns as an UPDATE needs UPDATE privilege on them, as an
+-- UPDATE naming them would: a role granted UPDATE on deleted_at alone
+-- cannot soft-delete by UPDATE (42501), and can once it has all four; a
+-- DELETE needs only DELETE.
+CREATE ROLE tw_cols;
+GRANT USAGE ON SCHEMA tw TO tw_cols;
+GRANT SELECT, DELETE, UPDATE (deleted_at) ON tw.users TO tw_cols;
+SET ROLE tw_cols;
+UPDATE tw.users SET deleted_at = now() WHERE id = 28;
+\echo SQLSTATE :SQLSTATE
+DELETE FROM tw.users WHERE id = 29;
+RESET ROLE;
+GRANT UPDATE (deleted_by, delete_reason, delete_op) ON tw.users TO tw_cols;
+SET ROLE tw_cols;
+UPDATE tw.users SET deleted_at = now() WHERE id = 28;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM tw.users WHERE id IN (28, 29) ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'tw.%';
 DROP SCHEMA tw CASCADE;
-DROP OWNED BY tw_owner, tw_app;
-DROP ROLE tw_owner, tw_app;
+DROP OWNED BY tw_owner, tw_app, tw_cols;
+DROP ROLE tw_owner, tw_app, tw_cols;

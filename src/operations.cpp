@@ -52,6 +52,12 @@ MemoryContext pending_context = nullptr;
 List* pending = NIL;
 Pending* last_used = nullptr;
 int64 running_operation = 0;
+// Who runs it and why: the actor and reason in effect when it took its id.
+// Every row it marks and every event it writes carry these, so a function
+// that changes softdelete.actor or softdelete.reason in the middle of a
+// statement cannot split one operation between actors, nor make its event
+// name an actor its rows do not.
+OperationWho running_who = {};
 bool writing = false;
 int own_operations = 0; // begin_own_operation() not yet ended
 
@@ -63,11 +69,23 @@ MemoryContext notes_context()
     return pending_context;
 }
 
+// The running operation has ended.
+void end_running_operation()
+{
+    running_operation = 0;
+    if (running_who.actor != nullptr)
+        pfree(running_who.actor);
+    if (running_who.reason != nullptr)
+        pfree(running_who.reason);
+    running_who = {};
+}
+
 void forget_everything()
 {
     pending = NIL;
     last_used = nullptr;
     running_operation = 0;
+    running_who = {}; // in pending_context
     if (pending_context != nullptr)
         MemoryContextReset(pending_context);
 }
@@ -92,10 +110,10 @@ Pending* entry_for(int64 op, Oid root, Action action, int level)
     p->rows_known = true;
     initStringInfo(&p->keys);
     initStringInfo(&p->ops);
-    // Who and why, as the statement that changed the rows saw them.
-    p->actor = pstrdup(actor_name());
-    const char* reason = reason_text();
-    p->reason = reason != nullptr ? pstrdup(reason) : nullptr;
+    // Who and why: the operation's.
+    const OperationWho& who = operation_who();
+    p->actor = pstrdup(who.actor);
+    p->reason = who.reason != nullptr ? pstrdup(who.reason) : nullptr;
     pending = lappend(pending, p);
     MemoryContextSwitchTo(old);
     return last_used = p;
@@ -240,7 +258,7 @@ void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransaction
         // procedure's or DO block's exception handler) has ended: the next
         // one is another operation. Inside a statement, the operation goes on.
         if (executor_depth() == 0 && finishing_query() == nullptr)
-            running_operation = 0;
+            end_running_operation();
         writing = false;
     }
 }
@@ -352,9 +370,20 @@ int64 current_operation()
         int64 next = as_role(relation_owner(sequence), 0, [sequence] {
             return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
         });
+        MemoryContext old = MemoryContextSwitchTo(notes_context());
+        const char* reason = reason_text();
+        OperationWho who = {pstrdup(actor_name()), reason != nullptr ? pstrdup(reason) : nullptr};
+        MemoryContextSwitchTo(old);
         running_operation = next;
+        running_who = who;
     }
     return running_operation;
+}
+
+const OperationWho& operation_who()
+{
+    (void)current_operation();
+    return running_who;
 }
 
 namespace
@@ -454,7 +483,7 @@ void end_of_statement()
     if (writing || own_operations > 0)
         return;
     if (pending == NIL) {
-        running_operation = 0;
+        end_running_operation();
         return;
     }
     writing = true;
@@ -465,8 +494,9 @@ void end_of_statement()
 
 OwnOperation begin_own_operation()
 {
-    OwnOperation own = {0, running_operation};
+    OwnOperation own = {0, running_operation, running_who};
     running_operation = 0;
+    running_who = {};
     own_operations++;
     own.op = current_operation();
     return own;
@@ -510,12 +540,16 @@ void end_own_operation(const OwnOperation& own)
         free_entry(static_cast<Pending*>(lfirst(lc)));
     list_free(mine);
     last_used = nullptr;
+    end_running_operation();
     abandon_own_operation(own);
 }
 
 void abandon_own_operation(const OwnOperation& own) noexcept
 {
+    // The failed operation's actor and reason stay in pending_context until
+    // the (sub)transaction's end resets it.
     running_operation = own.outer;
+    running_who = own.outer_who;
     if (own_operations > 0)
         own_operations--;
 }

@@ -16,6 +16,15 @@ const char* action_name(Action action);
 // the first time a statement needs one.
 int64 current_operation();
 
+// The actor (never null) and reason (null: none) of the running operation,
+// read from softdelete.actor (or the role) and softdelete.reason when it
+// took its id: what its rows and its events record.
+struct OperationWho {
+    char* actor;
+    char* reason;
+};
+const OperationWho& operation_who();
+
 // Records rows of root (an enabled table) that the running operation
 // changed. key_json is one row's key as JSON, or nullptr (TRUNCATE: no rows
 // are known, and the row count stays unknown). A restored row also gives
@@ -55,6 +64,7 @@ void note_row_ints(Oid root, Action action, const int64* keys, int64 rows);
 struct OwnOperation {
     int64 op;
     int64 outer;
+    OperationWho outer_who;
 };
 OwnOperation begin_own_operation();
 // The rows it noted so far with action, in every table.

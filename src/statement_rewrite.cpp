@@ -148,8 +148,8 @@ TargetEntry* find_assignment(List* target_list, AttrNumber attno)
 }
 
 // Sets column attno to expr in a target list. The column is not added to
-// the statement's updated columns: those are what the user's privileges are
-// checked against and the user's column triggers fire on.
+// the statement's updated columns here: record_written_columns() does that
+// for all four at once.
 void assign(List** target_list, const TableConfig& cfg, AttrNumber attno, Expr* expr)
 {
     if (attno == InvalidAttrNumber)
@@ -210,22 +210,27 @@ void unhide_deleted_rows(RangeTblEntry* rte)
     rte->securityQuals = kept;
 }
 
-// Drops the visibility policy's checks of rows an UPDATE (or an upsert's or
-// a MERGE's UPDATE) writes; the checks of inserted rows and of the existing
-// row an upsert conflicts with stay.
-void skip_visibility_checks(Query* query)
+// Drops the visibility policy's checks of the given kinds.
+void drop_visibility_checks(Query* query, std::initializer_list<WCOKind> kinds)
 {
     List* kept = NIL;
     ListCell* lc;
     foreach (lc, query->withCheckOptions) {
         auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
-        bool update_check =
-            wco->kind == WCO_RLS_UPDATE_CHECK || wco->kind == WCO_RLS_MERGE_UPDATE_CHECK;
-        if (!update_check || wco->polname == nullptr ||
-            strcmp(wco->polname, visibility_policy) != 0)
+        bool dropped = wco->polname != nullptr && strcmp(wco->polname, visibility_policy) == 0 &&
+                       std::find(kinds.begin(), kinds.end(), wco->kind) != kinds.end();
+        if (!dropped)
             kept = lappend(kept, wco);
     }
     query->withCheckOptions = kept;
+}
+
+// Drops the visibility policy's checks of rows an UPDATE (or an upsert's or
+// a MERGE's UPDATE) writes; the checks of inserted rows and of the existing
+// row an upsert conflicts with stay.
+void skip_visibility_checks(Query* query)
+{
+    drop_visibility_checks(query, {WCO_RLS_UPDATE_CHECK, WCO_RLS_MERGE_UPDATE_CHECK});
 }
 
 enum class NoteKind { rewritten_delete = 0, decided = 1 };
@@ -386,8 +391,11 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 // every row, would try to delete old versions each time a page fills (all
 // of them still visible to this transaction) before splitting it: that
 // futile work was 8% of a 50,000-row soft delete. UPDATE OF triggers on the
-// tombstone columns fire, as for any other UPDATE of them. Only the
-// columns' UPDATE privilege is not checked: a DELETE needs DELETE.
+// tombstone columns fire and stored generated columns that read them are
+// computed again, as for any other UPDATE of them. A statement that writes
+// them as an UPDATE (an ORM's soft delete, a restore, an upsert's or a
+// MERGE's UPDATE) needs UPDATE privilege on the four columns, as an UPDATE
+// naming them would; a DELETE, whose privilege check is DELETE's, does not.
 void record_written_columns(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
 #if PG_VERSION_NUM >= 160000
@@ -557,19 +565,21 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     if (!admin && literal_restore(query->targetList, cfg))
         require_admin(cfg.relid, cfg.root, "restore rows of");
     route_tombstone_writes(&query->targetList, query->resultRelation, cfg);
+    record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::decided, false);
     if (admin)
         unhide_deleted_rows(rte);
 }
 
-void rewrite_upsert(Query* query, const TableConfig& cfg)
+void rewrite_upsert(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     OnConflictExpr* conflict = query->onConflict;
     if (conflict == nullptr)
         return;
     if (conflict->action == ONCONFLICT_UPDATE && assigns_tombstone(conflict->onConflictSet, cfg)) {
         route_tombstone_writes(&conflict->onConflictSet, query->resultRelation, cfg);
+        record_written_columns(query, rte, cfg);
         skip_visibility_checks(query);
         // Inserted rows are checked too: they must not take a decision.
         note_written_rows(query, cfg, NoteKind::decided, true);
@@ -611,25 +621,30 @@ void move_delete_checks_to_update(Query* query)
 // MERGE has no UPDATE action of its own: the executor checks a MERGE's
 // row-level security by the kind of action, so the DELETE policies' checks
 // can only move to the UPDATE kind when no UPDATE policy's check is there.
-// Such a MERGE keeps its DELETE actions and the backstop trigger soft-deletes
-// their rows one by one. Returns whether any action was converted.
+// Such a MERGE keeps its DELETE actions, for live rows only too, and the
+// backstop trigger soft-deletes their rows one by one. Returns whether any
+// action was converted.
 bool soften_merge_deletes(Query* query, const TableConfig& cfg)
 {
+    bool updates = false;
     ListCell* lc;
-    foreach (lc, query->mergeActionList) {
-        if (static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_UPDATE)
-            return false;
-    }
+    foreach (lc, query->mergeActionList)
+        updates = updates || static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_UPDATE;
     bool converted = false;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
         if (action->commandType != CMD_DELETE)
             continue;
+        // Live rows only, as for a DELETE: a deleted row an admin's MERGE
+        // matches (include_deleted) is neither stamped again nor refused by
+        // the visibility policy's check; the next WHEN clause may take it.
+        action->qual = make_and_qual(action->qual, deleted_at_test(query, cfg, IS_NULL));
+        if (updates)
+            continue;
         action->commandType = CMD_UPDATE;
         action->targetList = NIL;
         assign(&action->targetList, cfg, cfg.deleted_at,
                call_as_column(deletion_stamp_function(), TIMESTAMPTZOID, cfg, cfg.deleted_at));
-        action->qual = make_and_qual(action->qual, deleted_at_test(query, cfg, IS_NULL));
         converted = true;
     }
     if (converted)
@@ -637,13 +652,35 @@ bool soften_merge_deletes(Query* query, const TableConfig& cfg)
     return converted;
 }
 
+bool has_delete_action(const Query* query)
+{
+    ListCell* lc;
+    foreach (lc, query->mergeActionList) {
+        if (static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_DELETE)
+            return true;
+    }
+    return false;
+}
+
 void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     bool softened = false;
-    if (purge_in_progress() || hard_delete_in_effect())
+    bool purging = purge_in_progress();
+    if (purging || hard_delete_in_effect()) {
+        // Its DELETE actions stay DELETEs, which an admin's hard delete
+        // makes of deleted rows too, as of live ones.
         state->kept_hard_delete = true;
-    else
+        if (has_delete_action(query)) {
+            if (!purging)
+                require_admin(cfg.relid, cfg.root, "hard-delete rows of");
+            // The policy's check of the row a DELETE action removes would
+            // refuse a deleted one.
+            unhide_deleted_rows(rte);
+            drop_visibility_checks(query, {WCO_RLS_MERGE_DELETE_CHECK});
+        }
+    } else {
         softened = soften_merge_deletes(query, cfg);
+    }
     bool routed = false;
     bool inserts = false;
     ListCell* lc;
@@ -657,13 +694,11 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
     }
     if (!routed)
         return;
+    record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::decided, inserts);
-    if (softened) {
-        // Like a DELETE, it reaches live rows only, whoever runs it.
-        record_written_columns(query, rte, cfg);
-        return;
-    }
+    if (softened)
+        return; // like a DELETE, it reaches live rows only, whoever runs it
     if (is_admin(cfg.root))
         unhide_deleted_rows(rte);
 }
@@ -692,7 +727,7 @@ void rewrite_query(Query* query, RewriteState* state)
         rewrite_update(query, rte, cfg);
         break;
     case CMD_INSERT:
-        rewrite_upsert(query, cfg);
+        rewrite_upsert(query, rte, cfg);
         break;
     case CMD_MERGE:
         rewrite_merge(query, rte, cfg, state);

@@ -113,7 +113,8 @@ void compute(StatementValues* values, int k, MemoryContext context)
         break;
     case actor:
     case reason: {
-        const char* text_value = k == actor ? actor_name() : reason_text();
+        const OperationWho& who = operation_who();
+        const char* text_value = k == actor ? who.actor : who.reason;
         values->isnull[k] = text_value == nullptr;
         if (text_value != nullptr)
             values->value[k] = PointerGetDatum(cstring_to_text(text_value));

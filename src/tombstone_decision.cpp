@@ -148,8 +148,9 @@ Action decide(const TableConfig& cfg, FunctionCallInfo fcinfo, int first, Value 
         if (by_changed)
             require_admin(cfg.relid, cfg.root, "change deletion records of");
         out[at_column] = {TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), false};
-        out[by_column] = by_changed ? new_by : text_value(actor_name());
-        out[reason_column] = reason_changed ? new_reason : text_value(reason_text());
+        const OperationWho& who = operation_who();
+        out[by_column] = by_changed ? new_by : text_value(who.actor);
+        out[reason_column] = reason_changed ? new_reason : text_value(who.reason);
         out[op_column] = {Int64GetDatum(current_operation()), false};
         decided = Action::soft_delete;
     } else if (new_at.isnull) {
