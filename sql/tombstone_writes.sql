@@ -144,8 +144,42 @@ SET ROLE tw_owner;
 UPDATE tw.users SET deleted_at = now(), deleted_by = 'support desk', delete_reason = 'ticket 42'
  WHERE id = 15;
 UPDATE tw.users SET delete_reason = 'corrected' WHERE id = 15;
+INSERT INTO tw.users (id, email, deleted_by, delete_reason) VALUES (45, 'u45', 'support desk', 'imported');
 RESET ROLE;
 SELECT * FROM tw.state(15, 15);
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, delete_reason FROM tw.users WHERE id = 45;
+
+--------------------------------------------------------------------------
+-- An application inserts live rows without deletion records
+--------------------------------------------------------------------------
+
+-- deleted_by, delete_reason and delete_op given to a live row it inserts
+-- are refused as a deleted row is (42501), by INSERT, by an upsert's insert
+-- and by a MERGE's INSERT action (which fails whole: its DELETE of row 21
+-- does not happen either); NULL given explicitly, or as a parameter that
+-- is NULL, is no record. Admins may (below).
+SET ROLE tw_app;
+INSERT INTO tw.users (id, email, deleted_by) VALUES (40, 'u40', 'postgres');
+\echo SQLSTATE :SQLSTATE
+INSERT INTO tw.users (id, email, delete_op) VALUES (40, 'u40', 1);
+\echo SQLSTATE :SQLSTATE
+INSERT INTO tw.users (id, email, delete_reason) VALUES (40, 'u40', 'gdpr')
+    ON CONFLICT (id) DO UPDATE SET name = 'upserted';
+\echo SQLSTATE :SQLSTATE
+MERGE INTO tw.users u USING (VALUES (21), (41)) v(id) ON u.id = v.id
+WHEN MATCHED THEN DELETE
+WHEN NOT MATCHED THEN INSERT (id, email, deleted_by, delete_reason, delete_op)
+    VALUES (v.id, 'u' || v.id, 'postgres', 'gdpr erasure', 1);
+\echo SQLSTATE :SQLSTATE
+INSERT INTO tw.users (id, email, deleted_by, delete_reason, delete_op) VALUES (42, 'u42', NULL, NULL, NULL);
+PREPARE add_user(int, text) AS INSERT INTO tw.users (id, email, deleted_by) VALUES ($1, 'u' || $1, $2);
+EXECUTE add_user(43, NULL);
+EXECUTE add_user(44, 'mallory');
+\echo SQLSTATE :SQLSTATE
+DEALLOCATE add_user;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, delete_reason, delete_op
+  FROM tw.users WHERE id = 21 OR id BETWEEN 40 AND 44 ORDER BY id;
 
 --------------------------------------------------------------------------
 -- What a tombstone write writes is written as any UPDATE of those columns

@@ -572,6 +572,42 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         unhide_deleted_rows(rte);
 }
 
+// A row an application inserts is live and carries no deletion record:
+// deleted_at is the visibility policy's to refuse; deleted_by,
+// delete_reason and delete_op, which an UPDATE by a non-admin may not
+// change either, are checked here, where the statement (an INSERT, an
+// upsert's insert, a MERGE's INSERT actions in target_lists) assigns them
+// anything but a NULL constant: one check of the inserted row, refused as
+// the policy refuses (42501). An INSERT that leaves them out costs nothing
+// more. Whether the role is an admin is judged as the policy's check
+// judges it, when the statement is planned (a change of role re-plans).
+void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
+{
+    Node* check = nullptr;
+    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+        bool assigned = false;
+        ListCell* lc;
+        foreach (lc, target_lists) {
+            TargetEntry* tle = find_assignment(static_cast<List*>(lfirst(lc)), attno);
+            assigned =
+                assigned || (tle != nullptr && !(IsA(tle->expr, Const) &&
+                                                 reinterpret_cast<Const*>(tle->expr)->constisnull));
+        }
+        if (attno != InvalidAttrNumber && assigned)
+            check = make_and_qual(
+                check, null_test(reinterpret_cast<Expr*>(column_var(query, cfg, attno)), IS_NULL));
+    }
+    if (check == nullptr || is_admin(cfg.root))
+        return;
+    WithCheckOption* wco = makeNode(WithCheckOption);
+    wco->kind = WCO_RLS_INSERT_CHECK;
+    wco->relname = get_rel_name(cfg.relid);
+    wco->polname = pstrdup(visibility_policy);
+    wco->qual = check;
+    wco->cascaded = false;
+    query->withCheckOptions = lappend(query->withCheckOptions, wco);
+}
+
 void rewrite_upsert(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     OnConflictExpr* conflict = query->onConflict;
@@ -664,6 +700,14 @@ bool has_delete_action(const Query* query)
 
 void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
+    List* inserted = NIL;
+    ListCell* lc;
+    foreach (lc, query->mergeActionList) {
+        auto* action = static_cast<MergeAction*>(lfirst(lc));
+        if (action->commandType == CMD_INSERT)
+            inserted = lappend(inserted, action->targetList);
+    }
+    refuse_inserted_records(query, cfg, inserted);
     bool softened = false;
     bool purging = purge_in_progress();
     if (purging || hard_delete_in_effect()) {
@@ -683,7 +727,6 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
     }
     bool routed = false;
     bool inserts = false;
-    ListCell* lc;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
         inserts = inserts || action->commandType == CMD_INSERT;
@@ -727,6 +770,7 @@ void rewrite_query(Query* query, RewriteState* state)
         rewrite_update(query, rte, cfg);
         break;
     case CMD_INSERT:
+        refuse_inserted_records(query, cfg, list_make1(query->targetList));
         rewrite_upsert(query, rte, cfg);
         break;
     case CMD_MERGE:
