@@ -178,8 +178,27 @@ EXECUTE add_user(44, 'mallory');
 \echo SQLSTATE :SQLSTATE
 DEALLOCATE add_user;
 RESET ROLE;
+-- Nor through a BEFORE INSERT trigger (here the owner's, which any role's
+-- insert fires): the row it would write is checked as inserted.
+SET ROLE tw_owner;
+CREATE FUNCTION tw.stamp_records() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.deleted_by := 'from a trigger';
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER stamp_records BEFORE INSERT ON tw.users
+    FOR EACH ROW WHEN (NEW.id = 46) EXECUTE FUNCTION tw.stamp_records();
+RESET ROLE;
+SET ROLE tw_app;
+INSERT INTO tw.users (id, email) VALUES (46, 'u46');
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+SET ROLE tw_owner;
+DROP TRIGGER stamp_records ON tw.users;
+RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, delete_reason, delete_op
-  FROM tw.users WHERE id = 21 OR id BETWEEN 40 AND 44 ORDER BY id;
+  FROM tw.users WHERE id = 21 OR id BETWEEN 40 AND 46 ORDER BY id;
 
 --------------------------------------------------------------------------
 -- What a tombstone write writes is written as any UPDATE of those columns

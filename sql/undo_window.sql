@@ -394,6 +394,29 @@ RESET ROLE;
 SELECT "Order", line, deleted_by FROM uw."Order Items" WHERE deleted_at IS NOT NULL ORDER BY 1, 2;
 SELECT region, id FROM uw.readings WHERE deleted_at IS NOT NULL;
 
+--------------------------------------------------------------------------
+-- The actor judged is the restoring operation's, the one its event records
+--------------------------------------------------------------------------
+
+-- bob deleted row 21, alice row 22. One statement of alice's that switches
+-- softdelete.actor to bob between two restores is one operation, alice's:
+-- it may not bring back bob's row (42501), and nothing comes back.
+SET ROLE uw_app;
+SET softdelete.actor = 'bob';
+DELETE FROM uw.users WHERE id = 21;
+SET softdelete.actor = 'alice';
+DELETE FROM uw.users WHERE id = 22;
+SELECT softdelete.restore('uw.users', 22), set_config('softdelete.actor', 'bob', false),
+       softdelete.restore('uw.users', 21);
+\echo SQLSTATE :SQLSTATE
+SET softdelete.actor = 'bob';
+SELECT softdelete.restore('uw.users', 21) AS restored;
+RESET softdelete.actor;
+RESET ROLE;
+SELECT id, deleted_at IS NULL AS live, deleted_by FROM uw.users WHERE id IN (21, 22) ORDER BY id;
+SELECT action, actor, keys FROM softdelete.events
+ WHERE table_name = 'uw.users' AND keys @> '21' ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'uw.%';
 DROP SCHEMA uw CASCADE;

@@ -577,15 +577,27 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 // delete_reason and delete_op, which an UPDATE by a non-admin may not
 // change either, are checked here, where the statement (an INSERT, an
 // upsert's insert, a MERGE's INSERT actions in target_lists) assigns them
-// anything but a NULL constant: one check of the inserted row, refused as
-// the policy refuses (42501). An INSERT that leaves them out costs nothing
-// more. Whether the role is an admin is judged as the policy's check
-// judges it, when the statement is planned (a change of role re-plans).
+// anything but a NULL constant, or where something else may: a BEFORE
+// INSERT row trigger, or a partition's own. One check of the inserted row,
+// refused as the policy refuses (42501); an INSERT that leaves them out of
+// a table without such triggers costs nothing more. Whether the role is an
+// admin is judged as the policy's check judges it, when the statement is
+// planned (a change of role re-plans, as does a new trigger).
+bool others_write_inserted_rows(Oid relid)
+{
+    Relation rel = relation_open(relid, NoLock);
+    bool others = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+                  (rel->trigdesc != nullptr && rel->trigdesc->trig_insert_before_row);
+    relation_close(rel, NoLock);
+    return others;
+}
+
 void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
 {
+    bool others = others_write_inserted_rows(cfg.relid);
     Node* check = nullptr;
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
-        bool assigned = false;
+        bool assigned = others;
         ListCell* lc;
         foreach (lc, target_lists) {
             TargetEntry* tle = find_assignment(static_cast<List*>(lfirst(lc)), attno);

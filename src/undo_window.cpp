@@ -13,8 +13,9 @@
 //   * the role holds the DELETE privilege on that table: it could have
 //     deleted the row itself, so the claim is made by a role the table's
 //     owner already trusts to record actors on its deletes;
-//   * the row's deleted_by is the current actor (softdelete.actor, else the
-//     role's name), compared byte for byte;
+//   * the row's deleted_by is the restoring operation's actor (what its
+//     restore event will record: softdelete.actor, else the role's name, as
+//     they were when the operation took its number), compared byte for byte;
 //   * the row was deleted no longer than the window ago, judged against the
 //     transaction's time (now()).
 //
@@ -26,6 +27,7 @@
 #include "authorization.hpp"
 #include "event_log.hpp"
 #include "extension_objects.hpp"
+#include "operations.hpp"
 #include "owner_statement.hpp"
 
 namespace softdelete
@@ -93,7 +95,7 @@ void require_own_deletes(Oid member, const TableConfig& cfg, const char* target,
                         errmsg("table %s lacks its deletion record columns",
                                relation_display_name(cfg.relid)),
                         errhint("Call softdelete.enable() on it to repair it.")));
-    const char* actor = actor_name();
+    const char* actor = operation_who().actor;
     const char* at = quote_identifier(get_attname(cfg.relid, cfg.deleted_at, false));
     const char* by = quote_identifier(get_attname(cfg.relid, cfg.deleted_by, false));
     int actor_param = nargs + 1;
