@@ -251,6 +251,59 @@ UPDATE tw.users SET deleted_at = now() WHERE id = 28;
 RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM tw.users WHERE id IN (28, 29) ORDER BY id;
 
+--------------------------------------------------------------------------
+-- The owner's BEFORE UPDATE trigger may veto a soft delete
+--------------------------------------------------------------------------
+
+-- A trigger that puts deleted_at back keeps the row live: the DELETE does
+-- not count it (DELETE 2 of 4 matched, ROW_COUNT 1 of 2) and nothing is
+-- logged for it, with the event log and without.
+SET ROLE tw_owner;
+CREATE TABLE tw.locked (id int PRIMARY KEY, locked boolean NOT NULL);
+INSERT INTO tw.locked SELECT g, g % 2 = 0 FROM generate_series(1, 6) g;
+CREATE TABLE tw.locked_quiet (id int PRIMARY KEY, locked boolean NOT NULL);
+INSERT INTO tw.locked_quiet SELECT g, g % 2 = 0 FROM generate_series(1, 6) g;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('tw.locked');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('tw.locked_quiet', log_events => false);
+RESET client_min_messages;
+CREATE FUNCTION tw.keep_locked() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.locked THEN
+        NEW.deleted_at := NULL;
+        NEW.deleted_by := NULL;
+        NEW.delete_op := NULL;
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER keep_locked BEFORE UPDATE ON tw.locked FOR EACH ROW EXECUTE FUNCTION tw.keep_locked();
+CREATE TRIGGER keep_locked BEFORE UPDATE ON tw.locked_quiet FOR EACH ROW EXECUTE FUNCTION tw.keep_locked();
+GRANT SELECT, DELETE ON tw.locked, tw.locked_quiet TO tw_app;
+RESET ROLE;
+SET ROLE tw_app;
+\set QUIET off
+DELETE FROM tw.locked WHERE id <= 4;
+DELETE FROM tw.locked_quiet WHERE id <= 4;
+-- With RETURNING the vetoed row comes back live, and PostgreSQL's tag
+-- counts the rows returned.
+DELETE FROM tw.locked WHERE id = 2 RETURNING id, deleted_at IS NOT NULL AS deleted;
+\set QUIET on
+DO $$
+DECLARE
+    n bigint;
+BEGIN
+    DELETE FROM tw.locked WHERE id IN (5, 6);
+    GET DIAGNOSTICS n = ROW_COUNT;
+    RAISE NOTICE 'ROW_COUNT %', n;
+END
+$$;
+RESET ROLE;
+SELECT 'locked' AS t, id, deleted_at IS NOT NULL AS deleted FROM tw.locked
+UNION ALL
+SELECT 'locked_quiet', id, deleted_at IS NOT NULL FROM tw.locked_quiet ORDER BY 1, 2;
+SELECT table_name, row_count, keys FROM softdelete.events WHERE table_name LIKE 'tw.locked%' ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'tw.%';
 DROP SCHEMA tw CASCADE;

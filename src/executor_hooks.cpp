@@ -37,7 +37,11 @@ ExecutorStart_hook_type previous_start = nullptr;
 ExecutorRun_hook_type previous_run = nullptr;
 ExecutorFinish_hook_type previous_finish = nullptr;
 
-uint64 backstop_rows = 0;
+// What the running query's count is off by: rows the backstop trigger
+// soft-deleted (+1 each, PostgreSQL did not count them) and rows a
+// rewritten DELETE wrote that a BEFORE UPDATE trigger kept live (-1 each,
+// PostgreSQL counted an update that deleted nothing).
+int64 count_correction = 0;
 QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
@@ -73,9 +77,9 @@ void start_hook(QueryDesc* query, int eflags)
 
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
-    uint64 outer_backstop_rows = backstop_rows;
+    int64 outer_correction = count_correction;
     QueryDesc* outer_running = running;
-    backstop_rows = 0;
+    count_correction = 0;
     running = query;
     run_depth++;
     // Whatever is left at this level is from a statement that has finished.
@@ -89,8 +93,13 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     }
     PG_FINALLY();
     {
-        query->estate->es_processed += backstop_rows;
-        backstop_rows = outer_backstop_rows;
+        uint64 processed = query->estate->es_processed;
+        query->estate->es_processed = count_correction >= 0
+                                          ? processed + static_cast<uint64>(count_correction)
+                                      : processed > static_cast<uint64>(-count_correction)
+                                          ? processed - static_cast<uint64>(-count_correction)
+                                          : 0;
+        count_correction = outer_correction;
         running = outer_running;
         run_depth--;
     }
@@ -131,7 +140,12 @@ void finish_hook(QueryDesc* query)
 
 void count_backstop_row()
 {
-    backstop_rows++;
+    count_correction++;
+}
+
+void count_kept_live_row()
+{
+    count_correction--;
 }
 
 List* modify_table_nodes(const PlannedStmt* stmt)

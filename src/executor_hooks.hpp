@@ -12,6 +12,9 @@ void install_executor_hooks();
 // Rows the backstop trigger soft-deleted in the running query; they count as
 // deleted although the executor skipped them.
 void count_backstop_row();
+// A row a rewritten DELETE wrote that a BEFORE UPDATE trigger kept live: it
+// does not count as deleted.
+void count_kept_live_row();
 
 // True when a BEFORE DELETE row trigger fires because an UPDATE (or a MERGE
 // without DELETE actions) moves the row to another partition.

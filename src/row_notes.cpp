@@ -17,6 +17,7 @@
 // queues, fetches and copies nothing. PG regime.
 #include "authorization.hpp"
 #include "event_log.hpp"
+#include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "table_config.hpp"
 #include "tombstone_decision.hpp"
@@ -120,8 +121,11 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     bool wrote = action == softdelete::Action::soft_delete ? is_deleted
                  : action == softdelete::Action::restore   ? !is_deleted
                                                            : false;
-    if (!wrote)
+    if (!wrote) {
+        if (kind == 0)
+            softdelete::count_kept_live_row();
         PG_RETURN_BOOL(true);
+    }
     for (int k = 0; k < keys->cfg.nkeys; k++) {
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
         keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);

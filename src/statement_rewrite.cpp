@@ -235,14 +235,32 @@ void skip_visibility_checks(Query* query)
 
 enum class NoteKind { rewritten_delete = 0, decided = 1 };
 
+// Whether something besides the statement may change the rows it writes
+// into relid: a row trigger that fires before they are written (BEFORE
+// INSERT or BEFORE UPDATE, as command is), or the triggers of its
+// partitions, or with_children, of its inheritance children. A new trigger
+// re-plans the statements on the table.
+bool others_write_rows(Oid relid, bool with_children, CmdType command)
+{
+    Relation rel = relation_open(relid, NoLock);
+    const TriggerDesc* triggers = rel->trigdesc;
+    bool before = triggers != nullptr && (command == CMD_INSERT ? triggers->trig_insert_before_row
+                                                                : triggers->trig_update_before_row);
+    bool others = before || rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
+                  (with_children && rel->rd_rel->relhassubclass);
+    relation_close(rel, NoLock);
+    return others;
+}
+
 // Has each row the statement writes noted under the running operation
 // (row_notes.cpp), as a check PostgreSQL makes once per row really written.
 // Nothing when the table neither logs nor notifies soft deletes: those
 // statements cost what a plain UPDATE costs. A change of the table's
 // configuration re-plans (enable() invalidates its relcache entry).
-void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool verify)
+void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool verify,
+                       bool exact_count = false)
 {
-    if (!cfg.log_events && !cfg.notify && !followed_by_cascade(cfg.root))
+    if (!exact_count && !cfg.log_events && !cfg.notify && !followed_by_cascade(cfg.root))
         return;
     Index varno = query->resultRelation;
     List* args = list_make3(table_const(cfg),
@@ -382,7 +400,11 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
                                {cfg.delete_op, call(operation_id_function(), INT8OID)}});
     require_live_rows(query, rte, cfg);
     skip_visibility_checks(query);
-    note_written_rows(query, cfg, NoteKind::rewritten_delete, false);
+    // A BEFORE UPDATE trigger may keep a row live: the note sees it and
+    // leaves it out of the DELETE's count (executor_hooks.cpp), with or
+    // without an event log.
+    note_written_rows(query, cfg, NoteKind::rewritten_delete, false,
+                      others_write_rows(rte->relid, rte->inh, CMD_UPDATE));
 }
 
 // The columns a soft delete writes, recorded as PostgreSQL records those of
@@ -541,12 +563,9 @@ void drop_needless_visibility_check(Query* query, const RangeTblEntry* rte, cons
     if (include_deleted_in_effect() || rte->relkind != RELKIND_RELATION)
         return;
     Relation rel = relation_open(rte->relid, NoLock);
-    bool others_write =
-        (rte->inh && rel->rd_rel->relhassubclass) ||
-        (rel->trigdesc != nullptr && rel->trigdesc->trig_update_before_row) ||
-        TupleDescAttr(RelationGetDescr(rel), cfg.deleted_at - 1)->attgenerated != '\0';
+    bool generated = TupleDescAttr(RelationGetDescr(rel), cfg.deleted_at - 1)->attgenerated != '\0';
     relation_close(rel, NoLock);
-    if (!others_write)
+    if (!generated && !others_write_rows(rte->relid, rte->inh, CMD_UPDATE))
         skip_visibility_checks(query);
 }
 
@@ -583,18 +602,10 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 // a table without such triggers costs nothing more. Whether the role is an
 // admin is judged as the policy's check judges it, when the statement is
 // planned (a change of role re-plans, as does a new trigger).
-bool others_write_inserted_rows(Oid relid)
-{
-    Relation rel = relation_open(relid, NoLock);
-    bool others = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ||
-                  (rel->trigdesc != nullptr && rel->trigdesc->trig_insert_before_row);
-    relation_close(rel, NoLock);
-    return others;
-}
 
 void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
 {
-    bool others = others_write_inserted_rows(cfg.relid);
+    bool others = others_write_rows(cfg.relid, false, CMD_INSERT);
     Node* check = nullptr;
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
         bool assigned = others;
