@@ -16,6 +16,7 @@
 // No row trigger is involved, so an UPDATE that writes no tombstone column
 // queues, fetches and copies nothing. PG regime.
 #include "authorization.hpp"
+#include "cascade.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "operations.hpp"
@@ -126,6 +127,11 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
             softdelete::count_kept_live_row();
         PG_RETURN_BOOL(true);
     }
+    // A table that neither logs, notifies nor cascades has the note only to
+    // count vetoed rows (statement_rewrite.cpp): nothing to record.
+    const softdelete::TableConfig& cfg = keys->cfg;
+    if (!cfg.log_events && !cfg.notify && !softdelete::followed_by_cascade(cfg.root))
+        PG_RETURN_BOOL(true);
     for (int k = 0; k < keys->cfg.nkeys; k++) {
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
         keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);
