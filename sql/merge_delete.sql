@@ -102,9 +102,12 @@ SELECT * FROM pg_temp.events_since(:mark);
 SELECT max(id) AS mark FROM softdelete.events \gset
 
 -------------------------------------------------------------------------------
--- 4. A MERGE with an UPDATE action too: its DELETE action stays a DELETE and
---    the backstop soft-deletes the row; MERGE 2, one operation of one row.
---    A double match there meets the backstop's own update: 27000.
+-- 4. A MERGE with an UPDATE action too. On a table whose only policies are
+--    the extension's, its DELETE action is rewritten as well: MERGE 2, one
+--    operation of one row, and a double match is 21000. On a table with
+--    policies of its own (notes), the DELETE action stays and the backstop
+--    soft-deletes the row: a double match there meets the backstop's own
+--    update, 27000, and nothing changes either way.
 -------------------------------------------------------------------------------
 SET ROLE md_app;
 MERGE INTO md.users u USING (VALUES (8, 'd'), (9, 'u')) s(id, what) ON u.id = s.id
@@ -114,8 +117,13 @@ MERGE INTO md.users u USING (VALUES (10, 'd'), (10, 'd')) s(id, what) ON u.id = 
 WHEN MATCHED AND s.what = 'd' THEN DELETE
 WHEN MATCHED THEN UPDATE SET name = 'renamed';
 \echo SQLSTATE :SQLSTATE
+MERGE INTO md.notes n USING (VALUES (1, 'd'), (1, 'd')) s(id, what) ON n.id = s.id
+WHEN MATCHED AND s.what = 'd' THEN DELETE
+WHEN MATCHED THEN UPDATE SET owner = n.owner;
+\echo SQLSTATE :SQLSTATE
 RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted, name FROM md.users WHERE id IN (8, 9, 10) ORDER BY id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM md.notes WHERE id = 1;
 SELECT * FROM pg_temp.events_since(:mark);
 SELECT max(id) AS mark FROM softdelete.events \gset
 
@@ -198,6 +206,19 @@ WHEN MATCHED THEN DELETE;
 RESET ROLE;
 SELECT tableoid::regclass AS partition, id, deleted_at IS NOT NULL AS deleted
   FROM md.readings ORDER BY region, id;
+SELECT * FROM pg_temp.events_since(:mark);
+SELECT max(id) AS mark FROM softdelete.events \gset
+-- A MERGE that deletes one row and moves another to another partition: the
+-- row moves, live (eu 7 becomes us 7), and only the deleted one is logged.
+INSERT INTO md.readings VALUES ('eu', 7);
+SET ROLE md_app;
+MERGE INTO md.readings r USING (VALUES ('eu', 7, 'move'), ('us', 3, 'gone')) s(region, id, what)
+    ON r.region = s.region AND r.id = s.id
+WHEN MATCHED AND s.what = 'gone' THEN DELETE
+WHEN MATCHED THEN UPDATE SET region = 'us';
+RESET ROLE;
+SELECT tableoid::regclass AS partition, id, deleted_at IS NOT NULL AS deleted
+  FROM md.readings WHERE id IN (3, 7) ORDER BY region, id;
 SELECT * FROM pg_temp.events_since(:mark);
 
 -------------------------------------------------------------------------------

@@ -206,8 +206,9 @@ SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, delete_reason, delete_
 
 -- A stored generated column that reads deleted_by is computed again, and
 -- an UPDATE OF deleted_by trigger fires, whichever statement writes it: an
--- ORM soft delete, an upsert's, a MERGE's UPDATE (and its DELETE in a
--- MERGE that also updates, through the backstop), a restore.
+-- ORM soft delete, an upsert's, a MERGE's UPDATE and DELETE, a restore. (As
+-- PostgreSQL does for any MERGE, UPDATE OF triggers fire for the columns
+-- any of its UPDATE actions write: row 27's too.)
 SET ROLE tw_owner;
 ALTER TABLE tw.users ADD COLUMN who text GENERATED ALWAYS AS (coalesce(deleted_by, '-')) STORED;
 CREATE FUNCTION tw.say_written() RETURNS trigger LANGUAGE plpgsql AS $$

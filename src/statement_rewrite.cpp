@@ -41,6 +41,10 @@
 #include "extension_objects.hpp"
 #include "old_constraint_names.hpp"
 
+extern "C" {
+#include "rewrite/rowsecurity.h"
+}
+
 namespace softdelete
 {
 
@@ -652,18 +656,23 @@ void rewrite_upsert(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 
 // Row security for a MERGE whose DELETE actions became UPDATE actions.
 // PostgreSQL gives a MERGE the checks of every kind of action, whichever it
-// has, and the executor picks them by the kind of the action it runs. The
-// UPDATE policies' checks were there for UPDATE actions the MERGE does not
-// have, so they go; the DELETE policies' checks of the target row become
-// those of the converted actions. A DELETE needs no UPDATE policy, as a
-// rewritten DELETE needs none.
-void move_delete_checks_to_update(Query* query)
+// has, and the executor picks them by the kind of the action it runs. In a
+// MERGE without UPDATE actions of its own, the UPDATE policies' checks were
+// there for actions it does not have, so they go, and the DELETE policies'
+// checks of the target row become those of the converted actions: a DELETE
+// needs no UPDATE policy, as a rewritten DELETE needs none. In a MERGE with
+// UPDATE actions, only where the table has no policies but the extension's
+// (the DELETE policies' checks are then the UPDATE policies'), the DELETE
+// checks go and the UPDATE checks stay, for all its UPDATE actions.
+void move_delete_checks_to_update(Query* query, bool updates)
 {
     List* kept = NIL;
     ListCell* lc;
     foreach (lc, query->withCheckOptions) {
         auto* wco = static_cast<WithCheckOption*>(lfirst(lc));
-        if (wco->kind == WCO_RLS_UPDATE_CHECK || wco->kind == WCO_RLS_MERGE_UPDATE_CHECK)
+        bool update_check =
+            wco->kind == WCO_RLS_UPDATE_CHECK || wco->kind == WCO_RLS_MERGE_UPDATE_CHECK;
+        if ((update_check && !updates) || (wco->kind == WCO_RLS_MERGE_DELETE_CHECK && updates))
             continue;
         if (wco->kind == WCO_RLS_MERGE_DELETE_CHECK)
             wco->kind = WCO_RLS_MERGE_UPDATE_CHECK;
@@ -672,23 +681,42 @@ void move_delete_checks_to_update(Query* query)
     query->withCheckOptions = kept;
 }
 
+// Whether relid's row-level security policies are only those enable() made,
+// which treat every command alike.
+bool only_own_policies(Oid relid)
+{
+    Relation rel = relation_open(relid, NoLock);
+    bool own = true;
+    if (rel->rd_rsdesc != nullptr) {
+        ListCell* lc;
+        foreach (lc, rel->rd_rsdesc->policies) {
+            const char* name = static_cast<RowSecurityPolicy*>(lfirst(lc))->policy_name;
+            own = own &&
+                  (strcmp(name, visibility_policy) == 0 || strcmp(name, "softdelete_access") == 0);
+        }
+    }
+    relation_close(rel, NoLock);
+    return own;
+}
+
 // MERGE ... WHEN MATCHED THEN DELETE becomes WHEN MATCHED AND deleted_at IS
 // NULL THEN UPDATE SET deleted_at = <the stamp>, which the tombstone
 // decision makes a soft delete like any other: the same stamp, actor, reason
 // and operation as a DELETE, one row version written, counted in MERGE n,
-// and a second match of the same row is MERGE's own 21000. Only where the
-// MERGE has no UPDATE action of its own: the executor checks a MERGE's
-// row-level security by the kind of action, so the DELETE policies' checks
-// can only move to the UPDATE kind when no UPDATE policy's check is there.
-// Such a MERGE keeps its DELETE actions, for live rows only too, and the
-// backstop trigger soft-deletes their rows one by one. Returns whether any
-// action was converted.
-bool soften_merge_deletes(Query* query, const TableConfig& cfg)
+// and a second match of the same row is MERGE's own 21000. In a MERGE with
+// UPDATE actions of its own, only where the table has no policies but the
+// extension's (move_delete_checks_to_update()): otherwise the DELETE actions
+// stay, for live rows only too, and the backstop trigger soft-deletes their
+// rows one by one (and a row such a MERGE's UPDATE moves to another
+// partition is soft-deleted where it is: the trigger cannot tell the move
+// from a delete).
+void soften_merge_deletes(Query* query, const TableConfig& cfg)
 {
     bool updates = false;
     ListCell* lc;
     foreach (lc, query->mergeActionList)
         updates = updates || static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_UPDATE;
+    bool convert = !updates || only_own_policies(cfg.relid);
     bool converted = false;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
@@ -698,7 +726,7 @@ bool soften_merge_deletes(Query* query, const TableConfig& cfg)
         // matches (include_deleted) is neither stamped again nor refused by
         // the visibility policy's check; the next WHEN clause may take it.
         action->qual = make_and_qual(action->qual, deleted_at_test(query, cfg, IS_NULL));
-        if (updates)
+        if (!convert)
             continue;
         action->commandType = CMD_UPDATE;
         action->targetList = NIL;
@@ -707,8 +735,7 @@ bool soften_merge_deletes(Query* query, const TableConfig& cfg)
         converted = true;
     }
     if (converted)
-        move_delete_checks_to_update(query);
-    return converted;
+        move_delete_checks_to_update(query, updates);
 }
 
 bool has_delete_action(const Query* query)
@@ -724,14 +751,16 @@ bool has_delete_action(const Query* query)
 void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     List* inserted = NIL;
+    bool writes_tombstone = false; // an UPDATE action of the statement's own does
     ListCell* lc;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
         if (action->commandType == CMD_INSERT)
             inserted = lappend(inserted, action->targetList);
+        writes_tombstone = writes_tombstone || (action->commandType == CMD_UPDATE &&
+                                                assigns_tombstone(action->targetList, cfg));
     }
     refuse_inserted_records(query, cfg, inserted);
-    bool softened = false;
     bool purging = purge_in_progress();
     if (purging || hard_delete_in_effect()) {
         // Its DELETE actions stay DELETEs, which an admin's hard delete
@@ -746,7 +775,7 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
             drop_visibility_checks(query, {WCO_RLS_MERGE_DELETE_CHECK});
         }
     } else {
-        softened = soften_merge_deletes(query, cfg);
+        soften_merge_deletes(query, cfg);
     }
     bool routed = false;
     bool inserts = false;
@@ -763,9 +792,9 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
     record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::decided, inserts);
-    if (softened)
-        return; // like a DELETE, it reaches live rows only, whoever runs it
-    if (is_admin(cfg.root))
+    // An admin's own tombstone writes may restore or correct deleted rows;
+    // a converted DELETE action, like a DELETE, takes live rows only.
+    if (writes_tombstone && is_admin(cfg.root))
         unhide_deleted_rows(rte);
 }
 
