@@ -137,12 +137,23 @@ MERGE INTO md.users u USING (VALUES (11)) s(id) ON u.id = s.id WHEN MATCHED THEN
 SET ROLE md_updater;
 MERGE INTO md.users u USING (VALUES (12)) s(id) ON u.id = s.id WHEN MATCHED THEN DELETE;
 \echo SQLSTATE :SQLSTATE
+-- A role granted UPDATE on one column only may still MERGE with DELETE and
+-- UPDATE actions: its DELETE action stays a DELETE (the backstop's).
+RESET ROLE;
+CREATE ROLE md_columns;
+GRANT USAGE ON SCHEMA md TO md_columns;
+GRANT SELECT, DELETE, UPDATE (name) ON md.users TO md_columns;
+SET ROLE md_columns;
+MERGE INTO md.users u USING (VALUES (29, 'd'), (30, 'u')) s(id, what) ON u.id = s.id
+WHEN MATCHED AND s.what = 'd' THEN DELETE
+WHEN MATCHED THEN UPDATE SET name = 'by columns';
 SET ROLE md_app;
 MERGE INTO md.notes n USING (VALUES (1), (2)) s(id) ON n.id = s.id WHEN MATCHED THEN DELETE;
 \echo SQLSTATE :SQLSTATE
 MERGE INTO md.notes n USING (VALUES (3)) s(id) ON n.id = s.id WHEN MATCHED THEN DELETE;
 RESET ROLE;
-SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM md.users WHERE id IN (11, 12) ORDER BY id;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by, name FROM md.users
+ WHERE id IN (11, 12, 29, 30) ORDER BY id;
 SELECT id, owner, deleted_at IS NOT NULL AS deleted FROM md.notes ORDER BY id;
 SELECT * FROM pg_temp.events_since(:mark);
 SELECT max(id) AS mark FROM softdelete.events \gset
@@ -285,4 +296,5 @@ DROP OWNED BY md_deleter;
 DROP OWNED BY md_updater;
 DROP OWNED BY md_admin;
 DROP OWNED BY md_owner;
-DROP ROLE md_app, md_deleter, md_updater, md_admin, md_owner;
+DROP OWNED BY md_columns;
+DROP ROLE md_app, md_deleter, md_updater, md_admin, md_owner, md_columns;

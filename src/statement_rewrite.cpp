@@ -699,6 +699,23 @@ bool only_own_policies(Oid relid)
     return own;
 }
 
+// Whether the role may UPDATE the four tombstone columns, which a MERGE with
+// UPDATE actions of its own then checks for its rewritten DELETE actions
+// too: a role granted UPDATE on some columns only keeps its DELETE actions
+// (and the backstop). A GRANT or REVOKE, as a change of role, re-plans.
+bool may_update_tombstone(const TableConfig& cfg)
+{
+    Oid role = GetUserId();
+    if (pg_class_aclcheck(cfg.relid, role, ACL_UPDATE) == ACLCHECK_OK)
+        return true;
+    for (AttrNumber attno : {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+        if (attno != InvalidAttrNumber &&
+            pg_attribute_aclcheck(cfg.relid, attno, role, ACL_UPDATE) != ACLCHECK_OK)
+            return false;
+    }
+    return true;
+}
+
 // MERGE ... WHEN MATCHED THEN DELETE becomes WHEN MATCHED AND deleted_at IS
 // NULL THEN UPDATE SET deleted_at = <the stamp>, which the tombstone
 // decision makes a soft delete like any other: the same stamp, actor, reason
@@ -716,7 +733,7 @@ void soften_merge_deletes(Query* query, const TableConfig& cfg)
     ListCell* lc;
     foreach (lc, query->mergeActionList)
         updates = updates || static_cast<MergeAction*>(lfirst(lc))->commandType == CMD_UPDATE;
-    bool convert = !updates || only_own_policies(cfg.relid);
+    bool convert = !updates || (only_own_policies(cfg.relid) && may_update_tombstone(cfg));
     bool converted = false;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
