@@ -690,9 +690,14 @@ bool only_own_policies(Oid relid)
     if (rel->rd_rsdesc != nullptr) {
         ListCell* lc;
         foreach (lc, rel->rd_rsdesc->policies) {
-            const char* name = static_cast<RowSecurityPolicy*>(lfirst(lc))->policy_name;
-            own = own &&
-                  (strcmp(name, visibility_policy) == 0 || strcmp(name, "softdelete_access") == 0);
+            const auto* policy = static_cast<RowSecurityPolicy*>(lfirst(lc));
+            // The drift guard keeps these two from being altered or dropped;
+            // their kinds are checked all the same.
+            bool visibility = strcmp(policy->policy_name, visibility_policy) == 0 &&
+                              !policy->permissive && policy->polcmd == '*';
+            bool access = strcmp(policy->policy_name, "softdelete_access") == 0 &&
+                          policy->permissive && policy->polcmd == '*';
+            own = own && (visibility || access);
         }
     }
     relation_close(rel, NoLock);
