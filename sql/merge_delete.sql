@@ -231,6 +231,28 @@ RESET ROLE;
 SELECT tableoid::regclass AS partition, id, deleted_at IS NOT NULL AS deleted
   FROM md.readings WHERE id IN (3, 7) ORDER BY region, id;
 SELECT * FROM pg_temp.events_since(:mark);
+-- A row moved into a partition is inserted there: a BEFORE INSERT trigger of
+-- that partition cannot give the application's row deletion records, by
+-- UPDATE or by MERGE (42501), and nothing moves.
+SET ROLE md_owner;
+CREATE FUNCTION md.stamp_records() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.deleted_by := 'from a trigger';
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER stamp_records BEFORE INSERT ON md.readings_eu
+    FOR EACH ROW EXECUTE FUNCTION md.stamp_records();
+RESET ROLE;
+SET ROLE md_app;
+UPDATE md.readings SET region = 'eu' WHERE region = 'us' AND id = 7;
+\echo SQLSTATE :SQLSTATE
+MERGE INTO md.readings r USING (VALUES ('us', 7)) s(region, id) ON r.region = s.region AND r.id = s.id
+WHEN MATCHED THEN UPDATE SET region = 'eu';
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+DROP TRIGGER stamp_records ON md.readings_eu;
+SELECT tableoid::regclass AS partition, id, deleted_by FROM md.readings WHERE id = 7;
 
 -------------------------------------------------------------------------------
 -- 10. One operation, one actor and reason: those in effect when it took its

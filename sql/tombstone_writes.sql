@@ -299,6 +299,17 @@ BEGIN
     RAISE NOTICE 'ROW_COUNT %', n;
 END
 $$;
+-- A MERGE's DELETE counts as a DELETE does (MERGE 0 of 2 matched, both
+-- vetoed); a vetoed row a WITH query's DELETE returns is the outer
+-- statement's to count (its INSERT of 2 returned rows is INSERT 0 2).
+\set QUIET off
+MERGE INTO tw.locked l USING (VALUES (2), (4)) v(id) ON l.id = v.id WHEN MATCHED THEN DELETE;
+RESET ROLE;
+CREATE TEMP TABLE returned (id int);
+GRANT INSERT ON returned TO tw_app;
+SET ROLE tw_app;
+WITH d AS (DELETE FROM tw.locked WHERE id IN (2, 4) RETURNING id) INSERT INTO returned SELECT id FROM d;
+\set QUIET on
 RESET ROLE;
 SELECT 'locked' AS t, id, deleted_at IS NOT NULL AS deleted FROM tw.locked
 UNION ALL

@@ -42,6 +42,10 @@ ExecutorFinish_hook_type previous_finish = nullptr;
 // rewritten DELETE wrote that a BEFORE UPDATE trigger kept live (-1 each,
 // PostgreSQL counted an update that deleted nothing).
 int64 count_correction = 0;
+// The table named by the running query's own DELETE or MERGE, whose count
+// is the query's; a DELETE in one of its WITH queries counts for nothing.
+Oid counted_table = InvalidOid;
+
 QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
@@ -52,6 +56,17 @@ bool rewritten_delete_statement(const PlannedStmt* stmt)
     return stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
            IsA(stmt->planTree, ModifyTable) &&
            is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
+}
+
+Oid table_counted_by(const QueryDesc* query)
+{
+    const PlannedStmt* stmt = query->plannedstmt;
+    if (stmt->planTree == nullptr || !IsA(stmt->planTree, ModifyTable))
+        return InvalidOid;
+    const auto* modify = reinterpret_cast<const ModifyTable*>(stmt->planTree);
+    if (modify->operation != CMD_MERGE && !rewritten_delete_statement(stmt))
+        return InvalidOid;
+    return rt_fetch(modify->nominalRelation, stmt->rtable)->relid;
 }
 
 void start_hook(QueryDesc* query, int eflags)
@@ -78,8 +93,10 @@ void start_hook(QueryDesc* query, int eflags)
 void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool execute_once)
 {
     int64 outer_correction = count_correction;
+    Oid outer_counted = counted_table;
     QueryDesc* outer_running = running;
     count_correction = 0;
+    counted_table = table_counted_by(query);
     running = query;
     run_depth++;
     // Whatever is left at this level is from a statement that has finished.
@@ -100,6 +117,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
                                           ? processed - static_cast<uint64>(-count_correction)
                                           : 0;
         count_correction = outer_correction;
+        counted_table = outer_counted;
         running = outer_running;
         run_depth--;
     }
@@ -143,9 +161,10 @@ void count_backstop_row()
     count_correction++;
 }
 
-void count_kept_live_row()
+void count_kept_live_row(Oid relid)
 {
-    count_correction--;
+    if (relid == counted_table)
+        count_correction--;
 }
 
 List* modify_table_nodes(const PlannedStmt* stmt)

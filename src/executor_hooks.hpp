@@ -12,9 +12,10 @@ void install_executor_hooks();
 // Rows the backstop trigger soft-deleted in the running query; they count as
 // deleted although the executor skipped them.
 void count_backstop_row();
-// A row a rewritten DELETE wrote that a BEFORE UPDATE trigger kept live: it
-// does not count as deleted.
-void count_kept_live_row();
+// A row a rewritten DELETE (or a MERGE's rewritten DELETE action) on relid
+// wrote that a BEFORE UPDATE trigger kept live: it does not count as
+// deleted, where relid is the table the running query's count is for.
+void count_kept_live_row(Oid relid);
 
 // True when a BEFORE DELETE row trigger fires because an UPDATE (or a MERGE
 // without DELETE actions) moves the row to another partition.

@@ -95,7 +95,8 @@ bool written_from(Oid written_in, ItemPointer old_row, ItemPointer written)
 extern "C" {
 
 // (tbl, kind, verify, is_deleted, written, written_in, keys...): kind 0 for a
-// rewritten DELETE, 1 for a routed tombstone write.
+// rewritten DELETE, 1 for a routed tombstone write, 2 for one in a MERGE
+// whose only UPDATE actions are its rewritten DELETE actions.
 PG_FUNCTION_INFO_V1(softdelete_note_row);
 Datum softdelete_note_row(PG_FUNCTION_ARGS)
 {
@@ -107,7 +108,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     softdelete::RowKeys* keys = softdelete::row_notes(fcinfo, relid);
     softdelete::Action action = softdelete::Action::soft_delete;
     int64 old_op = 0;
-    if (kind == 1) {
+    if (kind == 1 || kind == 2) {
         ItemPointerData old_row;
         if (!softdelete::take_decision(relid, &action, &old_row, &old_op))
             PG_RETURN_BOOL(true);
@@ -123,8 +124,10 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
                  : action == softdelete::Action::restore   ? !is_deleted
                                                            : false;
     if (!wrote) {
-        if (kind == 0)
-            softdelete::count_kept_live_row();
+        // A DELETE's row (kind 0) or a MERGE's rewritten DELETE action's
+        // (kind 2): not deleted, not counted.
+        if (kind == 0 || kind == 2)
+            softdelete::count_kept_live_row(relid);
         PG_RETURN_BOOL(true);
     }
     // A table that neither logs, notifies nor cascades has the note only to

@@ -237,7 +237,7 @@ void skip_visibility_checks(Query* query)
     drop_visibility_checks(query, {WCO_RLS_UPDATE_CHECK, WCO_RLS_MERGE_UPDATE_CHECK});
 }
 
-enum class NoteKind { rewritten_delete = 0, decided = 1 };
+enum class NoteKind { rewritten_delete = 0, decided = 1, merge_delete = 2 };
 
 // Whether something besides the statement may change the rows it writes
 // into relid: a row trigger that fires before they are written (BEFORE
@@ -607,6 +607,19 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 // admin is judged as the policy's check judges it, when the statement is
 // planned (a change of role re-plans, as does a new trigger).
 
+// A check the extension adds to a statement's written rows, refused as the
+// visibility policy refuses (42501).
+void add_records_check(Query* query, const TableConfig& cfg, WCOKind kind, Node* check)
+{
+    WithCheckOption* wco = makeNode(WithCheckOption);
+    wco->kind = kind;
+    wco->relname = get_rel_name(cfg.relid);
+    wco->polname = pstrdup(visibility_policy);
+    wco->qual = check;
+    wco->cascaded = false;
+    query->withCheckOptions = lappend(query->withCheckOptions, wco);
+}
+
 void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
 {
     bool others = others_write_rows(cfg.relid, false, CMD_INSERT);
@@ -626,13 +639,31 @@ void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_
     }
     if (check == nullptr || is_admin(cfg.root))
         return;
-    WithCheckOption* wco = makeNode(WithCheckOption);
-    wco->kind = WCO_RLS_INSERT_CHECK;
-    wco->relname = get_rel_name(cfg.relid);
-    wco->polname = pstrdup(visibility_policy);
-    wco->qual = check;
-    wco->cascaded = false;
-    query->withCheckOptions = lappend(query->withCheckOptions, wco);
+    add_records_check(query, cfg, WCO_RLS_INSERT_CHECK, check);
+}
+
+// A row an UPDATE or a MERGE's UPDATE moves to another partition is inserted
+// there, where that partition's BEFORE INSERT triggers may give it
+// deletion records; PostgreSQL checks it as an updated row. So on a
+// partitioned table an application's updated rows are checked: deleted, or
+// live without deletion records (an admin's records on a live row, which
+// only an admin can write, would stop it there too). Role as above.
+void refuse_moved_records(Query* query, const RangeTblEntry* rte, const TableConfig& cfg)
+{
+    if (rte->relkind != RELKIND_PARTITIONED_TABLE || is_admin(cfg.root))
+        return;
+    Node* none = nullptr;
+    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+        if (attno != InvalidAttrNumber)
+            none = make_and_qual(
+                none, null_test(reinterpret_cast<Expr*>(column_var(query, cfg, attno)), IS_NULL));
+    }
+    if (none == nullptr)
+        return;
+    Node* deleted = deleted_at_test(query, cfg, IS_NOT_NULL);
+    add_records_check(
+        query, cfg, WCO_RLS_UPDATE_CHECK,
+        reinterpret_cast<Node*>(makeBoolExpr(OR_EXPR, list_make2(deleted, none), -1)));
 }
 
 void rewrite_upsert(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
@@ -773,12 +804,14 @@ bool has_delete_action(const Query* query)
 void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     List* inserted = NIL;
-    bool writes_tombstone = false; // an UPDATE action of the statement's own does
+    bool updates = false;          // the statement has UPDATE actions of its own
+    bool writes_tombstone = false; // one of them writes a tombstone column
     ListCell* lc;
     foreach (lc, query->mergeActionList) {
         auto* action = static_cast<MergeAction*>(lfirst(lc));
         if (action->commandType == CMD_INSERT)
             inserted = lappend(inserted, action->targetList);
+        updates = updates || action->commandType == CMD_UPDATE;
         writes_tombstone = writes_tombstone || (action->commandType == CMD_UPDATE &&
                                                 assigns_tombstone(action->targetList, cfg));
     }
@@ -813,7 +846,13 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
         return;
     record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
-    note_written_rows(query, cfg, NoteKind::decided, inserts);
+    // Where every UPDATE action is a rewritten DELETE, a row an owner's
+    // trigger keeps live leaves MERGE n as it leaves DELETE n.
+    if (updates)
+        note_written_rows(query, cfg, NoteKind::decided, inserts);
+    else
+        note_written_rows(query, cfg, NoteKind::merge_delete, inserts,
+                          others_write_rows(rte->relid, rte->inh, CMD_UPDATE));
     // An admin's own tombstone writes may restore or correct deleted rows;
     // a converted DELETE action, like a DELETE, takes live rows only.
     if (writes_tombstone && is_admin(cfg.root))
@@ -842,6 +881,9 @@ void rewrite_query(Query* query, RewriteState* state)
         break;
     case CMD_UPDATE:
         rewrite_update(query, rte, cfg);
+        // After the visibility policy's checks of written rows are settled:
+        // this one is not the policy's, though it is refused in its name.
+        refuse_moved_records(query, rte, cfg);
         break;
     case CMD_INSERT:
         refuse_inserted_records(query, cfg, list_make1(query->targetList));
@@ -849,6 +891,7 @@ void rewrite_query(Query* query, RewriteState* state)
         break;
     case CMD_MERGE:
         rewrite_merge(query, rte, cfg, state);
+        refuse_moved_records(query, rte, cfg);
         break;
     default:
         break;
