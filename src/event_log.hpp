@@ -58,6 +58,7 @@ void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bo
 // row's key values.
 struct RowKeys {
     TableConfig cfg;
+    bool recorded; // the table logs, notifies or cascades its rows' changes
     KeyFormat* format;
     Datum values[INDEX_MAX_KEYS];
     bool nulls[INDEX_MAX_KEYS];

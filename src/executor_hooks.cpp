@@ -110,12 +110,8 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     }
     PG_FINALLY();
     {
-        uint64 processed = query->estate->es_processed;
-        query->estate->es_processed = count_correction >= 0
-                                          ? processed + static_cast<uint64>(count_correction)
-                                      : processed > static_cast<uint64>(-count_correction)
-                                          ? processed - static_cast<uint64>(-count_correction)
-                                          : 0;
+        int64 corrected = static_cast<int64>(query->estate->es_processed) + count_correction;
+        query->estate->es_processed = corrected > 0 ? static_cast<uint64>(corrected) : 0;
         count_correction = outer_correction;
         counted_table = outer_counted;
         running = outer_running;

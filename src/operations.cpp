@@ -547,7 +547,7 @@ void end_own_operation(const OwnOperation& own)
 void abandon_own_operation(const OwnOperation& own) noexcept
 {
     // The failed operation's actor and reason stay in pending_context until
-    // the (sub)transaction's end resets it.
+    // the statement's or the transaction's end resets it.
     running_operation = own.outer;
     running_who = own.outer_who;
     if (own_operations > 0)

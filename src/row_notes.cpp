@@ -59,7 +59,11 @@ RowKeys* row_notes(FunctionCallInfo fcinfo, Oid relid)
     Oid types[INDEX_MAX_KEYS];
     for (int k = 0; k < nkeys; k++)
         types[k] = get_fn_expr_argtype(fcinfo->flinfo, first_key + k);
-    return row_keys(fcinfo->flinfo, cfg, types);
+    keys = row_keys(fcinfo->flinfo, cfg, types);
+    // Asked once per statement: a note may be there only to count rows a
+    // trigger kept live (statement_rewrite.cpp), with nothing to record.
+    keys->recorded = cfg.log_events || cfg.notify || followed_by_cascade(cfg.root);
+    return keys;
 }
 
 // Is written the successor of old_row, in relation written_in? Read from the
@@ -130,10 +134,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
             softdelete::count_kept_live_row(relid);
         PG_RETURN_BOOL(true);
     }
-    // A table that neither logs, notifies nor cascades has the note only to
-    // count vetoed rows (statement_rewrite.cpp): nothing to record.
-    const softdelete::TableConfig& cfg = keys->cfg;
-    if (!cfg.log_events && !cfg.notify && !softdelete::followed_by_cascade(cfg.root))
+    if (!keys->recorded)
         PG_RETURN_BOOL(true);
     for (int k = 0; k < keys->cfg.nkeys; k++) {
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);

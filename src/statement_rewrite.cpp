@@ -595,18 +595,6 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         unhide_deleted_rows(rte);
 }
 
-// A row an application inserts is live and carries no deletion record:
-// deleted_at is the visibility policy's to refuse; deleted_by,
-// delete_reason and delete_op, which an UPDATE by a non-admin may not
-// change either, are checked here, where the statement (an INSERT, an
-// upsert's insert, a MERGE's INSERT actions in target_lists) assigns them
-// anything but a NULL constant, or where something else may: a BEFORE
-// INSERT row trigger, or a partition's own. One check of the inserted row,
-// refused as the policy refuses (42501); an INSERT that leaves them out of
-// a table without such triggers costs nothing more. Whether the role is an
-// admin is judged as the policy's check judges it, when the statement is
-// planned (a change of role re-plans, as does a new trigger).
-
 // A check the extension adds to a statement's written rows, refused as the
 // visibility policy refuses (42501).
 void add_records_check(Query* query, const TableConfig& cfg, WCOKind kind, Node* check)
@@ -620,26 +608,53 @@ void add_records_check(Query* query, const TableConfig& cfg, WCOKind kind, Node*
     query->withCheckOptions = lappend(query->withCheckOptions, wco);
 }
 
+// "deleted_by IS NULL AND delete_reason IS NULL AND delete_op IS NULL" on
+// the statement's target: a row without deletion records.
+Node* no_records(const Query* query, const TableConfig& cfg)
+{
+    Node* none = nullptr;
+    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+        if (attno != InvalidAttrNumber)
+            none = make_and_qual(
+                none, null_test(reinterpret_cast<Expr*>(column_var(query, cfg, attno)), IS_NULL));
+    }
+    return none;
+}
+
+// Whether a target list gives a record column anything but a NULL constant.
+bool assigns_records(List* target_list, const TableConfig& cfg)
+{
+    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+        TargetEntry* tle =
+            attno == InvalidAttrNumber ? nullptr : find_assignment(target_list, attno);
+        if (tle != nullptr &&
+            !(IsA(tle->expr, Const) && reinterpret_cast<Const*>(tle->expr)->constisnull))
+            return true;
+    }
+    return false;
+}
+
+// A row an application inserts is live and carries no deletion record:
+// deleted_at is the visibility policy's to refuse; deleted_by,
+// delete_reason and delete_op, which an UPDATE by a non-admin may not
+// change either, are checked here, where the statement (an INSERT, an
+// upsert's insert, a MERGE's INSERT actions in target_lists) assigns them
+// anything but a NULL constant, or where something else may: a BEFORE
+// INSERT row trigger, or a partition's own. One check of the inserted row,
+// refused as the policy refuses (42501); an INSERT that leaves them out of
+// a table without such triggers costs nothing more. Whether the role is an
+// admin is judged as the policy's check judges it, when the statement is
+// planned (a change of role re-plans, as does a new trigger).
 void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
 {
-    bool others = others_write_rows(cfg.relid, false, CMD_INSERT);
-    Node* check = nullptr;
-    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
-        bool assigned = others;
-        ListCell* lc;
-        foreach (lc, target_lists) {
-            TargetEntry* tle = find_assignment(static_cast<List*>(lfirst(lc)), attno);
-            assigned =
-                assigned || (tle != nullptr && !(IsA(tle->expr, Const) &&
-                                                 reinterpret_cast<Const*>(tle->expr)->constisnull));
-        }
-        if (attno != InvalidAttrNumber && assigned)
-            check = make_and_qual(
-                check, null_test(reinterpret_cast<Expr*>(column_var(query, cfg, attno)), IS_NULL));
-    }
-    if (check == nullptr || is_admin(cfg.root))
+    bool check = others_write_rows(cfg.relid, false, CMD_INSERT);
+    ListCell* lc;
+    foreach (lc, target_lists)
+        check = check || assigns_records(static_cast<List*>(lfirst(lc)), cfg);
+    Node* none = check ? no_records(query, cfg) : nullptr;
+    if (none == nullptr || is_admin(cfg.root))
         return;
-    add_records_check(query, cfg, WCO_RLS_INSERT_CHECK, check);
+    add_records_check(query, cfg, WCO_RLS_INSERT_CHECK, none);
 }
 
 // A row an UPDATE or a MERGE's UPDATE moves to another partition is inserted
@@ -652,12 +667,7 @@ void refuse_moved_records(Query* query, const RangeTblEntry* rte, const TableCon
 {
     if (rte->relkind != RELKIND_PARTITIONED_TABLE || is_admin(cfg.root))
         return;
-    Node* none = nullptr;
-    for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
-        if (attno != InvalidAttrNumber)
-            none = make_and_qual(
-                none, null_test(reinterpret_cast<Expr*>(column_var(query, cfg, attno)), IS_NULL));
-    }
+    Node* none = no_records(query, cfg);
     if (none == nullptr)
         return;
     Node* deleted = deleted_at_test(query, cfg, IS_NOT_NULL);
