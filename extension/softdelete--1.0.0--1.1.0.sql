@@ -91,6 +91,22 @@ DECLARE
 BEGIN
     cfg := softdelete_internal.config(tbl);
     PERFORM softdelete_internal.check_target(tbl);
+    -- Reads and writes through a parent follow the parent's policies, also
+    -- for its children's rows: an enabled inheritance child under a parent
+    -- without them would show its deleted rows to every role that reads the
+    -- parent, and let every role that updates it restore or change them.
+    SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text) INTO problem
+      FROM pg_inherits i JOIN softdelete.tables t ON t.relid = i.inhrelid
+      JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = tbl AND NOT c.relispartition;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot disable soft delete on %: enabled table % inherits from it', tbl, problem
+            USING ERRCODE = '55000',
+                  DETAIL = format('Through %s, which would not be enabled, the deleted rows of %s would show, '
+                                  'and could be restored or changed by any role that may update %s.',
+                                  tbl, problem, tbl),
+                  HINT = format('Disable %s first, or detach it (ALTER TABLE ... NO INHERIT %s).', problem, tbl);
+    END IF;
     -- Our cache may not see this table as enabled while its enforcement is
     -- being taken apart.
     DELETE FROM softdelete.tables t WHERE t.relid = tbl;
@@ -395,3 +411,287 @@ BEGIN
                     WHERE d.object_type = 'index' AND d.schema_name = n.nspname AND d.object_name = u->>'name');
 END
 $$;
+
+-------------------------------------------------------------------------------
+-- Rows of a plain table only, not of its inheritance children: restore(),
+-- hard_delete(), erase(), undo() and the purge's due check name it ONLY.
+-- erase() also clears archive columns the table renamed or dropped since.
+-------------------------------------------------------------------------------
+-- tbl as the target of a statement on its own rows: ONLY for a plain table,
+-- whose inheritance children are tables of their own (each enabled, with its
+-- own keys, admins and pii_columns); a partitioned table's rows are its
+-- partitions'.
+CREATE FUNCTION softdelete_internal.own_rows(tbl regclass) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || tbl::text
+          FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+    END;
+
+-- "(email)=(bob@example.com)": the columns of unique index idx_name and their
+-- values in the row of tbl with primary key k (read as the extension's owner,
+-- which sees deleted rows).
+CREATE OR REPLACE FUNCTION softdelete_internal.index_key_of(tbl regclass, idx_name text, key_columns name[], k jsonb) RETURNS text
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cols text;
+    vals text;
+BEGIN
+    SELECT string_agg(pg_get_indexdef(i.indexrelid, g, true), ', ' ORDER BY g) INTO cols
+      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid,
+           generate_series(1, i.indnkeyatts) g
+     WHERE i.indrelid = tbl AND c.relname = idx_name;
+    IF cols IS NULL THEN
+        RETURN '(unknown)';
+    END IF;
+    SELECT r.value INTO vals
+      FROM softdelete_internal.run_as_owner(tbl, format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, softdelete_internal.own_rows(tbl),
+                                                        softdelete_internal.key_predicate(tbl, key_columns)), k) r;
+    RETURN format('(%s)=(%s)', cols, vals);
+END
+$$;
+
+-- Brings back one deleted row, for an admin of tbl (the role that called
+-- restore()), or for the actor that deleted it within the table's
+-- undo_window (undo_window.cpp). The UPDATE runs as the table's owner and
+-- goes through the tombstone decision like any restore; the event records
+-- the caller.
+CREATE OR REPLACE FUNCTION softdelete_internal.restore_row(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    k jsonb;
+    n bigint;
+    admin boolean;
+    problem text;
+    problem_schema text;
+    problem_table text;
+    problem_detail text;
+BEGIN
+    -- Who may, first: a role that may not restore learns nothing about the
+    -- table's keys.
+    PERFORM softdelete_internal.check_exists(tbl);
+    admin := softdelete_internal.may_restore(tbl, 'restore rows of');
+    cfg := softdelete_internal.config(tbl);
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    IF NOT admin THEN
+        -- The row, locked, must be one its actor deleted within the window;
+        -- a missing or live row gets the same refusal.
+        PERFORM softdelete_internal.require_own_deletes(tbl, softdelete_internal.own_rows(tbl),
+                    softdelete_internal.key_predicate(tbl, cfg.key_columns), k, 'restore rows of');
+    END IF;
+    BEGIN
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
+                                                            softdelete_internal.own_rows(tbl), cfg.column_name,
+                                                            softdelete_internal.key_predicate(tbl, cfg.key_columns),
+                                                            cfg.column_name), k) r;
+    EXCEPTION WHEN unique_violation THEN
+        -- Name the key in terms of the index, whatever PostgreSQL's message says.
+        GET STACKED DIAGNOSTICS problem = CONSTRAINT_NAME, problem_schema = SCHEMA_NAME,
+                                problem_table = TABLE_NAME, problem_detail = PG_EXCEPTION_DETAIL;
+        IF format('%I.%I', problem_schema, problem_table)::regclass <> tbl THEN
+            -- A row its cascade brings back, in another table.
+            RAISE EXCEPTION 'cannot restore row % of %: a row of %.% restored with it would duplicate a live row in unique index %',
+                    k, tbl, quote_ident(problem_schema), quote_ident(problem_table), quote_ident(problem)
+                USING ERRCODE = '23505', CONSTRAINT = problem, DETAIL = problem_detail,
+                      HINT = 'Delete or change the live row first; nothing was restored.';
+        END IF;
+        RAISE EXCEPTION 'cannot restore row % of %: it would duplicate a live row in unique index %',
+                k, tbl, quote_ident(problem)
+            USING ERRCODE = '23505', CONSTRAINT = problem,
+                  DETAIL = format('Key %s of the restored row is taken by a live row.',
+                                  softdelete_internal.index_key_of(tbl, problem, cfg.key_columns, k)),
+                  HINT = 'Delete or change the live row first, or leave this row deleted.';
+    END;
+    IF n = 0 THEN
+        SELECT r.processed INTO n
+          FROM softdelete_internal.run_as_owner(tbl, format('SELECT 1 FROM %s WHERE %s', softdelete_internal.own_rows(tbl),
+                                                            softdelete_internal.key_predicate(tbl, cfg.key_columns)), k) r;
+        IF n = 0 THEN
+            RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+        END IF;
+        RAISE EXCEPTION 'row % of % is not deleted', k, tbl USING ERRCODE = '55000';
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- Removes one row for good (admins only, logged as a hard delete), as the
+-- table's owner with hard_delete for that one statement.
+CREATE OR REPLACE FUNCTION softdelete_internal.hard_delete_row(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    k jsonb;
+    n bigint;
+BEGIN
+    PERFORM softdelete_internal.check_exists(tbl);
+    PERFORM softdelete_internal.require_admin(tbl, 'hard-delete rows of');
+    cfg := softdelete_internal.config(tbl);
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    SELECT r.processed INTO n
+      FROM softdelete_internal.run_as_owner(tbl, format('DELETE FROM %s WHERE %s', softdelete_internal.own_rows(tbl),
+                                                        softdelete_internal.key_predicate(tbl, cfg.key_columns)),
+                                            k, hard_delete => true) r;
+    IF n = 0 THEN
+        RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+    END IF;
+    RETURN n;
+END
+$$;
+
+-- GDPR erasure of one row, live or deleted, for an admin of tbl: the
+-- table's pii_columns become NULL (a stored generated column is computed
+-- again from the nulled columns), as the table's owner. The row stays, with
+-- its key and its deletion record (deleted_at, deleted_by, delete_reason,
+-- delete_op): a deleted row stays deleted, a live one live. What erasure
+-- cannot do (no pii_columns; a key, tombstone, missing or NOT NULL column
+-- among them) is refused before anything changes.
+CREATE OR REPLACE FUNCTION softdelete_internal.erase_row(tbl regclass, key jsonb) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    pii name[];
+    col name;
+    k jsonb;
+    assignments text;
+    erased text;
+    n bigint;
+    archive regclass;
+    archived bigint := 0;
+BEGIN
+    -- Who may, first: a non-admin learns nothing about the table.
+    PERFORM softdelete_internal.check_exists(tbl);
+    PERFORM softdelete_internal.require_admin(tbl, 'erase rows of');
+    cfg := softdelete_internal.config(tbl);
+    pii := ARRAY(SELECT DISTINCT c FROM unnest(cfg.pii_columns) c WHERE c IS NOT NULL ORDER BY c);
+    IF cardinality(pii) = 0 THEN
+        RAISE EXCEPTION 'table % has no pii_columns to erase', tbl USING ERRCODE = '55000',
+            HINT = format('Name the columns that hold personal data with softdelete.enable(%L, pii_columns => ''{...}''), '
+                          'giving the table''s other options again.', tbl::text);
+    END IF;
+    FOREACH col IN ARRAY pii LOOP
+        IF col = ANY (cfg.key_columns)
+           OR col IN (cfg.column_name, 'deleted_by', 'delete_reason', 'delete_op') THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is part of the primary key or of the deletion record',
+                    tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'erase() keeps each row''s key and its deletion record as they are.',
+                      HINT = 'Leave it out of pii_columns (call softdelete.enable() again with the table''s options).';
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_attribute a
+                        WHERE a.attrelid = tbl AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped) THEN
+            RAISE EXCEPTION 'column "%" of table % does not exist (pii_columns)', col, tbl
+                USING ERRCODE = '42703',
+                      HINT = 'Call softdelete.enable() again with the table''s pii_columns as they are now.';
+        END IF;
+        -- NOT NULL on the table, on one of its partitions, or in the column's domain.
+        IF EXISTS (SELECT FROM (SELECT tbl UNION SELECT relid FROM pg_partition_tree(tbl)) p(relid)
+                     JOIN pg_attribute a ON a.attrelid = p.relid AND a.attname = col
+                     JOIN pg_type ty ON ty.oid = a.atttypid
+                    WHERE a.attnotnull OR ty.typnotnull) THEN
+            RAISE EXCEPTION 'cannot erase rows of %: pii column "%" is NOT NULL', tbl, col
+                USING ERRCODE = '55000',
+                      DETAIL = 'Erasure sets the pii_columns to NULL; nothing was changed.',
+                      HINT = format('Let column %I of %s (and of its partitions) hold NULL, or leave it out of pii_columns.',
+                                    col, tbl);
+        END IF;
+    END LOOP;
+    k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
+    SELECT string_agg(format('%I = %s', a.attname, CASE WHEN a.attgenerated <> '' THEN 'DEFAULT' ELSE 'NULL' END),
+                      ', ' ORDER BY a.attnum)
+      INTO assignments
+      FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = ANY (pii);
+    -- The erased row's key as it is stored, for the event.
+    SELECT r.processed, r.value INTO n, erased
+      FROM softdelete_internal.run_as_owner(tbl,
+               format('UPDATE %s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
+                      softdelete_internal.own_rows(tbl), assignments,
+                      softdelete_internal.key_predicate(tbl, cfg.key_columns),
+                      (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
+                         FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
+               k) r;
+    -- Archived copies of the row (archive => true) hold the same personal
+    -- data: they are erased with it, in the same transaction, also when the
+    -- row itself was purged since and only its copy is left. The archive
+    -- belongs to the table's owner and has the table's column names, and
+    -- keeps a column the table renamed or dropped since (archive.cpp): the
+    -- personal data archived under an old name is erased too, as is
+    -- anything else in a column the table no longer has.
+    archive := softdelete_internal.archive_table(tbl);
+    IF archive IS NOT NULL THEN
+        SELECT string_agg(format('%I = NULL', a.attname), ', ' ORDER BY a.attnum) INTO assignments
+          FROM pg_attribute a
+         WHERE a.attrelid = archive AND a.attnum > 0 AND NOT a.attisdropped
+           AND (a.attname = ANY (pii)
+                OR (a.attname <> 'archived_at'
+                    AND NOT EXISTS (SELECT FROM pg_attribute t
+                                     WHERE t.attrelid = tbl AND t.attname = a.attname
+                                       AND t.attnum > 0 AND NOT t.attisdropped)));
+        SELECT r.processed INTO archived
+          FROM softdelete_internal.run_as_owner(tbl,
+                   format('UPDATE %s SET %s WHERE %s', archive, assignments,
+                          softdelete_internal.key_predicate(tbl, cfg.key_columns)),
+                   k) r
+         WHERE assignments IS NOT NULL;
+        archived := coalesce(archived, 0);
+    END IF;
+    IF n = 0 AND archived = 0 THEN
+        RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
+    END IF;
+    PERFORM softdelete_internal.note_erasure(tbl, coalesce(erased::jsonb, k));
+    RETURN n + archived;
+END
+$$;
+
+-- Every enabled table, as the target of a statement on the rows an
+-- operation ($1->>'op') soft-deleted and that are still deleted. ONLY for a
+-- plain table: an enabled inheritance child has its own turn.
+CREATE OR REPLACE FUNCTION softdelete_internal.operation_targets(OUT relid regclass, OUT target text, OUT col name, OUT marked text)
+    RETURNS SETOF record
+    LANGUAGE sql STABLE
+    BEGIN ATOMIC
+        SELECT cfg.relid,
+               softdelete_internal.own_rows(cfg.relid),
+               cfg.column_name,
+               format('delete_op = ($1->>''op'')::bigint AND %I IS NOT NULL', cfg.column_name)
+          FROM softdelete.tables cfg JOIN pg_catalog.pg_class c ON c.oid = cfg.relid
+         ORDER BY cfg.relid::oid;
+    END;
+
+-- Whether tbl has rows a purge would take now: rows deleted longer than
+-- its retention ago (through the index on deleted rows), or archived rows
+-- past archive_retention. The worker starts a run only then.
+CREATE OR REPLACE FUNCTION softdelete_internal.purge_due(tbl regclass) RETURNS boolean
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cfg softdelete.tables;
+    archive regclass;
+    due boolean := false;
+BEGIN
+    SELECT * INTO cfg FROM softdelete.tables t WHERE t.relid = tbl;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    IF cfg.retention IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I < now() - $1)', softdelete_internal.own_rows(tbl),
+                       cfg.column_name)
+           INTO due USING cfg.retention;
+    END IF;
+    IF NOT due AND cfg.archive_retention IS NOT NULL THEN
+        archive := softdelete_internal.archive_table(tbl);
+        IF archive IS NOT NULL THEN
+            EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE archived_at < now() - $1)', archive)
+               INTO due USING cfg.archive_retention;
+        END IF;
+    END IF;
+    RETURN due;
+END
+$$;
+REVOKE ALL ON FUNCTION softdelete_internal.own_rows(regclass) FROM PUBLIC;

@@ -728,6 +728,22 @@ DECLARE
 BEGIN
     cfg := softdelete_internal.config(tbl);
     PERFORM softdelete_internal.check_target(tbl);
+    -- Reads and writes through a parent follow the parent's policies, also
+    -- for its children's rows: an enabled inheritance child under a parent
+    -- without them would show its deleted rows to every role that reads the
+    -- parent, and let every role that updates it restore or change them.
+    SELECT string_agg(i.inhrelid::regclass::text, ', ' ORDER BY i.inhrelid::regclass::text) INTO problem
+      FROM pg_inherits i JOIN softdelete.tables t ON t.relid = i.inhrelid
+      JOIN pg_class c ON c.oid = i.inhrelid
+     WHERE i.inhparent = tbl AND NOT c.relispartition;
+    IF problem IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot disable soft delete on %: enabled table % inherits from it', tbl, problem
+            USING ERRCODE = '55000',
+                  DETAIL = format('Through %s, which would not be enabled, the deleted rows of %s would show, '
+                                  'and could be restored or changed by any role that may update %s.',
+                                  tbl, problem, tbl),
+                  HINT = format('Disable %s first, or detach it (ALTER TABLE ... NO INHERIT %s).', problem, tbl);
+    END IF;
     -- Our cache may not see this table as enabled while its enforcement is
     -- being taken apart.
     DELETE FROM softdelete.tables t WHERE t.relid = tbl;
@@ -834,7 +850,7 @@ BEGIN
         RETURN '(unknown)';
     END IF;
     SELECT r.value INTO vals
-      FROM softdelete_internal.run_as_owner(tbl, format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, tbl,
+      FROM softdelete_internal.run_as_owner(tbl, format('SELECT concat_ws('', '', %s) FROM %s WHERE %s', cols, softdelete_internal.own_rows(tbl),
                                                         softdelete_internal.key_predicate(tbl, key_columns)), k) r;
     RETURN format('(%s)=(%s)', cols, vals);
 END
@@ -853,6 +869,17 @@ BEGIN
     END IF;
 END
 $$;
+
+-- tbl as the target of a statement on its own rows: ONLY for a plain table,
+-- whose inheritance children are tables of their own (each enabled, with its
+-- own keys, admins and pii_columns); a partitioned table's rows are its
+-- partitions'.
+CREATE FUNCTION softdelete_internal.own_rows(tbl regclass) RETURNS text
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+    BEGIN ATOMIC
+        SELECT CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || tbl::text
+          FROM pg_catalog.pg_class c WHERE c.oid = tbl;
+    END;
 
 CREATE FUNCTION softdelete_internal.config(tbl regclass) RETURNS softdelete.tables
     LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
@@ -897,13 +924,13 @@ BEGIN
     IF NOT admin THEN
         -- The row, locked, must be one its actor deleted within the window;
         -- a missing or live row gets the same refusal.
-        PERFORM softdelete_internal.require_own_deletes(tbl, tbl::text,
+        PERFORM softdelete_internal.require_own_deletes(tbl, softdelete_internal.own_rows(tbl),
                     softdelete_internal.key_predicate(tbl, cfg.key_columns), k, 'restore rows of');
     END IF;
     BEGIN
         SELECT r.processed INTO n
           FROM softdelete_internal.run_as_owner(tbl, format('UPDATE %s SET %I = NULL WHERE %s AND %I IS NOT NULL',
-                                                            tbl, cfg.column_name,
+                                                            softdelete_internal.own_rows(tbl), cfg.column_name,
                                                             softdelete_internal.key_predicate(tbl, cfg.key_columns),
                                                             cfg.column_name), k) r;
     EXCEPTION WHEN unique_violation THEN
@@ -926,7 +953,7 @@ BEGIN
     END;
     IF n = 0 THEN
         SELECT r.processed INTO n
-          FROM softdelete_internal.run_as_owner(tbl, format('SELECT 1 FROM %s WHERE %s', tbl,
+          FROM softdelete_internal.run_as_owner(tbl, format('SELECT 1 FROM %s WHERE %s', softdelete_internal.own_rows(tbl),
                                                             softdelete_internal.key_predicate(tbl, cfg.key_columns)), k) r;
         IF n = 0 THEN
             RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
@@ -968,7 +995,7 @@ BEGIN
     cfg := softdelete_internal.config(tbl);
     k := softdelete_internal.key_object(tbl, cfg.key_columns, key);
     SELECT r.processed INTO n
-      FROM softdelete_internal.run_as_owner(tbl, format('DELETE FROM %s WHERE %s', tbl,
+      FROM softdelete_internal.run_as_owner(tbl, format('DELETE FROM %s WHERE %s', softdelete_internal.own_rows(tbl),
                                                         softdelete_internal.key_predicate(tbl, cfg.key_columns)),
                                             k, hard_delete => true) r;
     IF n = 0 THEN
@@ -1051,13 +1078,11 @@ BEGIN
                       ', ' ORDER BY a.attnum)
       INTO assignments
       FROM pg_attribute a WHERE a.attrelid = tbl AND a.attname = ANY (pii);
-    -- The erased row's key as it is stored, for the event. ONLY for a plain
-    -- table: an enabled inheritance child has pii_columns of its own.
+    -- The erased row's key as it is stored, for the event.
     SELECT r.processed, r.value INTO n, erased
       FROM softdelete_internal.run_as_owner(tbl,
-               format('UPDATE %s%s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
-                      CASE WHEN (SELECT c.relkind FROM pg_class c WHERE c.oid = tbl) = 'p' THEN '' ELSE 'ONLY ' END,
-                      tbl, assignments,
+               format('UPDATE %s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
+                      softdelete_internal.own_rows(tbl), assignments,
                       softdelete_internal.key_predicate(tbl, cfg.key_columns),
                       (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
                          FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
@@ -1065,12 +1090,20 @@ BEGIN
     -- Archived copies of the row (archive => true) hold the same personal
     -- data: they are erased with it, in the same transaction, also when the
     -- row itself was purged since and only its copy is left. The archive
-    -- belongs to the table's owner and has the table's column names.
+    -- belongs to the table's owner and has the table's column names, and
+    -- keeps a column the table renamed or dropped since (archive.cpp): the
+    -- personal data archived under an old name is erased too, as is
+    -- anything else in a column the table no longer has.
     archive := softdelete_internal.archive_table(tbl);
     IF archive IS NOT NULL THEN
         SELECT string_agg(format('%I = NULL', a.attname), ', ' ORDER BY a.attnum) INTO assignments
           FROM pg_attribute a
-         WHERE a.attrelid = archive AND a.attname = ANY (pii) AND NOT a.attisdropped;
+         WHERE a.attrelid = archive AND a.attnum > 0 AND NOT a.attisdropped
+           AND (a.attname = ANY (pii)
+                OR (a.attname <> 'archived_at'
+                    AND NOT EXISTS (SELECT FROM pg_attribute t
+                                     WHERE t.attrelid = tbl AND t.attname = a.attname
+                                       AND t.attnum > 0 AND NOT t.attisdropped)));
         SELECT r.processed INTO archived
           FROM softdelete_internal.run_as_owner(tbl,
                    format('UPDATE %s SET %s WHERE %s', archive, assignments,
@@ -1099,7 +1132,7 @@ CREATE FUNCTION softdelete_internal.operation_targets(OUT relid regclass, OUT ta
     LANGUAGE sql STABLE
     BEGIN ATOMIC
         SELECT cfg.relid,
-               CASE WHEN c.relkind = 'p' THEN '' ELSE 'ONLY ' END || cfg.relid::text,
+               softdelete_internal.own_rows(cfg.relid),
                cfg.column_name,
                format('delete_op = ($1->>''op'')::bigint AND %I IS NOT NULL', cfg.column_name)
           FROM softdelete.tables cfg JOIN pg_catalog.pg_class c ON c.oid = cfg.relid
@@ -1282,7 +1315,8 @@ BEGIN
         RETURN false;
     END IF;
     IF cfg.retention IS NOT NULL THEN
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I < now() - $1)', tbl, cfg.column_name)
+        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I < now() - $1)', softdelete_internal.own_rows(tbl),
+                       cfg.column_name)
            INTO due USING cfg.retention;
     END IF;
     IF NOT due AND cfg.archive_retention IS NOT NULL THEN

@@ -78,10 +78,12 @@ INSERT INTO drift.orders VALUES (1, 'eu'), (2, 'eu'), (1, 'us'), (2, 'us');
 -- Enabled with another name for the deleted_at column.
 CREATE TABLE drift.notes (id integer PRIMARY KEY, body text);
 INSERT INTO drift.notes VALUES (1, 'first'), (2, 'second');
--- An enabled inheritance child of a plain parent (enable() wants the parent
--- enabled first, and the parent its children: the child is made apart,
--- enabled, then joined; disabling the parent later leaves this): DDL on the
--- parent that PostgreSQL would carry over to the child is judged on the child.
+-- An enabled inheritance child of an enabled parent (enable() wants the
+-- parent enabled first, and the parent its children: the child is made
+-- apart, enabled, then joined). disable() of the parent is refused while the
+-- child is enabled: reads and writes through a plain parent would follow
+-- none of the child's rules. DDL on the parent that PostgreSQL would carry
+-- over to the child is judged on both.
 CREATE TABLE drift.base (id integer PRIMARY KEY, label text, deleted_by text);
 CREATE TABLE drift.heir (LIKE drift.base, PRIMARY KEY (id));
 -- A plain table, never enabled, with the same columns as an enabled one.
@@ -94,8 +96,9 @@ SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.notes', column_name
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.base');
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.heir');
 ALTER TABLE drift.heir INHERIT drift.base;
-SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.base');
 RESET client_min_messages;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.base');
+\echo SQLSTATE :SQLSTATE
 GRANT SELECT, INSERT, UPDATE, DELETE ON drift.items, drift.orders, drift.orders_eu, drift.orders_us,
     drift.notes TO drift_app;
 RESET ROLE;
@@ -200,8 +203,8 @@ SELECT pg_temp.attempt($$ALTER TABLE drift.orders_eu ALTER COLUMN deleted_at SET
 -- A table enabled with column_name => 'removed_at': that is its tombstone.
 SELECT pg_temp.attempt($$ALTER TABLE drift.notes DROP COLUMN removed_at$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.notes ALTER COLUMN removed_at SET DEFAULT now()$$);
--- Through the plain parent of an enabled child: the change would reach the
--- child's tombstone column, so it is refused and names the child.
+-- Through the parent of an enabled child: the change would reach the
+-- child's tombstone column too, so it is refused.
 SELECT pg_temp.attempt($$ALTER TABLE drift.base DROP COLUMN deleted_by$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.base ALTER COLUMN deleted_by SET DEFAULT 'nobody'$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.base RENAME COLUMN deleted_by TO by_whom$$);
@@ -295,7 +298,7 @@ SELECT pg_temp.attempt($$CREATE POLICY items_named ON drift.items AS RESTRICTIVE
 SELECT pg_temp.attempt($$ALTER POLICY items_named ON drift.items USING (true)$$);
 SELECT pg_temp.attempt($$ALTER POLICY items_named ON drift.items RENAME TO items_any$$);
 SELECT pg_temp.attempt($$DROP POLICY items_any ON drift.items$$);
--- Only the plain parent: the enabled child keeps its column.
+-- Only the parent: still its own tombstone column.
 SELECT pg_temp.attempt($$ALTER TABLE ONLY drift.base ALTER COLUMN deleted_by SET DEFAULT 'nobody'$$);
 SELECT pg_temp.attempt($$ALTER TABLE ONLY drift.base DROP COLUMN deleted_by$$);
 -- Everything on a table that is not enabled, whatever the names.
@@ -372,6 +375,8 @@ SET client_min_messages = warning;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.items');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.orders');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.heir');
+-- Its child disabled first, the parent may go too.
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.base');
 RESET client_min_messages;
 SELECT pg_temp.attempt($$ALTER TABLE drift.items NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.items DROP COLUMN delete_reason$$);

@@ -294,6 +294,33 @@ SELECT id, name, diagnosis, ward, deleted_at IS NOT NULL AS deleted FROM er.pati
 SELECT action, table_name, row_count, keys FROM softdelete.events
  WHERE table_name = 'er.patients' AND action = 'erase' ORDER BY id;
 
+-- A pii column renamed after rows were archived: the archive keeps the old
+-- column, with the personal data archived under that name, and gains the
+-- new one at the next purge. erase() clears both, and any other column the
+-- table no longer has; the key and archived_at stay.
+SET ROLE er_owner;
+INSERT INTO er.patients (id, name, diagnosis, ward, deleted_at)
+VALUES (4, 'Dee', 'sprain', 6, now() - interval '2 hours');
+RESET ROLE;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('er.patients');
+SET ROLE er_owner;
+ALTER TABLE er.patients RENAME COLUMN name TO full_name;
+ALTER TABLE er.patients DROP COLUMN ward;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS reconfigured
+  FROM softdelete.enable('er.patients', retention => '1 hour', archive => true,
+                         pii_columns => '{full_name,diagnosis}');
+RESET client_min_messages;
+INSERT INTO er.patients (id, full_name, diagnosis, deleted_at)
+VALUES (5, 'Eve', 'rash', now() - interval '2 hours');
+RESET ROLE;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('er.patients');
+SET ROLE er_admin;
+SELECT softdelete.erase('er.patients', 4) AS erased;  -- archived under the old name
+SELECT softdelete.erase('er.patients', 5) AS erased;  -- archived under the new one
+RESET ROLE;
+SELECT id, name, full_name, diagnosis, ward, archived_at IS NOT NULL AS archived FROM :archive ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'er.%';
 DELETE FROM softdelete.runs WHERE table_name LIKE 'er.%';

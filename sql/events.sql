@@ -285,6 +285,46 @@ SELECT table_name, row_count,
        (SELECT jsonb_agg(k ORDER BY k::numeric) FROM jsonb_array_elements(keys) k) AS keys
   FROM softdelete.events WHERE table_name IN ('events_s.small', 'events_s.medium') ORDER BY table_name;
 DROP TABLE events_s.small, events_s.medium;
+-- Date, time and floating-point keys are logged the same whatever the
+-- session's DateStyle, TimeZone and extra_float_digits: dates and times in
+-- ISO 8601 (as to_jsonb() writes them), floats with the digits that read
+-- back exactly. Each logged key, cast back under other settings, finds the
+-- row it logged, the deleted one.
+CREATE TABLE events_s.days (id date PRIMARY KEY);
+CREATE TABLE events_s.moments (id timestamptz PRIMARY KEY);
+CREATE TABLE events_s.ratios (id float8 PRIMARY KEY);
+CREATE TABLE events_s.dated (day date, n int, PRIMARY KEY (day, n));
+INSERT INTO events_s.days VALUES ('2020-02-01'), ('2020-01-02');
+INSERT INTO events_s.moments VALUES ('2019-12-31 19:00:00.123456+00');
+INSERT INTO events_s.ratios VALUES (0.1::float8 + 0.2::float8), ('NaN'), ('-Infinity');
+INSERT INTO events_s.dated VALUES ('2021-03-04', 1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('events_s.days') a, softdelete.enable('events_s.moments') b,
+       softdelete.enable('events_s.ratios') c, softdelete.enable('events_s.dated') d;
+RESET client_min_messages;
+SET DateStyle = 'SQL, DMY';
+SET TimeZone = 'America/New_York';
+SET extra_float_digits = -3;
+DELETE FROM events_s.days WHERE id = '2020-02-01';
+DELETE FROM events_s.moments;
+DELETE FROM events_s.ratios;
+DELETE FROM events_s.dated;
+RESET TimeZone;
+RESET extra_float_digits;
+SET DateStyle = 'SQL, MDY';
+SELECT table_name, keys FROM softdelete.events
+ WHERE table_name IN ('events_s.days', 'events_s.moments', 'events_s.ratios', 'events_s.dated') ORDER BY id;
+SELECT e.table_name, k AS logged_key,
+       CASE e.table_name
+           WHEN 'events_s.days' THEN EXISTS (SELECT FROM events_s.days WHERE id = k::date AND deleted_at IS NOT NULL)
+           WHEN 'events_s.moments' THEN EXISTS (SELECT FROM events_s.moments WHERE id = k::timestamptz AND deleted_at IS NOT NULL)
+           ELSE EXISTS (SELECT FROM events_s.ratios WHERE id = k::float8 AND deleted_at IS NOT NULL)
+       END AS finds_its_row
+  FROM softdelete.events e, jsonb_array_elements_text(e.keys) k
+ WHERE e.table_name IN ('events_s.days', 'events_s.moments', 'events_s.ratios') ORDER BY e.id, k;
+RESET DateStyle;
+DROP TABLE events_s.days, events_s.moments, events_s.ratios, events_s.dated;
 -- Even the log's owner can only write the actions the extension knows.
 \set VERBOSITY terse
 INSERT INTO softdelete.events (op, relid, table_name, action, actor)

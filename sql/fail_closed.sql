@@ -276,8 +276,9 @@ RESET client_min_messages;
 ALTER TABLE fc.odd INHERIT fc.clan;
 \echo SQLSTATE :SQLSTATE
 SELECT count(*) AS children FROM pg_inherits WHERE inhparent = 'fc.clan'::regclass;
--- Linked with the same column; then one side is disabled (allowed) and
--- enabled again with another column.
+-- Linked with the same column; then the child is disabled (allowed) and
+-- enabled again with another column. The parent cannot be disabled while
+-- its child is enabled (55000), nor enabled again with another column.
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('fc.odd');
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.odd');
@@ -290,6 +291,7 @@ SET client_min_messages = warning;
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('fc.odd');
 RESET client_min_messages;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('fc.clan');
+\echo SQLSTATE :SQLSTATE
 SELECT * FROM softdelete.enable('fc.clan', column_name => 'gone_at');
 \echo SQLSTATE :SQLSTATE
 SELECT relid, column_name FROM softdelete.tables

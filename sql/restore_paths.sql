@@ -109,6 +109,31 @@ SELECT rp.deleted();
 -- A restored row carries no deletion record.
 SELECT id, deleted_at, deleted_by, delete_reason FROM rp.users WHERE id BETWEEN 1 AND 6 ORDER BY id;
 
+-- An inheritance parent and its child are two tables, each enabled, with
+-- its own keys: restore(), hard_delete() and erase() of the parent reach the
+-- parent's row only, not a child's row with the same key, and undo() of an
+-- operation on the child brings back the child's rows only.
+SET ROLE rp_owner;
+CREATE TABLE rp.base (id int PRIMARY KEY, note text);
+CREATE TABLE rp.heir (id int PRIMARY KEY, note text);
+INSERT INTO rp.base VALUES (1, 'base 1'), (2, 'base 2'), (3, 'base 3');
+INSERT INTO rp.heir VALUES (1, 'heir 1'), (2, 'heir 2'), (3, 'heir 3');
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.base', pii_columns => '{note}');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.heir', pii_columns => '{note}');
+RESET client_min_messages;
+ALTER TABLE rp.heir INHERIT rp.base;
+DELETE FROM rp.base WHERE id = 1;   -- both rows 1, through the parent
+DELETE FROM ONLY rp.heir WHERE id = 3;
+RESET ROLE;
+SET ROLE rp_admin;
+SELECT softdelete.restore('rp.base', 1) AS restored;
+SELECT softdelete.hard_delete('rp.base', 2) AS hard_deleted;
+SELECT softdelete.erase('rp.base', 3) AS erased;
+SELECT softdelete.undo(max(op)) AS undone FROM softdelete.events WHERE table_name = 'rp.heir';
+RESET ROLE;
+SELECT tableoid::regclass, id, note, deleted_at IS NOT NULL AS deleted FROM rp.base ORDER BY 1, 2;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'rp.%';
 DROP SCHEMA rp CASCADE;

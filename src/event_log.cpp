@@ -22,6 +22,9 @@
 extern "C" {
 #include "commands/async.h"
 #include "common/int.h"
+#include "common/shortest_dec.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 }
 
@@ -233,7 +236,11 @@ void send_notification(const RecordedEvent& event, const char* table_name, const
 }
 
 // A key column's value as JSON: integers as numbers, booleans as booleans,
-// everything else as its text form, as to_jsonb() writes them.
+// everything else as a string. Dates and times are written in ISO 8601, as
+// to_jsonb() writes them, and floating-point numbers with the fewest digits
+// that read back exactly: their text forms follow the session's DateStyle,
+// TimeZone and extra_float_digits, and a log written under "SQL, DMY" (or
+// with fewer digits) would name other rows to a reader with other settings.
 void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrInfo* output)
 {
     if (isnull) {
@@ -260,6 +267,27 @@ void append_json_value(StringInfo out, Datum value, bool isnull, Oid type, FmgrI
     case BOOLOID:
         appendStringInfoString(out, DatumGetBool(value) ? "true" : "false");
         break;
+    case DATEOID:
+    case TIMEOID:
+    case TIMETZOID:
+    case TIMESTAMPOID:
+    case TIMESTAMPTZOID: {
+        char iso[MAXDATELEN + 1];
+        escape_json(out, JsonEncodeDateTime(iso, value, type, nullptr));
+        break;
+    }
+    case FLOAT4OID: {
+        char shortest[FLOAT_SHORTEST_DECIMAL_LEN];
+        (void)float_to_shortest_decimal_buf(DatumGetFloat4(value), shortest);
+        escape_json(out, shortest);
+        break;
+    }
+    case FLOAT8OID: {
+        char shortest[DOUBLE_SHORTEST_DECIMAL_LEN];
+        (void)double_to_shortest_decimal_buf(DatumGetFloat8(value), shortest);
+        escape_json(out, shortest);
+        break;
+    }
     default:
         escape_json(out, OutputFunctionCall(output, value));
         break;
