@@ -469,5 +469,67 @@ DELETE FROM accounts WHERE id = 1;
 SELECT (SELECT count(*) FROM accounts) AS accounts, (SELECT count(*) FROM eu_notes) AS eu_notes;
 RESET ROLE;
 
+-- An enabled child of a parent that is not enabled, by an ON DELETE CASCADE
+-- key: the parent's DELETE removes its rows for good, and PostgreSQL's own
+-- action would remove the child's. Soft delete keeps them, so the parent's
+-- DELETE is refused (23503) while any child row references the rows it
+-- removes, live or already deleted; a parent row without children goes.
+-- The same through a prepared statement, by the application, and by an
+-- admin under hard_delete: the referential action runs as the child's
+-- owner, for whom the admin's setting is not in effect. The way out the
+-- hint gives: the admin hard-deletes the children first (logged), then the
+-- parent goes.
+SET ROLE cas_owner;
+CREATE TABLE vendors (id int PRIMARY KEY);
+CREATE TABLE offers (id int PRIMARY KEY, vendor_id int REFERENCES vendors ON DELETE CASCADE);
+INSERT INTO vendors VALUES (1), (2), (3), (4);
+INSERT INTO offers VALUES (10, 1), (20, 2);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('offers');
+RESET client_min_messages;
+GRANT SELECT, DELETE ON vendors, offers TO cas_app, cas_admin;
+DELETE FROM offers WHERE id = 20;
+RESET ROLE;
+SET ROLE cas_app;
+DELETE FROM vendors WHERE id = 3;   -- nothing references it
+PREPARE drop_vendor(int) AS DELETE FROM vendors WHERE id = $1;
+EXECUTE drop_vendor(1);             -- a live offer
+\echo SQLSTATE :SQLSTATE
+EXECUTE drop_vendor(2);             -- a deleted offer
+\echo SQLSTATE :SQLSTATE
+EXECUTE drop_vendor(4);
+DEALLOCATE drop_vendor;
+RESET ROLE;
+SELECT id FROM vendors ORDER BY id;
+SET ROLE cas_admin;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+DELETE FROM vendors WHERE id = 2;
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+DELETE FROM offers WHERE vendor_id = 2;
+DELETE FROM vendors WHERE id = 2;
+COMMIT;
+RESET ROLE;
+SELECT id FROM vendors ORDER BY id;
+SELECT id, vendor_id, deleted_at IS NOT NULL AS deleted FROM offers ORDER BY id;
+SELECT action, row_count, keys FROM softdelete.events WHERE table_name = 'cas.offers' ORDER BY id;
+-- ON DELETE SET NULL from such a parent is PostgreSQL's own action, on live
+-- and deleted children alike; the deleted child stays deleted.
+SET ROLE cas_owner;
+CREATE TABLE brands (id int PRIMARY KEY);
+CREATE TABLE items (id int PRIMARY KEY, brand_id int REFERENCES brands ON DELETE SET NULL);
+INSERT INTO brands VALUES (1), (2);
+INSERT INTO items VALUES (10, 1), (20, 2);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('items');
+RESET client_min_messages;
+DELETE FROM items WHERE id = 20;
+DELETE FROM brands;
+RESET ROLE;
+SELECT id, brand_id, deleted_at IS NOT NULL AS deleted FROM items ORDER BY id;
+
 DROP SCHEMA cas, "Cas Other" CASCADE;
 DROP ROLE cas_owner, cas_app, cas_admin;

@@ -1,7 +1,7 @@
-// The client reads the true count of a DELETE: the server picks the
-// command tag from queryDesc->operation right after ExecutorRun (PG's
-// ProcessQuery), so a DELETE that ran as an UPDATE is reported as the DELETE
-// it was, with es_processed as its count.
+// The client reads the true count of a DELETE: a DELETE that runs as an
+// UPDATE is still a DELETE to the server (the planner hook keeps the
+// statement's command type), so its tag is DELETE, with es_processed as its
+// count, corrected here for rows the executor could not count.
 //
 // A purge batch's own DELETE runs without the extension's row triggers on
 // its table (purge_statements.cpp), which is settled when it starts. A
@@ -14,6 +14,7 @@
 // each ExecutorRun (a cursor's FETCH is one); only at the outermost level.
 #include "executor_hooks.hpp"
 #include "cascade.hpp"
+#include "cascade_from_plain_parent.hpp"
 #include "child_guard.hpp"
 #include "operations.hpp"
 #include "purge_statements.hpp"
@@ -50,14 +51,6 @@ QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
 
-// A DELETE that the planner hook made an UPDATE, named by the statement.
-bool rewritten_delete_statement(const PlannedStmt* stmt)
-{
-    return stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
-           IsA(stmt->planTree, ModifyTable) &&
-           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
-}
-
 Oid table_counted_by(const QueryDesc* query)
 {
     const PlannedStmt* stmt = query->plannedstmt;
@@ -80,6 +73,7 @@ void start_hook(QueryDesc* query, int eflags)
     }
     if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
         refuse_stale_delete_plan(query->plannedstmt);
+    refuse_cascade_from_plain_parent(query, eflags);
     if (previous_start != nullptr)
         previous_start(query, eflags);
     else
@@ -121,8 +115,6 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
         !query->plannedstmt->hasModifyingCTE)
         end_of_statement();
-    if (query->operation == CMD_UPDATE && rewritten_delete_statement(query->plannedstmt))
-        query->operation = CMD_DELETE;
 }
 
 void finish_hook(QueryDesc* query)

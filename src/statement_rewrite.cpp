@@ -933,6 +933,13 @@ PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int curs
                             : standard_planner(parse, query_string, cursor_options, bound_params);
     if (state.soft_delete)
         defer_statement_values(stmt);
+    // A DELETE made an UPDATE is still a DELETE to whoever runs it: the
+    // client's command tag, SPI's result (a foreign key's ON DELETE action
+    // expects SPI_OK_DELETE), a read-only transaction's error.
+    if (stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
+        IsA(stmt->planTree, ModifyTable) &&
+        is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree)))
+        stmt->commandType = CMD_DELETE;
     if (state.kept_hard_delete) {
         // Same dependency a rewritten DELETE has on deletion_stamp(): when
         // hard_delete flips, settings.cpp re-plans exactly these plans.
@@ -959,6 +966,13 @@ bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify)
     AclMode perms = required_perms(rte, NIL);
 #endif
     return (perms & ACL_DELETE) != 0 && (perms & ACL_UPDATE) == 0;
+}
+
+bool rewritten_delete_statement(const PlannedStmt* stmt)
+{
+    return stmt->commandType == CMD_DELETE && stmt->planTree != nullptr &&
+           IsA(stmt->planTree, ModifyTable) &&
+           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
 }
 
 void install_planner_hook()

@@ -11,5 +11,8 @@ void install_planner_hook();
 // True when modify (a ModifyTable of stmt) is a DELETE that the planner hook
 // turned into an UPDATE: its result relation asks for the DELETE privilege only.
 bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify);
+// A statement that is such a DELETE: its command type stays DELETE, its
+// plan's top is the UPDATE.
+bool rewritten_delete_statement(const PlannedStmt* stmt);
 
 } // namespace softdelete
