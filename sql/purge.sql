@@ -585,6 +585,42 @@ SELECT table_name, rows_purged FROM softdelete.purge('picky_pairs');
 SELECT batch, action, row_count, keys FROM purge_events;
 DROP TABLE picky_names, picky_pairs;
 
+-- A live CASCADE child goes with its parent only while it still references
+-- it: here a BEFORE DELETE trigger of a grandchild (which the batch removes
+-- first) moves child 10 to another parent after the batch was planned. The
+-- child stays, with its new parent; its sibling 20 goes, as PostgreSQL's own
+-- action would take it.
+SET ROLE purge_owner;
+CREATE TABLE movers_parents (id int PRIMARY KEY);
+CREATE TABLE movers (id int PRIMARY KEY,
+                     parent_id int NOT NULL REFERENCES movers_parents ON DELETE CASCADE);
+CREATE TABLE mover_notes (id int PRIMARY KEY, mover_id int NOT NULL REFERENCES movers);
+INSERT INTO movers_parents VALUES (1), (2);
+INSERT INTO movers VALUES (10, 1), (20, 1);
+INSERT INTO mover_notes VALUES (100, 10);
+CREATE FUNCTION move_mover() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE purge_s.movers SET parent_id = 2 WHERE id = 10;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER move_mover BEFORE DELETE ON mover_notes FOR EACH ROW EXECUTE FUNCTION move_mover();
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('mover_notes');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('movers');
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('movers_parents', retention => '0 seconds', cascade => false);
+RESET client_min_messages;
+DELETE FROM mover_notes WHERE id = 100;
+DELETE FROM movers_parents WHERE id = 1;
+RESET ROLE;
+CALL mark();
+SELECT table_name, rows_purged FROM softdelete.purge('movers_parents');
+SELECT batch, action, row_count, keys FROM purge_events;
+SELECT id, parent_id, deleted_at IS NOT NULL AS deleted FROM movers ORDER BY id;
+DROP TABLE mover_notes, movers, movers_parents;
+DROP FUNCTION move_mover();
+
 --------------------------------------------------------------------------
 -- Who may: admins only, checked before anything happens
 --------------------------------------------------------------------------

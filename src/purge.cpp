@@ -262,12 +262,15 @@ void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 l
             return;
         if (plan.steps.empty())
             continue; // every candidate waits: look further
-        for (const PurgeStep& step : plan.steps) {
-            Oid relid = step.relid;
-            pg_guard([&] {
-                (void)remove_rows(relid, step.deleted.c_str(), step.live.c_str(),
-                                  archive_for(relid));
-            });
+        std::vector<Oid> archives;
+        for (const PurgeStep& step : plan.steps)
+            archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
+        // A row someone else holds (a child locked by an application, a
+        // row changing) is not waited for: the batch's candidates are
+        // passed over, and a later run takes them if they are still due.
+        if (!pg_guard([&] { return remove_planned_rows(plan.steps, archives); })) {
+            remember_waiting(candidates);
+            continue;
         }
         return;
     }

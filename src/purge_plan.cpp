@@ -131,9 +131,11 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
 }
 
 // The rows of fk's table that reference the parent rows keys lists, as
-// lines "parent key TAB row key TAB live" (live: true or false); for a
-// table that is not enabled (child == nullptr), the parent keys referenced.
-// JSON text never holds a raw tab or newline.
+// lines "parent key TAB row key TAB live TAB references" (live: true or
+// false; references: a JSON object of the row's foreign key columns and
+// their values, as to_jsonb() of the row writes them); for a table that is
+// not enabled (child == nullptr), the parent keys referenced. JSON text
+// never holds a raw tab or newline.
 char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const TableConfig* child,
                        const char* keys)
 {
@@ -145,6 +147,14 @@ char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const Ta
         appendStringInfo(&match, "%sc.%s = %s::%s", i > 0 ? " AND " : "",
                          attribute_name(fk.child, fk.child_columns[i]), parents.value[i],
                          column_type_sql(fk.child, fk.child_columns[i]));
+    StringInfoData references;
+    initStringInfo(&references);
+    appendStringInfoString(&references, "pg_catalog.jsonb_build_object(");
+    for (int i = 0; i < fk.nkeys; i++)
+        appendStringInfo(&references, "%s%s, c.%s", i > 0 ? ", " : "",
+                         quote_literal_cstr(get_attname(fk.child, fk.child_columns[i], false)),
+                         attribute_name(fk.child, fk.child_columns[i]));
+    appendStringInfoChar(&references, ')');
     char* sql;
     if (child == nullptr)
         sql = psprintf("SELECT pg_catalog.string_agg(DISTINCT (%s)::pg_catalog.text, E'\\n') "
@@ -152,11 +162,11 @@ char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const Ta
                        parents.key, parents.from, table_sql(fk.child), match.data);
     else
         sql = psprintf("SELECT pg_catalog.string_agg((%s)::pg_catalog.text || E'\\t' || "
-                       "(%s)::pg_catalog.text || E'\\t' || (c.%s IS NULL)::pg_catalog.text, "
-                       "E'\\n') FROM %s JOIN %s AS c ON %s",
+                       "(%s)::pg_catalog.text || E'\\t' || (c.%s IS NULL)::pg_catalog.text || "
+                       "E'\\t' || (%s)::pg_catalog.text, E'\\n') FROM %s JOIN %s AS c ON %s",
                        parents.key, key_json_sql(*child, "c"),
-                       attribute_name(child->relid, child->deleted_at), parents.from,
-                       table_sql(fk.child), match.data);
+                       attribute_name(child->relid, child->deleted_at), references.data,
+                       parents.from, table_sql(fk.child), match.data);
     Oid types[] = {JSONBOID};
     return run_as_owner(relation_owner(fk.child), sql, 1, types, args, false).first_value;
 }
@@ -168,6 +178,9 @@ struct Node {
     std::string key;
     bool live;
     bool waits = false;
+    // A live row goes only while it still references a row that goes: one
+    // JSON object of its foreign key columns per key it was found by.
+    std::vector<std::string> references;
     std::vector<int> parents;  // rows it references (that it must go before)
     std::vector<int> children; // rows that reference it
 };
@@ -313,13 +326,17 @@ private:
             return;
         }
         size_t tab2 = line.find('\t', tab + 1);
+        size_t tab3 = line.find('\t', tab2 + 1);
         std::string key = line.substr(tab + 1, tab2 - tab - 1);
-        bool live = line.compare(tab2 + 1, std::string::npos, "true") == 0;
+        bool live = line.compare(tab2 + 1, tab3 - tab2 - 1, "true") == 0;
         if (live && !cascade) {
             nodes[parent].waits = true;
             return;
         }
-        link(row(c, key, live), parent);
+        int n = row(c, key, live);
+        if (live)
+            nodes[n].references.push_back(line.substr(tab3 + 1));
+        link(n, parent);
     }
 };
 
@@ -405,6 +422,22 @@ std::vector<char> choose(const Graph& g, const std::vector<int>& roots, int64 li
     return taken;
 }
 
+// What the live rows among rows reference, as one JSON array.
+std::string references_of(const Graph& g, const std::vector<int>& rows)
+{
+    std::string out = "[";
+    bool first = true;
+    for (int n : rows) {
+        for (const std::string& references : g.nodes[n].references) {
+            if (!first)
+                out += ", ";
+            out += references;
+            first = false;
+        }
+    }
+    return out + "]";
+}
+
 std::string keys_of(const Graph& g, const std::vector<int>& rows, bool live)
 {
     std::string out = "[";
@@ -467,7 +500,8 @@ std::vector<PurgeStep> order(Graph& g, std::vector<char>& taken)
             for (int n : rows)
                 gone[n] = 1;
             steps.push_back(PurgeStep{g.tables[t].relid, keys_of(g, rows, false),
-                                      keys_of(g, rows, true), static_cast<int64>(rows.size())});
+                                      keys_of(g, rows, true), references_of(g, rows),
+                                      static_cast<int64>(rows.size())});
             progress = true;
         }
     }

@@ -14,6 +14,10 @@ struct PurgeStep {
     Oid relid;           // the enabled table (a partitioned table for its partitions)
     std::string deleted; // JSON array of the keys of soft-deleted rows
     std::string live;    // JSON array of the keys of live rows ("[]": none)
+    // JSON array of objects: a live row goes only while it still holds the
+    // values of one of them in its columns (the foreign key columns by
+    // which a row that goes referenced it when the plan was made).
+    std::string references;
     int64 rows;
 };
 

@@ -261,7 +261,8 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
     return newline + 1;
 }
 
-int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive)
+int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* references,
+                  Oid archive)
 {
     TableConfig cfg;
     if (!table_config(relid, &cfg))
@@ -273,15 +274,32 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive)
     initStringInfo(&which);
     appendStringInfo(&which, "(%s AND t.%s IS NOT NULL)", key_in_sql(cfg, "t", 1),
                      column_sql(cfg, cfg.deleted_at));
+    // A live row (a CASCADE child) goes only while it still references a
+    // row that goes: one changed to reference another since the plan was
+    // made is kept, as PostgreSQL's own action would keep it. A concurrent
+    // change is waited for (or, in a batch, given up on) and re-checked.
     if (strcmp(live, "[]") != 0)
-        appendStringInfo(&which, " OR %s", key_in_sql(cfg, "t", 2));
-    Oid types[] = {JSONBOID, JSONBOID};
+        appendStringInfo(&which,
+                         " OR (%s AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements($3) AS "
+                         "r(o) WHERE pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.@>) r.o))",
+                         key_in_sql(cfg, "t", 2));
+    Oid types[] = {JSONBOID, JSONBOID, JSONBOID};
     Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(live))};
+                      DirectFunctionCall1(jsonb_in, CStringGetDatum(live)),
+                      DirectFunctionCall1(jsonb_in, CStringGetDatum(references))};
     ReturnedKeys removed =
-        run_removal(cfg, removal_sql(cfg, which.data, archive, false), 2, types, values, false);
+        run_removal(cfg, removal_sql(cfg, which.data, archive, false), 3, types, values, false);
     note_removed(cfg, removed, archive);
     return removed.rows;
+}
+
+bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
+{
+    return without_waiting([&] {
+        for (size_t i = 0; i < steps.size(); i++)
+            (void)remove_rows(steps[i].relid, steps[i].deleted.c_str(), steps[i].live.c_str(),
+                              steps[i].references.c_str(), archives[i]);
+    });
 }
 
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,

@@ -2,7 +2,10 @@
 // (purge_statements.cpp). PG regime.
 #pragma once
 
+#include <vector>
+
 #include "pg.hpp"
+#include "purge_plan.hpp"
 #include "table_config.hpp"
 
 namespace softdelete
@@ -23,10 +26,17 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
                      Cursor* cursor);
 
 // Removes rows of relid by key (deleted: a JSON array of keys of rows that
-// must still be soft-deleted; live: of rows removed whatever their state),
+// must still be soft-deleted; live: of live rows, each removed only while
+// its columns hold the values of one of the objects in references),
 // copying them to archive first when it is valid. Notes what it removed and
 // archived under the running operation. Returns the rows removed.
-int64 remove_rows(Oid relid, const char* deleted, const char* live, Oid archive);
+int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* references,
+                  Oid archive);
+
+// A purge plan's steps, each by remove_rows() into archives[i], all or
+// nothing: false (nothing removed) when a row was held by someone else,
+// never waited for.
+bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives);
 
 // The whole batch in one statement, for a table that no foreign key
 // references (so no row goes with another): at most limit rows deleted
