@@ -156,7 +156,7 @@ SELECT softdelete.restore('uw.users', 999);
 \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
--- The window: judged on deleted_at against the transaction's time. Rows an
+-- The window: judged on deleted_at against the clock. Rows an
 -- admin wrote as deleted by alice, 29 and 31 minutes ago and years ago.
 SET ROLE uw_admin;
 INSERT INTO uw.users (id, email, deleted_at, deleted_by) VALUES
@@ -365,6 +365,23 @@ SELECT uw.deleted('uw.brief');
 SET ROLE uw_admin;
 SELECT softdelete.undo(:op) AS restored;
 RESET ROLE;
+-- The window is judged by the clock, not by the transaction's time: a
+-- transaction kept open (or one long statement) does not stretch it, also
+-- for a row deleted in that same transaction.
+SET ROLE uw_app;
+SET softdelete.actor = 'alice';
+BEGIN;
+DELETE FROM uw.brief WHERE id = 2 RETURNING delete_op AS op \gset
+SELECT pg_sleep(0.05);
+SELECT softdelete.restore('uw.brief', 2);
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
+DELETE FROM uw.brief WHERE id = 3 RETURNING delete_op AS op \gset
+SELECT pg_sleep(0.05), softdelete.undo(:op);
+\echo SQLSTATE :SQLSTATE
+RESET softdelete.actor;
+RESET ROLE;
+SELECT uw.deleted('uw.brief');
 
 --------------------------------------------------------------------------
 -- Composite keys, quoted names, partitions

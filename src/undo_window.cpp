@@ -17,7 +17,9 @@
 //     restore event will record: softdelete.actor, else the role's name, as
 //     they were when the operation took its number), compared byte for byte;
 //   * the row was deleted no longer than the window ago, judged against the
-//     transaction's time (now()).
+//     clock as the check runs (clock_timestamp()): a transaction's time
+//     would let a role keep one transaction open, or run one long
+//     statement, and restore long after the window.
 //
 // The rows are locked FOR UPDATE while they are judged, so the rows judged
 // are the rows restored. A caller who may not restore learns nothing about
@@ -111,9 +113,9 @@ void require_own_deletes(Oid member, const TableConfig& cfg, const char* target,
                      "c.%s::pg_catalog.timestamptz AS at FROM %s AS c WHERE (%s) FOR UPDATE OF c), "
                      "judged AS (SELECT r.at IS NULL OR NOT coalesce(r.by "
                      "OPERATOR(pg_catalog.=) $%d COLLATE pg_catalog.\"C\", false) AS other_actor, "
-                     "CASE WHEN r.at OPERATOR(pg_catalog.>=) pg_catalog.now() THEN true "
-                     "WHEN NOT pg_catalog.isfinite(r.at) THEN false "
-                     "ELSE pg_catalog.now() OPERATOR(pg_catalog.-) r.at "
+                     "CASE WHEN r.at OPERATOR(pg_catalog.>=) pg_catalog.clock_timestamp() "
+                     "THEN true WHEN NOT pg_catalog.isfinite(r.at) THEN false "
+                     "ELSE pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) r.at "
                      "OPERATOR(pg_catalog.<=) $%d END AS in_window FROM r) "
                      "SELECT CASE WHEN NOT EXISTS (SELECT FROM r) THEN 'none' "
                      "WHEN EXISTS (SELECT FROM judged WHERE other_actor) THEN 'actor' "
