@@ -203,6 +203,26 @@ SELECT pg_temp.attempt($$ALTER TABLE drift.orders_eu ALTER COLUMN deleted_at SET
 -- A table enabled with column_name => 'removed_at': that is its tombstone.
 SELECT pg_temp.attempt($$ALTER TABLE drift.notes DROP COLUMN removed_at$$);
 SELECT pg_temp.attempt($$ALTER TABLE drift.notes ALTER COLUMN removed_at SET DEFAULT now()$$);
+-- The primary key: softdelete finds rows, logs them and archives them by
+-- it. Renaming a key column, dropping one, or dropping the primary key is
+-- refused (the hint says disable(), change, enable()); the message names
+-- the column or constraint. A partition's key column too.
+SELECT pg_temp.attempt($$ALTER TABLE drift.items RENAME COLUMN id TO item_id$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items RENAME id TO item_id$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items DROP COLUMN id CASCADE$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items DROP CONSTRAINT items_pkey$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items DROP CONSTRAINT items_pkey,
+                                                 ADD PRIMARY KEY (name)$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.orders RENAME COLUMN region TO area$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.orders_eu DROP CONSTRAINT orders_eu_pkey$$);
+-- Its type may change (rows are looked up with the column's type of the
+-- moment), and other columns may be renamed.
+SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN id TYPE bigint$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items ALTER COLUMN id TYPE integer$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items RENAME COLUMN name TO title$$);
+SELECT pg_temp.attempt($$ALTER TABLE drift.items RENAME COLUMN title TO name$$);
+ALTER TABLE drift.items RENAME COLUMN id TO item_id;
+\echo SQLSTATE :SQLSTATE
 -- Through the parent of an enabled child: the change would reach the
 -- child's tombstone column too, so it is refused.
 SELECT pg_temp.attempt($$ALTER TABLE drift.base DROP COLUMN deleted_by$$);

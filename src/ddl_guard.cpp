@@ -23,6 +23,7 @@
 #include "table_config.hpp"
 
 extern "C" {
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "tcop/utility.h"
@@ -49,6 +50,14 @@ constexpr const char policy_why[] =
     "changed or dropped, they would show deleted rows or change who sees live ones.";
 constexpr const char column_why[] = "It is a tombstone column: every soft delete writes it and the "
                                     "policy that hides deleted rows reads it.";
+constexpr const char key_why[] =
+    "Its primary key is how softdelete names rows: restore(), hard_delete(), erase() and undo() "
+    "find them by it, softdelete.events records it, and the archive keeps its rows by it. "
+    "Renamed, dropped or replaced, rows would be looked up by a column that is gone, or by one "
+    "that is not unique.";
+constexpr const char key_hint_format[] =
+    "Call softdelete.disable(%s), change the key, then softdelete.enable() again, in one "
+    "transaction if you like: the rows and their deletion records stay.";
 constexpr const char default_why[] = "A default on a tombstone column would make new rows born "
                                      "deleted, or carry a deleter and a reason before any delete.";
 
@@ -179,6 +188,42 @@ bool tombstone(const TableConfig& cfg, const char* column)
     AttrNumber att = get_attnum(cfg.relid, column);
     return att != InvalidAttrNumber && (att == cfg.deleted_at || att == cfg.deleted_by ||
                                         att == cfg.delete_reason || att == cfg.delete_op);
+}
+
+// The column named column of cfg.relid is one of its primary key columns.
+bool key_column(const TableConfig& cfg, const char* column)
+{
+    if (column == nullptr)
+        return false;
+    AttrNumber att = get_attnum(cfg.relid, column);
+    for (int k = 0; k < cfg.nkeys; k++) {
+        if (att != InvalidAttrNumber && att == cfg.keys[k])
+            return true;
+    }
+    return false;
+}
+
+// The constraint named name of cfg.relid is its primary key.
+bool primary_key_constraint(const TableConfig& cfg, const char* name)
+{
+    if (name == nullptr)
+        return false;
+    Oid constraint = get_relation_constraint_oid(cfg.relid, name, true);
+    if (!OidIsValid(constraint))
+        return false;
+    HeapTuple tuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(constraint));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    bool primary =
+        reinterpret_cast<Form_pg_constraint>(GETSTRUCT(tuple))->contype == CONSTRAINT_PRIMARY;
+    ReleaseSysCache(tuple);
+    return primary;
+}
+
+[[noreturn]] void refuse_key_change(const TableConfig& cfg, const char* what)
+{
+    refuse_drift(cfg, what, key_why,
+                 psprintf(key_hint_format, quote_literal_cstr(relation_display_name(cfg.root))));
 }
 
 // A trigger calling one of the extension's functions is the extension's own.
@@ -390,6 +435,10 @@ void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
         }
         break;
     case AT_DropColumn:
+        if (key_column(cfg, cmd->name))
+            refuse_key_change(cfg, psprintf("drop primary key column %s of table %s", name,
+                                            relation_display_name(cfg.relid)));
+        [[fallthrough]];
     case AT_AlterColumnType:
         if (tombstone(cfg, cmd->name)) {
             action = cmd->subtype == AT_DropColumn
@@ -397,6 +446,11 @@ void check_alter_command(const TableConfig& cfg, const AlterTableCmd* cmd)
                          : psprintf("change the type of column %s of", name);
             why = column_why;
         }
+        break;
+    case AT_DropConstraint:
+        if (primary_key_constraint(cfg, cmd->name))
+            refuse_key_change(cfg, psprintf("drop the primary key %s of table %s", name,
+                                            relation_display_name(cfg.relid)));
         break;
     case AT_SetNotNull:
         // NULL is what a live row has in all four, and what a restore
@@ -488,11 +542,16 @@ void check_rename(Node* node)
     ListCell* lc;
     foreach (lc, targets) {
         TableConfig cfg;
-        if (table_config(lfirst_oid(lc), &cfg) && tombstone(cfg, stmt->subname))
-            refuse_drift(cfg,
-                         psprintf("rename column %s of table %s", quote_identifier(stmt->subname),
-                                  relation_display_name(cfg.relid)),
-                         column_why);
+        if (!table_config(lfirst_oid(lc), &cfg))
+            continue;
+        const char* what = psprintf("rename column %s of table %s", quote_identifier(stmt->subname),
+                                    relation_display_name(cfg.relid));
+        if (tombstone(cfg, stmt->subname))
+            refuse_drift(cfg, what, column_why);
+        if (key_column(cfg, stmt->subname))
+            refuse_key_change(cfg, psprintf("rename primary key column %s of table %s",
+                                            quote_identifier(stmt->subname),
+                                            relation_display_name(cfg.relid)));
     }
 }
 
