@@ -695,3 +695,32 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION softdelete_internal.own_rows(regclass) FROM PUBLIC;
+
+-- Archive columns of a domain type take the domain's base type, as
+-- archive.cpp now makes them: a NOT NULL or CHECK domain refused the NULL
+-- that rows archived after the column was dropped carry, and erase()
+-- writes, stopping the purge of that table for good.
+DO $archive_domains$
+DECLARE
+    col record;
+    base oid;
+    typmod integer;
+BEGIN
+    FOR col IN
+        SELECT a.archive, att.attname, att.atttypid, att.atttypmod
+          FROM softdelete_internal.archives a
+          JOIN pg_catalog.pg_attribute att ON att.attrelid = a.archive
+          JOIN pg_catalog.pg_type t ON t.oid = att.atttypid
+         WHERE att.attnum > 0 AND NOT att.attisdropped AND t.typtype = 'd'
+         ORDER BY a.archive::text, att.attnum
+    LOOP
+        base := col.atttypid;
+        typmod := col.atttypmod;
+        WHILE (SELECT t.typtype FROM pg_catalog.pg_type t WHERE t.oid = base) = 'd' LOOP
+            SELECT t.typbasetype, t.typtypmod INTO base, typmod FROM pg_catalog.pg_type t WHERE t.oid = base;
+        END LOOP;
+        EXECUTE format('ALTER TABLE %s ALTER COLUMN %I TYPE %s', col.archive, col.attname,
+                       pg_catalog.format_type(base, typmod));
+    END LOOP;
+END
+$archive_domains$;

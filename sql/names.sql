@@ -124,6 +124,31 @@ SELECT attname FROM pg_attribute
  WHERE attrelid = '"My Schema"."Member List"'::regclass AND attnum > 0 ORDER BY attnum;
 
 -------------------------------------------------------------------------------
+-- Two long names alike in their first 50 characters: the index on deleted
+-- rows that enable() names after the table would be the same for both; the
+-- second gets a free name of PostgreSQL's choosing, and both tables work.
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+CREATE TABLE "My Schema".customer_notification_preferences_by_channel_and_region_a (id int PRIMARY KEY);
+CREATE TABLE "My Schema".customer_notification_preferences_by_channel_and_region_b (id int PRIMARY KEY);
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('"My Schema".customer_notification_preferences_by_channel_and_region_a');
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('"My Schema".customer_notification_preferences_by_channel_and_region_b');
+RESET client_min_messages;
+SELECT c.relname AS table_name, i.relname AS deleted_rows_index
+  FROM pg_class c
+  JOIN pg_class i ON i.oid = softdelete_internal.deleted_rows_index(c.oid, 'deleted_at')
+ WHERE c.relnamespace = '"My Schema"'::regnamespace
+   AND c.relname LIKE 'customer_notification_preferences_by_channel_and_region_%'
+ ORDER BY 1;
+SELECT count(*) > 0 AS disabled
+  FROM softdelete.disable('"My Schema".customer_notification_preferences_by_channel_and_region_a') a,
+       softdelete.disable('"My Schema".customer_notification_preferences_by_channel_and_region_b') b;
+DROP TABLE "My Schema".customer_notification_preferences_by_channel_and_region_a,
+           "My Schema".customer_notification_preferences_by_channel_and_region_b;
+
+-------------------------------------------------------------------------------
 -- Clean up
 -------------------------------------------------------------------------------
 DELETE FROM softdelete.events

@@ -12,8 +12,9 @@
 //    pg_dump keeps, so a renamed table keeps its archive;
 //  * owned by the table's owner (and given to its new owner if it changes),
 //    with no privilege for anyone else; columns nullable (an archived row
-//    never fails a constraint the table dropped since) and plain (no
-//    defaults, identities or generation expressions: values are copied);
+//    never fails a constraint the table dropped since), of base types (a
+//    domain's NOT NULL or CHECK would too) and plain (no defaults,
+//    identities or generation expressions: values are copied);
 //  * a column the table gained is added before the next copy; a column it
 //    dropped stays (NULL in rows archived since); a column whose type
 //    changed is copied with an assignment cast;
@@ -75,13 +76,17 @@ char* free_archive_name(Oid relid)
 }
 
 // "name type [COLLATE c]" of a column, as a plain column of the archive.
+// A domain's base type, not the domain: a domain's constraints (NOT NULL,
+// CHECK) would refuse the NULL that rows archived after the column is
+// dropped carry, and erase() writes.
 char* column_definition(Form_pg_attribute att)
 {
-    char* def =
-        psprintf("%s %s", quote_identifier(NameStr(att->attname)),
-                 format_type_extended(att->atttypid, att->atttypmod,
-                                      FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
-    if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(att->atttypid))
+    int32 typmod = att->atttypmod;
+    Oid type = getBaseTypeAndTypmod(att->atttypid, &typmod);
+    char* def = psprintf(
+        "%s %s", quote_identifier(NameStr(att->attname)),
+        format_type_extended(type, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+    if (OidIsValid(att->attcollation) && att->attcollation != get_typcollation(type))
         def = psprintf("%s COLLATE %s", def, generate_collation_name(att->attcollation));
     return def;
 }

@@ -8,6 +8,7 @@
 extern "C" {
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_index.h"
+#include "commands/defrem.h"
 #include "mb/pg_wchar.h"
 }
 
@@ -184,7 +185,14 @@ const char* deleted_rows_index_name(Oid relid, const char* column)
     Datum kept = DirectFunctionCall2(text_left, table, Int32GetDatum(63 - column_chars - 9));
     char* name = psprintf("%s_%s_deleted", TextDatumGetCString(kept), column);
     Datum as_name = DirectFunctionCall1(text_name, CStringGetTextDatum(name));
-    return NameStr(*DatumGetName(as_name));
+    const char* chosen = NameStr(*DatumGetName(as_name));
+    // Two long table names alike in their first characters come to the
+    // same name: the second gets PostgreSQL's choice of a free one, as an
+    // index created without a name would.
+    Oid namespace_oid = get_rel_namespace(relid);
+    if (OidIsValid(get_relname_relid(chosen, namespace_oid)))
+        chosen = ChooseRelationName(get_rel_name(relid), column, "deleted", namespace_oid, false);
+    return chosen;
 }
 
 } // namespace softdelete
