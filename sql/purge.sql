@@ -621,6 +621,42 @@ SELECT id, parent_id, deleted_at IS NOT NULL AS deleted FROM movers ORDER BY id;
 DROP TABLE mover_notes, movers, movers_parents;
 DROP FUNCTION move_mover();
 
+-- The archive belongs to the table's owner, who may put a trigger on it. A
+-- trigger that keeps rows out of the archive would have them removed but
+-- not archived, and logged as archived: the batch fails instead (a warning,
+-- the run failed), nothing is removed and nothing is logged. With a
+-- referencing table (the planned path) and without one (one statement).
+SET ROLE purge_owner;
+CREATE TABLE kept_out (id int PRIMARY KEY);
+CREATE TABLE kept_out_kids (id int PRIMARY KEY, parent int REFERENCES kept_out);
+INSERT INTO kept_out VALUES (1), (2);
+CREATE TABLE kept_alone (id int PRIMARY KEY);
+INSERT INTO kept_alone VALUES (1), (2);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('kept_out', retention => '0 seconds', archive => true);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('kept_alone', retention => '0 seconds', archive => true);
+RESET client_min_messages;
+RESET ROLE;
+-- The archives are made by the first purge, due rows or not.
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('kept_out');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('kept_alone');
+SELECT softdelete_internal.archive_table('kept_out') AS kept_out_archive,
+       softdelete_internal.archive_table('kept_alone') AS kept_alone_archive \gset
+SET ROLE purge_owner;
+CREATE FUNCTION keep_out() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+CREATE TRIGGER keep_out BEFORE INSERT ON :kept_out_archive FOR EACH ROW EXECUTE FUNCTION keep_out();
+CREATE TRIGGER keep_out BEFORE INSERT ON :kept_alone_archive FOR EACH ROW EXECUTE FUNCTION keep_out();
+DELETE FROM kept_out WHERE id = 1;
+DELETE FROM kept_alone WHERE id = 1;
+RESET ROLE;
+CALL mark();
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('kept_out');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('kept_alone');
+SELECT batch, action, row_count, keys FROM purge_events;
+SELECT (SELECT count(*) FROM kept_out) AS kept_out_rows, (SELECT count(*) FROM kept_alone) AS kept_alone_rows;
+DROP TABLE kept_out_kids, kept_out, kept_alone, :kept_out_archive, :kept_alone_archive;
+DROP FUNCTION keep_out();
+
 --------------------------------------------------------------------------
 -- Who may: admins only, checked before anything happens
 --------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 // than the DELETE itself.
 #include <initializer_list>
 #include "archive.hpp"
+#include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
 #include "operations.hpp"
@@ -84,8 +85,9 @@ char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool n
         appendStringInfoString(&ours, ", at");
     appendStringInfo(&sql,
                      "WITH gone (%s%s) AS (DELETE FROM %s AS t WHERE %s RETURNING %s%s%s%s), "
-                     "kept AS (INSERT INTO %s (%sarchived_at) SELECT %spg_catalog.now() FROM gone) "
-                     "SELECT %s FROM gone",
+                     "kept AS (INSERT INTO %s (%sarchived_at) SELECT %spg_catalog.now() FROM gone "
+                     "RETURNING 1) "
+                     "SELECT %s, (SELECT pg_catalog.count(*) FROM kept) FROM gone",
                      names.data, ours.data, table_sql(cfg.relid), which, returning.data, keys,
                      newest ? ", t." : "", newest ? col : "", relation_sql(archive), copied.data,
                      kept.data, ours.data);
@@ -114,13 +116,29 @@ template <typename Run> ReturnedKeys without_own_triggers(const TableConfig& cfg
 // Runs a removal on cfg's table as its owner, its own row triggers left
 // out. What it returned: the rows' keys, and their newest deleted_at when
 // asked for.
+// A statement that archives (archive valid) also returns how many rows its
+// archive took: a trigger or rule on the archive (its owner's) that kept
+// rows out would have them removed but not archived, and logged as
+// archived. The statement fails then, and removes nothing.
 ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
-                         Datum* values, bool newest)
+                         Datum* values, bool newest, Oid archive)
 {
-    return without_own_triggers(cfg, [&] {
+    ReturnedKeys removed = without_own_triggers(cfg, [&] {
         return run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
-                                  newest);
+                                  newest, OidIsValid(archive));
     });
+    if (OidIsValid(archive) && removed.archived != removed.rows)
+        ereport(
+            ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("cannot archive rows of %s: its archive %s took %lld of the %lld rows "
+                    "removed",
+                    relation_display_name(cfg.relid), relation_sql(archive),
+                    static_cast<long long>(removed.archived), static_cast<long long>(removed.rows)),
+             errdetail("A trigger or rule on the archive kept rows out. Nothing was removed."),
+             errhint("Drop what keeps rows out of the archive, or enable the table with "
+                     "archive => false.")));
+    return removed;
 }
 
 // Notes the rows a removal removed (and archived).
@@ -219,8 +237,8 @@ int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oi
                  "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
                  table_sql(cfg.relid), col,
                  from_cursor("c", col, column_type_sql(cfg.relid, cfg.deleted_at), from), col);
-    ReturnedKeys removed =
-        run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2, types, values, true);
+    ReturnedKeys removed = run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2,
+                                       types, values, true, archive);
     note_removed(cfg, removed, archive);
     if (removed.newest != nullptr)
         cursor->from = removed.newest;
@@ -287,8 +305,8 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
                       DirectFunctionCall1(jsonb_in, CStringGetDatum(live)),
                       DirectFunctionCall1(jsonb_in, CStringGetDatum(references))};
-    ReturnedKeys removed =
-        run_removal(cfg, removal_sql(cfg, which.data, archive, false), 3, types, values, false);
+    ReturnedKeys removed = run_removal(cfg, removal_sql(cfg, which.data, archive, false), 3, types,
+                                       values, false, archive);
     note_removed(cfg, removed, archive);
     return removed.rows;
 }
@@ -316,7 +334,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     // removes are nearly always held by nobody, and locking each FOR UPDATE
     // first would write it twice. A row someone holds (a restore in
     // progress) makes the statement give up at once, rolled back alone.
-    ReturnedKeys removed = {0, nullptr, nullptr, true, nullptr};
+    ReturnedKeys removed = {0, nullptr, nullptr, true, nullptr, 0};
     // Without an archive: one DELETE of the due rows, read oldest first by
     // the index on deleted rows, whose scan ends after limit rows removed
     // and hands each row's key to the log (scanned_keys.hpp). Its plan is
@@ -360,7 +378,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
     if (subtransactions++ < max_subtransactions && without_waiting([&] {
             removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
-                                  bound != nullptr ? 4 : 3, types, values, false);
+                                  bound != nullptr ? 4 : 3, types, values, false, archive);
             note_removed(cfg, removed, archive);
         })) {
         if (removed.rows > 0 || bound == nullptr) {

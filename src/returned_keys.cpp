@@ -24,6 +24,8 @@ struct KeyReceiver {
     MemoryContext context;
     const TableConfig* cfg;
     bool newest;
+    bool counts_archive;
+    int64 archived;
     KeyFormat* format;
     StringInfoData keys;
     int64 rows;
@@ -47,7 +49,7 @@ void receiver_startup(DestReceiver* self, int operation, TupleDesc typeinfo)
     (void)operation;
     KeyReceiver* r = receiver_of(self);
     const TableConfig& cfg = *r->cfg;
-    int natts = cfg.nkeys + (r->newest ? 1 : 0);
+    int natts = cfg.nkeys + (r->newest ? 1 : 0) + (r->counts_archive ? 1 : 0);
     if (typeinfo->natts != natts)
         elog(ERROR, "softdelete's purge statement returned %d columns, not %d", typeinfo->natts,
              natts);
@@ -78,7 +80,10 @@ bool receiver_receive(TupleTableSlot* slot, DestReceiver* self)
 {
     KeyReceiver* r = receiver_of(self);
     int nkeys = r->cfg->nkeys;
-    slot_getsomeattrs(slot, nkeys + (r->newest ? 1 : 0));
+    int count_at = nkeys + (r->newest ? 1 : 0);
+    slot_getsomeattrs(slot, count_at + (r->counts_archive ? 1 : 0));
+    if (r->counts_archive && !slot->tts_isnull[count_at])
+        r->archived = DatumGetInt64(slot->tts_values[count_at]);
     if (r->keys.len > 0)
         appendBinaryStringInfo(&r->keys, ", ", 2);
     append_key(&r->keys, r->format, slot->tts_values, slot->tts_isnull);
@@ -111,7 +116,8 @@ void receiver_destroy(DestReceiver* self)
 } // namespace
 
 ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* sql, int nargs,
-                                Oid* types, Datum* values, bool hard_delete, bool newest)
+                                Oid* types, Datum* values, bool hard_delete, bool newest,
+                                bool counts_archive)
 {
     auto* r = static_cast<KeyReceiver*>(palloc0(sizeof(KeyReceiver)));
     r->dest.receiveSlot = receiver_receive;
@@ -122,9 +128,10 @@ ReturnedKeys run_returning_keys(Oid owner, const TableConfig& cfg, const char* s
     r->context = CurrentMemoryContext;
     r->cfg = &cfg;
     r->newest = newest;
+    r->counts_archive = counts_archive;
     initStringInfo(&r->keys);
     (void)run_as_owner_into(owner, sql, nargs, types, values, hard_delete, &r->dest);
-    ReturnedKeys out = {r->rows, r->keys.data, nullptr, true, nullptr};
+    ReturnedKeys out = {r->rows, r->keys.data, nullptr, true, nullptr, r->archived};
     if (r->has_at)
         out.newest = OidOutputFunctionCall(r->at_output, r->at);
     return out;

@@ -192,8 +192,8 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     if (ran.ran && !tap->attached)
         elog(ERROR, "softdelete's purge statement ran without its scan tapped");
     if (tap->integer_key)
-        return ReturnedKeys{tap->rows, nullptr, tap->newest, ran.ran, tap->ints};
-    return ReturnedKeys{tap->rows, tap->keys.data, tap->newest, ran.ran, nullptr};
+        return ReturnedKeys{tap->rows, nullptr, tap->newest, ran.ran, tap->ints, 0};
+    return ReturnedKeys{tap->rows, tap->keys.data, tap->newest, ran.ran, nullptr, 0};
 }
 
 } // namespace softdelete
