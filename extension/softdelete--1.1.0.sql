@@ -1655,15 +1655,70 @@ CREATE FUNCTION softdelete_internal.converted_constraint(tbl regclass, constrain
     RETURN EXISTS (SELECT FROM softdelete.tables t, jsonb_array_elements(t.converted_uniques) u
                     WHERE t.relid = tbl AND u->>'kind' = 'constraint' AND u->>'name' = constraint_name);
 
+-- After DDL that reaches an enabled table other than through a statement on
+-- it, which the drift guard judges (a CASCADE from DROP DOMAIN, DROP
+-- COLLATION or DROP TYPE, ALTER TYPE ... DROP or RENAME ATTRIBUTE on the
+-- type of a typed table, ...): every enabled table must still have its
+-- tombstone columns, its primary key on its key columns, and the policy and
+-- trigger that enforce soft delete. Otherwise the DDL fails, and changes
+-- nothing (55000).
+CREATE FUNCTION softdelete_internal.require_enforcement() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t record;
+    missing text;
+BEGIN
+    FOR t IN SELECT cfg.relid, cfg.column_name, cfg.key_columns
+               FROM softdelete.tables cfg JOIN pg_class c ON c.oid = cfg.relid
+              ORDER BY cfg.relid::text LOOP
+        SELECT format('column %I', col) INTO missing
+          FROM unnest(ARRAY[t.column_name, 'deleted_by', 'delete_reason', 'delete_op']::name[]
+                      || t.key_columns) AS u(col)
+         WHERE NOT EXISTS (SELECT FROM pg_attribute a
+                            WHERE a.attrelid = t.relid AND a.attname = u.col AND a.attnum > 0
+                              AND NOT a.attisdropped)
+         LIMIT 1;
+        IF missing IS NULL AND NOT EXISTS (
+               SELECT FROM pg_constraint k
+                WHERE k.conrelid = t.relid AND k.contype = 'p'
+                  AND ARRAY(SELECT a.attname FROM pg_attribute a
+                             WHERE a.attrelid = t.relid AND a.attnum = ANY (k.conkey) ORDER BY a.attname)
+                      = ARRAY(SELECT x FROM unnest(t.key_columns) AS x ORDER BY x)) THEN
+            missing := 'its primary key';
+        END IF;
+        IF missing IS NULL AND NOT EXISTS (SELECT FROM pg_policy p
+                                            WHERE p.polrelid = t.relid AND p.polname = 'softdelete_visibility') THEN
+            missing := 'policy softdelete_visibility';
+        END IF;
+        IF missing IS NULL AND NOT EXISTS (SELECT FROM pg_trigger g
+                                            WHERE g.tgrelid = t.relid AND g.tgname = 'softdelete_backstop') THEN
+            missing := 'trigger softdelete_backstop';
+        END IF;
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'cannot change the enforcement of soft delete on %: % would be gone', t.relid, missing
+                USING ERRCODE = '55000',
+                      DETAIL = 'Soft delete is enabled on it and enforced through its tombstone columns, its '
+                               'primary key and its softdelete_* policies and triggers; a change that reaches '
+                               'them through a type, a domain, a collation or a CASCADE would switch it off '
+                               'without disable().',
+                      HINT = format('To change them, call softdelete.disable(%L) first; it keeps every row.',
+                                    t.relid::text);
+        END IF;
+    END LOOP;
+END
+$$;
+
 CREATE FUNCTION softdelete_internal.on_event() RETURNS event_trigger
     AS 'MODULE_PATHNAME', 'softdelete_on_event' LANGUAGE C;
 
+-- ALTER TYPE and every sql_drop: their changes can reach an enabled table
+-- through a typed table's type or a CASCADE (require_enforcement()).
 CREATE EVENT TRIGGER softdelete_cover_new_objects ON ddl_command_end
-    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SCHEMA', 'CREATE INDEX')
+    WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'CREATE SCHEMA', 'CREATE INDEX', 'ALTER TYPE')
     EXECUTE FUNCTION softdelete_internal.on_event();
 
 CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
-    WHEN TAG IN ('DROP TABLE', 'DROP SCHEMA', 'DROP OWNED', 'DROP INDEX', 'ALTER TABLE')
     EXECUTE FUNCTION softdelete_internal.on_event();
 
 -- softdelete.tables changes through enable() and disable() only.

@@ -389,6 +389,43 @@ SELECT pg_temp.attempt($$DROP SCHEMA IF EXISTS drift_nothing, softdelete_interna
 SELECT pg_temp.attempt($$ALTER SCHEMA softdelete RENAME TO softdelete_old$$);
 SELECT count(*) AS extension_still_there FROM pg_extension WHERE extname = 'softdelete';
 
+-- DDL that reaches an enabled table through something else: a typed
+-- table's type (ALTER TYPE ... DROP or RENAME ATTRIBUTE ... CASCADE), or a
+-- CASCADE from DROP DOMAIN or DROP COLLATION that would drop a key or
+-- tombstone column. Checked once it has run: refused, nothing changes.
+-- A change that leaves them whole (another attribute renamed) works, and
+-- DROP TYPE ... CASCADE drops the typed table itself, as DROP TABLE does.
+SET ROLE drift_owner;
+CREATE TYPE drift.row_shape AS (id int, v text, deleted_at timestamptz, deleted_by text,
+                                delete_reason text, delete_op bigint);
+CREATE TABLE drift.typed OF drift.row_shape (PRIMARY KEY (id));
+CREATE DOMAIN drift.key_int AS int;
+CREATE TABLE drift.by_domain (id drift.key_int PRIMARY KEY, v text);
+CREATE COLLATION drift.key_order (provider = libc, locale = 'C');
+CREATE TABLE drift.by_collation (id text COLLATE drift.key_order PRIMARY KEY);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.typed');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.by_domain');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.by_collation');
+RESET client_min_messages;
+SELECT pg_temp.attempt($$ALTER TYPE drift.row_shape DROP ATTRIBUTE deleted_at CASCADE$$);
+SELECT pg_temp.attempt($$ALTER TYPE drift.row_shape DROP ATTRIBUTE id CASCADE$$);
+SELECT pg_temp.attempt($$ALTER TYPE drift.row_shape RENAME ATTRIBUTE delete_op TO op CASCADE$$);
+SELECT pg_temp.attempt($$ALTER TYPE drift.row_shape RENAME ATTRIBUTE v TO value CASCADE$$);
+SELECT pg_temp.attempt($$DROP DOMAIN drift.key_int CASCADE$$);
+SELECT pg_temp.attempt($$DROP COLLATION drift.key_order CASCADE$$);
+SELECT attname FROM pg_attribute
+ WHERE attrelid IN ('drift.typed'::regclass, 'drift.by_domain'::regclass, 'drift.by_collation'::regclass)
+   AND attnum > 0 AND NOT attisdropped ORDER BY attrelid::regclass::text, attnum;
+SELECT pg_temp.attempt($$DROP TYPE drift.row_shape CASCADE$$);
+SELECT count(*) > 0 AS disabled
+  FROM softdelete.disable('drift.by_domain') a, softdelete.disable('drift.by_collation') b;
+DROP TABLE drift.by_domain, drift.by_collation;
+DROP DOMAIN drift.key_int;
+DROP COLLATION drift.key_order;
+RESET ROLE;
+SELECT relid FROM softdelete.tables WHERE relid::text LIKE 'drift.%' ORDER BY relid::text;
+
 -- disable() is the way out; after it the same DDL works.
 SET ROLE drift_owner;
 SET client_min_messages = warning;

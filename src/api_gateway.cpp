@@ -124,10 +124,17 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
         PG_RETURN_VOID();
     auto* data = reinterpret_cast<EventTriggerData*>(fcinfo->context);
     // Both run as the extension's owner (SECURITY DEFINER).
+    bool dropped = strcmp(data->event, "sql_drop") == 0;
     Oid work = softdelete::require_internal_function(
-        strcmp(data->event, "sql_drop") == 0 ? "forget_dropped_tables" : "cover_new_objects", 0,
-        nullptr);
+        dropped ? "forget_dropped_tables" : "cover_new_objects", 0, nullptr);
     softdelete::call_for_caller(work, 0, nullptr);
+    // What a drop took along, or an ALTER TYPE changed in a typed table,
+    // the drift guard did not see: the enabled tables are checked whole.
+    // (The check came with 1.1.0: before ALTER EXTENSION ... UPDATE it is
+    // missing, and nothing is checked.)
+    Oid check = softdelete::internal_function_oid("require_enforcement", 0, nullptr);
+    if (OidIsValid(check) && (dropped || data->tag == CMDTAG_ALTER_TYPE))
+        softdelete::call_for_caller(check, 0, nullptr);
     PG_RETURN_VOID();
 }
 }
