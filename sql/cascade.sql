@@ -474,11 +474,11 @@ RESET ROLE;
 -- action would remove the child's. Soft delete keeps them, so the parent's
 -- DELETE is refused (23503) while any child row references the rows it
 -- removes, live or already deleted; a parent row without children goes.
--- The same through a prepared statement, by the application, and by an
--- admin under hard_delete: the referential action runs as the child's
--- owner, for whom the admin's setting is not in effect. The way out the
--- hint gives: the admin hard-deletes the children first (logged), then the
--- parent goes.
+-- The same through a prepared statement, by the application. An admin
+-- under hard_delete removes the children too, for good and logged: the
+-- referential action runs as the child's owner, an admin of the child as
+-- well, for whom the admin's setting is then in effect (rolled back here,
+-- then done the way the hint gives: the children first, then the parent).
 SET ROLE cas_owner;
 CREATE TABLE vendors (id int PRIMARY KEY);
 CREATE TABLE offers (id int PRIMARY KEY, vendor_id int REFERENCES vendors ON DELETE CASCADE);
@@ -530,6 +530,38 @@ DELETE FROM items WHERE id = 20;
 DELETE FROM brands;
 RESET ROLE;
 SELECT id, brand_id, deleted_at IS NOT NULL AS deleted FROM items ORDER BY id;
+
+-- An admin's hard delete of an enabled parent takes its ON DELETE CASCADE
+-- children along for good, as PostgreSQL's action does, although that
+-- action runs as the child's owner: the admin's setting is in effect for a
+-- DELETE run by another role that is an admin of the table too. By
+-- softdelete.hard_delete() and by SET LOCAL, and through a self-reference.
+SET ROLE cas_owner;
+CREATE TABLE shops (id int PRIMARY KEY);
+CREATE TABLE shelves (id int PRIMARY KEY, shop_id int REFERENCES shops ON DELETE CASCADE);
+CREATE TABLE folders (id int PRIMARY KEY, parent_id int REFERENCES folders ON DELETE CASCADE);
+INSERT INTO shops VALUES (1), (2), (3);
+INSERT INTO shelves VALUES (10, 1), (20, 2), (30, 3);
+INSERT INTO folders VALUES (1, NULL), (2, 1), (3, 2), (4, NULL);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('shops');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('folders');
+RESET client_min_messages;
+GRANT SELECT, DELETE ON shops, shelves, folders TO cas_admin;
+RESET ROLE;
+SET ROLE cas_admin;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+DELETE FROM shops WHERE id = 1;
+DELETE FROM folders WHERE id = 1;
+COMMIT;
+SELECT softdelete.hard_delete('shops', 2) AS hard_deleted;
+RESET ROLE;
+SELECT (SELECT string_agg(id::text, ',' ORDER BY id) FROM shops) AS shops,
+       (SELECT string_agg(id::text, ',' ORDER BY id) FROM shelves) AS shelves,
+       (SELECT string_agg(id::text, ',' ORDER BY id) FROM folders) AS folders;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE relid IN ('cas.shops'::regclass, 'cas.shelves'::regclass, 'cas.folders'::regclass) ORDER BY id;
 
 DROP SCHEMA cas, "Cas Other" CASCADE;
 DROP ROLE cas_owner, cas_app, cas_admin;

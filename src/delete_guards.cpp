@@ -59,7 +59,7 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
     // A purge batch removes rows for good (its authority was checked).
     if (softdelete::purge_in_progress())
         return PointerGetDatum(trigger->tg_trigtuple);
-    if (softdelete::hard_delete_in_effect()) {
+    if (softdelete::hard_delete_in_effect_on(cfg.root)) {
         softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         return PointerGetDatum(trigger->tg_trigtuple);
     }

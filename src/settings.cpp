@@ -230,13 +230,32 @@ bool looks_like_pg_dump()
            set_in_session_to(synchronize_seqscans_guc, false);
 }
 
-bool hard_delete_in_effect()
+namespace
 {
-    if (!hard_delete || !set_by_current_role(hard_delete_guc))
+
+// On for this transaction only (SET LOCAL, or a function's SET clause).
+bool hard_delete_set_locally()
+{
+    if (!hard_delete || hard_delete_guc == nullptr)
         return false;
     const GucStack* top = hard_delete_guc->stack;
     return top != nullptr &&
            (top->state == GUC_LOCAL || top->state == GUC_SET_LOCAL || top->state == GUC_SAVE);
+}
+
+} // namespace
+
+bool hard_delete_in_effect()
+{
+    return hard_delete_set_locally() && set_by_current_role(hard_delete_guc);
+}
+
+bool hard_delete_in_effect_on(Oid root)
+{
+    if (!hard_delete_set_locally())
+        return false;
+    Oid setter = setter_of(hard_delete_guc);
+    return setter == GetUserId() || (is_admin_role(setter, root) && is_admin(root));
 }
 
 void define_settings()

@@ -447,7 +447,7 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
     // A purge batch's DELETEs, and those its rows' foreign key actions and
     // triggers run, remove rows for good: its authority was checked.
     bool purging = purge_in_progress();
-    if (purging || hard_delete_in_effect()) {
+    if (purging || hard_delete_in_effect_on(cfg.root)) {
         state->kept_hard_delete = true;
         if (!purging)
             require_admin(cfg.relid, cfg.root, "hard-delete rows of");
