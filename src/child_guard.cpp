@@ -533,10 +533,19 @@ bool referenced_row_live_direct(const GuardedKey& key, const Datum* values, Snap
         OpenProbe& probe = open_probe(key, snapshot);
         ResourceOwner caller = CurrentResourceOwner;
         CurrentResourceOwner = probe_owner;
+        // In the probe's own context: the index AM keeps what it allocates
+        // while scanning (btree's list of dead items to mark, made on the
+        // first one it meets) with the scan, and frees it when the scan
+        // ends. Allocated in the caller's per-row context, it was freed
+        // under the open scan, which then read and freed it again at its
+        // end: memory corruption that could even lose a later statement's
+        // AFTER trigger events.
+        MemoryContext caller_context = MemoryContextSwitchTo(probe_context);
         probing = true;
         probing_in = GetCurrentSubTransactionId();
         live = look_up(probe, key, values, snapshot);
         probing = false;
+        MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller;
     }
     PopActiveSnapshot();
