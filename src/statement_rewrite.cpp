@@ -827,7 +827,7 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
     }
     refuse_inserted_records(query, cfg, inserted);
     bool purging = purge_in_progress();
-    if (purging || hard_delete_in_effect()) {
+    if (purging || hard_delete_in_effect_on(cfg.root)) {
         // Its DELETE actions stay DELETEs, which an admin's hard delete
         // makes of deleted rows too, as of live ones.
         state->kept_hard_delete = true;
@@ -922,6 +922,13 @@ bool modifies_anything(const Query* query)
     return false;
 }
 
+// The plan's top is a DELETE that the planner hook turned into an UPDATE.
+bool rewritten_delete_plan(const PlannedStmt* stmt)
+{
+    return stmt->planTree != nullptr && IsA(stmt->planTree, ModifyTable) &&
+           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
+}
+
 PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
                                 ParamListInfo bound_params)
 {
@@ -936,9 +943,7 @@ PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int curs
     // A DELETE made an UPDATE is still a DELETE to whoever runs it: the
     // client's command tag, SPI's result (a foreign key's ON DELETE action
     // expects SPI_OK_DELETE), a read-only transaction's error.
-    if (stmt->commandType == CMD_UPDATE && stmt->planTree != nullptr &&
-        IsA(stmt->planTree, ModifyTable) &&
-        is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree)))
+    if (stmt->commandType == CMD_UPDATE && rewritten_delete_plan(stmt))
         stmt->commandType = CMD_DELETE;
     if (state.kept_hard_delete) {
         // Same dependency a rewritten DELETE has on deletion_stamp(): when
@@ -970,9 +975,7 @@ bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify)
 
 bool rewritten_delete_statement(const PlannedStmt* stmt)
 {
-    return stmt->commandType == CMD_DELETE && stmt->planTree != nullptr &&
-           IsA(stmt->planTree, ModifyTable) &&
-           is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
+    return stmt->commandType == CMD_DELETE && rewritten_delete_plan(stmt);
 }
 
 void install_planner_hook()
