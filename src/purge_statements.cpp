@@ -313,11 +313,20 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
 
 bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
 {
-    return without_waiting([&] {
+    auto remove = [&] {
         for (size_t i = 0; i < steps.size(); i++)
             (void)remove_rows(steps[i].relid, steps[i].deleted.c_str(), steps[i].live.c_str(),
                               steps[i].references.c_str(), archives[i]);
-    });
+    };
+    // Counted with remove_due_rows()'s: past them (a purge() of many
+    // batches in one transaction), the steps run without a subtransaction
+    // of their own, and may wait for a held row, as a DELETE does.
+    if (subtransactions >= max_subtransactions) {
+        remove();
+        return true;
+    }
+    subtransactions++;
+    return without_waiting(remove);
 }
 
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,
