@@ -305,6 +305,39 @@ RESET ROLE;
 SELECT id, deleted_at IS NOT NULL AS deleted, name FROM md.users WHERE id BETWEEN 20 AND 28 ORDER BY id;
 SELECT * FROM pg_temp.events_since(:mark);
 
+-- An admin's SET LOCAL softdelete.hard_delete holds for a MERGE's DELETE
+-- actions and a TRUNCATE that a SECURITY DEFINER function of the owner
+-- runs, as for its DELETE: both roles are admins of the table. Without the
+-- setting the same MERGE soft-deletes.
+SET ROLE md_owner;
+CREATE TABLE md.boxes (id int PRIMARY KEY);
+INSERT INTO md.boxes VALUES (1), (2), (3);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('md.boxes');
+RESET client_min_messages;
+CREATE FUNCTION md.drop_box(k int) RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ MERGE INTO md.boxes b USING (VALUES (k)) AS s(id) ON b.id = s.id WHEN MATCHED THEN DELETE $$;
+CREATE FUNCTION md.clear_boxes() RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$ TRUNCATE md.boxes $$;
+RESET ROLE;
+SET ROLE md_admin;
+SELECT md.drop_box(1);
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+SELECT md.drop_box(2);
+COMMIT;
+RESET ROLE;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM md.boxes ORDER BY id;
+SET ROLE md_admin;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+SELECT md.clear_boxes();
+COMMIT;
+RESET ROLE;
+SELECT count(*) AS boxes_left FROM md.boxes;
+SELECT action, row_count, keys FROM softdelete.events WHERE relid = 'md.boxes'::regclass ORDER BY id;
+DROP TABLE md.boxes;
+
 \set QUIET on
 
 -- Nothing was removed for good but the hard-deleted rows 15, 20 and 26.

@@ -83,7 +83,7 @@ Datum softdelete_guard_truncate(PG_FUNCTION_ARGS)
     softdelete::TableConfig cfg;
     softdelete::require_table_config(trigger->tg_relation, &cfg);
     softdelete::require_admin(cfg.relid, cfg.root, "truncate");
-    if (!softdelete::hard_delete_in_effect())
+    if (!softdelete::hard_delete_in_effect_on(cfg.root))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("TRUNCATE of soft-delete table \"%s\" needs an explicit hard delete",
                                RelationGetRelationName(trigger->tg_relation)),

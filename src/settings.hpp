@@ -29,7 +29,8 @@ bool include_deleted_in_effect();
 // Also only for the current transaction (SET LOCAL, set_config(..., true) or
 // a function's SET clause): a session-level value never counts.
 bool hard_delete_in_effect();
-// The same for a DELETE on the enabled table root, which code of another
+// The same for a DELETE, a MERGE's DELETE actions or a TRUNCATE of the
+// enabled table root, which code of another
 // role may run in the admin's transaction (a foreign key's ON DELETE
 // CASCADE runs as the referencing table's owner; a trigger, a SECURITY
 // DEFINER function): in effect also when both the role that set it and the
