@@ -735,8 +735,11 @@ $archive_domains$;
 -- type of a typed table, ...): every enabled table must still have its
 -- tombstone columns, its primary key on its key columns, and the policy and
 -- trigger that enforce soft delete. Otherwise the DDL fails, and changes
--- nothing (55000).
-CREATE FUNCTION softdelete_internal.require_enforcement() RETURNS void
+-- nothing (55000). In sql_drop (dropping), only the tables that lost a
+-- column, a policy, a trigger or a constraint are looked at: a DROP that
+-- touches no enabled table (an application's temporary table) costs no
+-- pass over every enabled table.
+CREATE FUNCTION softdelete_internal.require_enforcement(dropping boolean) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -745,6 +748,14 @@ DECLARE
 BEGIN
     FOR t IN SELECT cfg.relid, cfg.column_name, cfg.key_columns
                FROM softdelete.tables cfg JOIN pg_class c ON c.oid = cfg.relid
+              WHERE NOT dropping
+                 OR c.oid IN (SELECT d.objid FROM pg_event_trigger_dropped_objects() d
+                               WHERE d.classid = 'pg_class'::regclass AND d.objsubid > 0
+                              UNION ALL
+                              SELECT r.oid FROM pg_event_trigger_dropped_objects() d
+                                JOIN pg_namespace n ON n.nspname = d.address_names[1]
+                                JOIN pg_class r ON r.relnamespace = n.oid AND r.relname = d.address_names[2]
+                               WHERE d.object_type IN ('policy', 'trigger', 'table constraint'))
               ORDER BY cfg.relid::text LOOP
         SELECT format('column %I', col) INTO missing
           FROM unnest(ARRAY[t.column_name, 'deleted_by', 'delete_reason', 'delete_op']::name[]
@@ -783,7 +794,7 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION softdelete_internal.require_enforcement() FROM PUBLIC;
+REVOKE ALL ON FUNCTION softdelete_internal.require_enforcement(boolean) FROM PUBLIC;
 DROP EVENT TRIGGER softdelete_cover_new_objects;
 DROP EVENT TRIGGER softdelete_forget_dropped_tables;
 -- ALTER TYPE and every sql_drop: their changes can reach an enabled table

@@ -132,9 +132,12 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
     // the drift guard did not see: the enabled tables are checked whole.
     // (The check came with 1.1.0: before ALTER EXTENSION ... UPDATE it is
     // missing, and nothing is checked.)
-    Oid check = softdelete::internal_function_oid("require_enforcement", 0, nullptr);
-    if (OidIsValid(check) && (dropped || data->tag == CMDTAG_ALTER_TYPE))
-        softdelete::call_for_caller(check, 0, nullptr);
+    const Oid check_args[] = {BOOLOID};
+    Oid check = softdelete::internal_function_oid("require_enforcement", 1, check_args);
+    if (OidIsValid(check) && (dropped || data->tag == CMDTAG_ALTER_TYPE)) {
+        const Datum args[] = {BoolGetDatum(dropped)};
+        softdelete::call_for_caller(check, 1, args);
+    }
     PG_RETURN_VOID();
 }
 }
