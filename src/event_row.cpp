@@ -96,7 +96,11 @@ Oid identity_sequence(Relation rel, const char* column)
     if (attnum == InvalidAttrNumber ||
         TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attidentity == '\0')
         return InvalidOid;
+#if PG_VERSION_NUM >= 170000
+    return getIdentitySequence(rel, attnum, false);
+#else
     return getIdentitySequence(RelationGetRelid(rel), attnum, false);
+#endif
 }
 
 // An action is one of the event_action domain's values; the domain is

@@ -57,7 +57,7 @@ Oid table_counted_by(const QueryDesc* query)
     if (stmt->planTree == nullptr || !IsA(stmt->planTree, ModifyTable))
         return InvalidOid;
     const auto* modify = reinterpret_cast<const ModifyTable*>(stmt->planTree);
-    if (modify->operation != CMD_MERGE && !rewritten_delete_statement(stmt))
+    if (!is_merge(modify->operation) && !rewritten_delete_statement(stmt))
         return InvalidOid;
     return rt_fetch(modify->nominalRelation, stmt->rtable)->relid;
 }
@@ -188,6 +188,7 @@ bool moving_rows_between_partitions(const QueryDesc* query)
             return false;
         if (modify->operation == CMD_UPDATE && !is_rewritten_delete(stmt, modify))
             updates = true;
+#if PG_VERSION_NUM >= 150000
         if (modify->operation != CMD_MERGE)
             continue;
         ListCell* per_relation;
@@ -200,6 +201,7 @@ bool moving_rows_between_partitions(const QueryDesc* query)
                 updates = updates || action == CMD_UPDATE;
             }
         }
+#endif
     }
     return updates;
 }

@@ -37,6 +37,7 @@ extern "C" {
 #include "optimizer/planner.h"
 #include "parser/parse_coerce.h"
 #include "parser/parse_func.h"
+#include "parser/parse_relation.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -57,6 +58,17 @@ extern "C" {
 
 namespace softdelete
 {
+
+// MERGE came with PostgreSQL 15; before it no statement is one.
+inline bool is_merge(CmdType command)
+{
+#if PG_VERSION_NUM >= 150000
+    return command == CMD_MERGE;
+#else
+    (void)command;
+    return false;
+#endif
+}
 
 // A backend-local hash table keyed by an Oid, its entries starting with it.
 inline HTAB* oid_hash(const char* name, Size entry_size, long size, MemoryContext context)

@@ -37,8 +37,13 @@ config_generic* synchronize_seqscans_guc = nullptr;
 
 config_generic* find_setting(const char* name)
 {
+#if PG_VERSION_NUM >= 160000
+    int n = 0;
+    config_generic** all = get_guc_variables(&n);
+#else
     config_generic** all = get_guc_variables();
     int n = GetNumConfigOptions();
+#endif
     for (int i = 0; i < n; i++) {
         if (strcmp(all[i]->name, name) == 0)
             return all[i];

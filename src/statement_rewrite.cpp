@@ -234,7 +234,11 @@ void drop_visibility_checks(Query* query, std::initializer_list<WCOKind> kinds)
 // row an upsert conflicts with stay.
 void skip_visibility_checks(Query* query)
 {
+#if PG_VERSION_NUM >= 150000
     drop_visibility_checks(query, {WCO_RLS_UPDATE_CHECK, WCO_RLS_MERGE_UPDATE_CHECK});
+#else
+    drop_visibility_checks(query, {WCO_RLS_UPDATE_CHECK});
+#endif
 }
 
 enum class NoteKind { rewritten_delete = 0, decided = 1, merge_delete = 2 };
@@ -695,6 +699,8 @@ void rewrite_upsert(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         conflict->arbiterWhere == nullptr ? live : make_and_qual(conflict->arbiterWhere, live);
 }
 
+// MERGE came with PostgreSQL 15.
+#if PG_VERSION_NUM >= 150000
 // Row security for a MERGE whose DELETE actions became UPDATE actions.
 // PostgreSQL gives a MERGE the checks of every kind of action, whichever it
 // has, and the executor picks them by the kind of the action it runs. In a
@@ -868,6 +874,7 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
     if (writes_tombstone && is_admin(cfg.root))
         unhide_deleted_rows(rte);
 }
+#endif
 
 void rewrite_query(Query* query, RewriteState* state)
 {
@@ -899,10 +906,12 @@ void rewrite_query(Query* query, RewriteState* state)
         refuse_inserted_records(query, cfg, list_make1(query->targetList));
         rewrite_upsert(query, rte, cfg);
         break;
+#if PG_VERSION_NUM >= 150000
     case CMD_MERGE:
         rewrite_merge(query, rte, cfg, state);
         refuse_moved_records(query, rte, cfg);
         break;
+#endif
     default:
         break;
     }
@@ -911,7 +920,7 @@ void rewrite_query(Query* query, RewriteState* state)
 bool modifies_anything(const Query* query)
 {
     if (query->commandType == CMD_DELETE || query->commandType == CMD_UPDATE ||
-        query->commandType == CMD_INSERT || query->commandType == CMD_MERGE)
+        query->commandType == CMD_INSERT || is_merge(query->commandType))
         return true;
     ListCell* lc;
     foreach (lc, query->cteList) {

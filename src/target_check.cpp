@@ -44,8 +44,13 @@ RelationFacts facts_of(Oid relid)
         // Judged for the role that called enable() or disable(), not for the
         // extension's owner that carries them out.
         Oid caller = acting_role();
+#if PG_VERSION_NUM >= 160000
+        facts.may_create_in_schema = object_aclcheck(NamespaceRelationId, get_rel_namespace(relid),
+                                                     caller, ACL_CREATE) == ACLCHECK_OK;
+#else
         facts.may_create_in_schema =
             pg_namespace_aclcheck(get_rel_namespace(relid), caller, ACL_CREATE) == ACLCHECK_OK;
+#endif
         facts.extension_member = OidIsValid(getExtensionOfObject(RelationRelationId, relid));
         facts.name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                                 get_rel_name(relid));
