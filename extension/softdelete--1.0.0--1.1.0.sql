@@ -613,7 +613,7 @@ BEGIN
                format('UPDATE %s SET %s WHERE %s RETURNING pg_catalog.jsonb_build_object(%s)',
                       softdelete_internal.own_rows(tbl), assignments,
                       softdelete_internal.key_predicate(tbl, cfg.key_columns),
-                      (SELECT string_agg(format('%L, %I', c, c), ', ' ORDER BY o)
+                      (SELECT string_agg(format('%L, %I::text', c, c), ', ' ORDER BY o)
                          FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
                k) r;
     -- Archived copies of the row (archive => true) hold the same personal
@@ -644,7 +644,15 @@ BEGIN
     IF n = 0 AND archived = 0 THEN
         RAISE EXCEPTION 'no row of % has key %', tbl, k USING ERRCODE = 'P0002';
     END IF;
-    PERFORM softdelete_internal.note_erasure(tbl, coalesce(erased::jsonb, k));
+    -- Only its archived copy is left: the key as given, as text, as the
+    -- statement would have returned it.
+    IF erased IS NULL THEN
+        EXECUTE format('SELECT pg_catalog.jsonb_build_object(%s)::text',
+                       (SELECT string_agg(format('%L, (%s)::text', c, softdelete_internal.key_value(tbl, c)), ', ' ORDER BY o)
+                          FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o)))
+           INTO erased USING k;
+    END IF;
+    PERFORM softdelete_internal.note_erasure(tbl, erased::jsonb);
     RETURN n + archived;
 END
 $$;
@@ -805,3 +813,73 @@ CREATE EVENT TRIGGER softdelete_cover_new_objects ON ddl_command_end
 
 CREATE EVENT TRIGGER softdelete_forget_dropped_tables ON sql_drop
     EXECUTE FUNCTION softdelete_internal.on_event();
+
+-- Keys of any type: restore(), hard_delete() and erase() read an array's or
+-- a composite's key from its jsonb form as well as from its text, and take
+-- a composite value as the value of a one-column key.
+-- Whether a value of type typ (seen through its domains) is an array or a
+-- composite, whose jsonb form ([1, 2], {"a": 1}) is not its text form.
+CREATE FUNCTION softdelete_internal.structured_type(typ oid) RETURNS boolean
+    LANGUAGE sql STABLE
+    RETURN (WITH RECURSIVE base AS (
+                SELECT t.typtype, t.typcategory, t.typbasetype FROM pg_catalog.pg_type t WHERE t.oid = typ
+                UNION ALL
+                SELECT t.typtype, t.typcategory, t.typbasetype
+                  FROM pg_catalog.pg_type t JOIN base b ON t.oid = b.typbasetype
+                 WHERE b.typtype = 'd')
+            SELECT typcategory = 'A' OR typtype = 'c' FROM base WHERE typtype <> 'd');
+REVOKE ALL ON FUNCTION softdelete_internal.structured_type(oid) FROM PUBLIC;
+
+-- The SQL expression for key column c of tbl in $1, a jsonb object of the
+-- key's columns: the value is read from its text (the event log's form of a
+-- key), or, for an array or a composite, by jsonb_populate_record(), which
+-- takes both its text and its jsonb form. NULL for a column tbl does not have.
+CREATE FUNCTION softdelete_internal.key_value(tbl regclass, c name) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN (SELECT CASE WHEN softdelete_internal.structured_type(a.atttypid)
+                        THEN format('(pg_catalog.jsonb_populate_record(NULL::%s, $1)).%I', tbl, c)
+                        ELSE format('($1->>%L)::%s', c, pg_catalog.format_type(a.atttypid, a.atttypmod)) END
+              FROM pg_catalog.pg_attribute a
+             WHERE a.attrelid = tbl AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped);
+REVOKE ALL ON FUNCTION softdelete_internal.key_value(regclass, name) FROM PUBLIC;
+
+-- The WHERE clause that picks one row of tbl by its primary key; key is the
+-- key's value, or a jsonb object of its columns for a composite key. The
+-- values travel as $1 (a jsonb object), never as SQL text. A column tbl no
+-- longer has makes it invalid SQL, which fails, rather than a shorter
+-- clause that picks more rows.
+CREATE OR REPLACE FUNCTION softdelete_internal.key_predicate(tbl regclass, key_columns name[]) RETURNS text
+    LANGUAGE sql STABLE
+    RETURN (SELECT string_agg(format('%I = %s', k.c, softdelete_internal.key_value(tbl, k.c)), ' AND ' ORDER BY k.n)
+              FROM unnest(key_columns) WITH ORDINALITY AS k(c, n));
+
+-- A key of tbl as the caller wrote it: a value (restore('users', 42)) or a
+-- jsonb object of the key's columns, also when written as a plain literal
+-- (restore('members', '{"org": 1, "id": 7}')), which resolves to text. A
+-- value of another type, for a one-column key, is that column's value, also
+-- a composite one, whose jsonb form is an object too.
+CREATE FUNCTION softdelete_internal.key_json(tbl regclass, key anycompatible) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+        SELECT CASE WHEN pg_catalog.pg_typeof($2) = 'text'::pg_catalog.regtype
+                         AND pg_catalog.ltrim($2::text) LIKE '{%'
+                    THEN $2::text::jsonb
+                    WHEN pg_catalog.pg_typeof($2) IN ('jsonb'::pg_catalog.regtype, 'json'::pg_catalog.regtype)
+                         OR one.c IS NULL
+                    THEN pg_catalog.to_jsonb($2)
+                    ELSE pg_catalog.jsonb_build_object(one.c, $2) END
+          FROM (SELECT (SELECT t.key_columns[1] FROM softdelete.tables t
+                         WHERE t.relid = $1 AND pg_catalog.cardinality(t.key_columns) = 1)) AS one(c)
+    $$;
+REVOKE ALL ON FUNCTION softdelete_internal.key_json(regclass, anycompatible) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION softdelete_internal.restore(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.restore_row($1, softdelete_internal.key_json($1, $2))';
+CREATE OR REPLACE FUNCTION softdelete_internal.hard_delete(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.hard_delete_row($1, softdelete_internal.key_json($1, $2))';
+CREATE OR REPLACE FUNCTION softdelete_internal.erase(tbl regclass, key anycompatible) RETURNS bigint
+    LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'SELECT softdelete_internal.erase_row($1, softdelete_internal.key_json($1, $2))';
+DROP FUNCTION softdelete_internal.key_json(anycompatible);

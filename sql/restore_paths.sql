@@ -134,8 +134,66 @@ SELECT softdelete.undo(max(op)) AS undone FROM softdelete.events WHERE table_nam
 RESET ROLE;
 SELECT tableoid::regclass, id, note, deleted_at IS NOT NULL AS deleted FROM rp.base ORDER BY 1, 2;
 
+-- Keys of any type: an array, a composite and a domain over an array reach
+-- their one row from the key's value, from its jsonb form, and from the form
+-- the event log wrote; a jsonb key from the event log's text of it too.
+SET ROLE rp_owner;
+CREATE TYPE rp.pair AS (a int, b text);
+CREATE DOMAIN rp.ints AS int[] CHECK (cardinality(VALUE) > 0);
+CREATE TABLE rp.by_array (k int[] PRIMARY KEY, note text);
+CREATE TABLE rp.by_pair (k rp.pair PRIMARY KEY, note text);
+CREATE TABLE rp.by_domain (k rp.ints PRIMARY KEY, note text);
+CREATE TABLE rp.by_json (k jsonb PRIMARY KEY, note text);
+INSERT INTO rp.by_array VALUES ('{1,2}', 'a12'), ('{1}', 'a1'), ('{2,1}', 'a21'), ('{3}', 'a3');
+INSERT INTO rp.by_pair VALUES ('(1,x)', 'p1x'), ('(1,y)', 'p1y'), ('(2,x)', 'p2x'), ('(3,x)', 'p3x');
+INSERT INTO rp.by_domain VALUES ('{1,2}', 'd12'), ('{1}', 'd1'), ('{2,1}', 'd21'), ('{3}', 'd3');
+INSERT INTO rp.by_json VALUES ('{"a": 1}', 'j1'), ('{"a": 2}', 'j2');
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.by_array', pii_columns => '{note}');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.by_pair', pii_columns => '{note}');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.by_domain', pii_columns => '{note}');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.by_json');
+RESET client_min_messages;
+DELETE FROM rp.by_array;
+DELETE FROM rp.by_pair;
+DELETE FROM rp.by_domain;
+DELETE FROM rp.by_json;
+RESET ROLE;
+SET ROLE rp_admin;
+SELECT softdelete.restore('rp.by_array', '{1,2}'::int[]) AS "value",
+       softdelete.restore('rp.by_array', '{"k": [2, 1]}'::jsonb) AS "jsonb",
+       softdelete.restore('rp.by_array', (SELECT keys -> 3 FROM softdelete.events
+                                           WHERE table_name = 'rp.by_array')) AS "logged",
+       softdelete.hard_delete('rp.by_array', '{1}'::int[]) AS hard_deleted;
+SELECT softdelete.erase('rp.by_array', '{"k": [1, 2]}'::jsonb) AS erased;
+SELECT softdelete.restore('rp.by_pair', '(1,x)'::rp.pair) AS "value",
+       softdelete.restore('rp.by_pair', '{"k": {"a": 1, "b": "y"}}'::jsonb) AS "jsonb",
+       softdelete.restore('rp.by_pair', (SELECT keys -> 2 FROM softdelete.events
+                                          WHERE table_name = 'rp.by_pair')) AS "logged",
+       softdelete.hard_delete('rp.by_pair', '{"k": "(3,x)"}'::jsonb) AS hard_deleted;
+SELECT softdelete.erase('rp.by_pair', '(1,y)'::rp.pair) AS erased;
+SELECT softdelete.restore('rp.by_domain', '{1,2}'::rp.ints) AS "value",
+       softdelete.restore('rp.by_domain', '{"k": [2, 1]}'::jsonb) AS "jsonb",
+       softdelete.hard_delete('rp.by_domain', '{"k": "{1}"}'::jsonb) AS hard_deleted;
+SELECT softdelete.restore('rp.by_json', '{"k": {"a": 1}}'::jsonb) AS "jsonb",
+       softdelete.restore('rp.by_json', (SELECT jsonb_build_object('k', keys -> 1) FROM softdelete.events
+                                          WHERE table_name = 'rp.by_json')) AS "logged";
+-- Not a value of the key's type: 22P02 (a domain's check: 23514), nothing changed.
+SELECT softdelete.restore('rp.by_array', '{"k": [1, "x"]}'::jsonb);
+SELECT softdelete.restore('rp.by_domain', '{"k": []}'::jsonb);
+RESET ROLE;
+SELECT k, note, deleted_at IS NOT NULL AS deleted FROM rp.by_array ORDER BY k;
+SELECT k, note, deleted_at IS NOT NULL AS deleted FROM rp.by_pair ORDER BY k;
+SELECT k, note, deleted_at IS NOT NULL AS deleted FROM rp.by_domain ORDER BY k;
+SELECT k, note, deleted_at IS NOT NULL AS deleted FROM rp.by_json ORDER BY k;
+-- Each logged with its key in the event log's form.
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name LIKE 'rp.by\_%' ORDER BY id;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'rp.%';
+SET client_min_messages = warning;
 DROP SCHEMA rp CASCADE;
+RESET client_min_messages;
 DROP OWNED BY rp_owner, rp_app, rp_reader, rp_admin;
 DROP ROLE rp_owner, rp_app, rp_reader, rp_admin;
