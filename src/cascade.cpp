@@ -255,14 +255,22 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
         follows = false;
     if (restore ? !follows : !(follows || restricts))
         return;
-    TableConfig child;
-    bool child_enabled = table_config(fk.child, &child);
-    if (restore && !child_enabled)
-        return;
     Source parents;
     Datum args[2];
     int nargs = 0;
     if (!referenced_rows(parent, fk, rows, &parents, args, &nargs))
+        return;
+    // The child's lock before its configuration: a disable() of the child
+    // that committed while this statement waited for the lock is seen here
+    // (taking the lock reads the invalidations, and the configuration is
+    // read from the catalog as it is now), so the child refuses as a table
+    // that is not enabled does. Decided before the lock, the child's DELETE
+    // below would be planned after it, no longer rewritten, and its rows
+    // removed for good.
+    LockRelationOid(fk.child, restricts ? AccessShareLock : RowExclusiveLock);
+    TableConfig child;
+    bool child_enabled = table_config(fk.child, &child);
+    if (restore && !child_enabled)
         return;
     if (restricts) {
         refuse_if_referenced(parent, fk, child_enabled ? &child : nullptr, parents, args, nargs,
