@@ -52,15 +52,6 @@ const char* column_name(Oid relid, AttrNumber attno)
     return quote_identifier(get_attname(relid, attno, false));
 }
 
-const char* column_type(Oid relid, AttrNumber attno)
-{
-    Oid type;
-    int32 typmod;
-    Oid collation;
-    get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
-    return format_type_with_typemod(type, typmod);
-}
-
 // "a.x, a.y" for columns of rel; a bare "x, y" without an alias.
 void append_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n)
 {
@@ -78,7 +69,7 @@ void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* col
     appendStringInfoString(sql, ") IN (SELECT ");
     for (int i = 0; i < n; i++)
         appendStringInfo(sql, "%s%s::%s", i > 0 ? ", " : "", values[i],
-                         column_type(rel, columns[i]));
+                         column_type_sql(rel, columns[i]));
     appendStringInfo(sql, " FROM %s)", source);
 }
 
@@ -175,7 +166,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
     for (int k = 0; k < parent.nkeys; k++)
         appendStringInfo(&sql, "%sp.%s = %s::%s", k > 0 ? " AND " : "",
                          column_name(parent.relid, parent.keys[k]), keys.value[k],
-                         column_type(parent.relid, parent.keys[k]));
+                         column_type_sql(parent.relid, parent.keys[k]));
     appendStringInfoChar(&sql, ')');
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement found =

@@ -79,13 +79,29 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 
 } // namespace
 
+// The statements are built with every table and type schema-qualified, but
+// with operators and functions (=, IN, ->>, now()) by name: they run with
+// search_path = pg_catalog, pg_temp, so that those are PostgreSQL's own, and
+// never one that a schema earlier in the caller's search_path puts in their
+// place to run as the table's owner. PostgreSQL re-parses a prepared
+// statement whose search_path changed, so it stays pinned while the
+// statement runs, triggers included, as in restore() and hard_delete().
+void pin_search_path()
+{
+    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
+                            GUC_ACTION_SAVE, true, 0, false);
+}
+
 OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values)
 {
     MemoryContext caller_context = CurrentMemoryContext;
+    int guc_level = NewGUCNestLevel();
+    pin_search_path();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     OwnerStatement result = execute(sql, nargs, types, values, false, caller_context);
     SPI_finish();
+    AtEOXact_GUC(true, guc_level);
     return result;
 }
 
@@ -110,6 +126,7 @@ OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum
     // or off whatever the session had (a cascade's DELETE is a soft delete).
     (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
                             PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+    pin_search_path();
     OwnerStatement result =
         execute(sql, nargs, types, values, see_concurrent, caller_context, dest, order);
     SetUserIdAndSecContext(saved_user, saved_context);

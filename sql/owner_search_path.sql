@@ -1,0 +1,113 @@
+-- owner_search_path: the statements softdelete runs as a table's owner (a
+-- cascade to the children, the backstop's soft delete, restore(), the purge)
+-- name PostgreSQL's operators and functions (=, #>>, now()) without a
+-- schema. They run with search_path = pg_catalog, pg_temp: an application
+-- role that puts a schema of its own first in its search_path, with an
+-- operator or a function of the same name, never gets its code run as the
+-- owner. Each trap below records the role it ran as; none may run at all.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+RESET client_min_messages;
+\set SHOW_CONTEXT never
+
+CREATE ROLE sp_owner;
+CREATE ROLE sp_app;
+CREATE SCHEMA sp AUTHORIZATION sp_owner;
+GRANT USAGE ON SCHEMA sp TO sp_app;
+CREATE SCHEMA sp_trap AUTHORIZATION sp_app;
+GRANT USAGE ON SCHEMA sp_trap TO PUBLIC;
+-- Where a trap writes down who ran it.
+CREATE TABLE public.sp_ran (as_role name, trap text);
+GRANT INSERT ON public.sp_ran TO PUBLIC;
+
+SET ROLE sp_owner;
+CREATE TABLE sp.parents (id int PRIMARY KEY);
+CREATE TABLE sp.children (id int PRIMARY KEY, parent_id int REFERENCES sp.parents ON DELETE CASCADE);
+CREATE TABLE sp.items (id int PRIMARY KEY, name text);
+INSERT INTO sp.parents VALUES (1), (2);
+INSERT INTO sp.children VALUES (10, 1), (20, 2);
+INSERT INTO sp.items VALUES (1, 'one'), (2, 'two'), (3, 'three');
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('sp.parents');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('sp.items');
+RESET client_min_messages;
+SET ROLE sp_owner;
+GRANT SELECT, DELETE ON sp.parents TO sp_app;
+-- UPDATE of one column only: a MERGE's DELETE actions then stay DELETEs,
+-- which the backstop trigger soft-deletes row by row as the owner.
+GRANT SELECT, DELETE, UPDATE (name) ON sp.items TO sp_app;
+RESET ROLE;
+
+-- The traps, each PostgreSQL's own under the same name and argument types.
+SET ROLE sp_app;
+CREATE FUNCTION sp_trap.path(j jsonb, p text[]) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, '#>>');
+    RETURN j OPERATOR(pg_catalog.#>>) p;
+END $$;
+CREATE OPERATOR sp_trap.#>> (LEFTARG = jsonb, RIGHTARG = text[], FUNCTION = sp_trap.path);
+CREATE FUNCTION sp_trap.field(j jsonb, f text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, '->>');
+    RETURN j OPERATOR(pg_catalog.->>) f;
+END $$;
+CREATE OPERATOR sp_trap.->> (LEFTARG = jsonb, RIGHTARG = text, FUNCTION = sp_trap.field);
+CREATE FUNCTION sp_trap.now() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, 'now()');
+    RETURN pg_catalog.now();
+END $$;
+CREATE FUNCTION sp_trap.same_int(a int, b int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, '=');
+    RETURN a OPERATOR(pg_catalog.=) b;
+END $$;
+CREATE OPERATOR sp_trap.= (LEFTARG = int, RIGHTARG = int, FUNCTION = sp_trap.same_int);
+SET search_path = sp_trap, pg_catalog;
+
+-- A parent's soft delete cascades to its child, as the child's owner.
+DELETE FROM sp.parents WHERE id = 1;
+-- A MERGE whose DELETE action the backstop carries out, as the owner.
+MERGE INTO sp.items t USING (VALUES (1, 'uno'), (2, NULL)) v(id, name) ON t.id = v.id
+ WHEN MATCHED AND v.name IS NOT NULL THEN UPDATE SET name = v.name
+ WHEN MATCHED THEN DELETE;
+RESET search_path;
+RESET ROLE;
+
+-- No trap ran as anyone but the application, whose own statements above
+-- do name "=" (id = 1, t.id = v.id), in its own search_path.
+SELECT as_role, trap, count(*) FROM public.sp_ran GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT 'parents' AS t, id, deleted_at IS NOT NULL AS deleted FROM sp.parents
+UNION ALL SELECT 'children', id, deleted_at IS NOT NULL FROM sp.children
+UNION ALL SELECT 'items', id, deleted_at IS NOT NULL FROM sp.items
+ORDER BY 1, 2;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name LIKE 'sp.%' ORDER BY id;
+
+-- An admin's restore() and the purge run as the owner too; the admin's
+-- search_path does not reach them either.
+CREATE ROLE sp_admin IN ROLE softdelete_admin;
+GRANT USAGE ON SCHEMA sp TO sp_admin;
+SET ROLE sp_admin;
+SET search_path = sp_trap, pg_catalog;
+SELECT softdelete.restore('sp.parents', 1) AS restored;
+RESET search_path;
+RESET ROLE;
+SELECT as_role, trap, count(*) FROM public.sp_ran GROUP BY 1, 2 ORDER BY 1, 2;
+SELECT 'parents' AS t, id, deleted_at IS NOT NULL AS deleted FROM sp.parents
+UNION ALL SELECT 'children', id, deleted_at IS NOT NULL FROM sp.children
+ORDER BY 1, 2;
+
+-- Clean up.
+DELETE FROM softdelete.events WHERE table_name LIKE 'sp.%';
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.items');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.children');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.parents');
+DROP SCHEMA sp CASCADE;
+DROP SCHEMA sp_trap CASCADE;
+DROP TABLE public.sp_ran;
+RESET client_min_messages;
+DROP OWNED BY sp_owner, sp_app, sp_admin;
+DROP ROLE sp_owner, sp_app, sp_admin;
