@@ -107,6 +107,41 @@ RESET softdelete.include_deleted;
 SET ROLE oi_app;
 SELECT oi.count_with_deleted() AS owner_opt_in;
 RESET ROLE;
+-- And that opt-in ends with the function. Inside it, the owner's PL/pgSQL
+-- definer function, called six times, gets a generic plan made for the
+-- owner's opt-in; when the SET clause ends, PostgreSQL puts the reader's
+-- own "on" back, the same value. The reader's next call of the same
+-- function must be planned again: live rows only, 18, not 20.
+SET ROLE oi_owner;
+CREATE FUNCTION oi.count_cached() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog AS $$ BEGIN RETURN (SELECT count(*) FROM oi.users); END $$;
+CREATE FUNCTION oi.count_cached_with_deleted() RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog SET softdelete.include_deleted = on AS $$
+DECLARE n bigint;
+BEGIN
+    FOR i IN 1..6 LOOP
+        n := oi.count_cached();
+    END LOOP;
+    RETURN n;
+END
+$$;
+SET ROLE oi_reader;
+SET softdelete.include_deleted = on;
+SELECT oi.count_cached() AS definer_sees;
+SELECT oi.count_cached_with_deleted() AS owner_opt_in;
+SELECT oi.count_cached() AS definer_sees_after;
+-- The same when the owner's opt-in ends with a savepoint rolled back.
+BEGIN;
+SAVEPOINT s;
+SET LOCAL ROLE oi_owner;
+SET LOCAL softdelete.include_deleted = on;
+SELECT oi.count_cached() + oi.count_cached() + oi.count_cached() + oi.count_cached()
+     + oi.count_cached() + oi.count_cached() AS owner_sees_6_times;
+ROLLBACK TO SAVEPOINT s;
+SELECT current_user, oi.count_cached() AS definer_sees_after;
+COMMIT;
+RESET softdelete.include_deleted;
+RESET ROLE;
 
 --------------------------------------------------------------------------
 -- hard_delete
@@ -140,6 +175,18 @@ SET softdelete.hard_delete = on;
 SHOW softdelete.hard_delete;
 ALTER ROLE oi_owner SET softdelete.hard_delete = on;
 \echo SQLSTATE :SQLSTATE
+-- Nor stored FROM CURRENT, the value of a SET LOCAL.
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+ALTER ROLE oi_owner SET softdelete.hard_delete FROM CURRENT;
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
+BEGIN;
+SET LOCAL softdelete.hard_delete = on;
+ALTER ROLE oi_owner IN DATABASE :"DBNAME" SET softdelete.hard_delete FROM CURRENT;
+\echo SQLSTATE :SQLSTATE
+ROLLBACK;
+SELECT count(*) AS stored FROM pg_db_role_setting WHERE 'softdelete.hard_delete=on' = ANY (setconfig);
 DELETE FROM oi.users WHERE id = 2;
 BEGIN;
 SELECT set_config('softdelete.hard_delete', 'on', false);

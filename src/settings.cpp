@@ -52,6 +52,28 @@ config_generic* find_setting(const char* name)
     return nullptr;
 }
 
+// Every value that turns a switch on gets an extra of its own. PostgreSQL
+// calls the assign hook when it puts an earlier value back (a function's SET
+// clause ends, a transaction or savepoint ends) only if the value or its
+// extra differs from the current one; with its own extra, "on" set by one
+// role coming back over "on" set by another still calls it, and the plans
+// that were made for the other role's opt-in are re-planned.
+bool mark_value(void** extra)
+{
+#if PG_VERSION_NUM >= 160000
+    void* mark = guc_malloc(LOG, 1);
+#else
+    void* mark = malloc(1);
+#endif
+    if (mark == nullptr) {
+        GUC_check_errcode(ERRCODE_OUT_OF_MEMORY);
+        GUC_check_errmsg("out of memory");
+        return false;
+    }
+    *extra = mark;
+    return true;
+}
+
 // Any change may change whose opt-in the value is, not only a flip.
 void replan_on_include_deleted_change(bool newval, void* extra)
 {
@@ -77,11 +99,10 @@ bool connection_time_source(GucSource source)
 // A role that may not see deleted rows is told so when it asks.
 bool check_include_deleted(bool* newval, void** extra, GucSource source)
 {
-    (void)extra;
-    if (!*newval || source < PGC_S_INTERACTIVE || !IsTransactionState())
+    if (!*newval)
         return true;
-    if (is_reader_anywhere())
-        return true;
+    if (source < PGC_S_INTERACTIVE || !IsTransactionState() || is_reader_anywhere())
+        return mark_value(extra);
     GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
     GUC_check_errmsg("permission denied to set softdelete.include_deleted");
     GUC_check_errdetail("Only superusers, table owners and members of softdelete_reader or "
@@ -93,7 +114,6 @@ bool check_include_deleted(bool* newval, void** extra, GucSource source)
 // default, and only for a role that is an admin of some table.
 bool check_hard_delete(bool* newval, void** extra, GucSource source)
 {
-    (void)extra;
     if (!*newval)
         return true;
     if (connection_time_source(source)) {
@@ -104,7 +124,7 @@ bool check_hard_delete(bool* newval, void** extra, GucSource source)
         return false;
     }
     if (!IsTransactionState() || is_admin_anywhere())
-        return true;
+        return mark_value(extra);
     GUC_check_errcode(ERRCODE_INSUFFICIENT_PRIVILEGE);
     GUC_check_errmsg("permission denied to set softdelete.hard_delete");
     GUC_check_errdetail("Only superusers, table owners and members of softdelete_admin may "
@@ -162,8 +182,8 @@ bool set_by_current_role(const config_generic* guc)
 }
 
 // The SET statement inside stmt that would keep hard_delete beyond the
-// current transaction (SET, ALTER ROLE/DATABASE ... SET, ALTER SYSTEM), or
-// nullptr.
+// current transaction (SET, ALTER ROLE/DATABASE ... SET, ALTER SYSTEM, to a
+// value or FROM CURRENT), or nullptr.
 const VariableSetStmt* lasting_setting(const Node* stmt)
 {
     const VariableSetStmt* set = nullptr;
@@ -185,8 +205,8 @@ const VariableSetStmt* lasting_setting(const Node* stmt)
     default:
         return nullptr;
     }
-    if (set == nullptr || set->kind != VAR_SET_VALUE || set->name == nullptr ||
-        pg_strcasecmp(set->name, "softdelete.hard_delete") != 0)
+    if (set == nullptr || (set->kind != VAR_SET_VALUE && set->kind != VAR_SET_CURRENT) ||
+        set->name == nullptr || pg_strcasecmp(set->name, "softdelete.hard_delete") != 0)
         return nullptr;
     return set;
 }
@@ -199,9 +219,15 @@ void refuse_lasting_hard_delete(const Node* stmt)
     if (set == nullptr)
         return;
     bool on = false;
-    char* value = ExtractSetVariableArgs(const_cast<VariableSetStmt*>(set));
-    if (value == nullptr || !parse_bool(value, &on) || !on)
-        return; // off, or not a boolean (PostgreSQL says so itself)
+    if (set->kind == VAR_SET_CURRENT) {
+        // FROM CURRENT stores or keeps the value in effect now.
+        if (!hard_delete)
+            return;
+    } else {
+        char* value = ExtractSetVariableArgs(const_cast<VariableSetStmt*>(set));
+        if (value == nullptr || !parse_bool(value, &on) || !on)
+            return; // off, or not a boolean (PostgreSQL says so itself)
+    }
     ereport(ERROR,
             (errcode(ERRCODE_CANT_CHANGE_RUNTIME_PARAM),
              errmsg("softdelete.hard_delete can only be set for the current transaction"),
