@@ -417,6 +417,51 @@ SELECT pg_temp.attempt($$DROP COLLATION drift.key_order CASCADE$$);
 SELECT attname FROM pg_attribute
  WHERE attrelid IN ('drift.typed'::regclass, 'drift.by_domain'::regclass, 'drift.by_collation'::regclass)
    AND attnum > 0 AND NOT attisdropped ORDER BY attrelid::regclass::text, attnum;
+-- The same DDL run by the owner's own code inside one of softdelete's
+-- operations (a trigger that fires on restore(), run as the owner) is
+-- checked as any other: refused, and the restore with it. So is an edit
+-- of softdelete.tables made there, by a role that may restore a dump.
+CREATE TABLE drift.restored (id int PRIMARY KEY);
+INSERT INTO drift.restored VALUES (1), (2);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('drift.restored');
+RESET client_min_messages;
+CREATE FUNCTION drift.on_restore_ddl() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id = 1 THEN
+        DROP DOMAIN drift.key_int CASCADE;
+    ELSE
+        INSERT INTO softdelete.tables (relid) VALUES ('drift.not_mine'::regclass);
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER on_restore_ddl AFTER UPDATE ON drift.restored FOR EACH ROW
+    WHEN (OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL) EXECUTE FUNCTION drift.on_restore_ddl();
+DELETE FROM drift.restored;
+RESET ROLE;
+CREATE TABLE drift.not_mine (id int PRIMARY KEY);
+GRANT softdelete_backup TO drift_owner;
+SET ROLE drift_owner;
+SELECT pg_temp.attempt($$SELECT softdelete.restore('drift.restored', 1)$$);
+SELECT pg_temp.attempt($$SELECT softdelete.restore('drift.restored', 2)$$);
+RESET ROLE;
+REVOKE softdelete_backup FROM drift_owner;
+SET ROLE drift_owner;
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM drift.restored ORDER BY id;
+RESET softdelete.include_deleted;
+SELECT attname FROM pg_attribute
+ WHERE attrelid = 'drift.by_domain'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum;
+SELECT relid FROM softdelete.tables
+ WHERE relid IN ('drift.by_domain'::regclass, 'drift.by_collation'::regclass, 'drift.not_mine'::regclass)
+ ORDER BY relid::text;
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('drift.restored');
+DROP TABLE drift.restored;
+DROP FUNCTION drift.on_restore_ddl();
+RESET ROLE;
+DROP TABLE drift.not_mine;
+SET ROLE drift_owner;
 SELECT pg_temp.attempt($$DROP TYPE drift.row_shape CASCADE$$);
 SELECT count(*) > 0 AS disabled
   FROM softdelete.disable('drift.by_domain') a, softdelete.disable('drift.by_collation') b;

@@ -50,6 +50,19 @@ bool in_internal_operation()
     return internal_depth > 0;
 }
 
+bool extension_at_work()
+{
+    if (!in_internal_operation())
+        return false;
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(extension_table("tables")));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    // The role that created the extension owns its functions and its tables.
+    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
+    ReleaseSysCache(tuple);
+    return GetUserId() == owner;
+}
+
 void call_for_caller(Oid function, int nargs, const Datum* args)
 {
     int saved_depth = internal_depth;
@@ -120,7 +133,10 @@ Datum softdelete_on_event(PG_FUNCTION_ARGS)
         ereport(ERROR,
                 (errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
                  errmsg("softdelete_internal.on_event() must be called as an event trigger")));
-    if (softdelete::in_internal_operation())
+    // The extension's own DDL is its own business; DDL that a table owner's
+    // code runs inside one of its operations (a trigger during restore()) is
+    // followed up as any other.
+    if (softdelete::extension_at_work())
         PG_RETURN_VOID();
     auto* data = reinterpret_cast<EventTriggerData*>(fcinfo->context);
     // Both run as the extension's owner (SECURITY DEFINER).

@@ -16,6 +16,13 @@ Oid acting_role();
 // the drift guard lets those changes through, and no other.
 bool in_internal_operation();
 
+// In one of those operations, and running as the extension's owner, which
+// carries out their DDL (SECURITY DEFINER). Code of a table's owner that
+// runs inside one of them (a trigger firing during restore()) runs as the
+// table's owner and stays guarded, or it could switch off the enforcement of
+// another table.
+bool extension_at_work();
+
 // Calls an internal function (SECURITY DEFINER: it runs as the extension's
 // owner) on behalf of the role running the current statement, which
 // acting_role() then names: the event triggers and the drift guard's

@@ -46,7 +46,7 @@ Datum softdelete_guard_config(PG_FUNCTION_ARGS)
     HeapTuple result = per_row && TRIGGER_FIRED_BY_UPDATE(trigger->tg_event)
                            ? trigger->tg_newtuple
                            : trigger->tg_trigtuple;
-    if (softdelete::in_internal_operation())
+    if (softdelete::extension_at_work())
         return PointerGetDatum(result);
     if (softdelete::in_own_extension_script())
         return PointerGetDatum(result);

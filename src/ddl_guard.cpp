@@ -613,23 +613,6 @@ void check_set_schema(Node* node)
                                         quote_identifier(stmt->newschema)));
 }
 
-// The extension's own operations run their DDL as the extension's owner
-// (SECURITY DEFINER). Code of the table's owner that runs inside one of them
-// (a trigger firing during restore()) runs as the table's owner and stays
-// guarded, or it could switch off the enforcement of another table.
-bool extension_at_work()
-{
-    if (!in_internal_operation())
-        return false;
-    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(extension_table("tables")));
-    if (!HeapTupleIsValid(tuple))
-        return false;
-    // The role that created the extension owns its functions and its tables.
-    Oid owner = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple))->relowner;
-    ReleaseSysCache(tuple);
-    return GetUserId() == owner;
-}
-
 void check_alter_policy(Node* stmt)
 {
     auto* alter = castNode(AlterPolicyStmt, stmt);
