@@ -165,6 +165,34 @@ SELECT * FROM softdelete.enable('bad_base', undo_window => '-5 minutes');
 \echo SQLSTATE :SQLSTATE
 SELECT * FROM softdelete.enable('bad_base', archive => true, archive_retention => '-1 year');
 \echo SQLSTATE :SQLSTATE
+-- Intervals too long for now() minus them to be a timestamp, which every
+-- purge would then fail on: 22015, real call or dry run.
+SELECT * FROM softdelete.enable('bad_base', retention => '178000000 years');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', retention => '4001 years', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', undo_window => '100000 years');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', archive => true, archive_retention => '1000000000 days');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM pg_temp.state('bad_base');
+-- A NULL among the PII columns: 22004, wherever it is.
+SELECT * FROM softdelete.enable('bad_base', pii_columns => '{NULL}');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', pii_columns => '{NULL,no_such_column}', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+-- column_name may not be softdelete's other columns or a system column's
+-- name: 42701, and a dry run refuses what the real call refuses.
+SELECT * FROM softdelete.enable('bad_base', column_name => 'deleted_by');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', column_name => 'delete_op', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', column_name => 'ctid');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', column_name => 'xmin', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM softdelete.enable('bad_base', column_name => 'tableoid', dry_run => true);
+\echo SQLSTATE :SQLSTATE
 SELECT * FROM pg_temp.state('bad_base');
 
 -- A caller who is not the owner: 42501, even with every privilege on the table.

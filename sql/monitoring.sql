@@ -38,7 +38,7 @@ SET ROLE mo_lone;
 CREATE TABLE mo.lone (id int PRIMARY KEY);
 INSERT INTO mo.lone VALUES (1), (2);
 SET client_min_messages = warning;
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('mo.lone', retention => '200000 years');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('mo.lone');
 RESET client_min_messages;
 DELETE FROM mo.lone WHERE id = 1;
 RESET ROLE;

@@ -16,6 +16,7 @@
 #include "target_check.hpp"
 
 extern "C" {
+#include "catalog/heap.h"
 #include "utils/timestamp.h"
 }
 
@@ -83,6 +84,31 @@ int pii_columns(const EnableOptions& options, Datum** names, bool** nulls)
 
 // The first of the pii_columns that tbl lacks, or null. A NULL element
 // ends the search without a complaint, as the SQL it replaces did.
+bool null_pii_column(const EnableOptions& options)
+{
+    Datum* names;
+    bool* nulls;
+    int n = pii_columns(options, &names, &nulls);
+    for (int i = 0; i < n; i++) {
+        if (nulls[i])
+            return true;
+    }
+    return false;
+}
+
+// Longer than the purge and the undo window can reckon with: they compare
+// times with now() minus (or plus) the interval, which must stay a
+// timestamp. PostgreSQL's intervals compare a month as 30 days, so the bound
+// is about 3,900 years.
+bool too_long(const Interval* value)
+{
+    Interval limit = {};
+    limit.month = 4000 * MONTHS_PER_YEAR;
+    return value != nullptr &&
+           DatumGetBool(DirectFunctionCall2(interval_gt, IntervalPGetDatum(value),
+                                            IntervalPGetDatum(&limit)));
+}
+
 const char* missing_pii_column(const EnableOptions& options)
 {
     Datum* names;
@@ -90,7 +116,7 @@ const char* missing_pii_column(const EnableOptions& options)
     int n = pii_columns(options, &names, &nulls);
     for (int i = 0; i < n; i++) {
         if (nulls[i])
-            return nullptr;
+            continue; // refused by check_options()
         const char* name = NameStr(*DatumGetName(names[i]));
         if (!OidIsValid(column_type(options.table, name)))
             return name;
@@ -104,6 +130,19 @@ void check_options(const EnableOptions& options, const char* table_name)
         throw PgError(ERRCODE_INVALID_PARAMETER_VALUE, "column_name must not be empty");
     std::string name = table_name;
     std::string column = pg_guard([&] { return quote_identifier(options.column); });
+    // A column of its own beside the three others: not one of them, and not
+    // a system column's name (adding it would fail; a dry run says so too).
+    for (const char* taken : {"deleted_by", "delete_reason", "delete_op"}) {
+        if (strcmp(options.column, taken) == 0)
+            throw PgError(ERRCODE_DUPLICATE_COLUMN,
+                          "column_name " + column + " is one of softdelete's own columns", "",
+                          "Choose another column_name: softdelete uses deleted_by, delete_reason "
+                          "and delete_op beside it.");
+    }
+    if (pg_guard([&] { return SystemAttributeByName(options.column) != nullptr; }))
+        throw PgError(ERRCODE_DUPLICATE_COLUMN,
+                      "column name " + column + " conflicts with a system column name", "",
+                      "Choose another column_name.");
     const char* other = nullptr;
     Oid parent = pg_guard([&] { return parent_unlike(options.table, options.column, &other); });
     if (OidIsValid(parent)) {
@@ -165,6 +204,16 @@ void check_options(const EnableOptions& options, const char* table_name)
     if (any_negative)
         throw PgError(ERRCODE_INVALID_PARAMETER_VALUE,
                       "retention, archive_retention and undo_window must not be negative");
+    bool any_too_long = pg_guard([&] {
+        return too_long(options.retention) || too_long(options.archive_retention) ||
+               too_long(options.undo_window);
+    });
+    if (any_too_long)
+        throw PgError(ERRCODE_INTERVAL_FIELD_OVERFLOW,
+                      "retention, archive_retention and undo_window must be under 4000 years", "",
+                      "Leave retention NULL to keep deleted rows for good.");
+    if (pg_guard([&] { return null_pii_column(options); }))
+        throw PgError(ERRCODE_NULL_VALUE_NOT_ALLOWED, "pii_columns must not contain NULL");
     const char* missing = pg_guard([&] { return missing_pii_column(options); });
     if (missing != nullptr)
         throw PgError(ERRCODE_UNDEFINED_COLUMN, std::string("column \"") + missing +
