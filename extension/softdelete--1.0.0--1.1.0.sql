@@ -830,6 +830,13 @@ CREATE FUNCTION softdelete_internal.structured_type(typ oid) RETURNS boolean
             SELECT typcategory = 'A' OR typtype = 'c' FROM base WHERE typtype <> 'd');
 REVOKE ALL ON FUNCTION softdelete_internal.structured_type(oid) FROM PUBLIC;
 
+-- "OPERATOR(schema.=)", the equality of type typ's default btree operator
+-- class: key_predicate() runs with search_path = pg_catalog, pg_temp, where
+-- a bare "=" would miss an extension's own (citext's) for a cast to text.
+CREATE FUNCTION softdelete_internal.equality_operator(typ oid) RETURNS text
+    AS 'MODULE_PATHNAME', 'softdelete_equality_operator' LANGUAGE C STABLE;
+REVOKE ALL ON FUNCTION softdelete_internal.equality_operator(oid) FROM PUBLIC;
+
 -- The SQL expression for key column c of tbl in $1, a jsonb object of the
 -- key's columns: the value is read from its text (the event log's form of a
 -- key), or, for an array or a composite, by jsonb_populate_record(), which
@@ -850,7 +857,12 @@ REVOKE ALL ON FUNCTION softdelete_internal.key_value(regclass, name) FROM PUBLIC
 -- clause that picks more rows.
 CREATE OR REPLACE FUNCTION softdelete_internal.key_predicate(tbl regclass, key_columns name[]) RETURNS text
     LANGUAGE sql STABLE
-    RETURN (SELECT string_agg(format('%I = %s', k.c, softdelete_internal.key_value(tbl, k.c)), ' AND ' ORDER BY k.n)
+    RETURN (SELECT string_agg(format('%I %s %s', k.c,
+                                     softdelete_internal.equality_operator(
+                                         (SELECT a.atttypid FROM pg_catalog.pg_attribute a
+                                           WHERE a.attrelid = tbl AND a.attname = k.c
+                                             AND a.attnum > 0 AND NOT a.attisdropped)),
+                                     softdelete_internal.key_value(tbl, k.c)), ' AND ' ORDER BY k.n)
               FROM unnest(key_columns) WITH ORDINALITY AS k(c, n));
 
 -- A key of tbl as the caller wrote it: a value (restore('users', 42)) or a

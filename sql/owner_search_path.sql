@@ -99,10 +99,49 @@ SELECT 'parents' AS t, id, deleted_at IS NOT NULL AS deleted FROM sp.parents
 UNION ALL SELECT 'children', id, deleted_at IS NOT NULL FROM sp.children
 ORDER BY 1, 2;
 
+-- Operators are named with their schema, not just pinned to pg_catalog:
+-- citext's "=" lives in the schema of the extension (public here), and a
+-- bare "=" under search_path = pg_catalog would compare citext as text,
+-- case-sensitively. Children follow, RESTRICT refuses, and restore(),
+-- hard_delete() and erase() find their row, whatever the case.
+CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
+SET ROLE sp_owner;
+CREATE TABLE sp.codes (code public.citext PRIMARY KEY, note text);
+CREATE TABLE sp.uses (id int PRIMARY KEY, code public.citext REFERENCES sp.codes ON DELETE CASCADE);
+CREATE TABLE sp.holds (id int PRIMARY KEY, code public.citext REFERENCES sp.codes ON DELETE RESTRICT);
+INSERT INTO sp.codes VALUES ('Abc', 'a'), ('Def', 'd'), ('Ghi', 'g'), ('Jkl', 'j');
+INSERT INTO sp.uses VALUES (1, 'abc'), (2, 'ABC'), (3, 'Abc'), (4, 'def');
+INSERT INTO sp.holds VALUES (1, 'gHI');
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('sp.codes', pii_columns => '{note}');
+RESET client_min_messages;
+SET ROLE sp_owner;
+DELETE FROM sp.codes WHERE code = 'Abc';
+DELETE FROM sp.codes WHERE code = 'Ghi';
+\echo SQLSTATE :SQLSTATE
+DELETE FROM sp.codes WHERE code IN ('Def', 'Jkl');
+RESET ROLE;
+SELECT id, code::text, deleted_at IS NOT NULL AS deleted FROM sp.uses ORDER BY id;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('sp.codes', 'sp.uses') ORDER BY id;
+SET ROLE sp_owner;
+SELECT softdelete.restore('sp.codes', 'abc'::public.citext) AS restored,
+       softdelete.hard_delete('sp.codes', 'JKL'::public.citext) AS hard_deleted,
+       softdelete.erase('sp.codes', '{"code": "dEF"}'::jsonb) AS erased;
+RESET ROLE;
+SELECT 'codes' AS t, code::text AS k, note, deleted_at IS NOT NULL AS deleted FROM sp.codes
+UNION ALL SELECT 'uses', id::text, code::text, deleted_at IS NOT NULL FROM sp.uses
+UNION ALL SELECT 'holds', id::text, code::text, deleted_at IS NOT NULL FROM sp.holds
+ORDER BY 1, 2;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'sp.%';
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.items');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.holds');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.uses');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.codes');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.children');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.parents');
 DROP SCHEMA sp CASCADE;

@@ -60,19 +60,6 @@ void append_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber
                          alias != nullptr ? "." : "", column_name(rel, columns[i]));
 }
 
-// "(a.x, a.y) IN (SELECT v0::type of x, v1::type of y FROM source)".
-void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
-               const char* const* values, const char* source)
-{
-    appendStringInfoChar(sql, '(');
-    append_columns(sql, alias, rel, columns, n);
-    appendStringInfoString(sql, ") IN (SELECT ");
-    for (int i = 0; i < n; i++)
-        appendStringInfo(sql, "%s%s::%s", i > 0 ? ", " : "", values[i],
-                         column_type_sql(rel, columns[i]));
-    appendStringInfo(sql, " FROM %s)", source);
-}
-
 // One batch of a table's noted rows, their JSON parsed once for every
 // statement that reads them.
 struct Batch {
@@ -163,10 +150,12 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
     append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
     appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
                      relation_sql(fk.parent));
-    for (int k = 0; k < parent.nkeys; k++)
-        appendStringInfo(&sql, "%sp.%s = %s::%s", k > 0 ? " AND " : "",
-                         column_name(parent.relid, parent.keys[k]), keys.value[k],
-                         column_type_sql(parent.relid, parent.keys[k]));
+    for (int k = 0; k < parent.nkeys; k++) {
+        if (k > 0)
+            appendStringInfoString(&sql, " AND ");
+        append_equals(&sql, psprintf("p.%s", column_name(parent.relid, parent.keys[k])),
+                      parent.relid, parent.keys[k], keys.value[k]);
+    }
     appendStringInfoChar(&sql, ')');
     Oid types[] = {JSONBOID, JSONBOID};
     OwnerStatement found =

@@ -49,19 +49,52 @@ char* key_columns_sql(const TableConfig& cfg, const char* alias)
 
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
 {
-    StringInfoData sql;
-    initStringInfo(&sql);
-    appendStringInfo(&sql, "(%s) IN (SELECT ", key_columns_sql(cfg, alias));
+    const char* values[INDEX_MAX_KEYS];
     for (int k = 0; k < cfg.nkeys; k++) {
         const char* name = get_attname(cfg.relid, cfg.keys[k], false);
-        if (cfg.nkeys == 1)
-            appendStringInfo(&sql, "(w.k #>> '{}')::%s", column_type_sql(cfg.relid, cfg.keys[k]));
-        else
-            appendStringInfo(&sql, "%s(w.k ->> %s)::%s", k > 0 ? ", " : "",
-                             quote_literal_cstr(name), column_type_sql(cfg.relid, cfg.keys[k]));
+        values[k] =
+            cfg.nkeys == 1 ? "(w.k #>> '{}')" : psprintf("(w.k ->> %s)", quote_literal_cstr(name));
     }
-    appendStringInfo(&sql, " FROM pg_catalog.jsonb_array_elements($%d) AS w(k))", param);
+    StringInfoData sql;
+    initStringInfo(&sql);
+    append_in(&sql, alias, cfg.relid, cfg.keys, cfg.nkeys, values,
+              psprintf("pg_catalog.jsonb_array_elements($%d) AS w(k)", param));
     return sql.data;
+}
+
+const char* equality_operator_sql(Oid type)
+{
+    Oid op = lookup_type_cache(type, TYPECACHE_EQ_OPR)->eq_opr;
+    HeapTuple tuple = OidIsValid(op) ? SearchSysCache1(OPEROID, ObjectIdGetDatum(op)) : nullptr;
+    // A key's type has a btree operator class (its index needs one).
+    if (tuple == nullptr || !HeapTupleIsValid(tuple))
+        return "OPERATOR(pg_catalog.=)";
+    auto* form = reinterpret_cast<Form_pg_operator>(GETSTRUCT(tuple));
+    char* sql =
+        psprintf("OPERATOR(%s.%s)", quote_identifier(get_namespace_name(form->oprnamespace)),
+                 NameStr(form->oprname));
+    ReleaseSysCache(tuple);
+    return sql;
+}
+
+void append_equals(StringInfo sql, const char* left, Oid relid, AttrNumber attno, const char* right)
+{
+    appendStringInfo(sql, "%s %s %s::%s", left, equality_operator_sql(get_atttype(relid, attno)),
+                     right, column_type_sql(relid, attno));
+}
+
+void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
+               const char* const* values, const char* source)
+{
+    appendStringInfo(sql, "EXISTS (SELECT FROM %s WHERE ", source);
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            appendStringInfoString(sql, " AND ");
+        append_equals(
+            sql, psprintf("%s.%s", alias, quote_identifier(get_attname(rel, columns[i], false))),
+            rel, columns[i], values[i]);
+    }
+    appendStringInfoChar(sql, ')');
 }
 
 const char* column_type_sql(Oid relid, AttrNumber attno)
@@ -90,3 +123,20 @@ char* table_sql(Oid relid)
 }
 
 } // namespace softdelete
+
+extern "C" {
+
+// softdelete_internal.equality_operator(typ): equality_operator_sql() for
+// the key_predicate() of the install script.
+PG_FUNCTION_INFO_V1(softdelete_equality_operator);
+Datum softdelete_equality_operator(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(0))
+        PG_RETURN_NULL();
+    Oid type = PG_GETARG_OID(0);
+    if (!SearchSysCacheExists1(TYPEOID, ObjectIdGetDatum(type)))
+        ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                        errmsg("type with OID %u does not exist", type)));
+    PG_RETURN_TEXT_P(cstring_to_text(softdelete::equality_operator_sql(type)));
+}
+}

@@ -19,12 +19,28 @@ char* key_json_sql(const TableConfig& cfg, const char* alias);
 // "alias.k1, ..., alias.kn": the key's columns, in the key's order.
 char* key_columns_sql(const TableConfig& cfg, const char* alias);
 
-// "(alias.a, alias.b) IN (SELECT ...)": the rows of alias whose keys are in
-// the jsonb array $param, each element written as key_json_sql() writes it.
+// The rows of alias whose keys are in the jsonb array $param, each element
+// written as key_json_sql() writes it (append_in()).
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
 
 // The type of relid's column attno, as SQL (qualified where not built in).
 const char* column_type_sql(Oid relid, AttrNumber attno);
+
+// "OPERATOR(schema.=)": the equality of type's default btree operator class,
+// named with its schema. The statements run with search_path =
+// pg_catalog, pg_temp (owner_statement.cpp), where a bare "=" would miss an
+// extension's own (citext's, in public) and fall back on a cast to text.
+const char* equality_operator_sql(Oid type);
+
+// "left OPERATOR(schema.=) right::type": left equals right, as a value of
+// relid's column attno, by that column type's equality.
+void append_equals(StringInfo sql, const char* left, Oid relid, AttrNumber attno,
+                   const char* right);
+
+// "EXISTS (SELECT FROM source WHERE alias.c1 OPERATOR(...) v1::t1 AND ...)":
+// the rows of alias whose columns equal one row of values, read from source.
+void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
+               const char* const* values, const char* source);
 
 // relid as a qualified, quoted name.
 char* relation_sql(Oid relid);

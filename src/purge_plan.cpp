@@ -111,12 +111,11 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
                      table_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
         const char* name = get_attname(parent.relid, parent.keys[k], false);
-        appendStringInfo(&sql, "%sp.%s = ", k > 0 ? " AND " : "", quote_identifier(name));
-        if (parent.nkeys == 1)
-            appendStringInfoString(&sql, "(w.k #>> '{}')");
-        else
-            appendStringInfo(&sql, "(w.k ->> %s)", quote_literal_cstr(name));
-        appendStringInfo(&sql, "::%s", column_type_sql(parent.relid, parent.keys[k]));
+        if (k > 0)
+            appendStringInfoString(&sql, " AND ");
+        append_equals(&sql, psprintf("p.%s", quote_identifier(name)), parent.relid, parent.keys[k],
+                      parent.nkeys == 1 ? "(w.k #>> '{}')"
+                                        : psprintf("(w.k ->> %s)", quote_literal_cstr(name)));
     }
     Oid types[] = {JSONBOID};
     OwnerStatement found = run_as_owner(relation_owner(fk.parent), sql.data, 1, types, keys, false);
@@ -143,10 +142,12 @@ char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const Ta
     Parents parents = referenced_values(parent, fk, args);
     StringInfoData match;
     initStringInfo(&match);
-    for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(&match, "%sc.%s = %s::%s", i > 0 ? " AND " : "",
-                         attribute_name(fk.child, fk.child_columns[i]), parents.value[i],
-                         column_type_sql(fk.child, fk.child_columns[i]));
+    for (int i = 0; i < fk.nkeys; i++) {
+        if (i > 0)
+            appendStringInfoString(&match, " AND ");
+        append_equals(&match, psprintf("c.%s", attribute_name(fk.child, fk.child_columns[i])),
+                      fk.child, fk.child_columns[i], parents.value[i]);
+    }
     StringInfoData references;
     initStringInfo(&references);
     appendStringInfoString(&references, "pg_catalog.jsonb_build_object(");
