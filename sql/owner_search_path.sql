@@ -104,7 +104,9 @@ ORDER BY 1, 2;
 -- bare "=" under search_path = pg_catalog would compare citext as text,
 -- case-sensitively. Children follow, RESTRICT refuses, and restore(),
 -- hard_delete() and erase() find their row, whatever the case.
+SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;
+RESET client_min_messages;
 SET ROLE sp_owner;
 CREATE TABLE sp.codes (code public.citext PRIMARY KEY, note text);
 CREATE TABLE sp.uses (id int PRIMARY KEY, code public.citext REFERENCES sp.codes ON DELETE CASCADE);

@@ -52,6 +52,16 @@ const char* column_name(Oid relid, AttrNumber attno)
     return quote_identifier(get_attname(relid, attno, false));
 }
 
+// "a.x::text, a.y::text": values that cast back to their columns' types
+// exactly, which an array's or a composite's jsonb form would not.
+void append_text_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns,
+                         int n)
+{
+    for (int i = 0; i < n; i++)
+        appendStringInfo(sql, "%s%s.%s::pg_catalog.text", i > 0 ? ", " : "", alias,
+                         column_name(rel, columns[i]));
+}
+
 // "a.x, a.y" for columns of rel; a bare "x, y" without an alias.
 void append_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n)
 {
@@ -147,7 +157,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
     StringInfoData sql;
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
-    append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
+    append_text_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
     appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
                      relation_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
@@ -175,16 +185,16 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
 void append_referencing(StringInfo sql, const ForeignKey& fk, const Source& parents, bool by_op,
                         AttrNumber delete_op)
 {
-    // A restore matches the deleting operation too, as one more column.
-    AttrNumber columns[INDEX_MAX_KEYS + 1];
-    const char* values[INDEX_MAX_KEYS + 1];
-    for (int i = 0; i < fk.nkeys; i++) {
-        columns[i] = fk.child_columns[i];
-        values[i] = parents.value[i];
+    // A restore matches the deleting operation too.
+    const char* op = nullptr;
+    if (by_op) {
+        StringInfoData same_op;
+        initStringInfo(&same_op);
+        append_equals(&same_op, psprintf("c.%s", column_name(fk.child, delete_op)), fk.child,
+                      delete_op, parents.op);
+        op = same_op.data;
     }
-    columns[fk.nkeys] = delete_op;
-    values[fk.nkeys] = parents.op;
-    append_in(sql, "c", fk.child, columns, by_op ? fk.nkeys + 1 : fk.nkeys, values, parents.from);
+    append_fk_in(sql, fk, "c", false, parents.value, parents.from, op);
 }
 
 // Live child rows refuse the parent's soft delete: 23503, as PostgreSQL's
@@ -311,7 +321,7 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
         StringInfoData sql;
         initStringInfo(&sql);
         appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
-        append_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
+        append_text_columns(&sql, "c", fk.child, fk.child_columns, fk.nkeys);
         appendStringInfo(&sql, ")) FROM %s AS c WHERE ", relation_sql(fk.child));
         append_in(&sql, "c", table.root, table.keys, table.nkeys, restored.value, restored.from);
         // MATCH SIMPLE: a row with a NULL in the key references nothing.
@@ -335,8 +345,8 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
         appendStringInfoString(&sql, "pg_catalog.concat_ws(', ', ");
         append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
         appendStringInfo(&sql, ") AS key FROM %s AS p WHERE ", relation_sql(fk.parent));
-        append_in(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys, values,
-                  "pg_catalog.jsonb_array_elements($1) AS w(k)");
+        append_fk_in(&sql, fk, "p", true, values, "pg_catalog.jsonb_array_elements($1) AS w(k)",
+                     nullptr);
         appendStringInfoString(&sql, " FOR SHARE OF p) SELECT pg_catalog.min(key) FROM locked "
                                      "WHERE gone IS NOT NULL");
         args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(referenced.first_value));

@@ -40,6 +40,21 @@ int int2_array(HeapTuple tuple, TupleDesc desc, int attno, AttrNumber* out)
     return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
 }
 
+int oid_array(HeapTuple tuple, TupleDesc desc, int attno, Oid* out)
+{
+    bool isnull = false;
+    Datum d = heap_getattr(tuple, attno, desc, &isnull);
+    if (isnull)
+        return 0;
+    Datum* values;
+    int n;
+    deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &values,
+                      nullptr, &n);
+    for (int i = 0; i < n && i < INDEX_MAX_KEYS; i++)
+        out[i] = DatumGetObjectId(values[i]);
+    return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
+}
+
 // Scans pg_constraint for the foreign keys referencing parent or, for a
 // partitioned table, one of its partitions (a key may point at one).
 List* read_foreign_keys(Oid parent)
@@ -64,7 +79,8 @@ List* read_foreign_keys(Oid parent)
         fk->on_delete = con->confdeltype;
         TupleDesc desc = RelationGetDescr(constraints);
         fk->nkeys = int2_array(tuple, desc, Anum_pg_constraint_conkey, fk->child_columns);
-        if (int2_array(tuple, desc, Anum_pg_constraint_confkey, fk->parent_columns) != fk->nkeys)
+        if (int2_array(tuple, desc, Anum_pg_constraint_confkey, fk->parent_columns) != fk->nkeys ||
+            oid_array(tuple, desc, Anum_pg_constraint_conpfeqop, fk->pf_eq) != fk->nkeys)
             fk->nkeys = 0;
         if (fk->nkeys > 0)
             found = lappend(found, fk);
@@ -134,6 +150,7 @@ List* foreign_keys_of(Oid child)
         for (int i = 0; i < info->nkeys; i++) {
             fk->child_columns[i] = info->conkey[i];
             fk->parent_columns[i] = info->confkey[i];
+            fk->pf_eq[i] = info->conpfeqop[i];
         }
         out = lappend(out, fk);
     }

@@ -17,6 +17,7 @@ struct ForeignKey {
     int nkeys;
     AttrNumber child_columns[INDEX_MAX_KEYS];
     AttrNumber parent_columns[INDEX_MAX_KEYS];
+    Oid pf_eq[INDEX_MAX_KEYS]; // conpfeqop: parent column = child column
 };
 
 // PG regime. The foreign keys that reference parent (or, for a partitioned

@@ -1,6 +1,10 @@
 // See key_sql.hpp.
 #include "key_sql.hpp"
 
+extern "C" {
+#include "utils/ruleutils.h"
+}
+
 namespace softdelete
 {
 
@@ -45,6 +49,45 @@ char* key_columns_sql(const TableConfig& cfg, const char* alias)
         appendStringInfo(&sql, "%s%s.%s", k > 0 ? ", " : "", alias,
                          quote_identifier(get_attname(cfg.relid, cfg.keys[k], false)));
     return sql.data;
+}
+
+void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
+                     const char* const* values)
+{
+    for (int i = 0; i < fk.nkeys; i++) {
+        Oid pk_type;
+        Oid fk_type;
+        int32 typmod;
+        Oid pk_collation;
+        Oid fk_collation;
+        get_atttypetypmodcoll(fk.parent, fk.parent_columns[i], &pk_type, &typmod, &pk_collation);
+        get_atttypetypmodcoll(fk.child, fk.child_columns[i], &fk_type, &typmod, &fk_collation);
+        const char* parent_column =
+            quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false));
+        const char* child_column =
+            quote_identifier(get_attname(fk.child, fk.child_columns[i], false));
+        const char* parent = on_parent ? psprintf("%s.%s", alias, parent_column)
+                                       : psprintf("%s::%s", values[i],
+                                                  column_type_sql(fk.parent, fk.parent_columns[i]));
+        const char* child = on_parent ? psprintf("%s::%s", values[i],
+                                                 column_type_sql(fk.child, fk.child_columns[i]))
+                                      : psprintf("%s.%s", alias, child_column);
+        if (i > 0)
+            appendStringInfoString(sql, " AND ");
+        generate_operator_clause(sql, parent, pk_type, fk.pf_eq[i], child, fk_type);
+        if (pk_collation != fk_collation && OidIsValid(pk_collation))
+            appendStringInfo(sql, " COLLATE %s", generate_collation_name(pk_collation));
+    }
+}
+
+void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
+                  const char* const* values, const char* source, const char* extra)
+{
+    appendStringInfo(sql, "EXISTS (SELECT FROM %s WHERE ", source);
+    append_fk_match(sql, fk, alias, on_parent, values);
+    if (extra != nullptr)
+        appendStringInfo(sql, " AND %s", extra);
+    appendStringInfoChar(sql, ')');
 }
 
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param)

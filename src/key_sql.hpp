@@ -4,6 +4,7 @@
 // text. PG regime.
 #pragma once
 
+#include "foreign_keys.hpp"
 #include "pg.hpp"
 #include "table_config.hpp"
 
@@ -18,6 +19,23 @@ char* key_json_sql(const TableConfig& cfg, const char* alias);
 
 // "alias.k1, ..., alias.kn": the key's columns, in the key's order.
 char* key_columns_sql(const TableConfig& cfg, const char* alias);
+
+// "EXISTS (SELECT FROM source WHERE ...)" over fk's columns, compared as
+// PostgreSQL's own foreign key queries compare them: the parent's side as
+// the parent column's type, the constraint's own operator (parent = child),
+// and the parent column's collation where the two columns' differ. Not by
+// the child column's type: a parent value cast to it may round or be cut
+// (numeric(5,1), varchar(3)), fail (bigint into int), or compare by another
+// equality (text against citext). alias names rows of the child, whose
+// values are the parent's; with on_parent, rows of the parent, whose values
+// are the child's. The values are SQL text expressions; extra, when given,
+// is one more condition inside.
+void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
+                  const char* const* values, const char* source, const char* extra);
+
+// The same comparisons, ANDed, without the EXISTS: for a join's condition.
+void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
+                     const char* const* values);
 
 // The rows of alias whose keys are in the jsonb array $param, each element
 // written as key_json_sql() writes it (append_in()).

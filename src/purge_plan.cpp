@@ -105,8 +105,11 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
     StringInfoData sql;
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(w.k");
+    // As text, which casts back to the parent column's type exactly (an
+    // array's or a composite's jsonb form would not).
     for (int i = 0; i < fk.nkeys; i++)
-        appendStringInfo(&sql, ", p.%s", attribute_name(fk.parent, fk.parent_columns[i]));
+        appendStringInfo(&sql, ", p.%s::pg_catalog.text",
+                         attribute_name(fk.parent, fk.parent_columns[i]));
     appendStringInfo(&sql, ")) FROM pg_catalog.jsonb_array_elements($1) AS w(k) JOIN %s AS p ON ",
                      table_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
@@ -142,12 +145,7 @@ char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const Ta
     Parents parents = referenced_values(parent, fk, args);
     StringInfoData match;
     initStringInfo(&match);
-    for (int i = 0; i < fk.nkeys; i++) {
-        if (i > 0)
-            appendStringInfoString(&match, " AND ");
-        append_equals(&match, psprintf("c.%s", attribute_name(fk.child, fk.child_columns[i])),
-                      fk.child, fk.child_columns[i], parents.value[i]);
-    }
+    append_fk_match(&match, fk, "c", false, parents.value);
     StringInfoData references;
     initStringInfo(&references);
     appendStringInfoString(&references, "pg_catalog.jsonb_build_object(");
