@@ -25,34 +25,35 @@ struct CacheEntry {
 
 HTAB* cache = nullptr;
 
-int int2_array(HeapTuple tuple, TupleDesc desc, int attno, AttrNumber* out)
+// The elements of the int2[] or oid[] column attno of a pg_constraint
+// tuple, at most INDEX_MAX_KEYS of them, converted by get; how many.
+template <typename T>
+int array_column(HeapTuple tuple, TupleDesc desc, int attno, Oid type, T (*get)(Datum), T* out)
 {
     bool isnull = false;
     Datum d = heap_getattr(tuple, attno, desc, &isnull);
     if (isnull)
         return 0;
+    int16 length;
+    bool by_value;
+    char align;
+    get_typlenbyvalalign(type, &length, &by_value, &align);
     Datum* values;
     int n;
-    deconstruct_array(DatumGetArrayTypeP(d), INT2OID, sizeof(int16), true, TYPALIGN_SHORT, &values,
-                      nullptr, &n);
+    deconstruct_array(DatumGetArrayTypeP(d), type, length, by_value, align, &values, nullptr, &n);
     for (int i = 0; i < n && i < INDEX_MAX_KEYS; i++)
-        out[i] = DatumGetInt16(values[i]);
+        out[i] = get(values[i]);
     return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
 }
 
-int oid_array(HeapTuple tuple, TupleDesc desc, int attno, Oid* out)
+AttrNumber attnum_of(Datum d)
 {
-    bool isnull = false;
-    Datum d = heap_getattr(tuple, attno, desc, &isnull);
-    if (isnull)
-        return 0;
-    Datum* values;
-    int n;
-    deconstruct_array(DatumGetArrayTypeP(d), OIDOID, sizeof(Oid), true, TYPALIGN_INT, &values,
-                      nullptr, &n);
-    for (int i = 0; i < n && i < INDEX_MAX_KEYS; i++)
-        out[i] = DatumGetObjectId(values[i]);
-    return n < INDEX_MAX_KEYS ? n : INDEX_MAX_KEYS;
+    return DatumGetInt16(d);
+}
+
+Oid oid_of(Datum d)
+{
+    return DatumGetObjectId(d);
 }
 
 // Scans pg_constraint for the foreign keys referencing parent or, for a
@@ -78,9 +79,12 @@ List* read_foreign_keys(Oid parent)
         fk->parent = con->confrelid;
         fk->on_delete = con->confdeltype;
         TupleDesc desc = RelationGetDescr(constraints);
-        fk->nkeys = int2_array(tuple, desc, Anum_pg_constraint_conkey, fk->child_columns);
-        if (int2_array(tuple, desc, Anum_pg_constraint_confkey, fk->parent_columns) != fk->nkeys ||
-            oid_array(tuple, desc, Anum_pg_constraint_conpfeqop, fk->pf_eq) != fk->nkeys)
+        fk->nkeys = array_column(tuple, desc, Anum_pg_constraint_conkey, INT2OID, attnum_of,
+                                 fk->child_columns);
+        if (array_column(tuple, desc, Anum_pg_constraint_confkey, INT2OID, attnum_of,
+                         fk->parent_columns) != fk->nkeys ||
+            array_column(tuple, desc, Anum_pg_constraint_conpfeqop, OIDOID, oid_of, fk->pf_eq) !=
+                fk->nkeys)
             fk->nkeys = 0;
         if (fk->nkeys > 0)
             found = lappend(found, fk);

@@ -51,6 +51,24 @@ char* key_columns_sql(const TableConfig& cfg, const char* alias)
     return sql.data;
 }
 
+namespace
+{
+
+// A collation's name, with its schema whatever the search_path.
+const char* collation_sql(Oid collation)
+{
+    HeapTuple tuple = SearchSysCache1(COLLOID, ObjectIdGetDatum(collation));
+    if (!HeapTupleIsValid(tuple))
+        elog(ERROR, "cache lookup failed for collation %u", collation);
+    auto* form = reinterpret_cast<Form_pg_collation>(GETSTRUCT(tuple));
+    const char* name = quote_qualified_identifier(get_namespace_name(form->collnamespace),
+                                                  NameStr(form->collname));
+    ReleaseSysCache(tuple);
+    return name;
+}
+
+} // namespace
+
 void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
                      const char* const* values)
 {
@@ -75,8 +93,13 @@ void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bo
         if (i > 0)
             appendStringInfoString(sql, " AND ");
         generate_operator_clause(sql, parent, pk_type, fk.pf_eq[i], child, fk_type);
-        if (pk_collation != fk_collation && OidIsValid(pk_collation))
-            appendStringInfo(sql, " COLLATE %s", generate_collation_name(pk_collation));
+        // As PostgreSQL's foreign key actions do: the parent's collation
+        // where it is nondeterministic, otherwise the usual rules (a
+        // column's collation over a value's default). Named with its schema:
+        // the statement runs with search_path = pg_catalog, pg_temp.
+        if (pk_collation != fk_collation && OidIsValid(pk_collation) &&
+            !get_collation_isdeterministic(pk_collation))
+            appendStringInfo(sql, " COLLATE %s", collation_sql(pk_collation));
     }
 }
 

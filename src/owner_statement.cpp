@@ -80,23 +80,36 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 } // namespace
 
 // The statements are built with every table and type schema-qualified, but
-// with operators and functions (=, IN, ->>, now()) by name: they run with
+// with some operators and functions (->>, now()) by name: they run with
 // search_path = pg_catalog, pg_temp, so that those are PostgreSQL's own, and
 // never one that a schema earlier in the caller's search_path puts in their
 // place to run as the table's owner. PostgreSQL re-parses a prepared
 // statement whose search_path changed, so it stays pinned while the
 // statement runs, triggers included, as in restore() and hard_delete().
-void pin_search_path()
+// Values travel between the statements as text (a parent's key, read in one
+// and compared in the next), so the settings that shape a value's text are
+// pinned too, to forms that read back exactly: all of a float's digits, ISO
+// dates with their offset (which an old date's local mean time under
+// DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
+void pin_settings()
 {
-    (void)set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION,
-                            GUC_ACTION_SAVE, true, 0, false);
+    static const char* const pinned[][2] = {
+        {"search_path", "pg_catalog, pg_temp"},
+        {"extra_float_digits", "3"},
+        {"DateStyle", "ISO, YMD"},
+        {"IntervalStyle", "postgres"},
+        {"bytea_output", "hex"},
+    };
+    for (const auto& setting : pinned)
+        (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+                                true, 0, false);
 }
 
 OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values)
 {
     MemoryContext caller_context = CurrentMemoryContext;
     int guc_level = NewGUCNestLevel();
-    pin_search_path();
+    pin_settings();
     if (SPI_connect() != SPI_OK_CONNECT)
         elog(ERROR, "SPI_connect failed");
     OwnerStatement result = execute(sql, nargs, types, values, false, caller_context);
@@ -126,7 +139,7 @@ OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum
     // or off whatever the session had (a cascade's DELETE is a soft delete).
     (void)set_config_option("softdelete.hard_delete", hard_delete ? "on" : "off", PGC_USERSET,
                             PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
-    pin_search_path();
+    pin_settings();
     OwnerStatement result =
         execute(sql, nargs, types, values, see_concurrent, caller_context, dest, order);
     SetUserIdAndSecContext(saved_user, saved_context);
