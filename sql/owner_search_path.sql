@@ -47,6 +47,20 @@ BEGIN
     RETURN j OPERATOR(pg_catalog.#>>) p;
 END $$;
 CREATE OPERATOR sp_trap.#>> (LEFTARG = jsonb, RIGHTARG = text[], FUNCTION = sp_trap.path);
+-- Where a literal were left untyped, PostgreSQL would try these first: its
+-- type taken as the other side's, an exact match here and none in pg_catalog.
+CREATE FUNCTION sp_trap.path_j(j jsonb, p jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, '#>> jsonb');
+    RETURN NULL;
+END $$;
+CREATE OPERATOR sp_trap.#>> (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = sp_trap.path_j);
+CREATE FUNCTION sp_trap.field_j(j jsonb, f jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO public.sp_ran VALUES (current_user, '->> jsonb');
+    RETURN NULL;
+END $$;
+CREATE OPERATOR sp_trap.->> (LEFTARG = jsonb, RIGHTARG = jsonb, FUNCTION = sp_trap.field_j);
 CREATE FUNCTION sp_trap.field(j jsonb, f text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO public.sp_ran VALUES (current_user, '->>');
@@ -84,6 +98,30 @@ UNION ALL SELECT 'items', id, deleted_at IS NOT NULL FROM sp.items
 ORDER BY 1, 2;
 SELECT table_name, action, row_count, keys FROM softdelete.events
  WHERE table_name LIKE 'sp.%' ORDER BY id;
+
+-- The caller's schemas stay on the path after pg_catalog: the child
+-- owner's audit trigger, which names its table without a schema as such
+-- triggers usually do, works inside the cascade as inside PostgreSQL's own.
+CREATE TABLE public.sp_audit (tbl text, op text, parent int);
+GRANT INSERT ON public.sp_audit TO sp_owner;
+SET ROLE sp_owner;
+CREATE FUNCTION sp.audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO sp_audit VALUES (TG_TABLE_NAME, TG_OP, NEW.parent_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER audit AFTER UPDATE ON sp.children FOR EACH ROW EXECUTE FUNCTION sp.audit_row();
+RESET ROLE;
+SET ROLE sp_app;
+DELETE FROM sp.parents WHERE id = 2;
+RESET ROLE;
+SELECT * FROM public.sp_audit;
+-- restore() and the purge keep search_path = pg_catalog, pg_temp for the
+-- owner's triggers (they run inside the extension's own functions); the
+-- README says to qualify names there, or to give the function its own
+-- search_path.
+DROP TRIGGER audit ON sp.children;
 
 -- An admin's restore() and the purge run as the owner too; the admin's
 -- search_path does not reach them either.
@@ -148,7 +186,7 @@ SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.children');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.parents');
 DROP SCHEMA sp CASCADE;
 DROP SCHEMA sp_trap CASCADE;
-DROP TABLE public.sp_ran;
+DROP TABLE public.sp_ran, public.sp_audit;
 RESET client_min_messages;
 DROP OWNED BY sp_owner, sp_app, sp_admin;
 DROP ROLE sp_owner, sp_app, sp_admin;

@@ -106,8 +106,8 @@ Source noted_keys(const TableConfig& parent, bool restore)
     for (int i = 0; i < parent.nkeys; i++)
         s.value[i] =
             parent.nkeys == 1
-                ? "(w.k #>> '{}')"
-                : psprintf("(w.k ->> %s)",
+                ? "(w.k #>> '{}'::pg_catalog.text[])"
+                : psprintf("(w.k ->> %s::pg_catalog.text)",
                            quote_literal_cstr(get_attname(parent.relid, parent.keys[i], false)));
     s.op = restore ? "w.op" : nullptr;
     return s;

@@ -118,8 +118,9 @@ char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
     const char* values[INDEX_MAX_KEYS];
     for (int k = 0; k < cfg.nkeys; k++) {
         const char* name = get_attname(cfg.relid, cfg.keys[k], false);
-        values[k] =
-            cfg.nkeys == 1 ? "(w.k #>> '{}')" : psprintf("(w.k ->> %s)", quote_literal_cstr(name));
+        values[k] = cfg.nkeys == 1
+                        ? "(w.k #>> '{}'::pg_catalog.text[])"
+                        : psprintf("(w.k ->> %s::pg_catalog.text)", quote_literal_cstr(name));
     }
     StringInfoData sql;
     initStringInfo(&sql);

@@ -79,13 +79,18 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 
 } // namespace
 
-// The statements are built with every table and type schema-qualified, but
-// with some operators and functions (->>, now()) by name: they run with
-// search_path = pg_catalog, pg_temp, so that those are PostgreSQL's own, and
-// never one that a schema earlier in the caller's search_path puts in their
-// place to run as the table's owner. PostgreSQL re-parses a prepared
-// statement whose search_path changed, so it stays pinned while the
-// statement runs, triggers included, as in restore() and hard_delete().
+// The statements are built with every table and type schema-qualified, and
+// with operators and functions by name (->>, now()) on arguments of exact
+// types (typed literals, parameters, columns); key comparisons name their
+// operator's schema (key_sql.cpp). They run with pg_catalog first in the
+// search_path, then the caller's, then pg_temp: an exact match is taken
+// from the schema that comes first, so PostgreSQL's own operators and
+// functions are used, never one of the same name that a schema of the
+// caller's puts before pg_catalog to run as the table's owner. The caller's
+// schemas stay on the path, for the table's triggers that name tables and
+// functions without a schema (an audit table in public), as they run when
+// PostgreSQL's own foreign key actions fire them; pg_temp last keeps a
+// temporary table from standing in for one of those.
 // Values travel between the statements as text (a parent's key, read in one
 // and compared in the next), so the settings that shape a value's text are
 // pinned too, to forms that read back exactly: all of a float's digits, ISO
@@ -93,12 +98,12 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 // DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
 void pin_settings()
 {
-    static const char* const pinned[][2] = {
-        {"search_path", "pg_catalog, pg_temp"},
-        {"extra_float_digits", "3"},
-        {"DateStyle", "ISO, YMD"},
-        {"IntervalStyle", "postgres"},
-        {"bytea_output", "hex"},
+    const char* caller = namespace_search_path != nullptr ? namespace_search_path : "";
+    const char* path =
+        caller[0] != '\0' ? psprintf("pg_catalog, %s, pg_temp", caller) : "pg_catalog, pg_temp";
+    const char* const pinned[][2] = {
+        {"search_path", path},         {"extra_float_digits", "3"}, {"DateStyle", "ISO, YMD"},
+        {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},
     };
     for (const auto& setting : pinned)
         (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,

@@ -95,8 +95,8 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
         out.key = "w.k";
         for (int i = 0; i < fk.nkeys; i++) {
             int k = key_position(parent, fk, i);
-            out.value[i] = parent.nkeys == 1 ? "(w.k #>> '{}')"
-                                             : psprintf("(w.k ->> %s)",
+            out.value[i] = parent.nkeys == 1 ? "(w.k #>> '{}'::pg_catalog.text[])"
+                                             : psprintf("(w.k ->> %s::pg_catalog.text)",
                                                         quote_literal_cstr(get_attname(
                                                             parent.relid, parent.keys[k], false)));
         }
@@ -117,8 +117,9 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
         if (k > 0)
             appendStringInfoString(&sql, " AND ");
         append_equals(&sql, psprintf("p.%s", quote_identifier(name)), parent.relid, parent.keys[k],
-                      parent.nkeys == 1 ? "(w.k #>> '{}')"
-                                        : psprintf("(w.k ->> %s)", quote_literal_cstr(name)));
+                      parent.nkeys == 1
+                          ? "(w.k #>> '{}'::pg_catalog.text[])"
+                          : psprintf("(w.k ->> %s::pg_catalog.text)", quote_literal_cstr(name)));
     }
     Oid types[] = {JSONBOID};
     OwnerStatement found = run_as_owner(relation_owner(fk.parent), sql.data, 1, types, keys, false);
