@@ -1003,9 +1003,12 @@ $$;
 -- jsonb object of the key's columns, also when written as a plain literal
 -- (restore('members', '{"org": 1, "id": 7}')), which resolves to text. A
 -- value of another type, for a one-column key, is that column's value, also
--- a composite one, whose jsonb form is an object too.
+-- a composite one, whose jsonb form is an object too. The public functions'
+-- gateway calls it as the caller, before anything runs as the extension's
+-- owner: converting a value can run code of its type's owner (a cast to
+-- json). Its own search_path keeps the caller's operators out.
 CREATE FUNCTION softdelete_internal.key_json(tbl regclass, key anycompatible) RETURNS jsonb
-    LANGUAGE sql STABLE
+    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
     AS $$
         SELECT CASE WHEN pg_catalog.pg_typeof($2) = 'text'::pg_catalog.regtype
                          AND pg_catalog.ltrim($2::text) LIKE '{%'
@@ -1159,11 +1162,15 @@ BEGIN
     END IF;
     -- Only its archived copy is left: the key as given, as text, as the
     -- statement would have returned it.
+    -- As the table's owner: a cast of the key's type to text is its code.
     IF erased IS NULL THEN
-        EXECUTE format('SELECT pg_catalog.jsonb_build_object(%s)::text',
-                       (SELECT string_agg(format('%L, (%s)::text', c, softdelete_internal.key_value(tbl, c)), ', ' ORDER BY o)
-                          FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o)))
-           INTO erased USING k;
+        SELECT r.value INTO erased
+          FROM softdelete_internal.run_as_owner(tbl,
+                   format('SELECT pg_catalog.jsonb_build_object(%s)::pg_catalog.text',
+                          (SELECT string_agg(format('%L::pg_catalog.text, (%s)::pg_catalog.text', c,
+                                                    softdelete_internal.key_value(tbl, c)), ', ' ORDER BY o)
+                             FROM unnest(cfg.key_columns) WITH ORDINALITY AS u(c, o))),
+                   k) r;
     END IF;
     PERFORM softdelete_internal.note_erasure(tbl, erased::jsonb);
     RETURN n + archived;

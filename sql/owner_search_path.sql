@@ -137,6 +137,26 @@ SELECT 'parents' AS t, id, deleted_at IS NOT NULL AS deleted FROM sp.parents
 UNION ALL SELECT 'children', id, deleted_at IS NOT NULL FROM sp.children
 ORDER BY 1, 2;
 
+-- A key given to restore(), hard_delete() or erase() is turned into jsonb as
+-- the caller: a cast to json of the key's type, which its owner may create,
+-- runs as that caller, never as the extension's owner (a superuser here).
+SET ROLE sp_app;
+CREATE TYPE sp_trap.k AS ENUM ('1', '2');
+CREATE FUNCTION sp_trap.k_json(sp_trap.k) RETURNS json LANGUAGE plpgsql AS $$
+BEGIN
+    -- A notice, which the failing call below does not take back.
+    RAISE NOTICE 'cast to json ran as the caller: %', current_user = 'sp_app';
+    RETURN pg_catalog.to_json($1::text);
+END $$;
+CREATE CAST (sp_trap.k AS json) WITH FUNCTION sp_trap.k_json(sp_trap.k);
+SELECT softdelete.restore('sp.parents', '1'::sp_trap.k);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.hard_delete('sp.parents', '1'::sp_trap.k);
+\echo SQLSTATE :SQLSTATE
+SELECT softdelete.erase('sp.parents', '1'::sp_trap.k);
+\echo SQLSTATE :SQLSTATE
+RESET ROLE;
+
 -- Operators are named with their schema, not just pinned to pg_catalog:
 -- citext's "=" lives in the schema of the extension (public here), and a
 -- bare "=" under search_path = pg_catalog would compare citext as text,

@@ -17,25 +17,71 @@ namespace
 Oid invoker = InvalidOid;
 int internal_depth = 0;
 
-// The internal function with the same name and argument types as the public
-// one, prepared once per call site.
-FmgrInfo* internal_function(FmgrInfo* outer)
+// A call site of a public function: the internal function with the same
+// name and argument types, prepared once.
+struct CallSite {
+    FmgrInfo inner;
+    // restore(), hard_delete() and erase() take (tbl regclass, key
+    // anycompatible). Turning a value of any type into jsonb can run code of
+    // that type's owner (a cast to json it created): it is done here, as the
+    // caller, with softdelete_internal.key_json(), and the internal function,
+    // which runs as the extension's owner, gets the jsonb.
+    bool takes_key;
+    FmgrInfo key_json;
+};
+
+CallSite* call_site(FmgrInfo* outer)
 {
     if (outer->fn_extra != nullptr)
-        return static_cast<FmgrInfo*>(outer->fn_extra);
+        return static_cast<CallSite*>(outer->fn_extra);
     HeapTuple tuple = SearchSysCache1(PROCOID, ObjectIdGetDatum(outer->fn_oid));
     if (!HeapTupleIsValid(tuple))
         elog(ERROR, "cache lookup failed for function %u", outer->fn_oid);
     auto* proc = (Form_pg_proc)GETSTRUCT(tuple);
     Oid target =
         require_internal_function(NameStr(proc->proname), proc->pronargs, proc->proargtypes.values);
+    // (Before ALTER EXTENSION ... UPDATE to 1.1.0 there is no key_json of
+    // two arguments, and the key goes on as it is.)
+    const Oid key_args[] = {REGCLASSOID, ANYCOMPATIBLEOID};
+    Oid key_json = proc->pronargs == 2 && proc->proargtypes.values[0] == REGCLASSOID &&
+                           proc->proargtypes.values[1] == ANYCOMPATIBLEOID
+                       ? internal_function_oid("key_json", 2, key_args)
+                       : InvalidOid;
+    bool takes_key = OidIsValid(key_json);
     ReleaseSysCache(tuple);
-    auto* info = static_cast<FmgrInfo*>(MemoryContextAllocZero(outer->fn_mcxt, sizeof(FmgrInfo)));
-    fmgr_info_cxt(target, info, outer->fn_mcxt);
-    // Polymorphic arguments (restore's key) resolve from the call expression.
-    info->fn_expr = outer->fn_expr;
-    outer->fn_extra = info;
-    return info;
+    auto* site = static_cast<CallSite*>(MemoryContextAllocZero(outer->fn_mcxt, sizeof(CallSite)));
+    fmgr_info_cxt(target, &site->inner, outer->fn_mcxt);
+    // Polymorphic arguments resolve from the call expression.
+    site->inner.fn_expr = outer->fn_expr;
+    site->takes_key = takes_key;
+    if (takes_key) {
+        fmgr_info_cxt(key_json, &site->key_json, outer->fn_mcxt);
+        site->key_json.fn_expr = outer->fn_expr;
+        // The internal function's key is then a jsonb.
+        MemoryContext old = MemoryContextSwitchTo(outer->fn_mcxt);
+        site->inner.fn_expr = reinterpret_cast<Node*>(
+            makeFuncExpr(target, get_func_rettype(target),
+                         list_make2(makeNullConst(REGCLASSOID, -1, InvalidOid),
+                                    makeNullConst(JSONBOID, -1, InvalidOid)),
+                         InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+        MemoryContextSwitchTo(old);
+    }
+    outer->fn_extra = site;
+    return site;
+}
+
+// The key as jsonb, converted as the caller (see CallSite).
+void key_to_jsonb(CallSite* site, FunctionCallInfo fcinfo)
+{
+    if (fcinfo->args[1].isnull)
+        return;
+    LOCAL_FCINFO(convert, 2);
+    InitFunctionCallInfoData(*convert, &site->key_json, 2, InvalidOid, nullptr, nullptr);
+    convert->args[0] = fcinfo->args[0];
+    convert->args[1] = fcinfo->args[1];
+    Datum key = FunctionCallInvoke(convert);
+    fcinfo->args[1].value = key;
+    fcinfo->args[1].isnull = convert->isnull;
 }
 
 } // namespace
@@ -100,7 +146,10 @@ PG_FUNCTION_INFO_V1(softdelete_api);
 Datum softdelete_api(PG_FUNCTION_ARGS)
 {
     FmgrInfo* outer = fcinfo->flinfo;
-    FmgrInfo* inner = softdelete::internal_function(outer);
+    softdelete::CallSite* site = softdelete::call_site(outer);
+    FmgrInfo* inner = &site->inner;
+    if (site->takes_key)
+        softdelete::key_to_jsonb(site, fcinfo);
     Oid saved_invoker = softdelete::invoker;
     int saved_depth = softdelete::internal_depth;
     // The actor is read as the caller, before anything runs as the owner.
