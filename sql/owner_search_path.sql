@@ -157,6 +157,26 @@ SELECT softdelete.erase('sp.parents', '1'::sp_trap.k);
 \echo SQLSTATE :SQLSTATE
 RESET ROLE;
 
+-- Nor does a domain's CHECK, the code of the domain's owner, run as the
+-- extension's owner when erase() records the erased key: it runs only as
+-- the table's owner (t), when the erasing statement reads the key.
+SET ROLE sp_owner;
+CREATE FUNCTION sp.key_ok(int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE NOTICE 'domain check ran as the table''s owner: %', current_user = 'sp_owner';
+    RETURN true;
+END $$;
+CREATE DOMAIN sp.checked_id AS int CHECK (sp.key_ok(VALUE));
+CREATE TABLE sp.people (id sp.checked_id PRIMARY KEY, name text);
+INSERT INTO sp.people VALUES (1, 'ann');
+RESET ROLE;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('sp.people', pii_columns => '{name}');
+RESET client_min_messages;
+SET ROLE sp_owner;
+SELECT softdelete.erase('sp.people', 1) AS erased;
+RESET ROLE;
+
 -- Operators are named with their schema, not just pinned to pg_catalog:
 -- citext's "=" lives in the schema of the extension (public here), and a
 -- bare "=" under search_path = pg_catalog would compare citext as text,
@@ -199,6 +219,7 @@ ORDER BY 1, 2;
 DELETE FROM softdelete.events WHERE table_name LIKE 'sp.%';
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.items');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.people');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.holds');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.uses');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.codes');

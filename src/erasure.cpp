@@ -71,9 +71,13 @@ Datum softdelete_note_erasure(PG_FUNCTION_ARGS)
             keys->values[k] = (Datum)0;
             continue;
         }
+        // Read by the base type's input function: the value is the row's
+        // own, and a domain's CHECK is code of the domain's owner, which
+        // must not run here, as the extension's owner.
+        Oid base = getBaseTypeAndTypmod(type, &typmod);
         Oid input;
         Oid ioparam;
-        getTypeInputInfo(type, &input, &ioparam);
+        getTypeInputInfo(base, &input, &ioparam);
         keys->values[k] = OidInputFunctionCall(input, const_cast<char*>(value), ioparam, typmod);
     }
     softdelete::note_row_keys(keys, softdelete::Action::erase);
