@@ -692,15 +692,24 @@ BEGIN
         RETURN false;
     END IF;
     IF cfg.retention IS NOT NULL THEN
-        EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE %I < now() - $1)', softdelete_internal.own_rows(tbl),
-                       cfg.column_name)
-           INTO due USING cfg.retention;
+        -- As the table's owner, as everything that reads its rows or its
+        -- archive: read as the extension's owner, a view the owner made of
+        -- its archive would run the owner's functions as a superuser. The
+        -- cutoff travels as jsonb, whose timestamps are ISO 8601.
+        SELECT r.value::boolean INTO due
+          FROM softdelete_internal.run_as_owner(tbl,
+                   format('SELECT EXISTS (SELECT FROM %s WHERE %I < ($1->>''cutoff'')::pg_catalog.timestamptz)',
+                          softdelete_internal.own_rows(tbl), cfg.column_name),
+                   pg_catalog.jsonb_build_object('cutoff', now() - cfg.retention)) r;
     END IF;
     IF NOT due AND cfg.archive_retention IS NOT NULL THEN
         archive := softdelete_internal.archive_table(tbl);
         IF archive IS NOT NULL THEN
-            EXECUTE format('SELECT EXISTS (SELECT FROM %s WHERE archived_at < now() - $1)', archive)
-               INTO due USING cfg.archive_retention;
+            SELECT r.value::boolean INTO due
+              FROM softdelete_internal.run_as_owner(tbl,
+                       format('SELECT EXISTS (SELECT FROM %s WHERE archived_at < ($1->>''cutoff'')::pg_catalog.timestamptz)',
+                              archive),
+                       pg_catalog.jsonb_build_object('cutoff', now() - cfg.archive_retention)) r;
         END IF;
     END IF;
     RETURN due;

@@ -5,7 +5,9 @@
 // one row for it (always: log_events does not turn erasures off) and
 // NOTIFY softdelete goes out for a table that asked, when the statement
 // ends, and nothing when it rolls back.
+#include "as_role.hpp"
 #include "event_log.hpp"
+#include "extension_objects.hpp"
 #include "operations.hpp"
 #include "table_config.hpp"
 
@@ -60,26 +62,31 @@ Datum softdelete_note_erasure(PG_FUNCTION_ARGS)
         ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                         errmsg("the key of an erased row must be a jsonb object of its columns")));
     softdelete::RowKeys* keys = softdelete::row_keys(fcinfo->flinfo, cfg, nullptr);
-    for (int k = 0; k < cfg.nkeys; k++) {
-        Oid type;
-        int32 typmod;
-        Oid collation;
-        get_atttypetypmodcoll(cfg.relid, cfg.keys[k], &type, &typmod, &collation);
-        const char* value = softdelete::field_text(key, get_attname(cfg.relid, cfg.keys[k], false));
-        keys->nulls[k] = value == nullptr;
-        if (value == nullptr) {
-            keys->values[k] = (Datum)0;
-            continue;
+    // Read as the table's owner: a key's type may hold a domain (in a field
+    // of a composite, an element of an array) whose CHECK is the owner's
+    // code, which must not run as the extension's owner, who runs this.
+    softdelete::as_role(softdelete::relation_owner(cfg.relid), SECURITY_RESTRICTED_OPERATION, [&] {
+        for (int k = 0; k < cfg.nkeys; k++) {
+            Oid type;
+            int32 typmod;
+            Oid collation;
+            get_atttypetypmodcoll(cfg.relid, cfg.keys[k], &type, &typmod, &collation);
+            const char* value =
+                softdelete::field_text(key, get_attname(cfg.relid, cfg.keys[k], false));
+            keys->nulls[k] = value == nullptr;
+            if (value == nullptr) {
+                keys->values[k] = (Datum)0;
+                continue;
+            }
+            // The base type's input: the value is the row's own, checked.
+            Oid base = getBaseTypeAndTypmod(type, &typmod);
+            Oid input;
+            Oid ioparam;
+            getTypeInputInfo(base, &input, &ioparam);
+            keys->values[k] =
+                OidInputFunctionCall(input, const_cast<char*>(value), ioparam, typmod);
         }
-        // Read by the base type's input function: the value is the row's
-        // own, and a domain's CHECK is code of the domain's owner, which
-        // must not run here, as the extension's owner.
-        Oid base = getBaseTypeAndTypmod(type, &typmod);
-        Oid input;
-        Oid ioparam;
-        getTypeInputInfo(base, &input, &ioparam);
-        keys->values[k] = OidInputFunctionCall(input, const_cast<char*>(value), ioparam, typmod);
-    }
+    });
     softdelete::note_row_keys(keys, softdelete::Action::erase);
     PG_RETURN_VOID();
 }
