@@ -195,6 +195,24 @@ SELECT softdelete.erase('sp.pairs', ROW(2, 2)::sp.pair_key) AS erased;
 SELECT softdelete.erase('sp.sets', '{3}'::sp.checked_id[]) AS erased;
 RESET ROLE;
 
+-- A restore checks the parents of the rows it brings back, as the parent's
+-- owner (here the superuser): the child's values reach that statement cast
+-- to their base type, so the child's domain CHECK does not run there.
+CREATE TABLE public.sp_parent (id int PRIMARY KEY);
+INSERT INTO public.sp_parent VALUES (1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('public.sp_parent');
+RESET client_min_messages;
+GRANT SELECT, REFERENCES ON public.sp_parent TO sp_owner;
+SET ROLE sp_owner;
+SET client_min_messages = warning;
+CREATE TABLE sp.kids (id int PRIMARY KEY, pid sp.checked_id REFERENCES public.sp_parent);
+RESET client_min_messages;
+INSERT INTO sp.kids VALUES (10, 1);
+DELETE FROM sp.kids WHERE id = 10;
+SELECT softdelete.restore('sp.kids', 10) AS restored;
+RESET ROLE;
+
 -- The worker's look at whether a table has rows due reads the table and
 -- its archive as the table's owner: an owner that turned its (empty)
 -- archive into a view has the view's functions run as itself (t), not as
@@ -283,6 +301,8 @@ SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.people');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.pairs');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.sets');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.kept');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.kids');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('public.sp_parent');
 DROP VIEW softdelete_archive."sp.kept";
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.holds');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.uses');
@@ -292,6 +312,7 @@ SELECT count(*) > 0 AS disabled FROM softdelete.disable('sp.parents');
 DROP SCHEMA sp CASCADE;
 DROP SCHEMA sp_trap CASCADE;
 DROP TABLE public.sp_ran, public.sp_audit;
+DROP TABLE public.sp_parent;
 RESET client_min_messages;
 DROP OWNED BY sp_owner, sp_app, sp_admin;
 DROP ROLE sp_owner, sp_app, sp_admin;

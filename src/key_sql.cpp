@@ -54,6 +54,18 @@ char* key_columns_sql(const TableConfig& cfg, const char* alias)
 namespace
 {
 
+// The base type of relid's column attno (a domain's, or its own), as SQL.
+const char* base_type_sql(Oid relid, AttrNumber attno)
+{
+    Oid type;
+    int32 typmod;
+    Oid collation;
+    get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
+    Oid base = getBaseTypeAndTypmod(type, &typmod);
+    return format_type_extended(base, typmod,
+                                FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+}
+
 // A collation's name, with its schema whatever the search_path.
 const char* collation_sql(Oid collation)
 {
@@ -84,12 +96,16 @@ void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bo
             quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false));
         const char* child_column =
             quote_identifier(get_attname(fk.child, fk.child_columns[i], false));
+        // A value from the other table is cast to its column's base type:
+        // it was checked there, and a domain's CHECK is code of that
+        // table's side, which must not run as this statement's role (the
+        // other table's owner).
         const char* parent = on_parent ? psprintf("%s.%s", alias, parent_column)
                                        : psprintf("%s::%s", values[i],
-                                                  column_type_sql(fk.parent, fk.parent_columns[i]));
-        const char* child = on_parent ? psprintf("%s::%s", values[i],
-                                                 column_type_sql(fk.child, fk.child_columns[i]))
-                                      : psprintf("%s.%s", alias, child_column);
+                                                  base_type_sql(fk.parent, fk.parent_columns[i]));
+        const char* child =
+            on_parent ? psprintf("%s::%s", values[i], base_type_sql(fk.child, fk.child_columns[i]))
+                      : psprintf("%s.%s", alias, child_column);
         if (i > 0)
             appendStringInfoString(sql, " AND ");
         generate_operator_clause(sql, parent, pk_type, fk.pf_eq[i], child, fk_type);
