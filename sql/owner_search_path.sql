@@ -117,6 +117,19 @@ SET ROLE sp_app;
 DELETE FROM sp.parents WHERE id = 2;
 RESET ROLE;
 SELECT * FROM public.sp_audit;
+-- The caller's pg_temp comes last however the caller placed it: an
+-- application's temporary table does not stand in for the audit table.
+INSERT INTO sp.parents VALUES (3);
+INSERT INTO sp.children VALUES (30, 3);
+SET ROLE sp_app;
+CREATE TEMPORARY TABLE sp_audit (tbl text, op text, parent int);
+SET search_path = pg_temp, public;
+DELETE FROM sp.parents WHERE id = 3;
+RESET search_path;
+SELECT count(*) AS captured FROM pg_temp.sp_audit;
+DROP TABLE pg_temp.sp_audit;
+RESET ROLE;
+SELECT * FROM public.sp_audit ORDER BY parent;
 -- restore() and the purge keep search_path = pg_catalog, pg_temp for the
 -- owner's triggers (they run inside the extension's own functions); the
 -- README says to qualify names there, or to give the function its own

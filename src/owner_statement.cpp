@@ -4,6 +4,10 @@
 #include "owner_statement.hpp"
 #include "event_log.hpp"
 
+extern "C" {
+#include "utils/varlena.h"
+}
+
 namespace softdelete
 {
 
@@ -89,18 +93,41 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 // caller's puts before pg_catalog to run as the table's owner. The caller's
 // schemas stay on the path, for the table's triggers that name tables and
 // functions without a schema (an audit table in public), as they run when
-// PostgreSQL's own foreign key actions fire them; pg_temp last keeps a
-// temporary table from standing in for one of those.
+// PostgreSQL's own foreign key actions fire them; pg_temp last, even where
+// the caller put it first, keeps a temporary table of the caller's from
+// standing in for one of those.
 // Values travel between the statements as text (a parent's key, read in one
 // and compared in the next), so the settings that shape a value's text are
 // pinned too, to forms that read back exactly: all of a float's digits, ISO
 // dates with their offset (which an old date's local mean time under
 // DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
+// "pg_catalog, <the caller's schemas>, pg_temp": the caller's own mention
+// of pg_temp is left out, so that it comes last whatever the caller wrote.
+const char* owner_search_path()
+{
+    StringInfoData path;
+    initStringInfo(&path);
+    appendStringInfoString(&path, "pg_catalog");
+    char* caller = pstrdup(namespace_search_path != nullptr ? namespace_search_path : "");
+    List* names = NIL;
+    if (SplitIdentifierString(caller, ',', &names)) {
+        ListCell* lc;
+        foreach (lc, names) {
+            const char* name = static_cast<const char*>(lfirst(lc));
+            if (strcmp(name, "pg_temp") == 0)
+                continue;
+            // "$user" is kept as the caller wrote it; PostgreSQL reads it.
+            appendStringInfo(&path, ", %s",
+                             strcmp(name, "$user") == 0 ? "\"$user\"" : quote_identifier(name));
+        }
+    }
+    appendStringInfoString(&path, ", pg_temp");
+    return path.data;
+}
+
 void pin_settings()
 {
-    const char* caller = namespace_search_path != nullptr ? namespace_search_path : "";
-    const char* path =
-        caller[0] != '\0' ? psprintf("pg_catalog, %s, pg_temp", caller) : "pg_catalog, pg_temp";
+    const char* path = owner_search_path();
     const char* const pinned[][2] = {
         {"search_path", path},         {"extra_float_digits", "3"}, {"DateStyle", "ISO, YMD"},
         {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},
