@@ -54,16 +54,27 @@ char* key_columns_sql(const TableConfig& cfg, const char* alias)
 namespace
 {
 
-// The base type of relid's column attno (a domain's, or its own), as SQL.
-const char* base_type_sql(Oid relid, AttrNumber attno)
+// "value::base": value cast to the base type of relid's column attno (a
+// domain's, or the column's own); the base type into *base.
+const char* as_base_type(const char* value, Oid relid, AttrNumber attno, Oid* base)
 {
     Oid type;
     int32 typmod;
     Oid collation;
     get_atttypetypmodcoll(relid, attno, &type, &typmod, &collation);
-    Oid base = getBaseTypeAndTypmod(type, &typmod);
-    return format_type_extended(base, typmod,
-                                FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY);
+    *base = getBaseTypeAndTypmod(type, &typmod);
+    return psprintf(
+        "%s::%s", value,
+        format_type_extended(*base, typmod, FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY));
+}
+
+// "EXISTS (SELECT FROM source WHERE <what condition appends>)".
+template <typename Condition>
+void append_exists(StringInfo sql, const char* source, Condition condition)
+{
+    appendStringInfo(sql, "EXISTS (SELECT FROM %s WHERE ", source);
+    condition();
+    appendStringInfoChar(sql, ')');
 }
 
 // A collation's name, with its schema whatever the search_path.
@@ -85,48 +96,52 @@ void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bo
                      const char* const* values)
 {
     for (int i = 0; i < fk.nkeys; i++) {
-        Oid pk_type;
-        Oid fk_type;
+        Oid parent_type;
+        Oid child_type;
         int32 typmod;
-        Oid pk_collation;
-        Oid fk_collation;
-        get_atttypetypmodcoll(fk.parent, fk.parent_columns[i], &pk_type, &typmod, &pk_collation);
-        get_atttypetypmodcoll(fk.child, fk.child_columns[i], &fk_type, &typmod, &fk_collation);
-        const char* parent_column =
-            quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false));
-        const char* child_column =
-            quote_identifier(get_attname(fk.child, fk.child_columns[i], false));
+        Oid parent_collation;
+        Oid child_collation;
+        get_atttypetypmodcoll(fk.parent, fk.parent_columns[i], &parent_type, &typmod,
+                              &parent_collation);
+        get_atttypetypmodcoll(fk.child, fk.child_columns[i], &child_type, &typmod,
+                              &child_collation);
         // A value from the other table is cast to its column's base type:
         // it was checked there, and a domain's CHECK is code of that
         // table's side, which must not run as this statement's role (the
         // other table's owner).
-        const char* parent = on_parent ? psprintf("%s.%s", alias, parent_column)
-                                       : psprintf("%s::%s", values[i],
-                                                  base_type_sql(fk.parent, fk.parent_columns[i]));
-        const char* child =
-            on_parent ? psprintf("%s::%s", values[i], base_type_sql(fk.child, fk.child_columns[i]))
-                      : psprintf("%s.%s", alias, child_column);
+        const char* parent;
+        const char* child;
+        if (on_parent) {
+            parent =
+                psprintf("%s.%s", alias,
+                         quote_identifier(get_attname(fk.parent, fk.parent_columns[i], false)));
+            child = as_base_type(values[i], fk.child, fk.child_columns[i], &child_type);
+        } else {
+            parent = as_base_type(values[i], fk.parent, fk.parent_columns[i], &parent_type);
+            child = psprintf("%s.%s", alias,
+                             quote_identifier(get_attname(fk.child, fk.child_columns[i], false)));
+        }
         if (i > 0)
             appendStringInfoString(sql, " AND ");
-        generate_operator_clause(sql, parent, pk_type, fk.pf_eq[i], child, fk_type);
+        generate_operator_clause(sql, parent, parent_type, fk.pf_eq[i], child, child_type);
         // As PostgreSQL's foreign key actions do: the parent's collation
         // where it is nondeterministic, otherwise the usual rules (a
-        // column's collation over a value's default). Named with its schema:
-        // the statement runs with search_path = pg_catalog, pg_temp.
-        if (pk_collation != fk_collation && OidIsValid(pk_collation) &&
-            !get_collation_isdeterministic(pk_collation))
-            appendStringInfo(sql, " COLLATE %s", collation_sql(pk_collation));
+        // column's collation over a value's default). Named with its schema,
+        // whatever the search_path.
+        if (parent_collation != child_collation && OidIsValid(parent_collation) &&
+            !get_collation_isdeterministic(parent_collation))
+            appendStringInfo(sql, " COLLATE %s", collation_sql(parent_collation));
     }
 }
 
 void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
                   const char* const* values, const char* source, const char* extra)
 {
-    appendStringInfo(sql, "EXISTS (SELECT FROM %s WHERE ", source);
-    append_fk_match(sql, fk, alias, on_parent, values);
-    if (extra != nullptr)
-        appendStringInfo(sql, " AND %s", extra);
-    appendStringInfoChar(sql, ')');
+    append_exists(sql, source, [&] {
+        append_fk_match(sql, fk, alias, on_parent, values);
+        if (extra != nullptr)
+            appendStringInfo(sql, " AND %s", extra);
+    });
 }
 
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
@@ -169,15 +184,16 @@ void append_equals(StringInfo sql, const char* left, Oid relid, AttrNumber attno
 void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
                const char* const* values, const char* source)
 {
-    appendStringInfo(sql, "EXISTS (SELECT FROM %s WHERE ", source);
-    for (int i = 0; i < n; i++) {
-        if (i > 0)
-            appendStringInfoString(sql, " AND ");
-        append_equals(
-            sql, psprintf("%s.%s", alias, quote_identifier(get_attname(rel, columns[i], false))),
-            rel, columns[i], values[i]);
-    }
-    appendStringInfoChar(sql, ')');
+    append_exists(sql, source, [&] {
+        for (int i = 0; i < n; i++) {
+            if (i > 0)
+                appendStringInfoString(sql, " AND ");
+            append_equals(
+                sql,
+                psprintf("%s.%s", alias, quote_identifier(get_attname(rel, columns[i], false))),
+                rel, columns[i], values[i]);
+        }
+    });
 }
 
 const char* column_type_sql(Oid relid, AttrNumber attno)

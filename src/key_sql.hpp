@@ -45,9 +45,10 @@ char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
 const char* column_type_sql(Oid relid, AttrNumber attno);
 
 // "OPERATOR(schema.=)": the equality of type's default btree operator class,
-// named with its schema. The statements run with search_path =
-// pg_catalog, pg_temp (owner_statement.cpp), where a bare "=" would miss an
-// extension's own (citext's, in public) and fall back on a cast to text.
+// named with its schema. The statements run with pg_catalog first in their
+// search_path (owner_statement.cpp), where a bare "=" would find
+// PostgreSQL's text equality, through a cast, before an extension's own
+// (citext's, in public).
 const char* equality_operator_sql(Oid type);
 
 // "left OPERATOR(schema.=) right::type": left equals right, as a value of

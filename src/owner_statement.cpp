@@ -83,24 +83,6 @@ OwnerStatement execute(const char* sql, int nargs, Oid* types, Datum* values, bo
 
 } // namespace
 
-// The statements are built with every table and type schema-qualified, and
-// with operators and functions by name (->>, now()) on arguments of exact
-// types (typed literals, parameters, columns); key comparisons name their
-// operator's schema (key_sql.cpp). They run with pg_catalog first in the
-// search_path, then the caller's, then pg_temp: an exact match is taken
-// from the schema that comes first, so PostgreSQL's own operators and
-// functions are used, never one of the same name that a schema of the
-// caller's puts before pg_catalog to run as the table's owner. The caller's
-// schemas stay on the path, for the table's triggers that name tables and
-// functions without a schema (an audit table in public), as they run when
-// PostgreSQL's own foreign key actions fire them; pg_temp last, even where
-// the caller put it first, keeps a temporary table of the caller's from
-// standing in for one of those.
-// Values travel between the statements as text (a parent's key, read in one
-// and compared in the next), so the settings that shape a value's text are
-// pinned too, to forms that read back exactly: all of a float's digits, ISO
-// dates with their offset (which an old date's local mean time under
-// DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
 // "pg_catalog, <the caller's schemas>, pg_temp": the caller's own mention
 // of pg_temp is left out, so that it comes last whatever the caller wrote.
 const char* owner_search_path()
@@ -125,6 +107,24 @@ const char* owner_search_path()
     return path.data;
 }
 
+// The statements are built with every table and type schema-qualified, and
+// with operators and functions by name (->>, now()) on arguments of exact
+// types (typed literals, parameters, columns); key comparisons name their
+// operator's schema (key_sql.cpp). They run with pg_catalog first in the
+// search_path, then the caller's, then pg_temp: an exact match is taken
+// from the schema that comes first, so PostgreSQL's own operators and
+// functions are used, never one of the same name that a schema of the
+// caller's puts before pg_catalog to run as the table's owner. The caller's
+// schemas stay on the path, for the table's triggers that name tables and
+// functions without a schema (an audit table in public), as they run when
+// PostgreSQL's own foreign key actions fire them; pg_temp last, even where
+// the caller put it first, keeps a temporary table of the caller's from
+// standing in for one of those.
+// Values travel between the statements as text (a parent's key, read in one
+// and compared in the next), so the settings that shape a value's text are
+// pinned too, to forms that read back exactly: all of a float's digits, ISO
+// dates with their offset (which an old date's local mean time under
+// DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
 void pin_settings()
 {
     const char* path = owner_search_path();
