@@ -74,16 +74,15 @@ void append_columns(StringInfo sql, const char* alias, Oid rel, const AttrNumber
 // statement that reads them.
 struct Batch {
     Action action;
-    Datum keys;           // jsonb array of the rows' keys
-    Datum deleted_by_ops; // restores: jsonb array of the operations that had deleted them
+    Datum keys;           // jsonb[] of the rows' keys (elements_array())
+    Datum deleted_by_ops; // restores: jsonb[] of the operations that had deleted them
 };
 
 Batch parsed(const NotedRows& rows)
 {
-    Batch batch = {rows.action, DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.keys)),
-                   (Datum)0};
+    Batch batch = {rows.action, elements_array(rows.keys), (Datum)0};
     if (rows.deleted_by_ops != nullptr)
-        batch.deleted_by_ops = DirectFunctionCall1(jsonb_in, CStringGetDatum(rows.deleted_by_ops));
+        batch.deleted_by_ops = elements_array(rows.deleted_by_ops);
     return batch;
 }
 
@@ -100,16 +99,15 @@ struct Source {
 Source noted_keys(const TableConfig& parent, bool restore)
 {
     Source s;
-    s.from = restore ? "ROWS FROM (pg_catalog.jsonb_array_elements($1), "
-                       "pg_catalog.jsonb_array_elements_text($2)) AS w(k, op)"
-                     : "pg_catalog.jsonb_array_elements($1) AS w(k)";
+    s.from = restore ? "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS w(k, o)"
+                     : elements_sql(1, "w(k)");
     for (int i = 0; i < parent.nkeys; i++)
         s.value[i] =
             parent.nkeys == 1
                 ? "(w.k #>> '{}'::pg_catalog.text[])"
                 : psprintf("(w.k ->> %s::pg_catalog.text)",
                            quote_literal_cstr(get_attname(parent.relid, parent.keys[i], false)));
-    s.op = restore ? "w.op" : nullptr;
+    s.op = restore ? "(w.o #>> '{}'::pg_catalog.text[])" : nullptr;
     return s;
 }
 
@@ -158,7 +156,7 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
     initStringInfo(&sql);
     appendStringInfoString(&sql, "SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(");
     append_text_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
-    appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.op" : "", keys.from,
+    appendStringInfo(&sql, "%s)) FROM %s JOIN %s AS p ON (", restore ? ", w.o" : "", keys.from,
                      relation_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
         if (k > 0)
@@ -167,14 +165,14 @@ bool referenced_rows(const TableConfig& parent, const ForeignKey& fk, const Batc
                       parent.relid, parent.keys[k], keys.value[k]);
     }
     appendStringInfoChar(&sql, ')');
-    Oid types[] = {JSONBOID, JSONBOID};
+    Oid types[] = {JSONBARRAYOID, JSONBARRAYOID};
     OwnerStatement found =
         run_as_owner(relation_owner(fk.parent), sql.data, *nargs, types, args, false, true);
     if (found.first_value == nullptr)
         return false;
-    args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(found.first_value));
+    args[0] = elements_array(found.first_value);
     *nargs = 1;
-    out->from = "pg_catalog.jsonb_array_elements($1) AS w(k)";
+    out->from = elements_sql(1, "w(k)");
     for (int i = 0; i < fk.nkeys; i++)
         out->value[i] = psprintf("(w.k ->> %d)", i);
     out->op = restore ? psprintf("(w.k ->> %d)", fk.nkeys) : nullptr;
@@ -211,7 +209,7 @@ void refuse_if_referenced(const TableConfig& parent, const ForeignKey& fk, const
     if (child != nullptr)
         appendStringInfo(&sql, " AND c.%s IS NULL", column_name(fk.child, child->deleted_at));
     appendStringInfoString(&sql, " LIMIT 1");
-    Oid types[] = {JSONBOID, JSONBOID};
+    Oid types[] = {JSONBARRAYOID, JSONBARRAYOID};
     OwnerStatement found =
         run_as_owner(relation_owner(fk.child), sql.data, nargs, types, args, false, true);
     if (found.processed == 0)
@@ -280,7 +278,7 @@ void follow(const TableConfig& parent, const ForeignKey& fk, const Batch& rows)
     append_referencing(&which, fk, parents, restore, child.delete_op);
     if (restore)
         appendStringInfo(&which, " AND c.%s IS NOT NULL", column_name(fk.child, child.deleted_at));
-    Oid types[] = {JSONBOID, JSONBOID};
+    Oid types[] = {JSONBARRAYOID, JSONBARRAYOID};
     Oid owner = relation_owner(fk.child);
     // A restore is for admins of every table it reaches, or for the actor
     // that deleted the rows within that table's undo window, judged on who
@@ -328,7 +326,7 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
         for (int i = 0; i < fk.nkeys; i++)
             appendStringInfo(&sql, " AND c.%s IS NOT NULL",
                              column_name(fk.child, fk.child_columns[i]));
-        Oid types[] = {JSONBOID};
+        Oid types[] = {JSONBARRAYOID};
         Datum args[] = {rows.keys};
         OwnerStatement referenced =
             run_as_owner(relation_owner(fk.child), sql.data, 1, types, args, false, true);
@@ -345,11 +343,10 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
         appendStringInfoString(&sql, "pg_catalog.concat_ws(', ', ");
         append_columns(&sql, "p", fk.parent, fk.parent_columns, fk.nkeys);
         appendStringInfo(&sql, ") AS key FROM %s AS p WHERE ", relation_sql(fk.parent));
-        append_fk_in(&sql, fk, "p", true, values, "pg_catalog.jsonb_array_elements($1) AS w(k)",
-                     nullptr);
+        append_fk_in(&sql, fk, "p", true, values, elements_sql(1, "w(k)"), nullptr);
         appendStringInfoString(&sql, " FOR SHARE OF p) SELECT pg_catalog.min(key) FROM locked "
                                      "WHERE gone IS NOT NULL");
-        args[0] = DirectFunctionCall1(jsonb_in, CStringGetDatum(referenced.first_value));
+        args[0] = elements_array(referenced.first_value);
         OwnerStatement deleted =
             run_as_owner(relation_owner(fk.parent), sql.data, 1, types, args, false, true);
         if (deleted.first_value == nullptr)
@@ -389,7 +386,7 @@ void lock_deleted_parents(const TableConfig& parent, const Batch& rows)
     appendStringInfo(&sql, "SELECT FROM %s AS p WHERE ", relation_sql(parent.relid));
     append_in(&sql, "p", parent.relid, parent.keys, parent.nkeys, deleted.value, deleted.from);
     appendStringInfoString(&sql, " FOR UPDATE OF p");
-    Oid types[] = {JSONBOID};
+    Oid types[] = {JSONBARRAYOID};
     Datum args[] = {rows.keys};
     (void)run_as_owner(relation_owner(parent.relid), sql.data, 1, types, args, false, true);
 }

@@ -155,9 +155,31 @@ char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
     }
     StringInfoData sql;
     initStringInfo(&sql);
-    append_in(&sql, alias, cfg.relid, cfg.keys, cfg.nkeys, values,
-              psprintf("pg_catalog.jsonb_array_elements($%d) AS w(k)", param));
+    append_in(&sql, alias, cfg.relid, cfg.keys, cfg.nkeys, values, elements_sql(param, "w(k)"));
     return sql.data;
+}
+
+Datum elements_array(const char* json_array)
+{
+    Jsonb* array = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(json_array)));
+    if (!JB_ROOT_IS_ARRAY(array) || JB_ROOT_IS_SCALAR(array))
+        elog(ERROR, "softdelete: a list of keys is not a JSON array");
+    int n = static_cast<int>(JB_ROOT_COUNT(array));
+    auto* elements = static_cast<Datum*>(palloc(sizeof(Datum) * (n > 0 ? n : 1)));
+    int count = 0;
+    JsonbIterator* it = JsonbIteratorInit(&array->root);
+    JsonbValue value;
+    JsonbIteratorToken token;
+    while ((token = JsonbIteratorNext(&it, &value, true)) != WJB_DONE) {
+        if (token == WJB_ELEM && count < n)
+            elements[count++] = JsonbPGetDatum(JsonbValueToJsonb(&value));
+    }
+    return PointerGetDatum(construct_array(elements, count, JSONBOID, -1, false, TYPALIGN_INT));
+}
+
+char* elements_sql(int param, const char* alias)
+{
+    return psprintf("pg_catalog.unnest($%d) AS %s", param, alias);
 }
 
 const char* equality_operator_sql(Oid type)

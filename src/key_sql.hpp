@@ -37,9 +37,21 @@ void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool 
 void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
                      const char* const* values);
 
-// The rows of alias whose keys are in the jsonb array $param, each element
-// written as key_json_sql() writes it (append_in()).
+// The rows of alias whose keys are in the jsonb[] $param (elements_array()),
+// each element written as key_json_sql() writes it (append_in()).
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
+
+// A jsonb array's elements as a jsonb[], to be read by
+// "pg_catalog.unnest($n)" (elements_sql()). The planner counts the
+// elements of an array bound to a statement, where it takes
+// jsonb_array_elements() for 100 rows whatever its argument: a cascade of
+// one row then read its parent of a few thousand rows whole, by a hash
+// join, and a chain of self-references took time quadratic in its length.
+Datum elements_array(const char* json_array);
+
+// "pg_catalog.unnest($param) AS alias": the rows of an elements_array()
+// bound as $param, typed JSONBARRAYOID; alias names the column ("w(k)").
+char* elements_sql(int param, const char* alias);
 
 // The type of relid's column attno, as SQL (qualified where not built in).
 const char* column_type_sql(Oid relid, AttrNumber attno);

@@ -91,7 +91,7 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
 {
     Parents out;
     if (references_key(parent, fk)) {
-        out.from = "pg_catalog.jsonb_array_elements($1) AS w(k)";
+        out.from = elements_sql(1, "w(k)");
         out.key = "w.k";
         for (int i = 0; i < fk.nkeys; i++) {
             int k = key_position(parent, fk, i);
@@ -110,7 +110,7 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
     for (int i = 0; i < fk.nkeys; i++)
         appendStringInfo(&sql, ", p.%s::pg_catalog.text",
                          attribute_name(fk.parent, fk.parent_columns[i]));
-    appendStringInfo(&sql, ")) FROM pg_catalog.jsonb_array_elements($1) AS w(k) JOIN %s AS p ON ",
+    appendStringInfo(&sql, ")) FROM pg_catalog.unnest($1) AS w(k) JOIN %s AS p ON ",
                      table_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
         const char* name = get_attname(parent.relid, parent.keys[k], false);
@@ -121,12 +121,10 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
                           ? "(w.k #>> '{}'::pg_catalog.text[])"
                           : psprintf("(w.k ->> %s::pg_catalog.text)", quote_literal_cstr(name)));
     }
-    Oid types[] = {JSONBOID};
+    Oid types[] = {JSONBARRAYOID};
     OwnerStatement found = run_as_owner(relation_owner(fk.parent), sql.data, 1, types, keys, false);
-    *keys = found.first_value != nullptr
-                ? DirectFunctionCall1(jsonb_in, CStringGetDatum(found.first_value))
-                : DirectFunctionCall1(jsonb_in, CStringGetDatum("[]"));
-    out.from = "pg_catalog.jsonb_array_elements($1) AS w(e)";
+    *keys = found.first_value != nullptr ? elements_array(found.first_value) : elements_array("[]");
+    out.from = elements_sql(1, "w(e)");
     out.key = "(w.e -> 0)";
     for (int i = 0; i < fk.nkeys; i++)
         out.value[i] = psprintf("(w.e ->> %d)", i + 1);
@@ -142,7 +140,7 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
 char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const TableConfig* child,
                        const char* keys)
 {
-    Datum args[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(keys))};
+    Datum args[] = {elements_array(keys)};
     Parents parents = referenced_values(parent, fk, args);
     StringInfoData match;
     initStringInfo(&match);
@@ -167,7 +165,7 @@ char* referencing_rows(const TableConfig& parent, const ForeignKey& fk, const Ta
                        parents.key, key_json_sql(*child, "c"),
                        attribute_name(child->relid, child->deleted_at), references.data,
                        parents.from, table_sql(fk.child), match.data);
-    Oid types[] = {JSONBOID};
+    Oid types[] = {JSONBARRAYOID};
     return run_as_owner(relation_owner(fk.child), sql, 1, types, args, false).first_value;
 }
 

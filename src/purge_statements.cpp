@@ -261,9 +261,8 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
                          "ORDER BY t.%s LIMIT $2 FOR UPDATE OF t SKIP LOCKED) c",
                          key_json_sql(cfg, "t"), col, table_sql(cfg.relid), col, from,
                          key_in_sql(cfg, "t", 3), col);
-    Oid types[] = {INTERVALOID, INT8OID, JSONBOID, TEXTOID};
-    Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(skip)),
+    Oid types[] = {INTERVALOID, INT8OID, JSONBARRAYOID, TEXTOID};
+    Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit), elements_array(skip),
                       cursor->from != nullptr ? CStringGetTextDatum(cursor->from) : (Datum)0};
     char* found = run_as_owner(relation_owner(cfg.relid), sql, cursor->from != nullptr ? 4 : 3,
                                types, values, false)
@@ -298,13 +297,11 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     // change is waited for (or, in a batch, given up on) and re-checked.
     if (strcmp(live, "[]") != 0)
         appendStringInfo(&which,
-                         " OR (%s AND EXISTS (SELECT FROM pg_catalog.jsonb_array_elements($3) AS "
+                         " OR (%s AND EXISTS (SELECT FROM pg_catalog.unnest($3) AS "
                          "r(o) WHERE pg_catalog.to_jsonb(t) OPERATOR(pg_catalog.@>) r.o))",
                          key_in_sql(cfg, "t", 2));
-    Oid types[] = {JSONBOID, JSONBOID, JSONBOID};
-    Datum values[] = {DirectFunctionCall1(jsonb_in, CStringGetDatum(deleted)),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(live)),
-                      DirectFunctionCall1(jsonb_in, CStringGetDatum(references))};
+    Oid types[] = {JSONBARRAYOID, JSONBARRAYOID, JSONBARRAYOID};
+    Datum values[] = {elements_array(deleted), elements_array(live), elements_array(references)};
     ReturnedKeys removed = run_removal(cfg, removal_sql(cfg, which.data, archive, false), 3, types,
                                        values, false, archive);
     note_removed(cfg, removed, archive);
