@@ -1,5 +1,6 @@
 // See owner_statement.hpp. Errors need no cleanup here: aborting the
 // (sub)transaction restores the user id and the settings.
+#include "as_role.hpp"
 #include "extension_objects.hpp"
 #include "owner_statement.hpp"
 #include "event_log.hpp"
@@ -175,12 +176,25 @@ OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum
     OwnerStatement result =
         execute(sql, nargs, types, values, see_concurrent, caller_context, dest, order);
     SetUserIdAndSecContext(saved_user, saved_context);
-    AtEOXact_GUC(true, guc_level);
+    // Not kept: a setting the owner's code changed for the session (its
+    // trigger's set_config(..., false)) ends with the statement, as in
+    // PostgreSQL's own maintenance commands; it would otherwise reach the
+    // caller's next statements, and in the lifecycle worker the next
+    // tables, other owners' included (their events' actor, a read-only
+    // default).
+    AtEOXact_GUC(false, guc_level);
     SPI_finish();
     return result;
 }
 
 } // namespace
+
+void fire_deferred_triggers_as(Oid owner)
+{
+    int guc_level = NewGUCNestLevel();
+    as_role(owner, SECURITY_RESTRICTED_OPERATION, [] { AfterTriggerFireDeferred(); });
+    AtEOXact_GUC(false, guc_level);
+}
 
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                             bool hard_delete, bool see_concurrent)

@@ -24,6 +24,8 @@
 #include <optional>
 
 #include "error_bridge.hpp"
+#include "extension_objects.hpp"
+#include "owner_statement.hpp"
 #include "settings.hpp"
 #include "worker_registry.hpp"
 
@@ -385,6 +387,7 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
         waiting = waiting_after_failures(table.oid) || !purge_due(table.oid);
         if (!waiting)
             run = start_run(table.oid);
+        fire_deferred_triggers_as(relation_owner(table.oid));
     });
     if (error) {
         if (!stop_requested)
@@ -408,7 +411,10 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
             break;
         }
         int64 rows = 0;
-        error = unit_of_work(doing, [run, &table, &rows] { rows = purge_batch(run, table.oid); });
+        error = unit_of_work(doing, [run, &table, &rows] {
+            rows = purge_batch(run, table.oid);
+            fire_deferred_triggers_as(relation_owner(table.oid));
+        });
         if (error) {
             if (stop_requested) {
                 failure = stopped_message;

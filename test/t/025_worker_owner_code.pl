@@ -1,0 +1,121 @@
+# The lifecycle worker connects as the bootstrap superuser and runs the
+# purge's statements as each table's owner. The owner's code must never run
+# as the superuser, nor leave anything behind for the next table:
+# - a DEFERRABLE INITIALLY DEFERRED constraint trigger, queued by the
+#   purge's DELETE, fires before the worker commits, as the owner, in a
+#   security-restricted operation (it would otherwise fire at the commit,
+#   as the superuser: an owner could make itself superuser);
+# - a setting the owner's trigger changes for the session (softdelete.actor,
+#   default_transaction_read_only) ends with the owner's statement, and does
+#   not reach another owner's table in the same visit.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('worker_owner_code');
+$node->init;
+$node->append_conf('postgresql.conf', qq{
+softdelete.naptime = '1s'
+});
+$node->start;
+
+$node->safe_psql('postgres', q{
+	CREATE ROLE wo_owner LOGIN;
+	CREATE ROLE wo_other LOGIN;
+	CREATE EXTENSION softdelete;
+	GRANT CREATE ON SCHEMA public TO wo_owner, wo_other;
+});
+
+# The owner's deferred trigger notes who it ran as, and tries to make its
+# owner a superuser when it runs as one.
+$node->safe_psql('postgres', q{
+	SET ROLE wo_owner;
+	CREATE TABLE seen (who name, was_superuser bool, restricted bool);
+	CREATE TABLE esc (id int PRIMARY KEY);
+	CREATE FUNCTION esc_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+	DECLARE
+		restricted bool := false;
+	BEGIN
+		-- Refused in a security-restricted operation.
+		BEGIN
+			CREATE TEMP TABLE esc_probe (x int);
+			DROP TABLE esc_probe;
+		EXCEPTION WHEN insufficient_privilege THEN
+			restricted := true;
+		END;
+		INSERT INTO public.seen
+		SELECT current_user, rolsuper, restricted FROM pg_catalog.pg_roles
+		 WHERE rolname = current_user;
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE wo_owner SUPERUSER';
+		END IF;
+		RETURN NULL;
+	END $$;
+	CREATE CONSTRAINT TRIGGER esc_deferred AFTER DELETE ON esc
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION esc_trg();
+	SELECT count(*) FROM softdelete.enable('esc', retention => '1 second');
+	INSERT INTO esc VALUES (1), (2);
+	DELETE FROM esc;
+});
+
+ok($node->poll_query_until('postgres', 'SELECT count(*) FROM esc', '0'),
+	'the worker purged the table whose owner has a deferred trigger');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(concat_ws('|', who, was_superuser, restricted), ',') FROM seen}),
+	'wo_owner|f|t,wo_owner|f|t',
+	'the deferred trigger fired once per row, as the owner, not a superuser, restricted');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
+	'f', 'the owner did not become a superuser');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(status, ',') FROM softdelete.runs WHERE relid = 'esc'::regclass
+	   AND rows_purged > 0}),
+	'succeeded', 'the run succeeded');
+
+# Settings: wo_owner's trigger on ta sets the actor, the reason and a
+# read-only default for the session; wo_other's tb is purged in the same
+# visits. Neither table's purge is logged with them, and tb's run does not
+# fail as read-only.
+$node->safe_psql('postgres', q{
+	SET ROLE wo_owner;
+	CREATE TABLE ta (id int PRIMARY KEY);
+	CREATE FUNCTION ta_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN
+		PERFORM pg_catalog.set_config('softdelete.actor', 'forged by wo_owner', false);
+		PERFORM pg_catalog.set_config('softdelete.reason', 'forged reason', false);
+		PERFORM pg_catalog.set_config('default_transaction_read_only', 'on', false);
+		RETURN OLD;
+	END $$;
+	CREATE TRIGGER ta_trg BEFORE DELETE ON ta FOR EACH ROW EXECUTE FUNCTION ta_trg();
+	SELECT count(*) FROM softdelete.enable('ta', retention => '1 second');
+	INSERT INTO ta SELECT generate_series(1, 5);
+	RESET ROLE;
+	SET ROLE wo_other;
+	CREATE TABLE tb (id int PRIMARY KEY);
+	SELECT count(*) FROM softdelete.enable('tb', retention => '1 second');
+	INSERT INTO tb SELECT generate_series(1, 5);
+	RESET ROLE;
+	DELETE FROM ta;
+	DELETE FROM tb;
+});
+ok($node->poll_query_until('postgres', 'SELECT (SELECT count(*) FROM ta) + (SELECT count(*) FROM tb)', '0'),
+	'both tables purged');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT concat_ws('|', actor, reason), ',') FROM softdelete.events
+	 WHERE action = 'purge' AND table_name IN ('public.ta', 'public.tb')}),
+	$node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT concat_ws('|', actor, reason), ',') FROM softdelete.events
+	 WHERE action = 'purge' AND table_name = 'public.esc'}),
+	'the purge events of both tables have the actor and reason of any other purge');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM softdelete.events
+	 WHERE action = 'purge' AND (actor LIKE 'forged%' OR reason LIKE 'forged%')}),
+	'0', 'no event has the forged actor or reason');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(DISTINCT status, ',') FROM softdelete.runs
+	 WHERE relid IN ('ta'::regclass, 'tb'::regclass)}),
+	'succeeded', 'every run on both tables succeeded');
+
+$node->stop;
+done_testing();
