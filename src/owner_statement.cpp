@@ -126,12 +126,16 @@ const char* owner_search_path()
 // pinned too, to forms that read back exactly: all of a float's digits, ISO
 // dates with their offset (which an old date's local mean time under
 // DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
+// TimeZone is UTC: an adopted deleted_at of type timestamp (without time
+// zone) holds UTC, as the stamp writes it (statement_rewrite.cpp), and the
+// purge's cutoff, the undo window and the oldest deletion compare it with
+// now() in UTC, whatever zone the caller or the database has set.
 void pin_settings()
 {
     const char* path = owner_search_path();
     const char* const pinned[][2] = {
         {"search_path", path},         {"extra_float_digits", "3"}, {"DateStyle", "ISO, YMD"},
-        {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},
+        {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},     {"TimeZone", "UTC"},
     };
     for (const auto& setting : pinned)
         (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,

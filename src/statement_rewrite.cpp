@@ -97,14 +97,26 @@ Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType t
     return null_test(reinterpret_cast<Expr*>(column_var(query, cfg, cfg.deleted_at)), test);
 }
 
-// A call of one of our zero-argument functions, coerced to the column's type.
-// value as type: timestamp and timestamptz, varchar and text, as an
-// assignment would convert them.
+// value as type: varchar and text as an assignment would convert them;
+// timestamptz and timestamp (an adopted deleted_at without time zone) as
+// UTC, never by the session's TimeZone, which any role can set: a stamp
+// written in 'Etc/GMT+12' would be 12 hours old at once (purged before its
+// retention, and past its undo window), one read back in 'Etc/GMT-14'
+// young again. Owner statements read such a column in UTC too
+// (owner_statement.cpp).
 Expr* as_type(Expr* value, Oid type)
 {
     Oid from = exprType(reinterpret_cast<Node*>(value));
     if (from == type)
         return value;
+    if ((from == TIMESTAMPTZOID && type == TIMESTAMPOID) ||
+        (from == TIMESTAMPOID && type == TIMESTAMPTZOID)) {
+        Const* utc = makeConst(TEXTOID, -1, DEFAULT_COLLATION_OID, -1, CStringGetTextDatum("UTC"),
+                               false, false);
+        Oid zone = from == TIMESTAMPTZOID ? F_TIMEZONE_TEXT_TIMESTAMPTZ : F_TIMEZONE_TEXT_TIMESTAMP;
+        return reinterpret_cast<Expr*>(makeFuncExpr(zone, type, list_make2(utc, value), InvalidOid,
+                                                    DEFAULT_COLLATION_OID, COERCE_EXPLICIT_CALL));
+    }
     Node* coerced = coerce_to_target_type(nullptr, reinterpret_cast<Node*>(value), from, type, -1,
                                           COERCION_ASSIGNMENT, COERCE_IMPLICIT_CAST, -1);
     if (coerced == nullptr)
