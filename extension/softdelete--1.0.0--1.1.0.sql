@@ -622,8 +622,9 @@ BEGIN
     -- belongs to the table's owner and has the table's column names, and
     -- keeps a column the table renamed or dropped since (archive.cpp): the
     -- personal data archived under an old name is erased too, as is
-    -- anything else in a column the table no longer has.
-    archive := softdelete_internal.archive_table(tbl);
+    -- anything else in a column the table no longer has. A table that
+    -- changed hands gives its archive to its new owner first.
+    archive := softdelete_internal.owned_archive(tbl);
     IF archive IS NOT NULL THEN
         SELECT string_agg(format('%I = NULL', a.attname), ', ' ORDER BY a.attnum) INTO assignments
           FROM pg_attribute a
@@ -632,7 +633,18 @@ BEGIN
                 OR (a.attname <> 'archived_at'
                     AND NOT EXISTS (SELECT FROM pg_attribute t
                                      WHERE t.attrelid = tbl AND t.attname = a.attname
-                                       AND t.attnum > 0 AND NOT t.attisdropped)));
+                                       AND t.attnum > 0 AND NOT t.attisdropped))
+                -- A stored generated column computed from a pii column
+                -- (lower(email)): the table computes it again from the
+                -- NULL, while its archived copy is a plain value.
+                OR a.attname IN (SELECT g.attname FROM pg_attribute g
+                                   JOIN pg_attrdef d ON d.adrelid = g.attrelid AND d.adnum = g.attnum
+                                   JOIN pg_depend dep ON dep.classid = 'pg_attrdef'::regclass
+                                                     AND dep.objid = d.oid
+                                                     AND dep.refclassid = 'pg_class'::regclass
+                                                     AND dep.refobjid = tbl
+                                   JOIN pg_attribute p ON p.attrelid = tbl AND p.attnum = dep.refobjsubid
+                                  WHERE g.attrelid = tbl AND g.attgenerated <> '' AND p.attname = ANY (pii)));
         SELECT r.processed INTO archived
           FROM softdelete_internal.run_as_owner(tbl,
                    format('UPDATE %s SET %s WHERE %s', archive, assignments,
@@ -703,7 +715,7 @@ BEGIN
                    pg_catalog.jsonb_build_object('cutoff', now() - cfg.retention)) r;
     END IF;
     IF NOT due AND cfg.archive_retention IS NOT NULL THEN
-        archive := softdelete_internal.archive_table(tbl);
+        archive := softdelete_internal.owned_archive(tbl);
         IF archive IS NOT NULL THEN
             SELECT r.value::boolean INTO due
               FROM softdelete_internal.run_as_owner(tbl,
@@ -716,6 +728,14 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION softdelete_internal.own_rows(regclass) FROM PUBLIC;
+
+-- The archive table of tbl, as archive_table(), given to tbl's owner first
+-- where the table changed hands since it was made (ALTER TABLE ... OWNER
+-- TO): erase() and the worker read and change it as the table's owner.
+CREATE FUNCTION softdelete_internal.owned_archive(tbl regclass) RETURNS regclass
+    AS 'MODULE_PATHNAME', 'softdelete_owned_archive' LANGUAGE C VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp;
+REVOKE ALL ON FUNCTION softdelete_internal.owned_archive(regclass) FROM PUBLIC;
 
 -- Archive columns of a domain type take the domain's base type, as
 -- archive.cpp now makes them: a NOT NULL or CHECK domain refused the NULL

@@ -350,9 +350,45 @@ SELECT id, code, email, pg_catalog.format_type(a.atttypid, a.atttypmod) AS code_
        pg_attribute a WHERE a.attrelid = :'checkins_archive'::regclass AND a.attname = 'code'
  ORDER BY id;
 
+-- A stored generated column computed from a pii column is archived as a
+-- plain value: erase() nulls that copy too, as the table computes its own
+-- again from the NULL. One computed from other columns stays.
+SET ROLE er_owner;
+CREATE TABLE er.contacts (id int PRIMARY KEY, email text, ward int,
+                          email_lower text GENERATED ALWAYS AS (lower(email)) STORED,
+                          ward_label text GENERATED ALWAYS AS ('ward ' || ward) STORED);
+INSERT INTO er.contacts (id, email, ward) VALUES (2, 'Bob@Example.com', 4);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled
+  FROM softdelete.enable('er.contacts', retention => '1 hour', archive => true, pii_columns => '{email}');
+RESET client_min_messages;
+INSERT INTO er.contacts (id, email, ward, deleted_at)
+VALUES (1, 'Ann@Example.com', 3, now() - interval '2 hours');
+RESET ROLE;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('er.contacts');
+SET ROLE er_admin;
+SELECT softdelete.erase('er.contacts', 1) AS erased;  -- only the archive holds it
+SELECT softdelete.erase('er.contacts', 2) AS erased;
+RESET ROLE;
+SELECT softdelete_internal.archive_table('er.contacts') AS contacts_archive \gset
+SELECT id, email, email_lower, ward_label FROM :contacts_archive ORDER BY id;
+SELECT id, email, email_lower, ward_label FROM er.contacts ORDER BY id;
+
+-- A table that changed hands (ALTER TABLE ... OWNER TO): erase() gives its
+-- archive to the new owner before it changes the archive as that owner,
+-- who otherwise could not reach it (42501).
+CREATE ROLE er_heir;
+GRANT USAGE ON SCHEMA er TO er_heir;
+ALTER TABLE er.contacts OWNER TO er_heir;
+SET ROLE er_admin;
+SELECT softdelete.erase('er.contacts', 1) AS erased;
+RESET ROLE;
+SELECT pg_get_userbyid(relowner) AS archive_owner FROM pg_class
+ WHERE oid = :'contacts_archive'::regclass;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'er.%';
 DELETE FROM softdelete.runs WHERE table_name LIKE 'er.%';
 DROP SCHEMA er CASCADE;
-DROP OWNED BY er_owner, er_app, er_reader, er_admin;
-DROP ROLE er_owner, er_app, er_reader, er_admin;
+DROP OWNED BY er_owner, er_app, er_reader, er_admin, er_heir;
+DROP ROLE er_owner, er_app, er_reader, er_admin, er_heir;

@@ -154,6 +154,17 @@ Oid create_archive(Oid relid)
     return archive;
 }
 
+// The archive's owner, relid's.
+void follow_owner(Oid relid, Oid archive)
+{
+    Oid owner = relation_owner(relid);
+    if (relation_owner(archive) != owner) {
+        const char* name = quote_identifier(GetUserNameFromId(owner, false));
+        run_ddl(psprintf("ALTER TABLE %s OWNER TO %s", relation_sql(archive), name));
+        run_ddl(psprintf("GRANT USAGE ON SCHEMA %s TO %s", archive_schema, name));
+    }
+}
+
 // Columns relid gained since its archive was made, added to the archive;
 // the archive's owner, relid's.
 void follow_table(Oid relid, Oid archive)
@@ -165,12 +176,7 @@ void follow_table(Oid relid, Oid archive)
         if (get_attnum(archive, NameStr(att->attname)) == InvalidAttrNumber)
             run_ddl(psprintf("ALTER TABLE %s ADD COLUMN %s", target, column_definition(att)));
     }
-    Oid owner = relation_owner(relid);
-    if (relation_owner(archive) != owner) {
-        const char* name = quote_identifier(GetUserNameFromId(owner, false));
-        run_ddl(psprintf("ALTER TABLE %s OWNER TO %s", target, name));
-        run_ddl(psprintf("GRANT USAGE ON SCHEMA %s TO %s", archive_schema, name));
-    }
+    follow_owner(relid, archive);
 }
 
 } // namespace
@@ -188,6 +194,14 @@ Oid archive_of(Oid relid)
     Oid archive = DatumGetObjectId(DirectFunctionCall1(oidin, CStringGetDatum(found.first_value)));
     // Dropped by hand since (forget_dropped_tables() forgets it too).
     return SearchSysCacheExists1(RELOID, ObjectIdGetDatum(archive)) ? archive : InvalidOid;
+}
+
+Oid owned_archive(Oid relid)
+{
+    Oid archive = archive_of(relid);
+    if (OidIsValid(archive))
+        follow_owner(relid, archive);
+    return archive;
 }
 
 Oid prepare_archive(Oid relid)
@@ -257,6 +271,18 @@ Datum softdelete_archive_table(PG_FUNCTION_ARGS)
     Oid relid = PG_GETARG_OID(0);
     softdelete::require_relation(relid);
     Oid archive = softdelete::archive_of(relid);
+    if (!OidIsValid(archive))
+        PG_RETURN_NULL();
+    PG_RETURN_OID(archive);
+}
+
+// softdelete_internal.owned_archive(tbl): owned_archive().
+PG_FUNCTION_INFO_V1(softdelete_owned_archive);
+Datum softdelete_owned_archive(PG_FUNCTION_ARGS)
+{
+    Oid relid = PG_GETARG_OID(0);
+    softdelete::require_relation(relid);
+    Oid archive = softdelete::owned_archive(relid);
     if (!OidIsValid(archive))
         PG_RETURN_NULL();
     PG_RETURN_OID(archive);

@@ -11,6 +11,11 @@ namespace softdelete
 // The archive table of relid, or InvalidOid when it has none (yet).
 Oid archive_of(Oid relid);
 
+// PG regime. archive_of(), the archive given to relid's owner first where
+// the table changed hands since (ALTER TABLE ... OWNER TO): the statements
+// that read and change it run as the table's owner.
+Oid owned_archive(Oid relid);
+
 // The archive table of relid, made when it has none, with every column relid
 // has now (a column relid gained since is added) and relid's owner.
 Oid prepare_archive(Oid relid);

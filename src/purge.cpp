@@ -324,7 +324,7 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
         }
         if (life.archive_retention != nullptr) {
             pg_guard([&] {
-                Oid archive = archive_of(relid);
+                Oid archive = owned_archive(relid);
                 if (!OidIsValid(archive))
                     return;
                 ExpiredRows expired =
