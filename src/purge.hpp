@@ -20,8 +20,12 @@ struct LifecycleConfig {
 bool lifecycle_config(Oid relid, LifecycleConfig* out);
 
 // PG regime. The enabled tables with a retention or an archive_retention,
-// children before parents (purge_order.cpp), as a List of Oids.
-List* purge_tables();
+// children before parents (purge_order.cpp), as a List of Oids. With
+// skip_locked (the lifecycle worker), a table whose lock someone holds
+// against readers (ACCESS EXCLUSIVE: a migration, any role's LOCK TABLE) is
+// left out of this visit instead of waited for; the tables found are
+// locked ACCESS SHARE until the transaction ends.
+List* purge_tables(bool skip_locked = false);
 
 // True while a purge batch runs. Only the extension's C code sets it (no
 // setting can): a DELETE on an enabled table then removes rows for good,

@@ -45,12 +45,19 @@ int compare_oids(const ListCell* a, const ListCell* b)
 
 } // namespace
 
-List* purge_tables()
+List* purge_tables(bool skip_locked)
 {
-    Walk walk = {list_copy(enabled_tables()), NIL, NIL};
+    // Reading a table's foreign keys takes its lock; one that is held would
+    // hold up every table of the database.
+    List* enabled = NIL;
+    ListCell* lc;
+    foreach (lc, enabled_tables()) {
+        if (!skip_locked || ConditionalLockRelationOid(lfirst_oid(lc), AccessShareLock))
+            enabled = lappend_oid(enabled, lfirst_oid(lc));
+    }
+    Walk walk = {enabled, NIL, NIL};
     // The same order on every call, whatever order the rows are stored in.
     list_sort(walk.enabled, compare_oids);
-    ListCell* lc;
     foreach (lc, walk.enabled) {
         if (!list_member_oid(walk.seen, lfirst_oid(lc)))
             visit(&walk, lfirst_oid(lc));

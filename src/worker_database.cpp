@@ -4,7 +4,7 @@
 // purges each table that has a retention, children before parents, and
 // exits. It connects as the bootstrap superuser, which owns the extension's
 // internal functions, and does its work through them
-// (softdelete_internal.purge_tables, start_run, purge_batch, finish_run):
+// (purge_tables(), then softdelete_internal.start_run, purge_batch, finish_run):
 // the same hard-delete path, rules and event log as softdelete.purge().
 //
 // Each unit of work is a transaction of its own with a snapshot of its own:
@@ -25,6 +25,7 @@
 
 #include "error_bridge.hpp"
 #include "extension_objects.hpp"
+#include "purge.hpp"
 #include "owner_statement.hpp"
 #include "settings.hpp"
 #include "worker_registry.hpp"
@@ -251,34 +252,24 @@ struct PurgeTable {
 };
 
 // The tables to visit, children before parents, allocated in the current
-// memory context (outside the unit's transaction). Plain PostgreSQL code.
+// memory context (outside the unit's transaction); a table someone holds
+// locked is left for a later visit. Plain PostgreSQL code.
 List* purge_tables()
 {
     MemoryContext caller = CurrentMemoryContext;
-    if (SPI_connect() != SPI_OK_CONNECT)
-        elog(ERROR, "softdelete worker: SPI_connect failed");
-    const char* sql =
-        "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname) "
-        "FROM softdelete_internal.purge_tables() WITH ORDINALITY AS t(t, i) "
-        "JOIN pg_catalog.pg_class c ON c.oid = t.t JOIN pg_catalog.pg_namespace n ON n.oid = "
-        "c.relnamespace ORDER BY t.i";
-    int rc = SPI_execute(sql, true, 0);
-    if (rc != SPI_OK_SELECT)
-        elog(ERROR, "softdelete worker: %s failed: %s", sql, SPI_result_code_string(rc));
     List* tables = NIL;
-    for (uint64 i = 0; i < SPI_processed; i++) {
-        HeapTuple row = SPI_tuptable->vals[i];
-        bool isnull = false;
-        Oid oid = DatumGetObjectId(SPI_getbinval(row, SPI_tuptable->tupdesc, 1, &isnull));
-        char* name = SPI_getvalue(row, SPI_tuptable->tupdesc, 2);
-        MemoryContext spi = MemoryContextSwitchTo(caller);
+    ListCell* lc;
+    foreach (lc, softdelete::purge_tables(true)) {
+        Oid oid = lfirst_oid(lc);
+        char* name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(oid)),
+                                                get_rel_name(oid));
+        MemoryContext work = MemoryContextSwitchTo(caller);
         auto* table = static_cast<PurgeTable*>(palloc(sizeof(PurgeTable)));
         table->oid = oid;
         table->name = pstrdup(name);
         tables = lappend(tables, table);
-        MemoryContextSwitchTo(spi);
+        MemoryContextSwitchTo(work);
     }
-    SPI_finish();
     return tables;
 }
 
@@ -469,6 +460,12 @@ VisitOutcome visit_database()
     // PGC_S_SESSION, as SET does: the functions' own SET clauses still apply.
     pg_guard(
         [] { SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION); });
+    // A lock someone holds on a table (a migration's ACCESS EXCLUSIVE, or
+    // any role's LOCK TABLE) fails that table's step after a second, as a
+    // failure it is retried after, instead of holding up this database's
+    // other tables and, through the launcher's few workers, every other
+    // database. The listing passes over a locked table (purge_tables()).
+    pg_guard([] { SetConfigOption("lock_timeout", "1s", PGC_SUSET, PGC_S_SESSION); });
     database_name = pg_guard([] {
         StartTransactionCommand();
         char* name = MemoryContextStrdup(TopMemoryContext, get_database_name(MyDatabaseId));
