@@ -368,34 +368,55 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
             return removed.rows;
         }
     }
-    // The deleted_at of the due row after the oldest limit: the batch is
-    // the due rows deleted before it (at most limit), taken by one range
-    // scan of the index on deleted rows.
-    // (As text for that one row: converting each row passed over would cost
-    // more than the index scan.)
-    char* sql = psprintf("SELECT b::pg_catalog.text FROM (SELECT c.%s AS b FROM %s AS c WHERE c.%s "
-                         "< pg_catalog.now() - $1%s ORDER BY c.%s OFFSET $2 LIMIT 1) s",
-                         col, table, col, from_cursor("c", col, type, from), col);
-    char* bound = run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
-                      .first_value;
-    char* which =
-        psprintf("t.%s < pg_catalog.now() - $1%s%s", col, from_cursor("t", col, type, from),
-                 bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "");
-    values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
-    if (subtransactions++ < max_subtransactions && without_waiting([&] {
-            removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
-                                  bound != nullptr ? 4 : 3, types, values, false, archive);
-            note_removed(cfg, removed, archive);
-        })) {
-        if (removed.rows > 0 || bound == nullptr) {
-            if (bound != nullptr)
+    for (;;) {
+        from = cursor->from != nullptr;
+        // Text in $3 either way: the check below passes it unused.
+        values[2] = CStringGetTextDatum(from ? cursor->from : "");
+        // The deleted_at of the due row after the oldest limit: the batch is
+        // the due rows deleted before it (at most limit), taken by one range
+        // scan of the index on deleted rows.
+        // (As text for that one row: converting each row passed over would
+        // cost more than the index scan.)
+        char* sql =
+            psprintf("SELECT b::pg_catalog.text FROM (SELECT c.%s AS b FROM %s AS c WHERE c.%s "
+                     "< pg_catalog.now() - $1%s ORDER BY c.%s OFFSET $2 LIMIT 1) s",
+                     col, table, col, from_cursor("c", col, type, from), col);
+        char* bound =
+            run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
+                .first_value;
+        const char* before_bound =
+            bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "";
+        char* which = psprintf("t.%s < pg_catalog.now() - $1%s%s", col,
+                               from_cursor("t", col, type, from), before_bound);
+        values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
+        if (subtransactions++ < max_subtransactions && without_waiting([&] {
+                removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
+                                      bound != nullptr ? 4 : 3, types, values, false, archive);
+                note_removed(cfg, removed, archive);
+            })) {
+            if (removed.rows > 0 || bound == nullptr) {
+                if (bound != nullptr)
+                    cursor->from = bound;
+                return removed.rows;
+            }
+            // No row before bound went, and none was held (the statement
+            // did not wait): where there were any, the table's own trigger
+            // kept them (a legal hold's BEFORE DELETE returns NULL). The
+            // batch goes on past them, as the DELETE without an archive
+            // passes such rows by; they stayed oldest, and a batch that
+            // stopped at them would leave every due row after them for
+            // good.
+            char* any = psprintf("SELECT FROM %s AS t WHERE %s LIMIT 1", table, which);
+            if (run_as_owner(relation_owner(cfg.relid), any, 4, types, values, false).processed >
+                0) {
                 cursor->from = bound;
-            return removed.rows;
+                continue;
+            }
         }
+        // A row was held, or more than limit rows share the oldest
+        // deleted_at (one statement deleted them).
+        return remove_locked_rows(cfg, archive, cursor, types, values);
     }
-    // A row was held, or more than limit rows share the oldest deleted_at
-    // (one statement deleted them).
-    return remove_locked_rows(cfg, archive, cursor, types, values);
 }
 
 void forget_subtransactions()
