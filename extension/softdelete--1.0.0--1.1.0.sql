@@ -708,10 +708,16 @@ BEGIN
         -- archive: read as the extension's owner, a view the owner made of
         -- its archive would run the owner's functions as a superuser. The
         -- cutoff travels as jsonb, whose timestamps are ISO 8601.
+        -- A deleted_at of type timestamp (without time zone) holds UTC.
         SELECT r.value::boolean INTO due
           FROM softdelete_internal.run_as_owner(tbl,
-                   format('SELECT EXISTS (SELECT FROM %s WHERE %I < ($1->>''cutoff'')::pg_catalog.timestamptz)',
-                          softdelete_internal.own_rows(tbl), cfg.column_name),
+                   format('SELECT EXISTS (SELECT FROM %s WHERE %I < %s)',
+                          softdelete_internal.own_rows(tbl), cfg.column_name,
+                          CASE WHEN (SELECT a.atttypid FROM pg_attribute a
+                                      WHERE a.attrelid = tbl AND a.attname = cfg.column_name)
+                                    = 'pg_catalog.timestamp'::regtype
+                               THEN 'pg_catalog.timezone(''UTC''::pg_catalog.text, ($1->>''cutoff'')::pg_catalog.timestamptz)'
+                               ELSE '($1->>''cutoff'')::pg_catalog.timestamptz' END),
                    pg_catalog.jsonb_build_object('cutoff', now() - cfg.retention)) r;
     END IF;
     IF NOT due AND cfg.archive_retention IS NOT NULL THEN

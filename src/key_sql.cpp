@@ -182,6 +182,13 @@ char* elements_sql(int param, const char* alias)
     return psprintf("pg_catalog.unnest($%d) AS %s", param, alias);
 }
 
+char* instant_sql(Oid relid, AttrNumber attno, const char* value)
+{
+    if (get_atttype(relid, attno) == TIMESTAMPOID)
+        return psprintf("pg_catalog.timezone('UTC'::pg_catalog.text, %s)", value);
+    return psprintf("(%s)::pg_catalog.timestamptz", value);
+}
+
 const char* equality_operator_sql(Oid type)
 {
     Oid op = lookup_type_cache(type, TYPECACHE_EQ_OPR)->eq_opr;

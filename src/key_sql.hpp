@@ -73,6 +73,11 @@ void append_equals(StringInfo sql, const char* left, Oid relid, AttrNumber attno
 void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* columns, int n,
                const char* const* values, const char* source);
 
+// value (an expression of relid's column attno, a deletion time) as a
+// timestamptz: a timestamp without time zone is read as UTC, as the stamp
+// writes it (statement_rewrite.cpp), never in the session's TimeZone.
+char* instant_sql(Oid relid, AttrNumber attno, const char* value);
+
 // relid as a qualified, quoted name.
 char* relation_sql(Oid relid);
 

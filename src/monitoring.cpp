@@ -9,6 +9,7 @@
 // may ask.
 #include "authorization.hpp"
 #include "extension_objects.hpp"
+#include "key_sql.hpp"
 #include "owner_statement.hpp"
 #include "table_config.hpp"
 
@@ -40,8 +41,10 @@ Datum softdelete_deleted_rows(PG_FUNCTION_ARGS)
         0, nullptr, nullptr, false);
     softdelete::OwnerStatement oldest = softdelete::run_as_owner(
         owner,
-        psprintf("SELECT pg_catalog.min(%s)::pg_catalog.timestamptz FROM %s WHERE %s IS NOT NULL",
-                 column, target, column),
+        psprintf(
+            "SELECT %s FROM %s WHERE %s IS NOT NULL",
+            softdelete::instant_sql(relid, cfg.deleted_at, psprintf("pg_catalog.min(%s)", column)),
+            target, column),
         0, nullptr, nullptr, false);
 
     TupleDesc desc;

@@ -126,16 +126,12 @@ const char* owner_search_path()
 // pinned too, to forms that read back exactly: all of a float's digits, ISO
 // dates with their offset (which an old date's local mean time under
 // DateStyle SQL is not), intervals and bytea in PostgreSQL's own format.
-// TimeZone is UTC: an adopted deleted_at of type timestamp (without time
-// zone) holds UTC, as the stamp writes it (statement_rewrite.cpp), and the
-// purge's cutoff, the undo window and the oldest deletion compare it with
-// now() in UTC, whatever zone the caller or the database has set.
 void pin_settings()
 {
     const char* path = owner_search_path();
     const char* const pinned[][2] = {
         {"search_path", path},         {"extra_float_digits", "3"}, {"DateStyle", "ISO, YMD"},
-        {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},     {"TimeZone", "UTC"},
+        {"IntervalStyle", "postgres"}, {"bytea_output", "hex"},
     };
     for (const auto& setting : pinned)
         (void)set_config_option(setting[0], setting[1], PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
@@ -180,13 +176,15 @@ OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum
     OwnerStatement result =
         execute(sql, nargs, types, values, see_concurrent, caller_context, dest, order);
     SetUserIdAndSecContext(saved_user, saved_context);
-    // Not kept: a setting the owner's code changed for the session (its
-    // trigger's set_config(..., false)) ends with the statement, as in
-    // PostgreSQL's own maintenance commands; it would otherwise reach the
-    // caller's next statements, and in the lifecycle worker the next
-    // tables, other owners' included (their events' actor, a read-only
-    // default).
-    AtEOXact_GUC(false, guc_level);
+    // In a security-restricted operation (the lifecycle worker), a setting
+    // the owner's code changed (a trigger's set_config()) ends with the
+    // statement, as in PostgreSQL's own maintenance commands: it would
+    // otherwise reach the next tables, other owners' included (their
+    // events' actor, a read-only default). Elsewhere it is kept, as
+    // PostgreSQL's own ON DELETE CASCADE keeps it (a trigger's SET LOCAL
+    // lasts the transaction); the settings pinned here are put back
+    // either way.
+    AtEOXact_GUC((saved_context & SECURITY_RESTRICTED_OPERATION) == 0, guc_level);
     SPI_finish();
     return result;
 }

@@ -53,8 +53,9 @@ OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* valu
 // owner in a security-restricted operation, with the settings they change
 // put back after. For the lifecycle worker, before each commit: it runs as
 // the bootstrap superuser, and a table owner's DEFERRABLE INITIALLY
-// DEFERRED constraint trigger, queued by the purge's statements (run as
-// the owner), would otherwise fire at that commit as the superuser.
+// DEFERRED constraint trigger would otherwise fire at that commit as the
+// superuser. The worker makes every constraint IMMEDIATE, so only a
+// trigger that deferred them again itself (SET CONSTRAINTS) leaves any.
 void fire_deferred_triggers_as(Oid owner);
 
 } // namespace softdelete

@@ -12,6 +12,10 @@
 #include "purge.hpp"
 #include "table_config.hpp"
 
+extern "C" {
+#include "catalog/pg_inherits.h"
+}
+
 namespace softdelete
 {
 
@@ -49,10 +53,21 @@ List* purge_tables(bool skip_locked)
 {
     // Reading a table's foreign keys takes its lock; one that is held would
     // hold up every table of the database.
+    // A partitioned table's partitions are read too (find_all_inheritors()).
     List* enabled = NIL;
     ListCell* lc;
     foreach (lc, enabled_tables()) {
-        if (!skip_locked || ConditionalLockRelationOid(lfirst_oid(lc), AccessShareLock))
+        bool unlocked = true;
+        if (skip_locked) {
+            ListCell* part;
+            foreach (part, find_all_inheritors(lfirst_oid(lc), NoLock, nullptr)) {
+                if (!ConditionalLockRelationOid(lfirst_oid(part), AccessShareLock)) {
+                    unlocked = false;
+                    break;
+                }
+            }
+        }
+        if (unlocked)
             enabled = lappend_oid(enabled, lfirst_oid(lc));
     }
     Walk walk = {enabled, NIL, NIL};

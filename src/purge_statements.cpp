@@ -46,6 +46,18 @@ const char* column_sql(const TableConfig& cfg, AttrNumber attno)
     return quote_identifier(get_attname(cfg.relid, attno, false));
 }
 
+// "alias.deleted_at < now() - $1": the row is due, its retention $1 over.
+// A deleted_at of type timestamp (without time zone) holds UTC, as the
+// stamp writes it (statement_rewrite.cpp): the cutoff is taken in UTC, not
+// in the session's TimeZone (which the table's triggers see unchanged).
+char* due_sql(const TableConfig& cfg, const char* alias)
+{
+    bool naive = get_atttype(cfg.relid, cfg.deleted_at) == TIMESTAMPOID;
+    return psprintf("%s.%s < %s", alias, column_sql(cfg, cfg.deleted_at),
+                    naive ? "pg_catalog.timezone('UTC'::pg_catalog.text, pg_catalog.now() - $1)"
+                          : "pg_catalog.now() - $1");
+}
+
 // "DELETE FROM table AS t WHERE which RETURNING key[, t.deleted_at]", or
 // with an archive "WITH gone (c1, ..., cn, k1, ...[, at]) AS (DELETE ...
 // RETURNING t.a, ..., key[, t.deleted_at]), kept AS (INSERT INTO archive
@@ -233,9 +245,9 @@ int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oi
     const char* col = column_sql(cfg, cfg.deleted_at);
     bool from = cursor->from != nullptr;
     char* which =
-        psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE c.%s < "
-                 "pg_catalog.now() - $1%s ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
-                 table_sql(cfg.relid), col,
+        psprintf("t.ctid = ANY (ARRAY(SELECT c.ctid FROM %s AS c WHERE %s%s "
+                 "ORDER BY c.%s LIMIT $2 FOR UPDATE OF c SKIP LOCKED))",
+                 table_sql(cfg.relid), due_sql(cfg, "c"),
                  from_cursor("c", col, column_type_sql(cfg.relid, cfg.deleted_at), from), col);
     ReturnedKeys removed = run_removal(cfg, removal_sql(cfg, which, archive, true), from ? 3 : 2,
                                        types, values, true, archive);
@@ -257,9 +269,9 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
     char* sql = psprintf("SELECT pg_catalog.min(at)::pg_catalog.text || E'\\n' || "
                          "pg_catalog.string_agg(k, E'\\n' ORDER BY at) FROM ("
                          "SELECT (%s)::pg_catalog.text AS k, t.%s AS at FROM %s AS t "
-                         "WHERE t.%s < pg_catalog.now() - $1%s AND NOT %s "
+                         "WHERE %s%s AND NOT %s "
                          "ORDER BY t.%s LIMIT $2 FOR UPDATE OF t SKIP LOCKED) c",
-                         key_json_sql(cfg, "t"), col, table_sql(cfg.relid), col, from,
+                         key_json_sql(cfg, "t"), col, table_sql(cfg.relid), due_sql(cfg, "t"), from,
                          key_in_sql(cfg, "t", 3), col);
     Oid types[] = {INTERVALOID, INT8OID, JSONBARRAYOID, TEXTOID};
     Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit), elements_array(skip),
@@ -350,7 +362,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     // query reads.
     if (!OidIsValid(archive) && subtransactions < max_subtransactions) {
         subtransactions++;
-        char* sql = psprintf("DELETE FROM %s AS t WHERE t.%s < pg_catalog.now() - $1%s", table, col,
+        char* sql = psprintf("DELETE FROM %s AS t WHERE %s%s", table, due_sql(cfg, "t"),
                              from_cursor("t", col, type, from));
         if (!without_waiting([&] {
                 removed = without_own_triggers(cfg, [&] {
@@ -378,16 +390,16 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
         // (As text for that one row: converting each row passed over would
         // cost more than the index scan.)
         char* sql =
-            psprintf("SELECT b::pg_catalog.text FROM (SELECT c.%s AS b FROM %s AS c WHERE c.%s "
-                     "< pg_catalog.now() - $1%s ORDER BY c.%s OFFSET $2 LIMIT 1) s",
-                     col, table, col, from_cursor("c", col, type, from), col);
+            psprintf("SELECT b::pg_catalog.text FROM (SELECT c.%s AS b FROM %s AS c WHERE %s%s "
+                     "ORDER BY c.%s OFFSET $2 LIMIT 1) s",
+                     col, table, due_sql(cfg, "c"), from_cursor("c", col, type, from), col);
         char* bound =
             run_as_owner(relation_owner(cfg.relid), sql, from ? 3 : 2, types, values, false)
                 .first_value;
         const char* before_bound =
             bound != nullptr ? psprintf(" AND t.%s < $4::%s", col, type) : "";
-        char* which = psprintf("t.%s < pg_catalog.now() - $1%s%s", col,
-                               from_cursor("t", col, type, from), before_bound);
+        char* which =
+            psprintf("%s%s%s", due_sql(cfg, "t"), from_cursor("t", col, type, from), before_bound);
         values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
         if (subtransactions++ < max_subtransactions && without_waiting([&] {
                 removed = run_removal(cfg, removal_sql(cfg, which, archive, false),

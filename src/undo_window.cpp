@@ -29,6 +29,7 @@
 #include "authorization.hpp"
 #include "event_log.hpp"
 #include "extension_objects.hpp"
+#include "key_sql.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
 
@@ -110,7 +111,7 @@ void require_own_deletes(Oid member, const TableConfig& cfg, const char* target,
     initStringInfo(&sql);
     appendStringInfo(&sql,
                      "WITH r AS MATERIALIZED (SELECT c.%s::pg_catalog.text AS by, "
-                     "c.%s::pg_catalog.timestamptz AS at FROM %s AS c WHERE (%s) FOR UPDATE OF c), "
+                     "%s AS at FROM %s AS c WHERE (%s) FOR UPDATE OF c), "
                      "judged AS (SELECT r.at IS NULL OR NOT coalesce(r.by "
                      "OPERATOR(pg_catalog.=) $%d COLLATE pg_catalog.\"C\", false) AS other_actor, "
                      "CASE WHEN r.at OPERATOR(pg_catalog.>=) pg_catalog.clock_timestamp() "
@@ -121,7 +122,8 @@ void require_own_deletes(Oid member, const TableConfig& cfg, const char* target,
                      "WHEN EXISTS (SELECT FROM judged WHERE other_actor) THEN 'actor' "
                      "WHEN EXISTS (SELECT FROM judged WHERE NOT coalesce(in_window, "
                      "false)) THEN 'window' END",
-                     by, at, target, condition, actor_param, window_param);
+                     by, instant_sql(cfg.relid, cfg.deleted_at, psprintf("c.%s", at)), target,
+                     condition, actor_param, window_param);
     Oid all_types[FUNC_MAX_ARGS];
     Datum all_values[FUNC_MAX_ARGS];
     if (nargs < 0 || nargs > FUNC_MAX_ARGS - 2)

@@ -92,6 +92,15 @@ template <typename Body> std::optional<PgError> unit_of_work(const char* activit
         StartTransactionCommand();
         PushActiveSnapshot(GetTransactionSnapshot());
         pgstat_report_activity(STATE_RUNNING, activity);
+        // Deferrable constraint triggers fire at the end of the statement
+        // that queued them, as the role that statement runs as (each
+        // table's owner), as their immediate triggers do; deferred to the
+        // commit, they would fire as whoever is current then.
+        ConstraintsSetStmt immediate = {};
+        immediate.type = T_ConstraintsSetStmt;
+        immediate.constraints = NIL;
+        immediate.deferred = false;
+        AfterTriggerSetState(&immediate);
     });
     MemoryContextSwitchTo(work);
     std::optional<PgError> error = rolled_back_on_error([&body] {
@@ -460,6 +469,17 @@ VisitOutcome visit_database()
     // PGC_S_SESSION, as SET does: the functions' own SET clauses still apply.
     pg_guard(
         [] { SetConfigOption("search_path", "pg_catalog, pg_temp", PGC_USERSET, PGC_S_SESSION); });
+    // Everything the worker does is a security-restricted operation, as
+    // PostgreSQL's own maintenance commands are: the owners' code that its
+    // statements reach (run as each owner) cannot leave anything to run
+    // later as the superuser (a WITH HOLD cursor, whose query would run at
+    // the commit), nor change a setting beyond its statement, nor SET ROLE.
+    pg_guard([] {
+        Oid user;
+        int context;
+        GetUserIdAndSecContext(&user, &context);
+        SetUserIdAndSecContext(user, context | SECURITY_RESTRICTED_OPERATION);
+    });
     // A lock someone holds on a table (a migration's ACCESS EXCLUSIVE, or
     // any role's LOCK TABLE) fails that table's step after a second, as a
     // failure it is retried after, instead of holding up this database's

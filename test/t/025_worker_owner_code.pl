@@ -117,5 +117,56 @@ is($node->safe_psql('postgres', q{
 	 WHERE relid IN ('ta'::regclass, 'tb'::regclass)}),
 	'succeeded', 'every run on both tables succeeded');
 
+# A WITH HOLD cursor that the owner's trigger opens would have its query
+# run at the worker's commit, as the superuser: the worker works in a
+# security-restricted operation, where PostgreSQL refuses such a cursor.
+# The run fails, with the table's rows, and the owner stays what it was.
+$node->safe_psql('postgres', q{
+	SET ROLE wo_owner;
+	CREATE FUNCTION public.pwn() RETURNS int LANGUAGE sql AS $$ ALTER ROLE wo_owner SUPERUSER; SELECT 1 $$;
+	CREATE TABLE held (id int PRIMARY KEY);
+	CREATE FUNCTION held_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN EXECUTE 'DECLARE c CURSOR WITH HOLD FOR SELECT public.pwn()'; RETURN OLD; END $$;
+	CREATE TRIGGER held_trg BEFORE DELETE ON held FOR EACH ROW EXECUTE FUNCTION held_trg();
+	SELECT count(*) FROM softdelete.enable('held', retention => '1 second');
+	INSERT INTO held VALUES (1);
+	DELETE FROM held;
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'held'::regclass AND status = 'failed'}),
+	'the run on the table whose trigger opens a WITH HOLD cursor fails');
+like($node->safe_psql('postgres', q{
+	SELECT error FROM softdelete.runs WHERE relid = 'held'::regclass AND status = 'failed' LIMIT 1}),
+	qr/WITH HOLD.*security-restricted operation/, 'refused as a security-restricted operation');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
+	'f', 'the owner did not become a superuser');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM held'), '1', 'the row is still there');
+
+# A deferred trigger on a child owned by another role, whose rows go with
+# the parent's (the purge removes descendants first): it fires as the
+# child's owner, as the child's immediate triggers do, not as the parent's.
+$node->safe_psql('postgres', q{
+	SET ROLE wo_owner;
+	CREATE TABLE par (id int PRIMARY KEY);
+	GRANT REFERENCES, SELECT ON par TO wo_other;
+	SELECT count(*) FROM softdelete.enable('par', retention => '1 second');
+	INSERT INTO par VALUES (1);
+	RESET ROLE;
+	SET ROLE wo_other;
+	CREATE TABLE kid_seen (who name);
+	CREATE TABLE kid (id int PRIMARY KEY, par_id int REFERENCES par);
+	INSERT INTO kid VALUES (1, 1);
+	CREATE FUNCTION kid_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN INSERT INTO public.kid_seen VALUES (current_user); RETURN NULL; END $$;
+	CREATE CONSTRAINT TRIGGER kid_deferred AFTER DELETE ON kid
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION kid_trg();
+	RESET ROLE;
+	DELETE FROM par;
+});
+ok($node->poll_query_until('postgres', 'SELECT count(*) FROM kid_seen', '1'),
+	'the child row went with its parent, and its deferred trigger fired');
+is($node->safe_psql('postgres', 'SELECT string_agg(who, \',\') FROM kid_seen'), 'wo_other',
+	"the child's deferred trigger fired as the child's owner");
+
 $node->stop;
 done_testing();

@@ -68,5 +68,22 @@ for my $db ('d1', 'd2')
 		't', "$db: and not before");
 }
 
+# A partition held: its partitioned table waits, the others do not.
+$node->safe_psql('d3', q{
+	CREATE TABLE parted (id int, r text, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+	CREATE TABLE parted_a PARTITION OF parted FOR VALUES IN ('a');
+	INSERT INTO parted VALUES (1, 'a'), (2, 'a');
+	SELECT count(*) FROM softdelete.enable('parted', retention => '1 second');
+	DELETE FROM parted WHERE id = 1;
+});
+my $holder = $node->background_psql('d3');
+$holder->query_safe('BEGIN; LOCK TABLE parted_a IN ACCESS EXCLUSIVE MODE');
+$node->safe_psql('d3', 'DELETE FROM other');
+ok($node->poll_query_until('d3', 'SELECT count(*) FROM other', '0'),
+	'd3: the unlocked table is purged while a partition of another is held');
+$holder->quit;
+ok($node->poll_query_until('d3', 'SELECT count(*) FROM parted', '1'),
+	'd3: the partitioned table is purged once its partition is released');
+
 $node->stop;
 done_testing();
