@@ -1008,18 +1008,29 @@ $$;
 -- owner: converting a value can run code of its type's owner (a cast to
 -- json). Its own search_path keeps the caller's operators out.
 CREATE FUNCTION softdelete_internal.key_json(tbl regclass, key anycompatible) RETURNS jsonb
-    LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
-    AS $$
-        SELECT CASE WHEN pg_catalog.pg_typeof($2) = 'text'::pg_catalog.regtype
-                         AND pg_catalog.ltrim($2::text) LIKE '{%'
-                    THEN $2::text::jsonb
-                    WHEN pg_catalog.pg_typeof($2) IN ('jsonb'::pg_catalog.regtype, 'json'::pg_catalog.regtype)
-                         OR one.c IS NULL
-                    THEN pg_catalog.to_jsonb($2)
-                    ELSE pg_catalog.jsonb_build_object(one.c, $2) END
-          FROM (SELECT (SELECT t.key_columns[1] FROM softdelete.tables t
-                         WHERE t.relid = $1 AND pg_catalog.cardinality(t.key_columns) = 1)) AS one(c)
-    $$;
+    LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    one name;
+BEGIN
+    SELECT t.key_columns[1] INTO one FROM softdelete.tables t
+     WHERE t.relid = tbl AND pg_catalog.cardinality(t.key_columns) = 1;
+    IF pg_catalog.pg_typeof(key) = 'text'::pg_catalog.regtype
+       AND pg_catalog.ltrim(key::text) LIKE '{%' THEN
+        BEGIN
+            RETURN key::text::jsonb;
+        EXCEPTION WHEN invalid_text_representation THEN
+            -- Not JSON: a text key that begins with a brace ('{draft}').
+            NULL;
+        END;
+    END IF;
+    IF pg_catalog.pg_typeof(key) IN ('jsonb'::pg_catalog.regtype, 'json'::pg_catalog.regtype)
+       OR one IS NULL THEN
+        RETURN pg_catalog.to_jsonb(key);
+    END IF;
+    RETURN pg_catalog.jsonb_build_object(one, key);
+END
+$$;
 
 CREATE FUNCTION softdelete_internal.restore(tbl regclass, key anycompatible) RETURNS bigint
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp

@@ -190,6 +190,23 @@ SELECT k, note, deleted_at IS NOT NULL AS deleted FROM rp.by_json ORDER BY k;
 SELECT table_name, action, row_count, keys FROM softdelete.events
  WHERE table_name LIKE 'rp.by\_%' ORDER BY id;
 
+-- A text key that begins with a brace and is not JSON is the key's value,
+-- typed or untyped; one that is a JSON object goes in an object.
+SET ROLE rp_owner;
+CREATE TABLE rp.by_text (k text PRIMARY KEY);
+INSERT INTO rp.by_text VALUES ('{draft}'), ('{final}'), ('{"a": 1}');
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.by_text');
+RESET client_min_messages;
+DELETE FROM rp.by_text;
+RESET ROLE;
+SET ROLE rp_admin;
+SELECT softdelete.restore('rp.by_text', '{draft}'::text) AS "typed",
+       softdelete.restore('rp.by_text', '{final}') AS "untyped",
+       softdelete.restore('rp.by_text', '{"k": "{\"a\": 1}"}') AS "json text";
+RESET ROLE;
+SELECT k, deleted_at IS NOT NULL AS deleted FROM rp.by_text ORDER BY k;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'rp.%';
 SET client_min_messages = warning;
