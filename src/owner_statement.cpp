@@ -1,6 +1,5 @@
 // See owner_statement.hpp. Errors need no cleanup here: aborting the
 // (sub)transaction restores the user id and the settings.
-#include "as_role.hpp"
 #include "extension_objects.hpp"
 #include "owner_statement.hpp"
 #include "event_log.hpp"
@@ -190,13 +189,6 @@ OwnerStatement as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum
 }
 
 } // namespace
-
-void fire_deferred_triggers_as(Oid owner)
-{
-    int guc_level = NewGUCNestLevel();
-    as_role(owner, SECURITY_RESTRICTED_OPERATION, [] { AfterTriggerFireDeferred(); });
-    AtEOXact_GUC(false, guc_level);
-}
 
 OwnerStatement run_as_owner(Oid owner, const char* sql, int nargs, Oid* types, Datum* values,
                             bool hard_delete, bool see_concurrent)

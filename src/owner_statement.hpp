@@ -49,13 +49,4 @@ OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* 
 // archive schema, run by the extension's owner or the lifecycle worker.
 OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values);
 
-// PG regime. Fires the deferred triggers the transaction has queued, as
-// owner in a security-restricted operation, with the settings they change
-// put back after. For the lifecycle worker, before each commit: it runs as
-// the bootstrap superuser, and a table owner's DEFERRABLE INITIALLY
-// DEFERRED constraint trigger would otherwise fire at that commit as the
-// superuser. The worker makes every constraint IMMEDIATE, so only a
-// trigger that deferred them again itself (SET CONSTRAINTS) leaves any.
-void fire_deferred_triggers_as(Oid owner);
-
 } // namespace softdelete

@@ -94,8 +94,9 @@ template <typename Body> std::optional<PgError> unit_of_work(const char* activit
         pgstat_report_activity(STATE_RUNNING, activity);
         // Deferrable constraint triggers fire at the end of the statement
         // that queued them, as the role that statement runs as (each
-        // table's owner), as their immediate triggers do; deferred to the
-        // commit, they would fire as whoever is current then.
+        // table's owner), as their immediate triggers do. Deferred to the
+        // commit, PostgreSQL would refuse to fire them in the worker's
+        // security-restricted operation, and the commit would fail.
         ConstraintsSetStmt immediate = {};
         immediate.type = T_ConstraintsSetStmt;
         immediate.constraints = NIL;
@@ -387,7 +388,6 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
         waiting = waiting_after_failures(table.oid) || !purge_due(table.oid);
         if (!waiting)
             run = start_run(table.oid);
-        fire_deferred_triggers_as(relation_owner(table.oid));
     });
     if (error) {
         if (!stop_requested)
@@ -411,10 +411,7 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
             break;
         }
         int64 rows = 0;
-        error = unit_of_work(doing, [run, &table, &rows] {
-            rows = purge_batch(run, table.oid);
-            fire_deferred_triggers_as(relation_owner(table.oid));
-        });
+        error = unit_of_work(doing, [run, &table, &rows] { rows = purge_batch(run, table.oid); });
         if (error) {
             if (stop_requested) {
                 failure = stopped_message;

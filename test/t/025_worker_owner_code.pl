@@ -2,8 +2,8 @@
 # purge's statements as each table's owner. The owner's code must never run
 # as the superuser, nor leave anything behind for the next table:
 # - a DEFERRABLE INITIALLY DEFERRED constraint trigger, queued by the
-#   purge's DELETE, fires before the worker commits, as the owner, in a
-#   security-restricted operation (it would otherwise fire at the commit,
+#   purge's DELETE, fires at the end of that statement, as the owner
+#   (constraints are IMMEDIATE in the worker; at the commit it would fire
 #   as the superuser: an owner could make itself superuser);
 # - a setting the owner's trigger changes for the session (softdelete.actor,
 #   default_transaction_read_only) ends with the owner's statement, and does
@@ -141,6 +141,32 @@ like($node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
 	'f', 'the owner did not become a superuser');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM held'), '1', 'the row is still there');
+
+# A trigger that defers the constraints again: PostgreSQL refuses to fire
+# deferred triggers in the worker's security-restricted operation, so the
+# batch fails at its commit, its rows stay, and nothing ran as the
+# superuser.
+$node->safe_psql('postgres', q{
+	SET ROLE wo_owner;
+	CREATE TABLE redefer (id int PRIMARY KEY);
+	CREATE FUNCTION redefer_before() RETURNS trigger LANGUAGE plpgsql AS $$
+	BEGIN SET CONSTRAINTS ALL DEFERRED; RETURN OLD; END $$;
+	CREATE TRIGGER redefer_before BEFORE DELETE ON redefer FOR EACH ROW EXECUTE FUNCTION redefer_before();
+	CREATE CONSTRAINT TRIGGER redefer_deferred AFTER DELETE ON redefer
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION esc_trg();
+	SELECT count(*) FROM softdelete.enable('redefer', retention => '1 second');
+	INSERT INTO redefer VALUES (1);
+	DELETE FROM redefer;
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'redefer'::regclass AND status = 'failed'}),
+	'the run on the table whose trigger defers the constraints again fails');
+like($node->safe_psql('postgres', q{
+	SELECT error FROM softdelete.runs WHERE relid = 'redefer'::regclass AND status = 'failed' LIMIT 1}),
+	qr/deferred trigger within security-restricted operation/, 'refused as a security-restricted operation');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
+	'f', 'the owner did not become a superuser');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM redefer'), '1', 'the row is still there');
 
 # A deferred trigger on a child owned by another role, whose rows go with
 # the parent's (the purge removes descendants first): it fires as the
