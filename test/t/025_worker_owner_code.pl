@@ -117,6 +117,22 @@ is($node->safe_psql('postgres', q{
 	 WHERE relid IN ('ta'::regclass, 'tb'::regclass)}),
 	'succeeded', 'every run on both tables succeeded');
 
+# The worker's run on $table failed with an error matching $refusal; its
+# row stayed, and wo_owner is no superuser.
+sub refused_run
+{
+	my ($table, $what, $refusal) = @_;
+	ok($node->poll_query_until('postgres', qq{
+		SELECT count(*) > 0 FROM softdelete.runs WHERE relid = '$table'::regclass AND status = 'failed'}),
+		"the run on the table whose trigger $what fails");
+	like($node->safe_psql('postgres', qq{
+		SELECT error FROM softdelete.runs WHERE relid = '$table'::regclass AND status = 'failed' LIMIT 1}),
+		$refusal, 'refused as a security-restricted operation');
+	is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
+		'f', 'the owner did not become a superuser');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $table"), '1', 'the row is still there');
+}
+
 # A WITH HOLD cursor that the owner's trigger opens would have its query
 # run at the worker's commit, as the superuser: the worker works in a
 # security-restricted operation, where PostgreSQL refuses such a cursor.
@@ -132,15 +148,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO held VALUES (1);
 	DELETE FROM held;
 });
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'held'::regclass AND status = 'failed'}),
-	'the run on the table whose trigger opens a WITH HOLD cursor fails');
-like($node->safe_psql('postgres', q{
-	SELECT error FROM softdelete.runs WHERE relid = 'held'::regclass AND status = 'failed' LIMIT 1}),
-	qr/WITH HOLD.*security-restricted operation/, 'refused as a security-restricted operation');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
-	'f', 'the owner did not become a superuser');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM held'), '1', 'the row is still there');
+refused_run('held', 'opens a WITH HOLD cursor', qr/WITH HOLD.*security-restricted operation/);
 
 # A trigger that defers the constraints again: PostgreSQL refuses to fire
 # deferred triggers in the worker's security-restricted operation, so the
@@ -158,15 +166,8 @@ $node->safe_psql('postgres', q{
 	INSERT INTO redefer VALUES (1);
 	DELETE FROM redefer;
 });
-ok($node->poll_query_until('postgres', q{
-	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'redefer'::regclass AND status = 'failed'}),
-	'the run on the table whose trigger defers the constraints again fails');
-like($node->safe_psql('postgres', q{
-	SELECT error FROM softdelete.runs WHERE relid = 'redefer'::regclass AND status = 'failed' LIMIT 1}),
-	qr/deferred trigger within security-restricted operation/, 'refused as a security-restricted operation');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'wo_owner'}),
-	'f', 'the owner did not become a superuser');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM redefer'), '1', 'the row is still there');
+refused_run('redefer', 'defers the constraints again',
+	qr/deferred trigger within security-restricted operation/);
 
 # A deferred trigger on a child owned by another role, whose rows go with
 # the parent's (the purge removes descendants first): it fires as the
