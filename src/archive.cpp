@@ -263,28 +263,29 @@ ExpiredRows expire_archived_rows(Oid archive, const TableConfig& cfg, Interval* 
 
 extern "C" {
 
+// What find(tbl) finds for an existing relation tbl, NULL for none.
+static Datum archive_or_null(FunctionCallInfo fcinfo, Oid (*find)(Oid))
+{
+    Oid relid = PG_GETARG_OID(0);
+    softdelete::require_relation(relid);
+    Oid archive = find(relid);
+    if (!OidIsValid(archive))
+        PG_RETURN_NULL();
+    PG_RETURN_OID(archive);
+}
+
 // softdelete_internal.archive_table(tbl): tbl's archive table, NULL when it
 // has none yet.
 PG_FUNCTION_INFO_V1(softdelete_archive_table);
 Datum softdelete_archive_table(PG_FUNCTION_ARGS)
 {
-    Oid relid = PG_GETARG_OID(0);
-    softdelete::require_relation(relid);
-    Oid archive = softdelete::archive_of(relid);
-    if (!OidIsValid(archive))
-        PG_RETURN_NULL();
-    PG_RETURN_OID(archive);
+    return archive_or_null(fcinfo, softdelete::archive_of);
 }
 
 // softdelete_internal.owned_archive(tbl): owned_archive().
 PG_FUNCTION_INFO_V1(softdelete_owned_archive);
 Datum softdelete_owned_archive(PG_FUNCTION_ARGS)
 {
-    Oid relid = PG_GETARG_OID(0);
-    softdelete::require_relation(relid);
-    Oid archive = softdelete::owned_archive(relid);
-    if (!OidIsValid(archive))
-        PG_RETURN_NULL();
-    PG_RETURN_OID(archive);
+    return archive_or_null(fcinfo, softdelete::owned_archive);
 }
 }

@@ -102,11 +102,7 @@ Source noted_keys(const TableConfig& parent, bool restore)
     s.from = restore ? "ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2)) AS w(k, o)"
                      : elements_sql(1, "w(k)");
     for (int i = 0; i < parent.nkeys; i++)
-        s.value[i] =
-            parent.nkeys == 1
-                ? "(w.k #>> '{}'::pg_catalog.text[])"
-                : psprintf("(w.k ->> %s::pg_catalog.text)",
-                           quote_literal_cstr(get_attname(parent.relid, parent.keys[i], false)));
+        s.value[i] = key_field_sql(parent, i);
     s.op = restore ? "(w.o #>> '{}'::pg_catalog.text[])" : nullptr;
     return s;
 }

@@ -144,15 +144,19 @@ void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool 
     });
 }
 
+const char* key_field_sql(const TableConfig& cfg, int k)
+{
+    if (cfg.nkeys == 1)
+        return "(w.k #>> '{}'::pg_catalog.text[])";
+    return psprintf("(w.k ->> %s::pg_catalog.text)",
+                    quote_literal_cstr(get_attname(cfg.relid, cfg.keys[k], false)));
+}
+
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param)
 {
     const char* values[INDEX_MAX_KEYS];
-    for (int k = 0; k < cfg.nkeys; k++) {
-        const char* name = get_attname(cfg.relid, cfg.keys[k], false);
-        values[k] = cfg.nkeys == 1
-                        ? "(w.k #>> '{}'::pg_catalog.text[])"
-                        : psprintf("(w.k ->> %s::pg_catalog.text)", quote_literal_cstr(name));
-    }
+    for (int k = 0; k < cfg.nkeys; k++)
+        values[k] = key_field_sql(cfg, k);
     StringInfoData sql;
     initStringInfo(&sql);
     append_in(&sql, alias, cfg.relid, cfg.keys, cfg.nkeys, values, elements_sql(param, "w(k)"));
@@ -182,11 +186,23 @@ char* elements_sql(int param, const char* alias)
     return psprintf("pg_catalog.unnest($%d) AS %s", param, alias);
 }
 
+// A timestamp without time zone, converted either way, as UTC; the
+// function timezone(text, ...) that does it is the one for value's type.
+static char* utc_sql(const char* value)
+{
+    return psprintf("pg_catalog.timezone('UTC'::pg_catalog.text, %s)", value);
+}
+
 char* instant_sql(Oid relid, AttrNumber attno, const char* value)
 {
     if (get_atttype(relid, attno) == TIMESTAMPOID)
-        return psprintf("pg_catalog.timezone('UTC'::pg_catalog.text, %s)", value);
+        return utc_sql(value);
     return psprintf("(%s)::pg_catalog.timestamptz", value);
+}
+
+char* column_time_sql(Oid relid, AttrNumber attno, const char* instant)
+{
+    return get_atttype(relid, attno) == TIMESTAMPOID ? utc_sql(instant) : pstrdup(instant);
 }
 
 const char* equality_operator_sql(Oid type)

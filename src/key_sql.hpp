@@ -37,6 +37,11 @@ void append_fk_in(StringInfo sql, const ForeignKey& fk, const char* alias, bool 
 void append_fk_match(StringInfo sql, const ForeignKey& fk, const char* alias, bool on_parent,
                      const char* const* values);
 
+// Key column k of cfg, as text, from w.k: one element of a list of keys as
+// key_json_sql() writes them (the value itself for a one-column key, an
+// object of the columns otherwise).
+const char* key_field_sql(const TableConfig& cfg, int k);
+
 // The rows of alias whose keys are in the jsonb[] $param (elements_array()),
 // each element written as key_json_sql() writes it (append_in()).
 char* key_in_sql(const TableConfig& cfg, const char* alias, int param);
@@ -77,6 +82,11 @@ void append_in(StringInfo sql, const char* alias, Oid rel, const AttrNumber* col
 // timestamptz: a timestamp without time zone is read as UTC, as the stamp
 // writes it (statement_rewrite.cpp), never in the session's TimeZone.
 char* instant_sql(Oid relid, AttrNumber attno, const char* value);
+
+// The other way: instant (a timestamptz expression) as a value of that
+// column, in UTC for a timestamp without time zone, so that the column
+// itself is compared (and its index used).
+char* column_time_sql(Oid relid, AttrNumber attno, const char* instant);
 
 // relid as a qualified, quoted name.
 char* relation_sql(Oid relid);

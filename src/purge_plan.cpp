@@ -93,13 +93,8 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
     if (references_key(parent, fk)) {
         out.from = elements_sql(1, "w(k)");
         out.key = "w.k";
-        for (int i = 0; i < fk.nkeys; i++) {
-            int k = key_position(parent, fk, i);
-            out.value[i] = parent.nkeys == 1 ? "(w.k #>> '{}'::pg_catalog.text[])"
-                                             : psprintf("(w.k ->> %s::pg_catalog.text)",
-                                                        quote_literal_cstr(get_attname(
-                                                            parent.relid, parent.keys[k], false)));
-        }
+        for (int i = 0; i < fk.nkeys; i++)
+            out.value[i] = key_field_sql(parent, key_position(parent, fk, i));
         return out;
     }
     StringInfoData sql;
@@ -110,16 +105,14 @@ Parents referenced_values(const TableConfig& parent, const ForeignKey& fk, Datum
     for (int i = 0; i < fk.nkeys; i++)
         appendStringInfo(&sql, ", p.%s::pg_catalog.text",
                          attribute_name(fk.parent, fk.parent_columns[i]));
-    appendStringInfo(&sql, ")) FROM pg_catalog.unnest($1) AS w(k) JOIN %s AS p ON ",
+    appendStringInfo(&sql, ")) FROM %s JOIN %s AS p ON ", elements_sql(1, "w(k)"),
                      table_sql(fk.parent));
     for (int k = 0; k < parent.nkeys; k++) {
         const char* name = get_attname(parent.relid, parent.keys[k], false);
         if (k > 0)
             appendStringInfoString(&sql, " AND ");
         append_equals(&sql, psprintf("p.%s", quote_identifier(name)), parent.relid, parent.keys[k],
-                      parent.nkeys == 1
-                          ? "(w.k #>> '{}'::pg_catalog.text[])"
-                          : psprintf("(w.k ->> %s::pg_catalog.text)", quote_literal_cstr(name)));
+                      key_field_sql(parent, k));
     }
     Oid types[] = {JSONBARRAYOID};
     OwnerStatement found = run_as_owner(relation_owner(fk.parent), sql.data, 1, types, keys, false);

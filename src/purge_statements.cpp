@@ -52,10 +52,8 @@ const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 // in the session's TimeZone (which the table's triggers see unchanged).
 char* due_sql(const TableConfig& cfg, const char* alias)
 {
-    bool naive = get_atttype(cfg.relid, cfg.deleted_at) == TIMESTAMPOID;
     return psprintf("%s.%s < %s", alias, column_sql(cfg, cfg.deleted_at),
-                    naive ? "pg_catalog.timezone('UTC'::pg_catalog.text, pg_catalog.now() - $1)"
-                          : "pg_catalog.now() - $1");
+                    column_time_sql(cfg.relid, cfg.deleted_at, "pg_catalog.now() - $1"));
 }
 
 // "DELETE FROM table AS t WHERE which RETURNING key[, t.deleted_at]", or

@@ -102,8 +102,8 @@ Node* deleted_at_test(const Query* query, const TableConfig& cfg, NullTestType t
 // UTC, never by the session's TimeZone, which any role can set: a stamp
 // written in 'Etc/GMT+12' would be 12 hours old at once (purged before its
 // retention, and past its undo window), one read back in 'Etc/GMT-14'
-// young again. Owner statements read such a column in UTC too
-// (owner_statement.cpp).
+// young again. The purge, the undo window and softdelete.status read such
+// a column in UTC too (instant_sql() and column_time_sql() in key_sql.cpp).
 Expr* as_type(Expr* value, Oid type)
 {
     Oid from = exprType(reinterpret_cast<Node*>(value));

@@ -24,9 +24,7 @@
 #include <optional>
 
 #include "error_bridge.hpp"
-#include "extension_objects.hpp"
 #include "purge.hpp"
-#include "owner_statement.hpp"
 #include "settings.hpp"
 #include "worker_registry.hpp"
 
