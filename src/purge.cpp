@@ -240,6 +240,55 @@ void remember_waiting(const std::vector<std::string>& keys)
     }
 }
 
+// What became of some candidates of a batch.
+enum class Outcome {
+    nothing, // nothing to do
+    removed, // their rows went (or were restored meanwhile)
+    passed,  // they wait: the batch looks further
+};
+
+Outcome combined(Outcome a, Outcome b)
+{
+    if (a == Outcome::removed || b == Outcome::removed)
+        return Outcome::removed;
+    return a == Outcome::passed || b == Outcome::passed ? Outcome::passed : Outcome::nothing;
+}
+
+// Steps 2 and 3 for some candidates (oldest first). When a trigger keeps
+// rows that had to go, the candidates are split in two and each half tried
+// on its own, down to the one candidate whose rows the trigger keeps, which
+// waits: one legal hold on a child row does not keep every other due row of
+// the batch (each batch would fail on it again, oldest first). Candidates
+// that could not be rolled back alone (the transaction's subtransactions
+// used up) where a trigger could keep rows are not tried: they wait too,
+// and a later run, with a transaction of its own, takes them.
+Outcome remove_candidates(Oid relid, const std::vector<std::string>& candidates, int64 limit)
+{
+    PurgePlan plan = plan_purge(relid, candidates, limit);
+    remember_waiting(plan.waiting);
+    if (plan.steps.empty())
+        return plan.waiting.empty() ? Outcome::nothing : Outcome::passed;
+    std::vector<Oid> archives;
+    for (const PurgeStep& step : plan.steps)
+        archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
+    Removal removal = pg_guard([&] { return remove_planned_rows(plan.steps, archives); });
+    if (removal == Removal::removed)
+        return Outcome::removed;
+    // A row someone else holds (a child locked by an application, a row
+    // changing) is not waited for, and candidates that cannot be tried
+    // alone are not tried: they are passed over, and a later run takes them
+    // if they are still due.
+    if (removal != Removal::kept || candidates.size() == 1) {
+        remember_waiting(candidates);
+        return Outcome::passed;
+    }
+    auto half = candidates.begin() + static_cast<std::ptrdiff_t>(candidates.size() / 2);
+    Outcome older =
+        remove_candidates(relid, std::vector<std::string>(candidates.begin(), half), limit);
+    return combined(
+        older, remove_candidates(relid, std::vector<std::string>(half, candidates.end()), limit));
+}
+
 // Steps 1 to 3, for a table that foreign keys reference: candidates, their
 // descendants, the plan's steps.
 void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 limit)
@@ -256,23 +305,9 @@ void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 l
             return;
         std::string from = cursor.from;
         move_cursor(Cursor{from.c_str()});
-        PurgePlan plan = plan_purge(cfg.relid, candidates, limit);
-        remember_waiting(plan.waiting);
-        if (plan.steps.empty() && plan.waiting.empty())
+        if (remove_candidates(cfg.relid, candidates, limit) != Outcome::passed)
             return;
-        if (plan.steps.empty())
-            continue; // every candidate waits: look further
-        std::vector<Oid> archives;
-        for (const PurgeStep& step : plan.steps)
-            archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
-        // A row someone else holds (a child locked by an application, a
-        // row changing) is not waited for: the batch's candidates are
-        // passed over, and a later run takes them if they are still due.
-        if (!pg_guard([&] { return remove_planned_rows(plan.steps, archives); })) {
-            remember_waiting(candidates);
-            continue;
-        }
-        return;
+        // Every candidate waits: look further.
     }
 }
 

@@ -19,6 +19,7 @@
 extern "C" {
 #include "catalog/pg_am.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/defrem.h"
 #include "utils/reltrigger.h"
@@ -33,13 +34,17 @@ namespace
 // The table whose next statement leaves out the extension's row triggers.
 Oid own_statement_table = InvalidOid;
 
-// Subtransactions remove_due_rows() opened in this transaction. Each one
-// that writes takes a transaction id, and past 64 of them in one
+// Subtransactions the batches kept (released) in this transaction. Each
+// one that writes takes a transaction id, and past 64 of them in one
 // transaction every snapshot taken meanwhile in the cluster has to look them
 // up in pg_subtrans: softdelete.purge() runs all its batches in one
-// transaction, so only its first batches try without row locks.
+// transaction, so only its first batches try without row locks. One rolled
+// back gives its ids up at once, and is not counted.
 int subtransactions = 0;
 constexpr int max_subtransactions = 16;
+
+// remove_rows() found rows that a trigger kept, and raised its error.
+bool rows_kept = false;
 
 const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 {
@@ -165,10 +170,19 @@ void note_removed(const TableConfig& cfg, const ReturnedKeys& removed, Oid archi
 }
 
 // body() in a subtransaction, with lock_timeout at its least: false
-// (nothing done) when a statement would have waited for a lock; any other
-// error is raised again after the rollback, as PL/pgSQL's exception blocks
-// do.
-template <typename Body> bool without_waiting(Body body)
+// (nothing done) when a statement would have waited for a lock, or when
+// passable(error) says that body's error is one to pass over (*passed gets
+// its SQLSTATE); any other error is raised again after the rollback, as
+// PL/pgSQL's exception blocks do. A subtransaction rolled back takes its transaction
+// ids out of the backend's cache at once: only one that is kept counts
+// against max_subtransactions.
+bool never(const ErrorData*)
+{
+    return false;
+}
+
+template <typename Body, typename Passable = bool (*)(const ErrorData*)>
+bool without_waiting(Body body, Passable passable = never, int* passed = nullptr)
 {
     MemoryContext caller_context = CurrentMemoryContext;
     ResourceOwner caller_owner = CurrentResourceOwner;
@@ -195,11 +209,15 @@ template <typename Body> bool without_waiting(Body body)
         RollbackAndReleaseCurrentSubTransaction();
         MemoryContextSwitchTo(caller_context);
         CurrentResourceOwner = caller_owner;
-        if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE)
+        if (error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE && !passable(error))
             ReThrowError(error);
+        if (passed != nullptr)
+            *passed = error->sqlerrcode;
         FreeErrorData(error);
     }
     PG_END_TRY();
+    if (done)
+        subtransactions++;
     return done;
 }
 
@@ -315,10 +333,54 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     ReturnedKeys removed = run_removal(cfg, removal_sql(cfg, which.data, archive, false), 3, types,
                                        values, false, archive);
     note_removed(cfg, removed, archive);
+    // A row still here that the statement should have removed was kept by
+    // a BEFORE DELETE trigger of its table (a legal hold returns NULL).
+    // What it references must then stay too: the steps after this one would
+    // fail on it (NO ACTION, RESTRICT), or have PostgreSQL's CASCADE remove
+    // its parent and leave it referencing nothing, as the trigger keeps it
+    // from that DELETE as well.
+    char* kept = psprintf("SELECT FROM %s AS t WHERE %s LIMIT 1", table_sql(relid), which.data);
+    if (run_as_owner(relation_owner(relid), kept, 3, types, values, false).processed > 0) {
+        rows_kept = true;
+        ereport(ERROR,
+                (errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
+                 errmsg("cannot purge rows of %s: a trigger kept some of them",
+                        relation_display_name(relid)),
+                 errdetail("A BEFORE DELETE trigger of the table returned NULL for rows that go "
+                           "with the rows purged. Nothing was removed."),
+                 errhint("The lifecycle worker, which commits each batch, passes over the rows "
+                         "that need them; softdelete.purge() does in its first batches.")));
+    }
     return removed.rows;
 }
 
-bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
+// Whether a DELETE of relid's rows (a partitioned table's: of its
+// partitions') may keep some: a rule on DELETE, or an enabled BEFORE DELETE
+// row trigger other than the extension's own, which a statement of the
+// purge leaves out.
+bool may_keep_rows(Oid relid)
+{
+    Oid backstop = internal_function_oid("soft_delete_row", 0, nullptr);
+    Oid log = internal_function_oid("log_changes", 0, nullptr);
+    ListCell* lc;
+    foreach (lc, find_all_inheritors(relid, AccessShareLock, nullptr)) {
+        Relation rel = table_open(lfirst_oid(lc), NoLock);
+        bool may = rel->rd_rel->relhasrules;
+        TriggerDesc* triggers = rel->trigdesc;
+        for (int i = 0; !may && triggers != nullptr && i < triggers->numtriggers; i++) {
+            const Trigger* trigger = &triggers->triggers[i];
+            may = trigger->tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(trigger->tgtype) &&
+                  TRIGGER_FOR_BEFORE(trigger->tgtype) && TRIGGER_FOR_DELETE(trigger->tgtype) &&
+                  trigger->tgfoid != backstop && trigger->tgfoid != log;
+        }
+        table_close(rel, NoLock);
+        if (may)
+            return true;
+    }
+    return false;
+}
+
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
 {
     auto remove = [&] {
         for (size_t i = 0; i < steps.size(); i++)
@@ -327,13 +389,26 @@ bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<
     };
     // Counted with remove_due_rows()'s: past them (a purge() of many
     // batches in one transaction), the steps run without a subtransaction
-    // of their own, and may wait for a held row, as a DELETE does.
+    // of their own, and may wait for a held row, as a DELETE does. Where a
+    // trigger could keep a row, they would then fail the whole transaction:
+    // they are left to a later run.
     if (subtransactions >= max_subtransactions) {
+        for (const PurgeStep& step : steps)
+            if (may_keep_rows(step.relid))
+                return Removal::deferred;
         remove();
-        return true;
+        return Removal::removed;
     }
-    subtransactions++;
-    return without_waiting(remove);
+    rows_kept = false;
+    int passed = 0;
+    if (without_waiting(
+            remove,
+            [](const ErrorData* error) {
+                return rows_kept && error->sqlerrcode == ERRCODE_TRIGGERED_ACTION_EXCEPTION;
+            },
+            &passed))
+        return Removal::removed;
+    return passed == ERRCODE_LOCK_NOT_AVAILABLE ? Removal::held : Removal::kept;
 }
 
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,
@@ -359,7 +434,6 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
     // cannot stop so: a data-modifying CTE runs to its end whatever its
     // query reads.
     if (!OidIsValid(archive) && subtransactions < max_subtransactions) {
-        subtransactions++;
         char* sql = psprintf("DELETE FROM %s AS t WHERE %s%s", table, due_sql(cfg, "t"),
                              from_cursor("t", col, type, from));
         if (!without_waiting([&] {
@@ -399,7 +473,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
         char* which =
             psprintf("%s%s%s", due_sql(cfg, "t"), from_cursor("t", col, type, from), before_bound);
         values[3] = bound != nullptr ? CStringGetTextDatum(bound) : (Datum)0;
-        if (subtransactions++ < max_subtransactions && without_waiting([&] {
+        if (subtransactions < max_subtransactions && without_waiting([&] {
                 removed = run_removal(cfg, removal_sql(cfg, which, archive, false),
                                       bound != nullptr ? 4 : 3, types, values, false, archive);
                 note_removed(cfg, removed, archive);

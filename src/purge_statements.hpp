@@ -29,14 +29,23 @@ char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, c
 // must still be soft-deleted; live: of live rows, each removed only while
 // its columns hold the values of one of the objects in references),
 // copying them to archive first when it is valid. Notes what it removed and
-// archived under the running operation. Returns the rows removed.
+// archived under the running operation. Returns the rows removed; an error
+// (triggered_action_exception) when a trigger kept some of them.
 int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* references,
                   Oid archive);
 
+// What became of a purge plan's steps.
+enum class Removal {
+    removed,  // all of them ran
+    held,     // nothing removed: a row was held by someone else, never waited for
+    kept,     // nothing removed: a trigger kept rows that had to go
+    deferred, // nothing tried: no subtransaction left, and a trigger could keep rows
+};
 // A purge plan's steps, each by remove_rows() into archives[i], all or
-// nothing: false (nothing removed) when a row was held by someone else,
-// never waited for.
-bool remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives);
+// nothing. Past the subtransactions a transaction may keep, the steps run
+// in the caller's (a held row is waited for), unless a table's trigger
+// or rule could keep rows.
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives);
 
 // The whole batch in one statement, for a table that no foreign key
 // references (so no row goes with another): at most limit rows deleted
