@@ -117,7 +117,7 @@ ALTER SYSTEM RESET softdelete.batch_size;
 SELECT pg_reload_conf() AS reloaded;
 SELECT pg_sleep(0.5);
 DELETE FROM softdelete.events WHERE table_name LIKE 'public.held_%' OR table_name LIKE 'public.hold_%';
-DELETE FROM softdelete.runs WHERE table_name LIKE 'held_%' OR table_name LIKE 'hold_%';
+DELETE FROM softdelete.runs WHERE table_name LIKE 'public.held_%' OR table_name LIKE 'public.hold_%';
 SET client_min_messages = warning;
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('held_archived');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('held_plain');

@@ -273,6 +273,32 @@ int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oi
     return removed.rows;
 }
 
+// Whether a DELETE of relid's rows (a partitioned table's: of its
+// partitions') may keep some: a rule on DELETE, or an enabled BEFORE DELETE
+// row trigger other than the extension's own, which a statement of the
+// purge leaves out.
+bool may_keep_rows(Oid relid)
+{
+    Oid backstop = internal_function_oid("soft_delete_row", 0, nullptr);
+    Oid log = internal_function_oid("log_changes", 0, nullptr);
+    ListCell* lc;
+    foreach (lc, find_all_inheritors(relid, AccessShareLock, nullptr)) {
+        Relation rel = table_open(lfirst_oid(lc), NoLock);
+        bool may = rel->rd_rel->relhasrules;
+        TriggerDesc* triggers = rel->trigdesc;
+        for (int i = 0; !may && triggers != nullptr && i < triggers->numtriggers; i++) {
+            const Trigger* trigger = &triggers->triggers[i];
+            may = trigger->tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(trigger->tgtype) &&
+                  TRIGGER_FOR_BEFORE(trigger->tgtype) && TRIGGER_FOR_DELETE(trigger->tgtype) &&
+                  trigger->tgfoid != backstop && trigger->tgfoid != log;
+        }
+        table_close(rel, NoLock);
+        if (may)
+            return true;
+    }
+    return false;
+}
+
 } // namespace
 
 char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip,
@@ -339,8 +365,10 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     // fail on it (NO ACTION, RESTRICT), or have PostgreSQL's CASCADE remove
     // its parent and leave it referencing nothing, as the trigger keeps it
     // from that DELETE as well.
+    // Looked for only where a trigger or rule could have kept any.
     char* kept = psprintf("SELECT FROM %s AS t WHERE %s LIMIT 1", table_sql(relid), which.data);
-    if (run_as_owner(relation_owner(relid), kept, 3, types, values, false).processed > 0) {
+    if (may_keep_rows(relid) &&
+        run_as_owner(relation_owner(relid), kept, 3, types, values, false).processed > 0) {
         rows_kept = true;
         ereport(ERROR,
                 (errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
@@ -352,32 +380,6 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
                          "that need them; softdelete.purge() does in its first batches.")));
     }
     return removed.rows;
-}
-
-// Whether a DELETE of relid's rows (a partitioned table's: of its
-// partitions') may keep some: a rule on DELETE, or an enabled BEFORE DELETE
-// row trigger other than the extension's own, which a statement of the
-// purge leaves out.
-bool may_keep_rows(Oid relid)
-{
-    Oid backstop = internal_function_oid("soft_delete_row", 0, nullptr);
-    Oid log = internal_function_oid("log_changes", 0, nullptr);
-    ListCell* lc;
-    foreach (lc, find_all_inheritors(relid, AccessShareLock, nullptr)) {
-        Relation rel = table_open(lfirst_oid(lc), NoLock);
-        bool may = rel->rd_rel->relhasrules;
-        TriggerDesc* triggers = rel->trigdesc;
-        for (int i = 0; !may && triggers != nullptr && i < triggers->numtriggers; i++) {
-            const Trigger* trigger = &triggers->triggers[i];
-            may = trigger->tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(trigger->tgtype) &&
-                  TRIGGER_FOR_BEFORE(trigger->tgtype) && TRIGGER_FOR_DELETE(trigger->tgtype) &&
-                  trigger->tgfoid != backstop && trigger->tgfoid != log;
-        }
-        table_close(rel, NoLock);
-        if (may)
-            return true;
-    }
-    return false;
 }
 
 Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
