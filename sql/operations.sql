@@ -330,6 +330,48 @@ SELECT * FROM ops.try_undo(:op_29);
 SELECT (SELECT deleted_at IS NOT NULL FROM users WHERE id = 29) AS user_still_deleted,
        (SELECT deleted_at IS NOT NULL FROM orders WHERE id = 29) AS order_still_deleted;
 
+-- A statement that rules turn into several queries is one operation: a
+-- view's DO INSTEAD rule with two DELETEs, a table's DO ALSO rule. The
+-- portal runs them one after the other; they used to be an operation each,
+-- and undo() of the statement's op brought back one table only. Two
+-- statements in one query string stay two operations.
+SET ROLE ops_owner;
+SET client_min_messages = warning;
+CREATE TABLE ops.ra (id int PRIMARY KEY);
+CREATE TABLE ops.rb (id int PRIMARY KEY);
+INSERT INTO ops.ra SELECT generate_series(1, 6);
+INSERT INTO ops.rb SELECT generate_series(1, 6);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('ops.ra');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('ops.rb');
+RESET client_min_messages;
+CREATE VIEW ops.rv AS SELECT id FROM ops.ra;
+CREATE RULE rv_delete AS ON DELETE TO ops.rv
+    DO INSTEAD (DELETE FROM ops.rb WHERE id = OLD.id; DELETE FROM ops.ra WHERE id = OLD.id);
+CREATE RULE ra_also AS ON DELETE TO ops.ra DO ALSO DELETE FROM ops.rb WHERE id = OLD.id + 3;
+GRANT SELECT, DELETE ON ops.rv, ops.ra, ops.rb TO ops_app;
+RESET ROLE;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+DELETE FROM ops.rv WHERE id IN (1, 2);
+DELETE FROM ops.ra WHERE id = 3; DELETE FROM ops.ra WHERE id = 6;
+PREPARE rule_delete(int) AS DELETE FROM ops.rv WHERE id = $1;
+EXECUTE rule_delete(5);
+RESET ROLE;
+SELECT * FROM ops.since(:m);
+SELECT min(op) AS rule_op FROM softdelete.events WHERE id > :m \gset
+SET ROLE ops_admin;
+SELECT softdelete.undo(:rule_op) AS restored;
+RESET ROLE;
+SELECT (SELECT array_agg(id ORDER BY id) FROM ops.ra WHERE deleted_at IS NULL) AS ra_live,
+       (SELECT array_agg(id ORDER BY id) FROM ops.rb WHERE deleted_at IS NULL) AS rb_live;
+SET client_min_messages = warning;
+DROP VIEW ops.rv;
+DROP RULE ra_also ON ops.ra;
+SELECT count(*) FROM softdelete.disable('ops.ra');
+SELECT count(*) FROM softdelete.disable('ops.rb');
+DROP TABLE ops.ra, ops.rb;
+RESET client_min_messages;
+
 -- The way back from a DELETE without a WHERE.
 SET ROLE ops_app;
 SELECT count(*) AS live_before FROM users;

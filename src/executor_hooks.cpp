@@ -11,7 +11,11 @@
 // Where a statement ends, for operations.cpp: a data-modifying statement
 // after its ExecutorFinish (which fires its AFTER triggers, the log
 // triggers among them); a SELECT, whose functions may change rows, after
-// each ExecutorRun (a cursor's FETCH is one); only at the outermost level.
+// each ExecutorRun (a cursor's FETCH is one); only at the outermost level,
+// and after the last query of the client's statement: rules rewrite one
+// statement into several queries (a view's DO INSTEAD rule with two
+// DELETEs, a table's DO ALSO), which the portal runs one after the other,
+// each at the outermost level, and which are one operation.
 #include "executor_hooks.hpp"
 #include "cascade.hpp"
 #include "cascade_from_plain_parent.hpp"
@@ -26,6 +30,7 @@
 
 extern "C" {
 #include "tcop/utility.h"
+#include "tcop/pquery.h"
 }
 
 namespace softdelete
@@ -50,6 +55,23 @@ Oid counted_table = InvalidOid;
 QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
+
+// Whether the portal running query (at the outermost level) runs another
+// query after it: a later query that rules made of the same statement.
+bool queries_follow(const QueryDesc* query)
+{
+    if (ActivePortal == nullptr)
+        return false;
+    bool after = false;
+    ListCell* lc;
+    foreach (lc, ActivePortal->stmts) {
+        const auto* stmt = static_cast<const PlannedStmt*>(lfirst(lc));
+        if (after && IsA(stmt, PlannedStmt) && stmt->commandType != CMD_UTILITY)
+            return true;
+        after = after || stmt == query->plannedstmt;
+    }
+    return false;
+}
 
 Oid table_counted_by(const QueryDesc* query)
 {
@@ -113,7 +135,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     }
     PG_END_TRY();
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
-        !query->plannedstmt->hasModifyingCTE)
+        !query->plannedstmt->hasModifyingCTE && !queries_follow(query))
         end_of_statement();
 }
 
@@ -138,7 +160,7 @@ void finish_hook(QueryDesc* query)
     PG_END_TRY();
     if (finishing == nullptr)
         end_child_guard_statement();
-    if (run_depth == 0 && finishing == nullptr)
+    if (run_depth == 0 && finishing == nullptr && !queries_follow(query))
         end_of_statement();
 }
 
