@@ -33,6 +33,8 @@
 // Plans whose meaning depends on it are re-planned when it flips, and after
 // an error.
 #include <string>
+#include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "archive.hpp"
@@ -63,8 +65,11 @@ bool callbacks_registered = false;
 struct RunState {
     int64 run = 0;
     std::string waiting;
+    std::unordered_set<std::string> waiting_keys;
     bool has_cursor = false;
     std::string cursor;
+    KeptKeys kept;                             // rows a trigger kept (purge_plan.hpp)
+    std::unordered_set<std::string> kept_keys; // the same, as "relid key"
 };
 RunState state;
 
@@ -234,6 +239,8 @@ std::vector<std::string> lines(const char* text)
 void remember_waiting(const std::vector<std::string>& keys)
 {
     for (const std::string& key : keys) {
+        if (!state.waiting_keys.insert(key).second)
+            continue;
         if (!state.waiting.empty())
             state.waiting += ", ";
         state.waiting += key;
@@ -254,24 +261,50 @@ Outcome combined(Outcome a, Outcome b)
     return a == Outcome::passed || b == Outcome::passed ? Outcome::passed : Outcome::nothing;
 }
 
+// Whether the rows a trigger kept in the last removal are new to the run:
+// they are added to those its plans keep, with the rows that need them.
+bool learn_kept_rows()
+{
+    KeptRows kept = last_kept_rows();
+    bool learnt = false;
+    for (const std::string& key : lines(kept.keys)) {
+        if (state.kept_keys.insert(std::to_string(kept.relid) + " " + key).second) {
+            state.kept.emplace_back(kept.relid, key);
+            learnt = true;
+        }
+    }
+    return learnt;
+}
+
 // Steps 2 and 3 for some candidates (oldest first). When a trigger keeps
-// rows that had to go, the candidates are split in two and each half tried
-// on its own, down to the one candidate whose rows the trigger keeps, which
-// waits: one legal hold on a child row does not keep every other due row of
-// the batch (each batch would fail on it again, oldest first). Candidates
-// that could not be rolled back alone (the transaction's subtransactions
-// used up) where a trigger could keep rows are not tried: they wait too,
-// and a later run, with a transaction of its own, takes them.
+// rows that had to go (a legal hold), the run learns which, and plans the
+// candidates again: those that need a kept row wait, as behind a live
+// child, and the others go; one legal hold on a child row does not keep
+// every other due row of the batch (each batch would fail on it again,
+// oldest first). Where the kept rows are not known (a self-referencing
+// table's foreign key check failed on them first), the candidates are
+// split in two and each half tried on its own, down to the one candidate
+// that needs them, which waits. Once the transaction's subtransactions are
+// used up, candidates could not be rolled back alone: where the run has
+// met kept rows and a trigger could keep more, they are not tried, and
+// wait for a later run, with a transaction of its own.
 Outcome remove_candidates(Oid relid, const std::vector<std::string>& candidates, int64 limit)
 {
-    PurgePlan plan = plan_purge(relid, candidates, limit);
+    PurgePlan plan;
+    Removal removal;
+    do {
+        plan = plan_purge(relid, candidates, limit, state.kept);
+        if (plan.steps.empty()) {
+            remember_waiting(plan.waiting);
+            return plan.waiting.empty() ? Outcome::nothing : Outcome::passed;
+        }
+        std::vector<Oid> archives;
+        for (const PurgeStep& step : plan.steps)
+            archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
+        removal = pg_guard(
+            [&] { return remove_planned_rows(plan.steps, archives, !state.kept.empty()); });
+    } while (removal == Removal::kept && learn_kept_rows());
     remember_waiting(plan.waiting);
-    if (plan.steps.empty())
-        return plan.waiting.empty() ? Outcome::nothing : Outcome::passed;
-    std::vector<Oid> archives;
-    for (const PurgeStep& step : plan.steps)
-        archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
-    Removal removal = pg_guard([&] { return remove_planned_rows(plan.steps, archives); });
     if (removal == Removal::removed)
         return Outcome::removed;
     // A row someone else holds (a child locked by an application, a row

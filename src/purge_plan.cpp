@@ -244,6 +244,19 @@ public:
         }
     }
 
+    // The rows of kept found wait, as a live row's parent does.
+    void keep(const KeptKeys& kept)
+    {
+        for (const auto& row : kept) {
+            for (Table& table : tables) {
+                auto found =
+                    table.relid == row.first ? table.rows.find(row.second) : table.rows.end();
+                if (found != table.rows.end())
+                    nodes[found->second].waits = true;
+            }
+        }
+    }
+
     // A row that waits keeps every row it references waiting too.
     void spread_waiting()
     {
@@ -510,7 +523,8 @@ std::vector<PurgeStep> order(Graph& g, std::vector<char>& taken)
 
 } // namespace
 
-PurgePlan plan_purge(Oid table, const std::vector<std::string>& candidates, int64 limit)
+PurgePlan plan_purge(Oid table, const std::vector<std::string>& candidates, int64 limit,
+                     const KeptKeys& kept)
 {
     Graph g;
     int t = g.table(table, 0);
@@ -518,6 +532,7 @@ PurgePlan plan_purge(Oid table, const std::vector<std::string>& candidates, int6
     for (const std::string& key : candidates)
         roots.push_back(g.row(t, key, false));
     g.walk();
+    g.keep(kept);
     g.spread_waiting();
     std::vector<char> taken = choose(g, roots, limit);
     PurgePlan plan;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pg.hpp"
@@ -29,10 +30,17 @@ struct PurgePlan {
     int64 rows;
 };
 
+// Rows a purge found kept by their table's trigger: they stay, as a live
+// row does, and keep what they reference.
+using KeptKeys = std::vector<std::pair<Oid, std::string>>;
+
 // C++ regime. The steps that remove the candidate rows of table (keys of
 // soft-deleted rows, oldest first) with the descendants that go with them,
 // at most limit rows in all; the oldest candidate goes with all of them
 // (or, when they are more than limit, with the deepest of them first).
-PurgePlan plan_purge(Oid table, const std::vector<std::string>& candidates, int64 limit);
+// A candidate that needs a row of kept (a table's root and a key, as
+// written here) waits.
+PurgePlan plan_purge(Oid table, const std::vector<std::string>& candidates, int64 limit,
+                     const KeptKeys& kept);
 
 } // namespace softdelete

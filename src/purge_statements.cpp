@@ -43,8 +43,11 @@ Oid own_statement_table = InvalidOid;
 int subtransactions = 0;
 constexpr int max_subtransactions = 16;
 
-// remove_rows() found rows that a trigger kept, and raised its error.
+// remove_rows() found rows that a trigger kept, and raised its error: the
+// table and the rows' keys (one per line, as the purge's plan writes them),
+// kept where a subtransaction's rollback does not free them.
 bool rows_kept = false;
+KeptRows kept_rows = {InvalidOid, nullptr};
 
 const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 {
@@ -366,10 +369,17 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     // its parent and leave it referencing nothing, as the trigger keeps it
     // from that DELETE as well.
     // Looked for only where a trigger or rule could have kept any.
-    char* kept = psprintf("SELECT FROM %s AS t WHERE %s LIMIT 1", table_sql(relid), which.data);
-    if (may_keep_rows(relid) &&
-        run_as_owner(relation_owner(relid), kept, 3, types, values, false).processed > 0) {
+    char* kept = nullptr;
+    if (may_keep_rows(relid))
+        kept = run_as_owner(relation_owner(relid),
+                            psprintf("SELECT pg_catalog.string_agg((%s)::pg_catalog.text, E'\\n') "
+                                     "FROM %s AS t WHERE %s",
+                                     key_json_sql(cfg, "t"), table_sql(relid), which.data),
+                            3, types, values, false)
+                   .first_value;
+    if (kept != nullptr) {
         rows_kept = true;
+        kept_rows = {relid, MemoryContextStrdup(TopTransactionContext, kept)};
         ereport(ERROR,
                 (errcode(ERRCODE_TRIGGERED_ACTION_EXCEPTION),
                  errmsg("cannot purge rows of %s: a trigger kept some of them",
@@ -382,7 +392,8 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     return removed.rows;
 }
 
-Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives,
+                            bool holds_seen)
 {
     auto remove = [&] {
         for (size_t i = 0; i < steps.size(); i++)
@@ -391,26 +402,39 @@ Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vect
     };
     // Counted with remove_due_rows()'s: past them (a purge() of many
     // batches in one transaction), the steps run without a subtransaction
-    // of their own, and may wait for a held row, as a DELETE does. Where a
-    // trigger could keep a row, they would then fail the whole transaction:
-    // they are left to a later run.
+    // of their own, and may wait for a held row, as a DELETE does; a row a
+    // trigger keeps then fails the whole transaction. Where the run has
+    // met such rows already and a trigger could keep more, the steps are
+    // left to a later run instead.
     if (subtransactions >= max_subtransactions) {
         for (const PurgeStep& step : steps)
-            if (may_keep_rows(step.relid))
+            if (holds_seen && may_keep_rows(step.relid))
                 return Removal::deferred;
         remove();
         return Removal::removed;
     }
+    // A table's rows at several depths (a self-referencing tree) go in one
+    // DELETE, whose foreign key checks at its end fail (23503) on a row its
+    // trigger kept, before the kept rows are looked for: where a trigger
+    // could keep rows, that error means the same, without saying which.
+    bool keepable = false;
+    for (const PurgeStep& step : steps)
+        keepable = keepable || may_keep_rows(step.relid);
     rows_kept = false;
+    kept_rows = {InvalidOid, nullptr};
     int passed = 0;
-    if (without_waiting(
-            remove,
-            [](const ErrorData* error) {
-                return rows_kept && error->sqlerrcode == ERRCODE_TRIGGERED_ACTION_EXCEPTION;
-            },
-            &passed))
+    auto passable = [keepable](const ErrorData* error) {
+        return (rows_kept && error->sqlerrcode == ERRCODE_TRIGGERED_ACTION_EXCEPTION) ||
+               (keepable && error->sqlerrcode == ERRCODE_FOREIGN_KEY_VIOLATION);
+    };
+    if (without_waiting(remove, passable, &passed))
         return Removal::removed;
     return passed == ERRCODE_LOCK_NOT_AVAILABLE ? Removal::held : Removal::kept;
+}
+
+KeptRows last_kept_rows()
+{
+    return kept_rows;
 }
 
 int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, Oid archive,

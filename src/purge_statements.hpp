@@ -41,11 +41,22 @@ enum class Removal {
     kept,     // nothing removed: a trigger kept rows that had to go
     deferred, // nothing tried: no subtransaction left, and a trigger could keep rows
 };
+// The rows that remove_planned_rows() found kept, when it came back with
+// Removal::kept: their table, and their keys one per line as plan_purge()
+// writes them (keys nullptr: not known, as when a self-referencing table's
+// foreign key check failed on them first). In the transaction's memory.
+struct KeptRows {
+    Oid relid;
+    const char* keys;
+};
+KeptRows last_kept_rows();
 // A purge plan's steps, each by remove_rows() into archives[i], all or
 // nothing. Past the subtransactions a transaction may keep, the steps run
-// in the caller's (a held row is waited for), unless a table's trigger
-// or rule could keep rows.
-Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives);
+// in the caller's (a held row is waited for, a kept one fails it), unless
+// holds_seen (the run met kept rows before) and a table's trigger or rule
+// could keep rows: then nothing is tried (Removal::deferred).
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives,
+                            bool holds_seen);
 
 // The whole batch in one statement, for a table that no foreign key
 // references (so no row goes with another): at most limit rows deleted
