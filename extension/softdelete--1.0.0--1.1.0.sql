@@ -948,3 +948,11 @@ CREATE OR REPLACE FUNCTION softdelete_internal.erase(tbl regclass, key anycompat
     LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'SELECT softdelete_internal.erase_row($1, softdelete_internal.key_json($1, $2))';
 DROP FUNCTION softdelete_internal.key_json(anycompatible);
+
+-- true for a row without delete_op; refuses one with (42501): the check of
+-- each row an admin who may not write operation marks copies in
+-- (admin_copy.cpp).
+CREATE FUNCTION softdelete_internal.refuse_operation_mark(tbl regclass, op bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_refuse_operation_mark' LANGUAGE C VOLATILE;
+REVOKE ALL ON FUNCTION softdelete_internal.refuse_operation_mark(regclass, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION softdelete_internal.refuse_operation_mark(regclass, bigint) TO PUBLIC;

@@ -197,6 +197,12 @@ CREATE FUNCTION softdelete_internal.may_write_deleted(tbl regclass) RETURNS bool
     AS 'MODULE_PATHNAME', 'softdelete_may_write_deleted' LANGUAGE C STABLE STRICT PARALLEL SAFE
     SUPPORT softdelete_internal.policy_support;
 
+-- true for a row without delete_op; refuses one with (42501): the check of
+-- each row an admin who may not write operation marks copies in
+-- (admin_copy.cpp).
+CREATE FUNCTION softdelete_internal.refuse_operation_mark(tbl regclass, op bigint) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_refuse_operation_mark' LANGUAGE C VOLATILE;
+
 -- The stamp a rewritten DELETE writes. Kept as a call (never inlined): plans
 -- whose meaning depends on softdelete.hard_delete are found by it.
 CREATE FUNCTION softdelete_internal.deletion_stamp() RETURNS timestamptz
@@ -1954,6 +1960,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.deletion_stamp(), softdelete_internal.operation_id(),
     softdelete_internal.include_deleted(regclass),
     softdelete_internal.may_write_deleted(regclass), softdelete_internal.soft_delete_row(),
+    softdelete_internal.refuse_operation_mark(regclass, bigint),
     softdelete_internal.log_changes(), softdelete_internal.guard_child(),
     softdelete_internal.unique_constraint_placeholder(), softdelete_internal.ignore_replicated_row(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),

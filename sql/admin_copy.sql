@@ -54,7 +54,9 @@ $$;
 \set QUIET off
 \set VERBOSITY terse
 -------------------------------------------------------------------------------
--- 1. The owner loads live and deleted rows as they are: COPY 3
+-- 1. The owner loads live and deleted rows as they are: COPY 3. A row's
+-- delete_op (the operation undo() restores) only as a restore does, as a
+-- member of softdelete_backup: without, 42501 and nothing loaded.
 -------------------------------------------------------------------------------
 SET ROLE cp_owner;
 COPY cp.users (id, email, deleted_at, deleted_by, delete_reason, delete_op) FROM STDIN;
@@ -63,6 +65,15 @@ COPY cp.users (id, email, deleted_at, deleted_by, delete_reason, delete_op) FROM
 3	cat@example.com	\N	\N	\N	\N
 \.
 RESET ROLE;
+GRANT softdelete_backup TO cp_owner;
+SET ROLE cp_owner;
+COPY cp.users (id, email, deleted_at, deleted_by, delete_reason, delete_op) FROM STDIN;
+1	ann@example.com	\N	\N	\N	\N
+2	bob@example.com	2024-05-01 10:00:00+00	support	account closed	41
+3	cat@example.com	\N	\N	\N	\N
+\.
+RESET ROLE;
+REVOKE softdelete_backup FROM cp_owner;
 SELECT * FROM cp.rows('cp.users');
 
 -- A member of the owner's role, and a softdelete_admin member with INSERT.

@@ -283,6 +283,42 @@ DELETE FROM ops.elsewhere;
 \echo SQLSTATE :SQLSTATE
 DROP TABLE ops.elsewhere;
 
+-- Nor by an admin who gives rows another operation's number: the table's
+-- owner may load deleted rows, but not their delete_op, by INSERT or by
+-- COPY; only a restore (a member of softdelete_backup, or a superuser),
+-- who may write the log itself, writes it. Such a row used to come back
+-- with undo() of that operation, which had never deleted it.
+SET ROLE ops_app;
+DELETE FROM orders WHERE id = 30;
+RESET ROLE;
+SELECT e.op AS op_30 FROM softdelete.events e
+ WHERE e.keys @> '[30]' AND e.table_name = 'ops.orders' AND e.action = 'delete' \gset
+SET ROLE ops_owner;
+INSERT INTO users (id, email, deleted_at, deleted_by, delete_op)
+    VALUES (140, 'u140@x', now(), 'nobody', :op_30);
+\echo SQLSTATE :SQLSTATE
+COPY users (id, email, deleted_at, deleted_by, delete_op) FROM STDIN;
+141	u141@x	2026-01-01 00:00:00+00	nobody	7
+\.
+\echo SQLSTATE :SQLSTATE
+-- Deleted rows without an operation load as before, by either way.
+INSERT INTO users (id, email, deleted_at, deleted_by) VALUES (142, 'u142@x', now(), 'elsewhere');
+COPY users (id, email, deleted_at, deleted_by) FROM STDIN;
+143	u143@x	2026-01-01 00:00:00+00	elsewhere
+\.
+RESET ROLE;
+GRANT softdelete_backup TO ops_owner;
+SET ROLE ops_owner;
+COPY users (id, email, deleted_at, deleted_by, delete_op) FROM STDIN;
+144	u144@x	2026-01-01 00:00:00+00	restored	7
+\.
+RESET ROLE;
+REVOKE softdelete_backup FROM ops_owner;
+SELECT id, deleted_by, delete_op IS NOT NULL AS has_op FROM users WHERE id BETWEEN 140 AND 144 ORDER BY id;
+SET ROLE ops_admin;
+SELECT softdelete.undo(:op_30) AS restored;
+RESET ROLE;
+
 -------------------------------------------------------------------------------
 -- undo(op): exactly the rows of that operation
 -------------------------------------------------------------------------------

@@ -20,10 +20,12 @@
 // Plain PostgreSQL code: nothing here owns a resource through a destructor.
 #include "admin_copy.hpp"
 #include "authorization.hpp"
+#include "extension_objects.hpp"
 #include "table_config.hpp"
 
 extern "C" {
 #include "commands/copy.h"
+#include "nodes/makefuncs.h"
 #include "parser/parse_relation.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
@@ -84,6 +86,26 @@ void check_insert_privileges(ParseState* pstate, ParseNamespaceItem* item, List*
 #endif
 }
 
+// The rows an admin copies may be deleted ones, but name no operation
+// (delete_op) unless the role may write the event log (a restore): a WHERE
+// of the COPY, refuse_operation_mark(relid, delete_op), that lets through
+// what has none and refuses the rest. nullptr: nothing to check (or the
+// installed SQL script predates the function).
+Node* operation_mark_check(Oid relid, const TableConfig& cfg)
+{
+    if (cfg.delete_op == InvalidAttrNumber || may_write_operation_marks())
+        return nullptr;
+    Oid args[] = {REGCLASSOID, INT8OID};
+    Oid refuse = internal_function_oid("refuse_operation_mark", 2, args);
+    if (!OidIsValid(refuse))
+        return nullptr;
+    List* call = list_make2(
+        makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid), ObjectIdGetDatum(relid), false, true),
+        makeVar(1, cfg.delete_op, INT8OID, -1, InvalidOid, 0));
+    return reinterpret_cast<Node*>(list_make1(
+        makeFuncExpr(refuse, BOOLOID, call, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL)));
+}
+
 } // namespace
 
 bool copy_as_admin(PlannedStmt* pstmt, const char* query_string, QueryEnvironment* query_env,
@@ -112,8 +134,8 @@ bool copy_as_admin(PlannedStmt* pstmt, const char* query_string, QueryEnvironmen
                             CopyGetAttnums(RelationGetDescr(rel), rel, stmt->attlist));
     if (XactReadOnly && !rel->rd_islocaltemp)
         PreventCommandIfReadOnly("COPY FROM");
-    CopyFromState cstate =
-        BeginCopyFrom(pstate, rel, nullptr, nullptr, false, nullptr, stmt->attlist, stmt->options);
+    CopyFromState cstate = BeginCopyFrom(pstate, rel, operation_mark_check(relid, cfg), nullptr,
+                                         false, nullptr, stmt->attlist, stmt->options);
     uint64 processed = CopyFrom(cstate);
     EndCopyFrom(cstate);
     table_close(rel, NoLock);
@@ -124,3 +146,25 @@ bool copy_as_admin(PlannedStmt* pstmt, const char* query_string, QueryEnvironmen
 }
 
 } // namespace softdelete
+
+extern "C" {
+
+// softdelete_internal.refuse_operation_mark(tbl, op): true for a row that
+// names no operation; any other is refused. Evaluated for each row an admin
+// without the right to write operation marks copies (see above).
+PG_FUNCTION_INFO_V1(softdelete_refuse_operation_mark);
+Datum softdelete_refuse_operation_mark(PG_FUNCTION_ARGS)
+{
+    if (PG_ARGISNULL(1))
+        PG_RETURN_BOOL(true);
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("permission denied to load rows of table %s with a delete_op",
+                    PG_ARGISNULL(0) ? "(unknown)"
+                                    : softdelete::relation_display_name(PG_GETARG_OID(0))),
+             errdetail("delete_op names the operation that softdelete.undo() restores; only a "
+                       "restore writes it."),
+             errhint("Leave delete_op NULL, or load the rows as a member of softdelete_backup.")));
+    PG_RETURN_BOOL(false);
+}
+}

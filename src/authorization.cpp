@@ -95,6 +95,11 @@ void require_admin_of(Oid member, Oid relid, Oid root, const char* what)
                  "softdelete_admin.")));
 }
 
+bool may_write_operation_marks()
+{
+    return has_role("softdelete_backup");
+}
+
 bool is_reader(Oid root)
 {
     return is_admin(root) || has_role("softdelete_reader");

@@ -16,6 +16,10 @@ void require_admin(Oid relid, Oid root, const char* what);
 void require_admin_of(Oid member, Oid relid, Oid root, const char* what);
 // The schema-qualified name of relid, or "with OID n" when it does not exist.
 const char* relation_display_name(Oid relid);
+// May the current role write the operation a row names (delete_op) and the
+// event log, as a restore does: a superuser or a member of
+// softdelete_backup.
+bool may_write_operation_marks();
 // An admin, or a member of softdelete_reader.
 bool is_reader(Oid root);
 // May the current role opt in to deleted rows of some table at all?

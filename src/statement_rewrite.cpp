@@ -637,14 +637,19 @@ Node* no_records(const Query* query, const TableConfig& cfg)
     return none;
 }
 
+// Whether a target list gives column attno anything but a NULL constant.
+bool assigns_value(List* target_list, AttrNumber attno)
+{
+    TargetEntry* tle = attno == InvalidAttrNumber ? nullptr : find_assignment(target_list, attno);
+    return tle != nullptr &&
+           !(IsA(tle->expr, Const) && reinterpret_cast<Const*>(tle->expr)->constisnull);
+}
+
 // Whether a target list gives a record column anything but a NULL constant.
 bool assigns_records(List* target_list, const TableConfig& cfg)
 {
     for (AttrNumber attno : {cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
-        TargetEntry* tle =
-            attno == InvalidAttrNumber ? nullptr : find_assignment(target_list, attno);
-        if (tle != nullptr &&
-            !(IsA(tle->expr, Const) && reinterpret_cast<Const*>(tle->expr)->constisnull))
+        if (assigns_value(target_list, attno))
             return true;
     }
     return false;
@@ -661,16 +666,33 @@ bool assigns_records(List* target_list, const TableConfig& cfg)
 // a table without such triggers costs nothing more. Whether the role is an
 // admin is judged as the policy's check judges it, when the statement is
 // planned (a change of role re-plans, as does a new trigger).
+//
+// An admin may give an inserted row a deleted_at, deleted_by and
+// delete_reason (loading rows deleted elsewhere), but its delete_op only as
+// a restore does, as a member of softdelete_backup (or a superuser), who
+// may write the event log too: delete_op names the operation that undo()
+// restores, and a row given another operation's number would come back
+// with an undo of that operation, which never deleted it.
 void refuse_inserted_records(Query* query, const TableConfig& cfg, List* target_lists)
 {
-    bool check = others_write_rows(cfg.relid, false, CMD_INSERT);
+    bool others = others_write_rows(cfg.relid, false, CMD_INSERT);
+    bool check = others;
+    bool op = others;
     ListCell* lc;
-    foreach (lc, target_lists)
+    foreach (lc, target_lists) {
         check = check || assigns_records(static_cast<List*>(lfirst(lc)), cfg);
-    Node* none = check ? no_records(query, cfg) : nullptr;
-    if (none == nullptr || is_admin(cfg.root))
+        op = op || assigns_value(static_cast<List*>(lfirst(lc)), cfg.delete_op);
+    }
+    if (!is_admin(cfg.root)) {
+        Node* none = check ? no_records(query, cfg) : nullptr;
+        if (none != nullptr)
+            add_records_check(query, cfg, WCO_RLS_INSERT_CHECK, none);
         return;
-    add_records_check(query, cfg, WCO_RLS_INSERT_CHECK, none);
+    }
+    if (op && cfg.delete_op != InvalidAttrNumber && !may_write_operation_marks())
+        add_records_check(
+            query, cfg, WCO_RLS_INSERT_CHECK,
+            null_test(reinterpret_cast<Expr*>(column_var(query, cfg, cfg.delete_op)), IS_NULL));
 }
 
 // A row an UPDATE or a MERGE's UPDATE moves to another partition is inserted
