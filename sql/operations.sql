@@ -395,6 +395,35 @@ EXECUTE rule_delete(5);
 RESET ROLE;
 SELECT * FROM ops.since(:m);
 SELECT min(op) AS rule_op FROM softdelete.events WHERE id > :m \gset
+-- Not only as the client's statement: in a DO block, a procedure, dynamic
+-- SQL and EXPLAIN ANALYZE too (each ran the rule's queries as operations
+-- of their own). Each statement of a DO block is an operation, so each
+-- turn of a loop is one; an INSERT whose DO ALSO rule deletes ends with the
+-- DO block.
+SET ROLE ops_owner;
+DROP RULE ra_also ON ops.ra;
+CREATE PROCEDURE ops.rule_proc(i int) LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM ops.rv WHERE id = i;
+END $$;
+CREATE TABLE ops.rlog (id int);
+CREATE RULE rlog_also AS ON INSERT TO ops.rlog DO ALSO DELETE FROM ops.rb WHERE id = NEW.id;
+GRANT EXECUTE ON PROCEDURE ops.rule_proc(int) TO ops_app;
+GRANT INSERT ON ops.rlog TO ops_app;
+INSERT INTO ops.ra SELECT generate_series(7, 14);
+INSERT INTO ops.rb SELECT generate_series(7, 16);
+RESET ROLE;
+SELECT ops.mark() AS m \gset
+SET ROLE ops_app;
+DO $$ BEGIN DELETE FROM ops.rv WHERE id = 7; END $$;
+CALL ops.rule_proc(8);
+DO $$ BEGIN EXECUTE 'DELETE FROM ops.rv WHERE id = 9'; END $$;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) DELETE FROM ops.rv WHERE id = 10;
+DO $$ BEGIN FOR i IN 11..12 LOOP DELETE FROM ops.rv WHERE id = i; END LOOP; END $$;
+DO $$ BEGIN INSERT INTO ops.rlog VALUES (15); INSERT INTO ops.rlog VALUES (16); END $$;
+DELETE FROM ops.ra WHERE id = 13;
+RESET ROLE;
+SELECT * FROM ops.since(:m);
 SET ROLE ops_admin;
 SELECT softdelete.undo(:rule_op) AS restored;
 RESET ROLE;
@@ -402,7 +431,8 @@ SELECT (SELECT array_agg(id ORDER BY id) FROM ops.ra WHERE deleted_at IS NULL) A
        (SELECT array_agg(id ORDER BY id) FROM ops.rb WHERE deleted_at IS NULL) AS rb_live;
 SET client_min_messages = warning;
 DROP VIEW ops.rv;
-DROP RULE ra_also ON ops.ra;
+DROP TABLE ops.rlog;
+DROP PROCEDURE ops.rule_proc(int);
 SELECT count(*) FROM softdelete.disable('ops.ra');
 SELECT count(*) FROM softdelete.disable('ops.rb');
 DROP TABLE ops.ra, ops.rb;
