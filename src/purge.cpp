@@ -285,9 +285,9 @@ bool learn_kept_rows()
 // table's foreign key check failed on them first), the candidates are
 // split in two and each half tried on its own, down to the one candidate
 // that needs them, which waits. Once the transaction's subtransactions are
-// used up, candidates could not be rolled back alone: where the run has
-// met kept rows and a trigger could keep more, they are not tried, and
-// wait for a later run, with a transaction of its own.
+// used up, candidates could not be rolled back alone: where the
+// transaction has met kept rows and a trigger could keep more, they are
+// not tried, and wait for a later run, with a transaction of its own.
 Outcome remove_candidates(Oid relid, const std::vector<std::string>& candidates, int64 limit)
 {
     PurgePlan plan;
@@ -301,8 +301,7 @@ Outcome remove_candidates(Oid relid, const std::vector<std::string>& candidates,
         std::vector<Oid> archives;
         for (const PurgeStep& step : plan.steps)
             archives.push_back(pg_guard([&] { return archive_for(step.relid); }));
-        removal = pg_guard(
-            [&] { return remove_planned_rows(plan.steps, archives, !state.kept.empty()); });
+        removal = pg_guard([&] { return remove_planned_rows(plan.steps, archives); });
     } while (removal == Removal::kept && learn_kept_rows());
     remember_waiting(plan.waiting);
     if (removal == Removal::removed)

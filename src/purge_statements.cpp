@@ -48,6 +48,9 @@ constexpr int max_subtransactions = 16;
 // kept where a subtransaction's rollback does not free them.
 bool rows_kept = false;
 KeptRows kept_rows = {InvalidOid, nullptr};
+// A removal of this transaction came back with rows a trigger kept (the
+// table's, or another's: softdelete.purge() purges every table in one).
+bool kept_in_transaction = false;
 
 const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 {
@@ -392,8 +395,7 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     return removed.rows;
 }
 
-Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives,
-                            bool holds_seen)
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
 {
     auto remove = [&] {
         for (size_t i = 0; i < steps.size(); i++)
@@ -403,12 +405,12 @@ Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vect
     // Counted with remove_due_rows()'s: past them (a purge() of many
     // batches in one transaction), the steps run without a subtransaction
     // of their own, and may wait for a held row, as a DELETE does; a row a
-    // trigger keeps then fails the whole transaction. Where the run has
-    // met such rows already and a trigger could keep more, the steps are
-    // left to a later run instead.
+    // trigger keeps then fails the whole transaction. Where the transaction
+    // has met such rows already and a trigger could keep more, the steps
+    // are left to a later run instead.
     if (subtransactions >= max_subtransactions) {
         for (const PurgeStep& step : steps)
-            if (holds_seen && may_keep_rows(step.relid))
+            if (kept_in_transaction && may_keep_rows(step.relid))
                 return Removal::deferred;
         remove();
         return Removal::removed;
@@ -429,7 +431,10 @@ Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vect
     };
     if (without_waiting(remove, passable, &passed))
         return Removal::removed;
-    return passed == ERRCODE_LOCK_NOT_AVAILABLE ? Removal::held : Removal::kept;
+    if (passed == ERRCODE_LOCK_NOT_AVAILABLE)
+        return Removal::held;
+    kept_in_transaction = true;
+    return Removal::kept;
 }
 
 KeptRows last_kept_rows()
@@ -532,6 +537,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
 void forget_subtransactions()
 {
     subtransactions = 0;
+    kept_in_transaction = false;
 }
 
 void leave_out_own_triggers(QueryDesc* query)

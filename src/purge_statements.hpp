@@ -53,10 +53,9 @@ KeptRows last_kept_rows();
 // A purge plan's steps, each by remove_rows() into archives[i], all or
 // nothing. Past the subtransactions a transaction may keep, the steps run
 // in the caller's (a held row is waited for, a kept one fails it), unless
-// holds_seen (the run met kept rows before) and a table's trigger or rule
-// could keep rows: then nothing is tried (Removal::deferred).
-Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives,
-                            bool holds_seen);
+// the transaction met kept rows before and a table's trigger or rule could
+// keep rows: then nothing is tried (Removal::deferred).
+Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives);
 
 // The whole batch in one statement, for a table that no foreign key
 // references (so no row goes with another): at most limit rows deleted
