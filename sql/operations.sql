@@ -395,13 +395,18 @@ EXECUTE rule_delete(5);
 RESET ROLE;
 SELECT * FROM ops.since(:m);
 SELECT min(op) AS rule_op FROM softdelete.events WHERE id > :m \gset
--- Not only as the client's statement: in a DO block, a procedure, dynamic
--- SQL and EXPLAIN ANALYZE too (each ran the rule's queries as operations
--- of their own). Each statement of a DO block is an operation, so each
--- turn of a loop is one; an INSERT whose DO ALSO rule deletes ends with the
--- DO block.
+-- A NOTIFY among a rule's actions does not end the statement's operation.
+-- Where PL/pgSQL, a procedure or EXPLAIN ANALYZE runs the rule's queries
+-- (not the portal), each query is an operation of its own: a known limit,
+-- for nothing there tells the queries of one rewritten statement from
+-- those of the next, or of the same one in the next turn of a loop. Never
+-- are two statements one operation, every row is logged, and a COMMIT in a
+-- DO block after such a statement commits.
 SET ROLE ops_owner;
 DROP RULE ra_also ON ops.ra;
+CREATE VIEW ops.rn AS SELECT id FROM ops.ra;
+CREATE RULE rn_delete AS ON DELETE TO ops.rn
+    DO INSTEAD (DELETE FROM ops.rb WHERE id = OLD.id; NOTIFY ops_rule; DELETE FROM ops.ra WHERE id = OLD.id);
 CREATE PROCEDURE ops.rule_proc(i int) LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM ops.rv WHERE id = i;
@@ -410,18 +415,28 @@ CREATE TABLE ops.rlog (id int);
 CREATE RULE rlog_also AS ON INSERT TO ops.rlog DO ALSO DELETE FROM ops.rb WHERE id = NEW.id;
 GRANT EXECUTE ON PROCEDURE ops.rule_proc(int) TO ops_app;
 GRANT INSERT ON ops.rlog TO ops_app;
-INSERT INTO ops.ra SELECT generate_series(7, 14);
-INSERT INTO ops.rb SELECT generate_series(7, 16);
+GRANT SELECT, DELETE ON ops.rn TO ops_app;
+INSERT INTO ops.ra SELECT generate_series(7, 16);
+INSERT INTO ops.rb SELECT generate_series(7, 18);
 RESET ROLE;
 SELECT ops.mark() AS m \gset
 SET ROLE ops_app;
-DO $$ BEGIN DELETE FROM ops.rv WHERE id = 7; END $$;
-CALL ops.rule_proc(8);
-DO $$ BEGIN EXECUTE 'DELETE FROM ops.rv WHERE id = 9'; END $$;
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) DELETE FROM ops.rv WHERE id = 10;
-DO $$ BEGIN FOR i IN 11..12 LOOP DELETE FROM ops.rv WHERE id = i; END LOOP; END $$;
-DO $$ BEGIN INSERT INTO ops.rlog VALUES (15); INSERT INTO ops.rlog VALUES (16); END $$;
-DELETE FROM ops.ra WHERE id = 13;
+DELETE FROM ops.rn WHERE id = 7;
+DO $$ BEGIN DELETE FROM ops.rv WHERE id = 8; END $$;
+CALL ops.rule_proc(9);
+DO $$ BEGIN EXECUTE 'DELETE FROM ops.rv WHERE id = 10'; EXECUTE 'DELETE FROM ops.ra WHERE id = 11'; END $$;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) DELETE FROM ops.rv WHERE id = 12;
+DO $$ BEGIN FOR i IN 13..14 LOOP DELETE FROM ops.rv WHERE id = i; END LOOP; END $$;
+DO $$ BEGIN INSERT INTO ops.rlog VALUES (17); INSERT INTO ops.rlog VALUES (18); END $$;
+DO $$
+BEGIN
+    DELETE FROM ops.rv WHERE id = 15;
+    BEGIN
+        PERFORM 1 / 0;
+    EXCEPTION WHEN division_by_zero THEN NULL;
+    END;
+END $$;
+DO $$ BEGIN DELETE FROM ops.rv WHERE id = 16; COMMIT; END $$;
 RESET ROLE;
 SELECT * FROM ops.since(:m);
 SET ROLE ops_admin;
@@ -430,7 +445,7 @@ RESET ROLE;
 SELECT (SELECT array_agg(id ORDER BY id) FROM ops.ra WHERE deleted_at IS NULL) AS ra_live,
        (SELECT array_agg(id ORDER BY id) FROM ops.rb WHERE deleted_at IS NULL) AS rb_live;
 SET client_min_messages = warning;
-DROP VIEW ops.rv;
+DROP VIEW ops.rv, ops.rn;
 DROP TABLE ops.rlog;
 DROP PROCEDURE ops.rule_proc(int);
 SELECT count(*) FROM softdelete.disable('ops.ra');

@@ -722,8 +722,9 @@ void guard_utility(PlannedStmt* pstmt, const char* query_string, bool read_only_
                                 dest, qc);
     if (OidIsValid(detached))
         enable_detached(detached, detached_root);
-    // A TRUNCATE (or a procedure, a DO block) issued on its own has ended.
-    if (executor_depth() == 0 && finishing_query() == nullptr)
+    // A TRUNCATE (or a procedure, a DO block) issued on its own has ended;
+    // a NOTIFY among a rule's actions has not.
+    if (executor_depth() == 0 && finishing_query() == nullptr && !statement_goes_on(pstmt))
         end_of_statement();
 }
 

@@ -56,55 +56,9 @@ QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
 
-// The statement whose queries the running operation goes on with: set when
-// one of them ends and another of the same statement follows.
-// It is known by its source text (the queries rules make of a statement
-// keep its text, not always its place in it): a PL/pgSQL statement's own,
-// or the client's.
-struct Carried {
-    bool set;
-    const char* source;
-};
-Carried carried = {};
-
-bool of_carried_statement(const QueryDesc* query)
-{
-    return carried.set && query->sourceText == carried.source;
-}
-
-// Whether another query of the same statement follows query (at the
-// outermost level): a later query that rules made of it. The portal
-// running it lists them; a query run otherwise (by PL/pgSQL in a DO block
-// or a procedure, by EXPLAIN ANALYZE) is followed by another when it does
-// not set the statement's tag, as the rule actions before the one that
-// does.
 bool queries_follow(const QueryDesc* query)
 {
-    if (ActivePortal != nullptr) {
-        bool after = false;
-        ListCell* lc;
-        foreach (lc, ActivePortal->stmts) {
-            const auto* stmt = static_cast<const PlannedStmt*>(lfirst(lc));
-            if (after && IsA(stmt, PlannedStmt) && stmt->commandType != CMD_UTILITY)
-                return true;
-            after = after || stmt == query->plannedstmt;
-        }
-        if (after)
-            return false;
-    }
-    return !query->plannedstmt->canSetTag;
-}
-
-// The end of a query at the outermost level: the end of its statement's
-// operation, unless another query of the statement follows.
-void end_of_query(const QueryDesc* query)
-{
-    if (queries_follow(query)) {
-        carried = {true, query->sourceText};
-        return;
-    }
-    carried.set = false;
-    end_of_statement();
+    return statement_goes_on(query->plannedstmt);
 }
 
 Oid table_counted_by(const QueryDesc* query)
@@ -120,15 +74,6 @@ Oid table_counted_by(const QueryDesc* query)
 
 void start_hook(QueryDesc* query, int eflags)
 {
-    // A query of another statement at the outermost level: the statement
-    // that was to go on has ended (its last query was one that does not
-    // set the tag: a DO ALSO rule's action after an INSERT).
-    if (carried.set && run_depth == 0 && finishing == nullptr) {
-        bool same = of_carried_statement(query);
-        carried.set = false;
-        if (!same)
-            end_of_statement();
-    }
     // The same test and the same errors as PostgreSQL's ExecCheckXactReadOnly,
     // made first. Nothing else runs here: EXPLAIN without ANALYZE still works.
     if ((XactReadOnly || IsInParallelMode()) && (eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 &&
@@ -178,8 +123,8 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     }
     PG_END_TRY();
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
-        !query->plannedstmt->hasModifyingCTE)
-        end_of_query(query);
+        !query->plannedstmt->hasModifyingCTE && !queries_follow(query))
+        end_of_statement();
 }
 
 void finish_hook(QueryDesc* query)
@@ -203,8 +148,8 @@ void finish_hook(QueryDesc* query)
     PG_END_TRY();
     if (finishing == nullptr)
         end_child_guard_statement();
-    if (run_depth == 0 && finishing == nullptr)
-        end_of_query(query);
+    if (run_depth == 0 && finishing == nullptr && !queries_follow(query))
+        end_of_statement();
 }
 
 } // namespace
@@ -284,6 +229,25 @@ int executor_depth()
 QueryDesc* finishing_query()
 {
     return finishing;
+}
+
+// Only the portal's own list is trusted: the queries PL/pgSQL, a procedure
+// or EXPLAIN ANALYZE run of one rewritten statement are not told apart here
+// from those of the next statement (or of the same one, again, in a loop),
+// so each of them ends an operation.
+bool statement_goes_on(const PlannedStmt* stmt)
+{
+    if (ActivePortal == nullptr)
+        return false;
+    bool after = false;
+    ListCell* lc;
+    foreach (lc, ActivePortal->stmts) {
+        const auto* listed = static_cast<const PlannedStmt*>(lfirst(lc));
+        if (after && IsA(listed, PlannedStmt) && listed->commandType != CMD_UTILITY)
+            return true;
+        after = after || listed == stmt;
+    }
+    return false;
 }
 
 void install_executor_hooks()

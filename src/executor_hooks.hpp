@@ -33,4 +33,10 @@ int executor_depth();
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
 QueryDesc* finishing_query();
 
+// Whether the portal running stmt at the outermost level runs another query
+// of the same statement after it: rules rewrite one statement into several
+// (a view's DO INSTEAD rule with two DELETEs, a NOTIFY among a rule's
+// actions), one operation.
+bool statement_goes_on(const PlannedStmt* stmt);
+
 } // namespace softdelete
