@@ -347,6 +347,21 @@ void finish_run(int64 run, const char* error)
     const char nulls[2] = {' ', error ? ' ' : 'n'};
     (void)query_bigint("SELECT 0::bigint FROM softdelete_internal.finish_run($1, $2)", 2, types,
                        values, nulls);
+    // A table whose due rows all wait (kept by a trigger, needed by a live
+    // row) is due at every visit, and every visit would add a run that
+    // removed nothing. Of such runs in a row, the latest is kept: the
+    // table's previous run goes when both removed nothing.
+    if (error == nullptr)
+        (void)query_bigint(
+            "WITH this AS (SELECT relid FROM softdelete.runs WHERE id = $1 AND status = "
+            "'succeeded' AND rows_archived = 0 AND rows_purged = 0), "
+            "previous AS (SELECT max(p.id) AS id FROM softdelete.runs p, this WHERE p.relid = "
+            "this.relid AND p.id < $1), "
+            "gone AS (DELETE FROM softdelete.runs p USING previous WHERE p.id = previous.id AND "
+            "p.started_by = 'worker' AND p.status = 'succeeded' AND p.rows_archived = 0 AND "
+            "p.rows_purged = 0 RETURNING 0) "
+            "SELECT pg_catalog.count(*) FROM gone",
+            1, types, values, nullptr);
 }
 
 // Ends run, with error (null when it succeeded), in a transaction of its own.

@@ -208,6 +208,32 @@ pass('and is started again');
 $node->safe_psql('shop', 'DELETE FROM orders WHERE id <= 270');
 ok($node->poll_query_until('shop', 'SELECT count(*) FROM orders', '730'), 'and purges again');
 
+# --- Rows that wait --------------------------------------------------------------
+
+# A table whose due rows all wait (a legal hold keeps them) is due at every
+# visit; each visit removes nothing, and of such runs in a row only the
+# latest is kept, not one per naptime.
+$node->safe_psql('shop', q{
+	CREATE TABLE held (id int PRIMARY KEY);
+	INSERT INTO held SELECT generate_series(1, 3);
+	SELECT count(*) FROM softdelete.enable('held', retention => '1 second');
+	CREATE FUNCTION keep_all() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+	CREATE TRIGGER keep_all BEFORE DELETE ON held FOR EACH ROW EXECUTE FUNCTION keep_all();
+	DELETE FROM held;
+});
+ok($node->poll_query_until('shop', q{
+	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'held'::regclass AND status = 'succeeded'}),
+	'the worker visits the held table');
+sleep(5);
+is($node->safe_psql('shop', q{
+	SELECT count(*) || ' ' || bool_and(status = 'succeeded' AND rows_purged = 0)
+	  FROM softdelete.runs WHERE relid = 'held'::regclass}), '1 true',
+	'visits that removed nothing leave one run, the latest');
+cmp_ok($node->safe_psql('shop', q{
+	SELECT extract(epoch FROM now() - max(finished_at)) FROM softdelete.runs
+	 WHERE relid = 'held'::regclass}), '<', 4, 'which is recent');
+is(rows_in('shop', 'held'), '3', 'the held rows stay');
+
 # --- Stopping -------------------------------------------------------------------
 
 # A run whose batches take long: the server's stop does not wait for them.
