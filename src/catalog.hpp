@@ -66,6 +66,11 @@ List* uniques_to_convert(Oid relid, const char* column);
 // names that softdelete did not make.
 void refuse_foreign_enforcement(Oid rel);
 
+// Whether rel (a table or one of its partitions) has all of softdelete's
+// enforcement: row security forced, the visibility policy and the
+// triggers. A restore makes them last, in its post-data section.
+bool enforcement_in_place(Oid rel);
+
 // What install_enforcement(rel, root, ...) would install on rel (a table or
 // one of its partitions), one text per object, as it reports them, after
 // refuse_foreign_enforcement().

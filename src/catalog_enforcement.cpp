@@ -129,6 +129,21 @@ void refuse_foreign_enforcement(Oid rel)
                         errhint("Drop or rename it, then call softdelete.enable() again.")));
 }
 
+bool enforcement_in_place(Oid rel)
+{
+    HeapTuple tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(rel));
+    if (!HeapTupleIsValid(tuple))
+        return false;
+    auto* form = reinterpret_cast<Form_pg_class>(GETSTRUCT(tuple));
+    bool forced = form->relrowsecurity && form->relforcerowsecurity;
+    bool partition = form->relispartition;
+    ReleaseSysCache(tuple);
+    return forced && has_policy(rel, "softdelete_visibility") &&
+           has_trigger(rel, "softdelete_guard_truncate") &&
+           (partition ||
+            (has_trigger(rel, "softdelete_backstop") && has_trigger(rel, "softdelete_log_delete")));
+}
+
 List* enforcement_to_install(Oid rel)
 {
     refuse_foreign_enforcement(rel);

@@ -54,20 +54,26 @@ List* purge_tables(bool skip_locked)
     // Reading a table's foreign keys takes its lock; one that is held would
     // hold up every table of the database.
     // A partitioned table's partitions are read too (find_all_inheritors()).
+    // The worker also leaves alone a table whose enforcement is not all in
+    // place: a restore in progress has loaded its rows and configuration,
+    // and makes its triggers (a legal hold among them), the foreign keys
+    // that reference it and its policies only at its end, so that its due
+    // rows are not yet what they will be.
     List* enabled = NIL;
     ListCell* lc;
     foreach (lc, enabled_tables()) {
-        bool unlocked = true;
+        bool ready = true;
         if (skip_locked) {
             ListCell* part;
             foreach (part, find_all_inheritors(lfirst_oid(lc), NoLock, nullptr)) {
-                if (!ConditionalLockRelationOid(lfirst_oid(part), AccessShareLock)) {
-                    unlocked = false;
+                if (!ConditionalLockRelationOid(lfirst_oid(part), AccessShareLock) ||
+                    !enforcement_in_place(lfirst_oid(part))) {
+                    ready = false;
                     break;
                 }
             }
         }
-        if (unlocked)
+        if (ready)
             enabled = lappend_oid(enabled, lfirst_oid(lc));
     }
     Walk walk = {enabled, NIL, NIL};

@@ -350,7 +350,9 @@ void finish_run(int64 run, const char* error)
     // A table whose due rows all wait (kept by a trigger, needed by a live
     // row) is due at every visit, and every visit would add a run that
     // removed nothing. Of such runs in a row, the latest is kept: the
-    // table's previous run goes when both removed nothing.
+    // table's previous run goes when both removed nothing, and when every
+    // run numbered between them is one this transaction sees (a purge()
+    // still running in another transaction is not seen, and comes between).
     if (error == nullptr)
         (void)query_bigint(
             "WITH this AS (SELECT relid FROM softdelete.runs WHERE id = $1 AND status = "
@@ -359,7 +361,8 @@ void finish_run(int64 run, const char* error)
             "this.relid AND p.id < $1), "
             "gone AS (DELETE FROM softdelete.runs p USING previous WHERE p.id = previous.id AND "
             "p.started_by = 'worker' AND p.status = 'succeeded' AND p.rows_archived = 0 AND "
-            "p.rows_purged = 0 RETURNING 0) "
+            "p.rows_purged = 0 AND (SELECT pg_catalog.count(*) FROM softdelete.runs m WHERE "
+            "m.id > previous.id AND m.id < $1) = $1 - previous.id - 1 RETURNING 0) "
             "SELECT pg_catalog.count(*) FROM gone",
             1, types, values, nullptr);
 }
