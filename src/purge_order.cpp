@@ -66,8 +66,12 @@ List* purge_tables(bool skip_locked)
         if (skip_locked) {
             ListCell* part;
             foreach (part, find_all_inheritors(lfirst_oid(lc), NoLock, nullptr)) {
-                if (!ConditionalLockRelationOid(lfirst_oid(part), AccessShareLock) ||
-                    !enforcement_in_place(lfirst_oid(part))) {
+                // A partition belongs to the table; an inheritance child is
+                // a table of its own, maybe disabled.
+                Oid rel = lfirst_oid(part);
+                bool own = rel == lfirst_oid(lc) || get_rel_relispartition(rel);
+                if (!ConditionalLockRelationOid(rel, AccessShareLock) ||
+                    (own && !enforcement_in_place(rel))) {
                     ready = false;
                     break;
                 }

@@ -58,5 +58,21 @@ sleep(3);
 is($node->safe_psql('target', 'SELECT count(*) FROM held'), '2', 'held rows stay, once restored');
 is($node->safe_psql('target', 'SELECT count(*) FROM parent'), '1', 'and so does the parent');
 
+# The check is of the table and its partitions: an inheritance child is a
+# table of its own, and one that was disabled does not stop its parent's
+# purge (it did, for every visit, when the check took in every inheritor).
+$node->safe_psql('target', q{
+	CREATE TABLE par (id int PRIMARY KEY, v text);
+	SELECT count(*) FROM softdelete.enable('par', retention => '1 second');
+	CREATE TABLE kid (LIKE par INCLUDING ALL, extra text);
+	SELECT count(*) FROM softdelete.enable('kid');
+	ALTER TABLE kid INHERIT par;
+	SELECT count(*) FROM softdelete.disable('kid');
+	INSERT INTO par VALUES (1, 'a'), (2, 'b');
+	DELETE FROM ONLY par;
+});
+ok($node->poll_query_until('target', 'SELECT count(*) FROM ONLY par', '0'),
+	'an inheritance parent whose child was disabled is purged');
+
 $node->stop;
 done_testing();
