@@ -56,11 +56,6 @@ QueryDesc* running = nullptr;
 int run_depth = 0;
 QueryDesc* finishing = nullptr;
 
-bool queries_follow(const QueryDesc* query)
-{
-    return statement_goes_on(query->plannedstmt);
-}
-
 Oid table_counted_by(const QueryDesc* query)
 {
     const PlannedStmt* stmt = query->plannedstmt;
@@ -123,7 +118,7 @@ void run_hook(QueryDesc* query, ScanDirection direction, uint64 count, bool exec
     }
     PG_END_TRY();
     if (run_depth == 0 && finishing == nullptr && query->operation == CMD_SELECT &&
-        !query->plannedstmt->hasModifyingCTE && !queries_follow(query))
+        !query->plannedstmt->hasModifyingCTE && !statement_goes_on(query->plannedstmt))
         end_of_statement();
 }
 
@@ -148,7 +143,7 @@ void finish_hook(QueryDesc* query)
     PG_END_TRY();
     if (finishing == nullptr)
         end_child_guard_statement();
-    if (run_depth == 0 && finishing == nullptr && !queries_follow(query))
+    if (run_depth == 0 && finishing == nullptr && !statement_goes_on(query->plannedstmt))
         end_of_statement();
 }
 

@@ -64,12 +64,10 @@ bool callbacks_registered = false;
 // batch got to in deleted_at (purge_statements.hpp).
 struct RunState {
     int64 run = 0;
-    std::string waiting;
-    std::unordered_set<std::string> waiting_keys;
+    std::unordered_set<std::string> waiting;
     bool has_cursor = false;
     std::string cursor;
-    KeptKeys kept;                             // rows a trigger kept (purge_plan.hpp)
-    std::unordered_set<std::string> kept_keys; // the same, as "relid key"
+    KeptKeys kept; // rows a trigger kept (purge_plan.hpp)
 };
 RunState state;
 
@@ -238,13 +236,19 @@ std::vector<std::string> lines(const char* text)
 
 void remember_waiting(const std::vector<std::string>& keys)
 {
-    for (const std::string& key : keys) {
-        if (!state.waiting_keys.insert(key).second)
-            continue;
-        if (!state.waiting.empty())
-            state.waiting += ", ";
-        state.waiting += key;
+    state.waiting.insert(keys.begin(), keys.end());
+}
+
+// The candidates that wait, as the JSON array candidate_rows() skips.
+std::string waiting_json()
+{
+    std::string out = "[";
+    for (const std::string& key : state.waiting) {
+        if (out.size() > 1)
+            out += ", ";
+        out += key;
     }
+    return out + "]";
 }
 
 // What became of some candidates of a batch.
@@ -267,12 +271,8 @@ bool learn_kept_rows()
 {
     KeptRows kept = last_kept_rows();
     bool learnt = false;
-    for (const std::string& key : lines(kept.keys)) {
-        if (state.kept_keys.insert(std::to_string(kept.relid) + " " + key).second) {
-            state.kept.emplace_back(kept.relid, key);
-            learnt = true;
-        }
-    }
+    for (const std::string& key : lines(kept.keys))
+        learnt = state.kept.emplace(kept.relid, key).second || learnt;
     return learnt;
 }
 
@@ -329,7 +329,7 @@ void purge_with_descendants(const TableConfig& cfg, Interval* retention, int64 l
     // replication subscriber needs the publisher's archive tables.
     pg_guard([&] { (void)archive_for(cfg.relid); });
     for (;;) {
-        std::string skip = "[" + state.waiting + "]";
+        std::string skip = waiting_json();
         Cursor cursor = cursor_of_run();
         std::vector<std::string> candidates = lines(
             pg_guard([&] { return candidate_rows(cfg, retention, limit, skip.c_str(), &cursor); }));

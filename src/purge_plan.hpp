@@ -1,6 +1,7 @@
 // Which rows one purge batch removes, and in what order (purge_plan.cpp).
 #pragma once
 
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +33,7 @@ struct PurgePlan {
 
 // Rows a purge found kept by their table's trigger: they stay, as a live
 // row does, and keep what they reference.
-using KeptKeys = std::vector<std::pair<Oid, std::string>>;
+using KeptKeys = std::set<std::pair<Oid, std::string>>;
 
 // C++ regime. The steps that remove the candidate rows of table (keys of
 // soft-deleted rows, oldest first) with the descendants that go with them,

@@ -305,41 +305,15 @@ bool may_keep_rows(Oid relid)
     return false;
 }
 
-} // namespace
-
-char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip,
-                     Cursor* cursor)
-{
-    const char* col = column_sql(cfg, cfg.deleted_at);
-    char* from = cursor->from != nullptr ? psprintf(" AND t.%s >= $4::%s", col,
-                                                    column_type_sql(cfg.relid, cfg.deleted_at))
-                                         : pstrdup("");
-    char* sql = psprintf("SELECT pg_catalog.min(at)::pg_catalog.text || E'\\n' || "
-                         "pg_catalog.string_agg(k, E'\\n' ORDER BY at) FROM ("
-                         "SELECT (%s)::pg_catalog.text AS k, t.%s AS at FROM %s AS t "
-                         "WHERE %s%s AND NOT %s "
-                         "ORDER BY t.%s LIMIT $2 FOR UPDATE OF t SKIP LOCKED) c",
-                         key_json_sql(cfg, "t"), col, table_sql(cfg.relid), due_sql(cfg, "t"), from,
-                         key_in_sql(cfg, "t", 3), col);
-    Oid types[] = {INTERVALOID, INT8OID, JSONBARRAYOID, TEXTOID};
-    Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit), elements_array(skip),
-                      cursor->from != nullptr ? CStringGetTextDatum(cursor->from) : (Datum)0};
-    char* found = run_as_owner(relation_owner(cfg.relid), sql, cursor->from != nullptr ? 4 : 3,
-                               types, values, false)
-                      .first_value;
-    if (found == nullptr)
-        return nullptr;
-    // The first line is the oldest candidate's deleted_at.
-    char* newline = strchr(found, '\n');
-    if (newline == nullptr)
-        return nullptr;
-    *newline = '\0';
-    cursor->from = pstrdup(found);
-    return newline + 1;
-}
-
+// Removes rows of relid by key (deleted: a JSON array of keys of rows that
+// must still be soft-deleted; live: of live rows, each removed only while
+// its columns hold the values of one of the objects in references),
+// copying them to archive first when it is valid. Notes what it removed and
+// archived under the running operation. Returns the rows removed; an error
+// (triggered_action_exception) when a trigger kept some of them, looked for
+// where keepable (may_keep_rows()).
 int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* references,
-                  Oid archive)
+                  Oid archive, bool keepable)
 {
     TableConfig cfg;
     if (!table_config(relid, &cfg))
@@ -373,7 +347,7 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     // from that DELETE as well.
     // Looked for only where a trigger or rule could have kept any.
     char* kept = nullptr;
-    if (may_keep_rows(relid))
+    if (keepable)
         kept = run_as_owner(relation_owner(relid),
                             psprintf("SELECT pg_catalog.string_agg((%s)::pg_catalog.text, E'\\n') "
                                      "FROM %s AS t WHERE %s",
@@ -395,12 +369,53 @@ int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* 
     return removed.rows;
 }
 
+} // namespace
+
+char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip,
+                     Cursor* cursor)
+{
+    const char* col = column_sql(cfg, cfg.deleted_at);
+    char* from = cursor->from != nullptr ? psprintf(" AND t.%s >= $4::%s", col,
+                                                    column_type_sql(cfg.relid, cfg.deleted_at))
+                                         : pstrdup("");
+    char* sql = psprintf("SELECT pg_catalog.min(at)::pg_catalog.text || E'\\n' || "
+                         "pg_catalog.string_agg(k, E'\\n' ORDER BY at) FROM ("
+                         "SELECT (%s)::pg_catalog.text AS k, t.%s AS at FROM %s AS t "
+                         "WHERE %s%s AND NOT %s "
+                         "ORDER BY t.%s LIMIT $2 FOR UPDATE OF t SKIP LOCKED) c",
+                         key_json_sql(cfg, "t"), col, table_sql(cfg.relid), due_sql(cfg, "t"), from,
+                         key_in_sql(cfg, "t", 3), col);
+    Oid types[] = {INTERVALOID, INT8OID, JSONBARRAYOID, TEXTOID};
+    Datum values[] = {IntervalPGetDatum(retention), Int64GetDatum(limit), elements_array(skip),
+                      cursor->from != nullptr ? CStringGetTextDatum(cursor->from) : (Datum)0};
+    char* found = run_as_owner(relation_owner(cfg.relid), sql, cursor->from != nullptr ? 4 : 3,
+                               types, values, false)
+                      .first_value;
+    if (found == nullptr)
+        return nullptr;
+    // The first line is the oldest candidate's deleted_at.
+    char* newline = strchr(found, '\n');
+    if (newline == nullptr)
+        return nullptr;
+    *newline = '\0';
+    cursor->from = pstrdup(found);
+    return newline + 1;
+}
+
 Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vector<Oid>& archives)
 {
+    // Which steps' tables a trigger or rule could keep rows of, read once
+    // (palloc'd: an error here jumps over this frame).
+    auto* keepable_step = static_cast<bool*>(palloc(sizeof(bool) * (steps.size() + 1)));
+    bool keepable = false;
+    for (size_t i = 0; i < steps.size(); i++) {
+        keepable_step[i] = may_keep_rows(steps[i].relid);
+        keepable = keepable || keepable_step[i];
+    }
     auto remove = [&] {
         for (size_t i = 0; i < steps.size(); i++)
             (void)remove_rows(steps[i].relid, steps[i].deleted.c_str(), steps[i].live.c_str(),
-                              steps[i].references.c_str(), archives[i]);
+                              steps[i].references.c_str(), archives[i], keepable_step[i]);
     };
     // Counted with remove_due_rows()'s: past them (a purge() of many
     // batches in one transaction), the steps run without a subtransaction
@@ -409,9 +424,8 @@ Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vect
     // has met such rows already and a trigger could keep more, the steps
     // are left to a later run instead.
     if (subtransactions >= max_subtransactions) {
-        for (const PurgeStep& step : steps)
-            if (kept_in_transaction && may_keep_rows(step.relid))
-                return Removal::deferred;
+        if (kept_in_transaction && keepable)
+            return Removal::deferred;
         remove();
         return Removal::removed;
     }
@@ -419,9 +433,6 @@ Removal remove_planned_rows(const std::vector<PurgeStep>& steps, const std::vect
     // DELETE, whose foreign key checks at its end fail (23503) on a row its
     // trigger kept, before the kept rows are looked for: where a trigger
     // could keep rows, that error means the same, without saying which.
-    bool keepable = false;
-    for (const PurgeStep& step : steps)
-        keepable = keepable || may_keep_rows(step.relid);
     rows_kept = false;
     kept_rows = {InvalidOid, nullptr};
     int passed = 0;

@@ -25,15 +25,6 @@ struct Cursor {
 char* candidate_rows(const TableConfig& cfg, Interval* retention, int64 limit, const char* skip,
                      Cursor* cursor);
 
-// Removes rows of relid by key (deleted: a JSON array of keys of rows that
-// must still be soft-deleted; live: of live rows, each removed only while
-// its columns hold the values of one of the objects in references),
-// copying them to archive first when it is valid. Notes what it removed and
-// archived under the running operation. Returns the rows removed; an error
-// (triggered_action_exception) when a trigger kept some of them.
-int64 remove_rows(Oid relid, const char* deleted, const char* live, const char* references,
-                  Oid archive);
-
 // What became of a purge plan's steps.
 enum class Removal {
     removed,  // all of them ran
@@ -50,7 +41,11 @@ struct KeptRows {
     const char* keys;
 };
 KeptRows last_kept_rows();
-// A purge plan's steps, each by remove_rows() into archives[i], all or
+// A purge plan's steps, each removing its rows of its table by key
+// (deleted: soft-deleted rows, removed only while still deleted; live: live
+// rows, each removed only while its columns hold the values of one of the
+// objects in references), copying them to archives[i] first when it is
+// valid, and noting them under the running operation; all or
 // nothing. Past the subtransactions a transaction may keep, the steps run
 // in the caller's (a held row is waited for, a kept one fails it), unless
 // the transaction met kept rows before and a table's trigger or rule could
