@@ -52,6 +52,24 @@ KeptRows kept_rows = {InvalidOid, nullptr};
 // table's, or another's: softdelete.purge() purges every table in one).
 bool kept_in_transaction = false;
 
+// The functions of the extension's own row triggers on an enabled table
+// (the DELETE backstop and the log trigger), which a purge statement leaves
+// out.
+struct OwnTriggers {
+    Oid backstop;
+    Oid log;
+    bool calls(const Trigger* trigger) const
+    {
+        return trigger->tgfoid == backstop || trigger->tgfoid == log;
+    }
+};
+
+OwnTriggers own_triggers()
+{
+    return {internal_function_oid("soft_delete_row", 0, nullptr),
+            internal_function_oid("log_changes", 0, nullptr)};
+}
+
 const char* column_sql(const TableConfig& cfg, AttrNumber attno)
 {
     return quote_identifier(get_attname(cfg.relid, attno, false));
@@ -285,8 +303,7 @@ int64 remove_locked_rows(const TableConfig& cfg, Oid archive, Cursor* cursor, Oi
 // purge leaves out.
 bool may_keep_rows(Oid relid)
 {
-    Oid backstop = internal_function_oid("soft_delete_row", 0, nullptr);
-    Oid log = internal_function_oid("log_changes", 0, nullptr);
+    OwnTriggers own = own_triggers();
     ListCell* lc;
     foreach (lc, find_all_inheritors(relid, AccessShareLock, nullptr)) {
         Relation rel = table_open(lfirst_oid(lc), NoLock);
@@ -296,7 +313,7 @@ bool may_keep_rows(Oid relid)
             const Trigger* trigger = &triggers->triggers[i];
             may = trigger->tgenabled != TRIGGER_DISABLED && TRIGGER_FOR_ROW(trigger->tgtype) &&
                   TRIGGER_FOR_BEFORE(trigger->tgtype) && TRIGGER_FOR_DELETE(trigger->tgtype) &&
-                  trigger->tgfoid != backstop && trigger->tgfoid != log;
+                  !own.calls(trigger);
         }
         table_close(rel, NoLock);
         if (may)
@@ -559,8 +576,7 @@ void leave_out_own_triggers(QueryDesc* query)
     // Once: the statements it fires (foreign key actions, the table's own
     // triggers) keep every trigger.
     own_statement_table = InvalidOid;
-    Oid backstop = internal_function_oid("soft_delete_row", 0, nullptr);
-    Oid log = internal_function_oid("log_changes", 0, nullptr);
+    OwnTriggers own = own_triggers();
     ListCell* lc;
     foreach (lc, query->estate->es_opened_result_relations) {
         auto* info = static_cast<ResultRelInfo*>(lfirst(lc));
@@ -575,7 +591,7 @@ void leave_out_own_triggers(QueryDesc* query)
         bool after = false;
         for (int i = 0; i < triggers->numtriggers; i++) {
             Trigger* trigger = &triggers->triggers[i];
-            if (trigger->tgfoid == backstop || trigger->tgfoid == log) {
+            if (own.calls(trigger)) {
                 trigger->tgenabled = TRIGGER_DISABLED;
                 continue;
             }
