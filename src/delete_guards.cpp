@@ -57,7 +57,7 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
     softdelete::TableConfig cfg;
     softdelete::require_table_config(trigger->tg_relation, &cfg);
     // A purge batch removes rows for good (its authority was checked).
-    if (softdelete::purge_in_progress())
+    if (softdelete::purge_removes_rows_of(cfg.root))
         return PointerGetDatum(trigger->tg_trigtuple);
     if (softdelete::hard_delete_in_effect_on(cfg.root)) {
         softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");

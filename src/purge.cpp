@@ -28,8 +28,9 @@
 // run's counts are what the batch logged.
 //
 // While the batch runs, a backend-local flag that only this file sets
-// (purge_in_progress()) makes every DELETE on an enabled table a real one:
-// the batch's own, and those that foreign key actions and triggers fire.
+// (purge_in_progress()) makes a DELETE on an enabled table a real one where
+// its role is an admin of the table (purge_removes_rows_of()): the batch's
+// own, and those that foreign key actions and its owners' triggers fire.
 // Plans whose meaning depends on it are re-planned when it flips, and after
 // an error.
 #include <string>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "archive.hpp"
+#include "authorization.hpp"
 #include "error_bridge.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
@@ -413,6 +415,11 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
 bool purge_in_progress()
 {
     return purging;
+}
+
+bool purge_removes_rows_of(Oid root)
+{
+    return purging && is_admin(root);
 }
 
 bool lifecycle_config(Oid relid, LifecycleConfig* out)

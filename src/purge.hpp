@@ -28,9 +28,16 @@ bool lifecycle_config(Oid relid, LifecycleConfig* out);
 List* purge_tables(bool skip_locked = false);
 
 // True while a purge batch runs. Only the extension's C code sets it (no
-// setting can): a DELETE on an enabled table then removes rows for good,
-// whoever runs it (the batch's own statements as each table's owner, and
-// the foreign key actions and triggers they fire), and is logged as purge.
+// setting can).
 bool purge_in_progress();
+
+// Whether a DELETE on the enabled table of root removes rows for good
+// because a purge batch runs: where the role running it is an admin of the
+// table (the batch's own statements run as each table's owner, a foreign
+// key action as the referencing table's owner). It is then logged as purge.
+// Another role's DELETE, from a trigger the batch fires, is what it would be
+// in the owner's own hard delete (refused by require_admin()): a trigger's
+// owner may not hard-delete through the purge what it may only soft-delete.
+bool purge_removes_rows_of(Oid root);
 
 } // namespace softdelete

@@ -461,8 +461,9 @@ struct RewriteState {
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
     // A purge batch's DELETEs, and those its rows' foreign key actions and
-    // triggers run, remove rows for good: its authority was checked.
-    bool purging = purge_in_progress();
+    // its owners' triggers run, remove rows for good: its authority was
+    // checked.
+    bool purging = purge_removes_rows_of(cfg.root);
     if (purging || hard_delete_in_effect_on(cfg.root)) {
         state->kept_hard_delete = true;
         if (!purging)
@@ -866,7 +867,7 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
                                                 assigns_tombstone(action->targetList, cfg));
     }
     refuse_inserted_records(query, cfg, inserted);
-    bool purging = purge_in_progress();
+    bool purging = purge_removes_rows_of(cfg.root);
     if (purging || hard_delete_in_effect_on(cfg.root)) {
         // Its DELETE actions stay DELETEs, which an admin's hard delete
         // makes of deleted rows too, as of live ones.

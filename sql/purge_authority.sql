@@ -1,0 +1,98 @@
+-- purge_authority: a purge batch removes rows for good, as each table's
+-- owner with its hard delete on. The owner's own triggers fire in it, and a
+-- DELETE they run on an enabled table is what it would be in the owner's
+-- own hard delete: for good on a table the trigger's role is an admin of
+-- (its own), logged as purged; refused (42501) on another role's table it
+-- may only DELETE from, and the batch fails, changing nothing. Such a
+-- DELETE used to remove the other table's live rows for good, so that any
+-- table owner whose rows were due could hard-delete, through a trigger,
+-- the rows of every table it may DELETE from.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS softdelete;
+CREATE ROLE pa_victim;
+CREATE ROLE pa_owner;
+GRANT CREATE ON SCHEMA public TO pa_victim, pa_owner;
+
+SET ROLE pa_victim;
+CREATE TABLE pa_accounts (id int PRIMARY KEY, name text NOT NULL);
+INSERT INTO pa_accounts SELECT g, 'account ' || g FROM generate_series(1, 4) g;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_accounts');
+GRANT SELECT, DELETE, UPDATE (name) ON pa_accounts TO pa_owner;
+RESET ROLE;
+
+SET ROLE pa_owner;
+CREATE TABLE pa_notes (id int PRIMARY KEY);
+CREATE TABLE pa_own_log (id int PRIMARY KEY);
+INSERT INTO pa_own_log VALUES (1), (2);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_own_log');
+-- The owner's own table: removed for good, within the purge.
+CREATE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM public.pa_own_log WHERE id = OLD.id;
+    RETURN OLD;
+END $$;
+CREATE TRIGGER pa_sweep BEFORE DELETE ON pa_notes FOR EACH ROW EXECUTE FUNCTION pa_sweep();
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_notes', retention => '1 hour');
+INSERT INTO pa_notes (id, deleted_at) VALUES (1, now() - interval '1 day');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+SELECT count(*) AS notes_left FROM pa_notes;
+SET softdelete.include_deleted = on;
+SELECT array_agg(id) AS own_log_left FROM pa_own_log;
+RESET softdelete.include_deleted;
+
+-- Another role's table: refused, and nothing of the batch happens.
+CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM public.pa_accounts WHERE id <= 2;
+    RETURN OLD;
+END $$;
+INSERT INTO pa_notes (id, deleted_at) VALUES (2, now() - interval '1 day');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+SET softdelete.include_deleted = on;
+SELECT array_agg(id) AS notes_left FROM pa_notes;
+RESET softdelete.include_deleted;
+
+-- The same through the backstop: a MERGE with an UPDATE action on a table
+-- with policies of its own keeps its DELETE for the backstop trigger.
+RESET ROLE;
+SET ROLE pa_victim;
+CREATE POLICY pa_extra ON pa_accounts FOR SELECT USING (true);
+RESET ROLE;
+SET ROLE pa_owner;
+CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    MERGE INTO public.pa_accounts a USING (VALUES (3)) v(id) ON a.id = v.id
+     WHEN MATCHED AND a.id > 100 THEN UPDATE SET name = a.name
+     WHEN MATCHED THEN DELETE;
+    RETURN OLD;
+END $$;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+SET softdelete.include_deleted = on;
+SELECT array_agg(id) AS notes_left FROM pa_notes;
+RESET softdelete.include_deleted;
+RESET ROLE;
+
+-- The victim's rows are all there, live.
+SET ROLE pa_victim;
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_accounts ORDER BY id;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT table_name, action, actor, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('public.pa_accounts', 'public.pa_own_log', 'public.pa_notes')
+ ORDER BY id;
+SELECT status, error FROM softdelete.runs WHERE table_name = 'public.pa_notes' ORDER BY id;
+
+-- Clean up.
+SET client_min_messages = warning;
+DELETE FROM softdelete.events WHERE table_name LIKE 'public.pa_%';
+DELETE FROM softdelete.runs WHERE table_name LIKE 'public.pa_%';
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_accounts');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_notes');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_own_log');
+DROP TABLE pa_accounts, pa_notes, pa_own_log;
+DROP FUNCTION pa_sweep();
+REVOKE CREATE ON SCHEMA public FROM pa_victim, pa_owner;
+DROP ROLE pa_victim;
+DROP ROLE pa_owner;
+RESET client_min_messages;
