@@ -7,6 +7,7 @@
 // tables, each table listed after every table that references it; a cycle
 // is walked once (a table already on the way down is not entered again),
 // so it ends. PG regime.
+#include "authorization.hpp"
 #include "catalog.hpp"
 #include "foreign_keys.hpp"
 #include "purge.hpp"
@@ -70,8 +71,23 @@ List* purge_tables(bool skip_locked)
                 // a table of its own, maybe disabled.
                 Oid rel = lfirst_oid(part);
                 bool own = rel == lfirst_oid(lc) || get_rel_relispartition(rel);
-                if (!ConditionalLockRelationOid(rel, AccessShareLock) ||
-                    (own && !enforcement_in_place(rel))) {
+                if (!ConditionalLockRelationOid(rel, AccessShareLock)) {
+                    ready = false;
+                    break;
+                }
+                if (own && !enforcement_in_place(rel)) {
+                    // Said at every visit: past a restore, this table is
+                    // never purged until someone repairs it.
+                    ereport(
+                        WARNING,
+                        (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                         errmsg("softdelete worker: not purging %s: the soft delete "
+                                "enforcement of %s is not all in place",
+                                relation_display_name(lfirst_oid(lc)), relation_display_name(rel)),
+                         errdetail("Its policy, forced row level security or softdelete's "
+                                   "triggers are missing, as during a restore."),
+                         errhint("Once a restore is over, softdelete.enable() on the table "
+                                 "puts them back.")));
                     ready = false;
                     break;
                 }

@@ -367,6 +367,17 @@ void finish_run(int64 run, const char* error)
             1, types, values, nullptr);
 }
 
+// A run's error as softdelete.purge() records it, allocated in context.
+const char* failure_text(const PgError& error, MemoryContext context)
+{
+    return pg_guard([&error, context] {
+        MemoryContext previous = MemoryContextSwitchTo(context);
+        char* text = psprintf("%s (SQLSTATE %s)", error.what(), unpack_sql_state(error.sqlstate()));
+        MemoryContextSwitchTo(previous);
+        return text;
+    });
+}
+
 // Ends run, with error (null when it succeeded), in a transaction of its own.
 void end_run(int64 run, const char* error, const char* doing)
 {
@@ -399,15 +410,31 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
     MemoryContext table_context = CurrentMemoryContext;
     const char* doing = pg_guard([&table] { return psprintf("purging %s", table.name); });
     bool waiting = false;
+    bool asked = false;
     int64 run = 0;
-    std::optional<PgError> error = unit_of_work(doing, [&table, &waiting, &run] {
-        waiting = waiting_after_failures(table.oid) || !purge_due(table.oid);
+    std::optional<PgError> error = unit_of_work(doing, [&table, &waiting, &asked, &run] {
+        waiting = waiting_after_failures(table.oid);
+        if (waiting)
+            return;
+        asked = true;
+        waiting = !purge_due(table.oid);
         if (!waiting)
             run = start_run(table.oid);
     });
     if (error) {
-        if (!stop_requested)
-            log_failure(*error, doing);
+        if (stop_requested)
+            return;
+        log_failure(*error, doing);
+        // Whether the table is due is read as its owner (purge_due()), and
+        // fails as the owner's purge would (an owner that lost USAGE on the
+        // table's schema). Recorded as a failed run, it shows in
+        // softdelete.runs and the table waits before the next try, instead
+        // of a WARNING at every visit and nothing else.
+        if (asked && run == 0) {
+            const char* text = failure_text(*error, table_context);
+            if (!unit_of_work(doing, [&table, &run] { run = start_run(table.oid); }))
+                end_run(run, text, doing);
+        }
         return;
     }
     if (waiting)
@@ -433,14 +460,7 @@ void purge_table(const PurgeTable& table, MemoryContext batch_context)
                 failure = stopped_message;
             } else {
                 log_failure(*error, doing);
-                // as softdelete.purge() records it
-                failure = pg_guard([&error, table_context] {
-                    MemoryContext batch = MemoryContextSwitchTo(table_context);
-                    char* text = psprintf("%s (SQLSTATE %s)", error->what(),
-                                          unpack_sql_state(error->sqlstate()));
-                    MemoryContextSwitchTo(batch);
-                    return text;
-                });
+                failure = failure_text(*error, table_context);
             }
             break;
         }

@@ -169,6 +169,29 @@ $node->safe_psql('postgres', q{
 refused_run('redefer', 'defers the constraints again',
 	qr/deferred trigger within security-restricted operation/);
 
+# An owner that lost USAGE on its table's schema: whether the table is due
+# is read as the owner, and fails. That is a failed run, which
+# softdelete.runs shows and after which the table waits longer at each
+# failure: not a WARNING at every visit and nothing else.
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA lost AUTHORIZATION wo_owner;
+	SET ROLE wo_owner;
+	CREATE TABLE lost.t (id int PRIMARY KEY);
+	SELECT count(*) FROM softdelete.enable('lost.t', retention => '1 second');
+	INSERT INTO lost.t VALUES (1);
+	DELETE FROM lost.t;
+	RESET ROLE;
+	ALTER SCHEMA lost OWNER TO CURRENT_USER;
+	REVOKE ALL ON SCHEMA lost FROM wo_owner;
+});
+ok($node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM softdelete.runs WHERE relid = 'lost.t'::regclass AND status = 'failed'}),
+	'a table whose owner cannot reach its schema gets a failed run');
+like($node->safe_psql('postgres', q{
+	SELECT error FROM softdelete.runs WHERE relid = 'lost.t'::regclass AND status = 'failed' LIMIT 1}),
+	qr/permission denied for schema lost \(SQLSTATE 42501\)/, 'the run records the error');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM lost.t'), '1', 'the row is still there');
+
 # A deferred trigger on a child owned by another role, whose rows go with
 # the parent's (the purge removes descendants first): it fires as the
 # child's owner, as the child's immediate triggers do, not as the parent's.
