@@ -145,6 +145,40 @@ ALTER TABLE bad_computed ALTER COLUMN delete_op DROP IDENTITY;
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('bad_computed');
 SELECT * FROM softdelete.disable('bad_computed');
 
+-- A tombstone column adopted as it is must hold what a soft delete writes
+-- and take the NULL a restore writes back: NOT NULL, a default (every new
+-- row born deleted), a primary key column, a length or a precision shorter
+-- than what is written (an actor longer than varchar(3) was stored, and a
+-- dump of the table did not load back) are refused, by the dry run too,
+-- with 42611 and nothing changed. The drift guard refuses each of them
+-- once a table is enabled.
+CREATE TABLE bad_adopted (id integer PRIMARY KEY, deleted_at timestamptz NOT NULL DEFAULT now());
+SELECT * FROM softdelete.enable('bad_adopted', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+ALTER TABLE bad_adopted ALTER COLUMN deleted_at DROP NOT NULL;
+SELECT * FROM softdelete.enable('bad_adopted');
+\echo SQLSTATE :SQLSTATE
+ALTER TABLE bad_adopted ALTER COLUMN deleted_at DROP DEFAULT,
+    ADD COLUMN deleted_by varchar(3);
+SELECT * FROM softdelete.enable('bad_adopted');
+\echo SQLSTATE :SQLSTATE
+ALTER TABLE bad_adopted ALTER COLUMN deleted_by TYPE varchar,
+    ADD COLUMN delete_reason char(5);
+SELECT * FROM softdelete.enable('bad_adopted');
+\echo SQLSTATE :SQLSTATE
+ALTER TABLE bad_adopted DROP COLUMN delete_reason, ALTER COLUMN deleted_at TYPE timestamptz(0);
+SELECT * FROM softdelete.enable('bad_adopted');
+\echo SQLSTATE :SQLSTATE
+SELECT * FROM pg_temp.state('bad_adopted');
+CREATE TABLE bad_key_stamp (deleted_at timestamptz PRIMARY KEY, v text);
+SELECT * FROM softdelete.enable('bad_key_stamp', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+-- timestamp(6) (Rails' datetime) holds what an unlimited one does: adopted.
+ALTER TABLE bad_adopted ALTER COLUMN deleted_at TYPE timestamp(6);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('bad_adopted');
+SELECT * FROM softdelete.disable('bad_adopted');
+DROP TABLE bad_adopted, bad_key_stamp;
+
 -- An empty column_name: 22023.
 SELECT * FROM softdelete.enable('bad_base', column_name => '');
 \echo SQLSTATE :SQLSTATE

@@ -18,9 +18,12 @@ const char* relation_text(Oid relid);
 // The type of relid's user column called name; InvalidOid when there is none
 // (dropped and system columns do not count).
 Oid column_type(Oid relid, const char* name);
-// "a generated column" or "an identity column" when PostgreSQL computes
-// column name of relid; nullptr otherwise, and for no such column.
-const char* computed_column_kind(Oid relid, const char* name);
+// Why column name of relid cannot be a tombstone column, which a soft
+// delete writes and a restore sets back to NULL: "a generated column", "an
+// identity column", "NOT NULL", "a column with a default", or a type whose
+// precision or length would not hold what is written. nullptr when it can
+// be one, and for no such column.
+const char* unfit_tombstone_column(Oid relid, const char* name);
 
 // The names (char*) of relid's primary key columns, in key order; NIL
 // without a primary key.

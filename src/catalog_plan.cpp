@@ -342,17 +342,21 @@ void plan_columns(Plan* plan, const EnableOptions& options, bool enabled)
 {
     const char* col = options.column;
     // The soft delete writes these columns itself, and a restore clears
-    // them: a column PostgreSQL computes cannot be one of them.
+    // them: a column PostgreSQL computes, that refuses NULL, that a new row
+    // would fill (born deleted), or too narrow for what is written (a dump
+    // of its rows would not load back) cannot be one of them. The drift
+    // guard refuses each of these once the table is enabled.
     for (const char* tombstone : {col, "deleted_by", "delete_reason", "delete_op"}) {
-        const char* kind = pg_guard([&] { return computed_column_kind(plan->table, tombstone); });
-        if (kind != nullptr)
+        const char* why = pg_guard([&] { return unfit_tombstone_column(plan->table, tombstone); });
+        if (why != nullptr)
             throw PgError(ERRCODE_INVALID_COLUMN_DEFINITION,
-                          std::string("column ") + tombstone + " of " + plan->name + " is " + kind,
+                          std::string("column ") + tombstone + " of " + plan->name + " is " + why,
                           "softdelete writes " + std::string(tombstone) +
-                              " when it soft-deletes a row and clears it when it restores one.",
-                          "Choose another column_name, or drop the column's expression or "
-                          "identity (ALTER TABLE ... ALTER COLUMN ... DROP EXPRESSION or DROP "
-                          "IDENTITY).");
+                              " when it soft-deletes a row and sets it back to NULL when it "
+                              "restores one.",
+                          "Choose another column_name, or change the column: ALTER TABLE ... "
+                          "ALTER COLUMN ... DROP EXPRESSION, DROP IDENTITY, DROP NOT NULL, DROP "
+                          "DEFAULT, or TYPE text (timestamptz for the deletion time).");
     }
     Oid type = pg_guard([&] { return column_type(plan->table, col); });
     if (!OidIsValid(type)) {

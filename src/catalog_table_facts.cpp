@@ -10,6 +10,7 @@ extern "C" {
 #include "catalog/pg_index.h"
 #include "commands/defrem.h"
 #include "mb/pg_wchar.h"
+#include "utils/datetime.h"
 }
 
 namespace softdelete
@@ -26,17 +27,31 @@ Oid column_type(Oid relid, const char* name)
     return attnum > 0 ? get_atttype(relid, attnum) : InvalidOid;
 }
 
-const char* computed_column_kind(Oid relid, const char* name)
+const char* unfit_tombstone_column(Oid relid, const char* name)
 {
     HeapTuple tuple = SearchSysCacheAttName(relid, name);
     if (!HeapTupleIsValid(tuple))
         return nullptr;
     auto* att = reinterpret_cast<Form_pg_attribute>(GETSTRUCT(tuple));
-    const char* kind = att->attgenerated != '\0'  ? "a generated column"
-                       : att->attidentity != '\0' ? "an identity column"
-                                                  : nullptr;
+    const char* why = nullptr;
+    if (att->attgenerated != '\0')
+        why = "a generated column";
+    else if (att->attidentity != '\0')
+        why = "an identity column";
+    else if (att->attnotnull)
+        why = "NOT NULL";
+    else if (att->atthasdef)
+        why = "a column with a default";
+    // timestamp(6) is what a timestamp without precision stores (Rails
+    // makes its columns so); a shorter precision or a length would take a
+    // stamp, an actor or a reason that does not fit.
+    else if (att->atttypmod >= 0 &&
+             !((att->atttypid == TIMESTAMPTZOID || att->atttypid == TIMESTAMPOID) &&
+               att->atttypmod >= MAX_TIMESTAMP_PRECISION))
+        why = psprintf("of type %s, whose precision or length limits what it holds",
+                       format_type_with_typemod(att->atttypid, att->atttypmod));
     ReleaseSysCache(tuple);
-    return kind;
+    return why;
 }
 
 List* key_column_names(Oid relid)
