@@ -149,6 +149,76 @@ DROP TABLE "My Schema".customer_notification_preferences_by_channel_and_region_a
            "My Schema".customer_notification_preferences_by_channel_and_region_b;
 
 -------------------------------------------------------------------------------
+-- The same two names in one enable(), a parent's cascade to both: the
+-- second's index is planned before the first exists, and used to get the
+-- same name (42P07 from the real call, while the dry run said it would
+-- work). A table named in multibyte characters keeps the "_deleted" suffix
+-- (its name was cut by characters, then by bytes).
+-------------------------------------------------------------------------------
+SET client_min_messages = warning;
+CREATE TABLE "My Schema".cascade_parent (id int PRIMARY KEY);
+CREATE TABLE "My Schema".customer_notification_preferences_by_channel_and_region_child_a
+    (id int PRIMARY KEY, p int REFERENCES "My Schema".cascade_parent);
+CREATE TABLE "My Schema".customer_notification_preferences_by_channel_and_region_child_b
+    (id int PRIMARY KEY, p int REFERENCES "My Schema".cascade_parent);
+CREATE TABLE "My Schema"."ééééééééééééééééééééééééééééééé" (id int PRIMARY KEY);
+SELECT count(*) AS planned FROM softdelete.enable('"My Schema".cascade_parent', dry_run => true);
+SELECT count(*) AS done FROM softdelete.enable('"My Schema".cascade_parent');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('"My Schema"."ééééééééééééééééééééééééééééééé"');
+RESET client_min_messages;
+SELECT c.relname AS table_name, i.relname AS deleted_rows_index
+  FROM pg_class c
+  JOIN pg_class i ON i.oid = softdelete_internal.deleted_rows_index(c.oid, 'deleted_at')
+ WHERE c.relnamespace = '"My Schema"'::regnamespace
+   AND (c.relname LIKE 'customer_notification_preferences_by_channel_and_region_child_%'
+        OR c.relname LIKE 'éé%')
+ ORDER BY 1;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS disabled
+  FROM softdelete.disable('"My Schema".customer_notification_preferences_by_channel_and_region_child_a') a,
+       softdelete.disable('"My Schema".customer_notification_preferences_by_channel_and_region_child_b') b,
+       softdelete.disable('"My Schema".cascade_parent') p,
+       softdelete.disable('"My Schema"."ééééééééééééééééééééééééééééééé"') e;
+RESET client_min_messages;
+DROP TABLE "My Schema".customer_notification_preferences_by_channel_and_region_child_a,
+           "My Schema".customer_notification_preferences_by_channel_and_region_child_b,
+           "My Schema".cascade_parent, "My Schema"."ééééééééééééééééééééééééééééééé";
+
+-------------------------------------------------------------------------------
+-- A unique constraint becomes a trigger of its name (ON CONFLICT ON
+-- CONSTRAINT keeps working by it): a trigger of that name, or a name of
+-- softdelete's own triggers, is refused while planning (the dry run too),
+-- naming the constraint, and nothing changes. It failed halfway before,
+-- with an error about the trigger, or about softdelete's own trigger
+-- having been made by someone else.
+-------------------------------------------------------------------------------
+CREATE TABLE "My Schema".taken (id int PRIMARY KEY, email text CONSTRAINT "my key" UNIQUE);
+CREATE FUNCTION "My Schema".noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER "my key" BEFORE INSERT ON "My Schema".taken FOR EACH ROW EXECUTE FUNCTION "My Schema".noop();
+SELECT count(*) FROM softdelete.enable('"My Schema".taken', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) FROM softdelete.enable('"My Schema".taken');
+\echo SQLSTATE :SQLSTATE
+CREATE TABLE "My Schema".reserved (id int PRIMARY KEY, email text CONSTRAINT softdelete_backstop UNIQUE);
+SELECT count(*) FROM softdelete.enable('"My Schema".reserved', dry_run => true);
+\echo SQLSTATE :SQLSTATE
+SELECT count(*) AS configured FROM softdelete.tables
+ WHERE relid IN ('"My Schema".taken'::regclass, '"My Schema".reserved'::regclass);
+SELECT count(*) AS triggers FROM pg_trigger
+ WHERE tgrelid IN ('"My Schema".taken'::regclass, '"My Schema".reserved'::regclass);
+-- Renamed, both are enabled.
+ALTER TRIGGER "my key" ON "My Schema".taken RENAME TO "my trigger";
+ALTER TABLE "My Schema".reserved RENAME CONSTRAINT softdelete_backstop TO reserved_email_key;
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('"My Schema".taken');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('"My Schema".reserved');
+SELECT count(*) > 0 AS disabled
+  FROM softdelete.disable('"My Schema".taken') t, softdelete.disable('"My Schema".reserved') r;
+RESET client_min_messages;
+DROP TABLE "My Schema".taken, "My Schema".reserved;
+DROP FUNCTION "My Schema".noop();
+
+-------------------------------------------------------------------------------
 -- Clean up
 -------------------------------------------------------------------------------
 DELETE FROM softdelete.events

@@ -52,8 +52,9 @@ Oid child_unlike(Oid relid, const char* column, const char** other);
 Oid deleted_rows_index(Oid relid, const char* column);
 
 // The name for a new one, made from the table's name (never from an OID:
-// names must survive a dump and restore).
-const char* deleted_rows_index_name(Oid relid, const char* column);
+// names must survive a dump and restore), free in the table's schema and
+// not among taken, the names a plan has chosen so far, to which it is added.
+const char* deleted_rows_index_name(Oid relid, const char* column, List** taken);
 
 // Is this unique index unique among live rows only already (its predicate
 // requires column IS NULL)?
@@ -73,6 +74,9 @@ void refuse_foreign_enforcement(Oid rel);
 // enforcement: row security forced, the visibility policy and the
 // triggers. A restore makes them last, in its post-data section.
 bool enforcement_in_place(Oid rel);
+// The function trigger name on rel calls; InvalidOid when rel has no such
+// trigger.
+Oid trigger_function(Oid rel, const char* name);
 
 // What install_enforcement(rel, root, ...) would install on rel (a table or
 // one of its partitions), one text per object, as it reports them, after

@@ -116,6 +116,16 @@ bool foreign_trigger(Oid rel)
 
 } // namespace
 
+Oid trigger_function(Oid rel, const char* name)
+{
+    HeapTuple tuple = trigger(rel, name);
+    if (tuple == nullptr)
+        return InvalidOid;
+    Oid function = reinterpret_cast<Form_pg_trigger>(GETSTRUCT(tuple))->tgfoid;
+    heap_freetuple(tuple);
+    return function;
+}
+
 // Objects are recognised by name, so a name taken by someone else would leave
 // the table without them. Only softdelete (or a superuser) can create
 // objects that call into softdelete_internal.

@@ -54,6 +54,7 @@ struct Plan {
     const char* name; // the table as regclass prints it
     List* rows;
     bool changed;
+    List** index_names; // chosen by the whole plan (deleted_rows_index_name())
 };
 
 void add(Plan* plan, const char* action, const char* object, const char* statement,
@@ -429,8 +430,8 @@ void plan_objects(Plan* plan, const EnableOptions& options, List* keys, HeapTupl
         // The purge path reads deleted rows by age.
         add(plan, "index", psprintf("deleted rows of %s by %s", plan->name, quote_identifier(col)),
             psprintf("CREATE INDEX %s ON %s (%s) WHERE %s IS NOT NULL",
-                     quote_identifier(deleted_rows_index_name(plan->table, col)), plan->name,
-                     quote_identifier(col), quote_identifier(col)));
+                     quote_identifier(deleted_rows_index_name(plan->table, col, plan->index_names)),
+                     plan->name, quote_identifier(col), quote_identifier(col)));
     // The first enforcement row of each relation carries the call that
     // installs it all.
     List* relations = lcons_oid(plan->table, partitions_of(plan->table));
@@ -457,13 +458,14 @@ void plan_objects(Plan* plan, const EnableOptions& options, List* keys, HeapTupl
         add(plan, "unchanged", plan->name, nullptr);
 }
 
-List* plan_table(const EnableOptions& options)
+List* plan_table(const EnableOptions& options, List** index_names)
 {
     check_target(options.table);
     Plan* plan = pg_guard([&] {
         auto* p = static_cast<Plan*>(palloc0(sizeof(Plan)));
         p->table = options.table;
         p->name = relation_text(options.table);
+        p->index_names = index_names;
         return p;
     });
     check_options(options, plan->name);
@@ -494,7 +496,8 @@ List* plan_table(const EnableOptions& options)
 // A child that cannot be enabled fails the whole call, named.
 List* enable_plan(const EnableOptions& options)
 {
-    List* rows = plan_table(options);
+    List* index_names = NIL;
+    List* rows = plan_table(options, &index_names);
     if (!options.cascade)
         return rows;
     List* children = pg_guard([&] { return cascade_children(options.table); });
@@ -518,7 +521,7 @@ List* enable_plan(const EnableOptions& options)
         defaults.undo_window = options.undo_window;
         List* child_rows = NIL;
         try {
-            child_rows = plan_table(defaults);
+            child_rows = plan_table(defaults, &index_names);
         } catch (const PgError& error) {
             std::string table = pg_guard([&] { return relation_text(options.table); });
             std::string advice =

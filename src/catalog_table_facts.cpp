@@ -191,23 +191,32 @@ Oid deleted_rows_index(Oid relid, const char* column)
     return found;
 }
 
-const char* deleted_rows_index_name(Oid relid, const char* column)
+const char* deleted_rows_index_name(Oid relid, const char* column, List** taken)
 {
-    // left(table, 63 - length(column) - 9) || '_' || column || '_deleted',
-    // cut to a name: lengths in characters, as the SQL functions count them.
-    int column_chars = pg_mbstrlen(column);
-    Datum table = CStringGetTextDatum(get_rel_name(relid));
-    Datum kept = DirectFunctionCall2(text_left, table, Int32GetDatum(63 - column_chars - 9));
-    char* name = psprintf("%s_%s_deleted", TextDatumGetCString(kept), column);
-    Datum as_name = DirectFunctionCall1(text_name, CStringGetTextDatum(name));
-    const char* chosen = NameStr(*DatumGetName(as_name));
-    // Two long table names alike in their first characters come to the
-    // same name: the second gets PostgreSQL's choice of a free one, as an
-    // index created without a name would.
+    // <table>_<column>_deleted, the table's name cut (at a character
+    // boundary) so that the rest fits. Two long table names alike in their
+    // first characters come to the same name: the second gets a number, as
+    // an index created without a name would, also when the first is only
+    // planned (one enable() of a parent and the tables that reference it).
     Oid namespace_oid = get_rel_namespace(relid);
-    if (OidIsValid(get_relname_relid(chosen, namespace_oid)))
-        chosen = ChooseRelationName(get_rel_name(relid), column, "deleted", namespace_oid, false);
-    return chosen;
+    const char* table = get_rel_name(relid);
+    for (int n = 0;; n++) {
+        char label[NAMEDATALEN];
+        if (n == 0)
+            strlcpy(label, "deleted", sizeof label);
+        else
+            snprintf(label, sizeof label, "deleted%d", n);
+        char* name = makeObjectName(table, column, label);
+        char* key = psprintf("%u.%s", namespace_oid, name);
+        bool planned = false;
+        ListCell* lc;
+        foreach (lc, *taken)
+            planned = planned || strcmp(static_cast<char*>(lfirst(lc)), key) == 0;
+        if (!planned && !OidIsValid(get_relname_relid(name, namespace_oid))) {
+            *taken = lappend(*taken, key);
+            return name;
+        }
+    }
 }
 
 } // namespace softdelete

@@ -4,6 +4,7 @@
 // softdelete_internal.uniques_to_convert(tbl, col), which the partition
 // event trigger uses.
 #include "catalog.hpp"
+#include "extension_objects.hpp"
 
 extern "C" {
 #include "catalog/pg_constraint.h"
@@ -23,6 +24,40 @@ struct UniqueIndex {
     bool deferrable;     // its unique constraint is deferrable
     NameData constraint; // that constraint's name, when there is one
 };
+
+// A unique constraint made live-only leaves a trigger of its name in its
+// place (add_constraint_placeholder()), on the table and, cloned, on each
+// partition: the name must be free there, and not one of softdelete's own
+// trigger names, which the drift guard and disable() tell by their prefix.
+// Checked while planning, so that the dry run refuses it too.
+void check_placeholder_name(Oid relid, const char* constraint)
+{
+    if (strncmp(constraint, "softdelete_", strlen("softdelete_")) == 0)
+        ereport(ERROR, (errcode(ERRCODE_RESERVED_NAME),
+                        errmsg("unique constraint %s of %s has a name that softdelete keeps for "
+                               "its own triggers",
+                               quote_identifier(constraint), relation_text(relid)),
+                        errdetail("enable() puts a trigger of the constraint's name in its place, "
+                                  "so that ON CONFLICT ON CONSTRAINT keeps working."),
+                        errhint("Rename the constraint (ALTER TABLE ... RENAME CONSTRAINT).")));
+    List* relations = lcons_oid(relid, partitions_of(relid));
+    ListCell* lc;
+    foreach (lc, relations) {
+        Oid rel = lfirst_oid(lc);
+        Oid function = trigger_function(rel, constraint);
+        if (OidIsValid(function) &&
+            function != internal_function_oid("unique_constraint_placeholder", 0, nullptr))
+            ereport(ERROR,
+                    (errcode(ERRCODE_DUPLICATE_OBJECT),
+                     errmsg("unique constraint %s of %s has the name of trigger %s on %s",
+                            quote_identifier(constraint), relation_text(relid),
+                            quote_identifier(constraint), relation_text(rel)),
+                     errdetail("enable() puts a trigger of the constraint's name in its place, "
+                               "so that ON CONFLICT ON CONSTRAINT keeps working."),
+                     errhint("Rename the constraint (ALTER TABLE ... RENAME CONSTRAINT) or the "
+                             "trigger (ALTER TRIGGER ... RENAME TO).")));
+    }
+}
 
 int by_name(const ListCell* a, const ListCell* b)
 {
@@ -118,6 +153,8 @@ List* uniques_to_convert(Oid relid, const char* column)
                      errdetail("A partial unique index cannot be deferred.")));
             continue;
         }
+        if (NameStr(index->constraint)[0] != '\0')
+            check_placeholder_name(relid, NameStr(index->constraint));
         convert = lappend_oid(convert, index->index);
     }
     return convert;
