@@ -188,9 +188,9 @@ DROP TABLE "My Schema".customer_notification_preferences_by_channel_and_region_c
 -- A unique constraint becomes a trigger of its name (ON CONFLICT ON
 -- CONSTRAINT keeps working by it): a trigger of that name, or a name of
 -- softdelete's own triggers, is refused while planning (the dry run too),
--- naming the constraint, and nothing changes. It failed halfway before,
--- with an error about the trigger, or about softdelete's own trigger
--- having been made by someone else.
+-- naming the constraint, and nothing changes. The dry run passed before,
+-- and the real call failed (rolled back) with an error about the trigger,
+-- or about softdelete's own trigger having been made by someone else.
 -------------------------------------------------------------------------------
 CREATE TABLE "My Schema".taken (id int PRIMARY KEY, email text CONSTRAINT "my key" UNIQUE);
 CREATE FUNCTION "My Schema".noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
