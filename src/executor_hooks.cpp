@@ -27,6 +27,7 @@
 #include "statement_rewrite.hpp"
 #include "statement_values.hpp"
 #include "tombstone_decision.hpp"
+#include "visibility.hpp"
 
 extern "C" {
 #include "tcop/utility.h"
@@ -76,8 +77,10 @@ void start_hook(QueryDesc* query, int eflags)
         PreventCommandIfReadOnly("DELETE");
         PreventCommandIfParallelMode("DELETE");
     }
-    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0)
+    if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0) {
         refuse_stale_delete_plan(query->plannedstmt);
+        refuse_dump_without_deleted_rows(query->plannedstmt);
+    }
     refuse_cascade_from_plain_parent(query, eflags);
     if (previous_start != nullptr)
         previous_start(query, eflags);

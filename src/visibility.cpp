@@ -12,6 +12,7 @@
 #include "authorization.hpp"
 #include "error_bridge.hpp"
 #include "settings.hpp"
+#include "table_config.hpp"
 #include "extension_objects.hpp"
 #include "visibility.hpp"
 
@@ -59,6 +60,29 @@ bool sees_deleted_rows(Oid root)
 bool may_write_deleted_rows(Oid root)
 {
     return pg_guard([root] { return is_admin(root); });
+}
+
+void refuse_dump_without_deleted_rows(const PlannedStmt* stmt)
+{
+    if (!looks_like_pg_dump() || include_deleted_in_effect())
+        return;
+    Oid include_fn = include_deleted_function();
+    if (!OidIsValid(include_fn))
+        return;
+    uint32 hash = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(include_fn));
+    bool folded = false;
+    ListCell* lc;
+    foreach (lc, stmt->invalItems) {
+        const auto* item = static_cast<const PlanInvalItem*>(lfirst(lc));
+        folded = folded || (item->cacheId == PROCOID && item->hashValue == hash);
+    }
+    if (!folded)
+        return;
+    foreach (lc, stmt->relationOids) {
+        TableConfig cfg;
+        if (table_config(lfirst_oid(lc), &cfg))
+            entry_guard([&cfg] { (void)sees_deleted_rows(cfg.root); });
+    }
 }
 
 } // namespace softdelete

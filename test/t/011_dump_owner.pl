@@ -217,6 +217,28 @@ is(as('app', 'shop_new', q{
 	SET synchronize_seqscans = off;
 	SELECT count(*) FROM users;}),
 	"43\n43", 'either setting alone changes nothing');
+# A plan made before the session looked like pg_dump (a prepared
+# statement, a PL/pgSQL function's plan) is checked at each execution: it
+# used to go on returning live rows only.
+($ret, $out, $err) = $node->psql('shop_new', q{
+	SET row_security = on;
+	PREPARE live AS SELECT count(*) FROM users;
+	EXECUTE live;
+	SET synchronize_seqscans = off;
+	EXECUTE live;}, extra_params => [ '-U', 'app' ]);
+is($out, '43', 'a statement prepared before runs as before');
+like($err, qr/pg_dump would leave out the deleted rows of table "users"/,
+	'and gets the error once the session looks like pg_dump');
+($ret, $out, $err) = $node->psql('shop_new', q{
+	CREATE FUNCTION pg_temp.live() RETURNS bigint LANGUAGE plpgsql AS
+		$$ BEGIN RETURN (SELECT count(*) FROM users); END $$;
+	SET row_security = on;
+	SELECT pg_temp.live();
+	SET synchronize_seqscans = off;
+	SELECT pg_temp.live();}, extra_params => [ '-U', 'app' ]);
+is($out, '43', "a function's plan made before runs as before");
+like($err, qr/pg_dump would leave out the deleted rows of table "users"/,
+	'and gets the error too');
 like(as('app', 'shop_new', q{
 	SET enable_seqscan = off;
 	EXPLAIN (COSTS OFF) SELECT id FROM users WHERE email = 'u20@example.com'}),
