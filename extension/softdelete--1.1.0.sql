@@ -256,11 +256,20 @@ CREATE FUNCTION softdelete_internal.tombstone_op(tbl regclass, col integer, deci
 -- running operation. Rewritten statements check it as a condition on each
 -- row they wrote (PostgreSQL checks it once per row really written, after
 -- any re-check of a concurrently updated row); it is always true. kind 0: a
--- rewritten DELETE; 1: what the row's tombstone decision decided, verified
--- against the row's old version when the statement also inserts rows.
+-- rewritten DELETE (3: one that locked its rows before writing them); 1:
+-- what the row's tombstone decision decided, verified against the row's old
+-- version when the statement also inserts rows; 2: a MERGE's rewritten
+-- DELETE action.
 CREATE FUNCTION softdelete_internal.note_row(tbl regclass, kind integer, verify boolean,
         is_deleted boolean, written tid, written_in oid, VARIADIC keys "any") RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_note_row' LANGUAGE C VOLATILE;
+
+-- Locks a row a rewritten DELETE is about to soft-delete FOR UPDATE, as a
+-- DELETE would, before the row is written: the soft delete of a parent then
+-- waits for a child insert in progress without holding the row, as a DELETE
+-- does. Always true; called in the rewritten statement's projection.
+CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'softdelete_lock_for_delete' LANGUAGE C VOLATILE;
 
 -- Keeps softdelete.tables from being edited by hand: only enable() and
 -- disable() change it (and a dropped table's row goes with the table).
@@ -1964,6 +1973,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.log_changes(), softdelete_internal.guard_child(),
     softdelete_internal.unique_constraint_placeholder(), softdelete_internal.ignore_replicated_row(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
+    softdelete_internal.lock_for_delete(tid, oid),
     softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid)

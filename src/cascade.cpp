@@ -368,7 +368,8 @@ void require_live_parents(const TableConfig& table, const Batch& rows)
 }
 
 // The parent rows a soft delete marked are locked FOR UPDATE before their
-// children are looked for. The soft delete's own UPDATE took FOR NO KEY
+// children are looked for, unless the statement locked them before writing
+// them (a rewritten DELETE, delete_lock.cpp). The soft delete's own UPDATE took FOR NO KEY
 // UPDATE, which PostgreSQL's foreign key check (FOR KEY SHARE) does not
 // wait for; FOR UPDATE makes it wait: a child insert that locked the row
 // first is waited for here, so the children are then read with it; one
@@ -399,7 +400,7 @@ void follow_all()
             continue;
         Batch rows = parsed(noted);
         List* keys = foreign_keys_to(noted.root);
-        if (keys != NIL && rows.action == Action::soft_delete)
+        if (keys != NIL && rows.action == Action::soft_delete && !noted.locked)
             lock_deleted_parents(parent, rows);
         ListCell* lc;
         foreach (lc, keys)

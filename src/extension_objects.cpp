@@ -20,6 +20,7 @@ struct FunctionOids {
     Oid tombstone_op;
     Oid operation_id;
     Oid note_row;
+    Oid lock_for_delete; // InvalidOid under the 1.0.0 script
 };
 
 FunctionOids oids = {};
@@ -50,6 +51,8 @@ const FunctionOids& functions()
         fresh.operation_id = lookup("operation_id", 0, nullptr);
         const Oid note_args[] = {REGCLASSOID, INT4OID, BOOLOID, BOOLOID, TIDOID, OIDOID, ANYOID};
         fresh.note_row = lookup("note_row", 7, note_args);
+        const Oid lock_args[] = {TIDOID, OIDOID};
+        fresh.lock_for_delete = lookup("lock_for_delete", 2, lock_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
                       OidIsValid(fresh.actor) && OidIsValid(fresh.reason) &&
                       OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text) &&
@@ -194,6 +197,11 @@ Oid operation_id_function()
 Oid note_row_function()
 {
     return functions().note_row;
+}
+
+Oid lock_for_delete_function()
+{
+    return functions().lock_for_delete;
 }
 
 } // namespace softdelete

@@ -44,6 +44,8 @@ Oid tombstone_op_function();
 Oid operation_id_function();
 // The check that notes each row a rewritten statement wrote (row_notes.cpp).
 Oid note_row_function();
+// InvalidOid where the installed script (1.0.0) lacks it.
+Oid lock_for_delete_function();
 void forget_extension_objects();
 
 // Plans that fold softdelete.include_deleted (SELECTs, through the policy).

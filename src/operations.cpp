@@ -44,6 +44,10 @@ struct Pending {
     int keys_taken;     // bytes of keys (and ops) the cascade has followed
     int ops_taken;
     bool unfollowed; // no foreign key follows root: the cascade takes nothing
+    // Some of the rows the cascade has not taken yet were written without
+    // the FOR UPDATE lock that a rewritten DELETE takes first
+    // (delete_lock.cpp): the cascade locks them (cascade.cpp).
+    bool unlocked;
     char* actor;
     char* reason;
 };
@@ -60,6 +64,8 @@ int64 running_operation = 0;
 OperationWho running_who = {};
 bool writing = false;
 int own_operations = 0; // begin_own_operation() not yet ended
+// The rows being noted were locked FOR UPDATE before they were written.
+bool noting_locked_rows = false;
 
 MemoryContext notes_context()
 {
@@ -232,6 +238,7 @@ void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransaction
                 continue;
             }
             append_keys(into, p);
+            into->unlocked = into->unlocked || p->unlocked;
             free_entry(p);
         }
         list_free(pending);
@@ -393,7 +400,9 @@ namespace
 // subtransaction's level.
 Pending* running_entry(Oid root, Action action)
 {
-    return entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    Pending* p = entry_for(current_operation(), root, action, GetCurrentTransactionNestLevel());
+    p->unlocked = p->unlocked || !noting_locked_rows;
+    return p;
 }
 
 } // namespace
@@ -447,6 +456,11 @@ void note_row_ints(Oid root, Action action, const int64* keys, int64 rows)
     p->rows += rows;
 }
 
+void noting_rows_locked(bool locked)
+{
+    noting_locked_rows = locked;
+}
+
 bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
 {
     ListCell* lc;
@@ -469,8 +483,10 @@ bool take_noted_rows(bool (*wanted)(Oid root), NotedRows* out)
         out->keys = json_array_after(p->keys, p->keys_taken);
         out->deleted_by_ops =
             p->action == Action::restore ? json_array_after(p->ops, p->ops_taken) : nullptr;
+        out->locked = !p->unlocked;
         p->keys_taken = p->keys.len;
         p->ops_taken = p->ops.len;
+        p->unlocked = false;
         return true;
     }
     return false;

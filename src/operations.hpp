@@ -45,7 +45,13 @@ struct NotedRows {
     Action action;
     const char* keys;
     const char* deleted_by_ops; // restores only; nullptr otherwise
+    bool locked;                // all were locked FOR UPDATE before they were written
 };
+
+// PG regime. Whether the rows noted from now on were locked FOR UPDATE
+// before they were written (a rewritten DELETE's, delete_lock.cpp); false
+// for all others. Set around one note.
+void noting_rows_locked(bool locked);
 
 // PG regime. Hands out the next batch of rows of a table for which
 // wanted(root) is true, once, allocated in the current memory context;

@@ -119,7 +119,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
         auto* written = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(4));
         if (PG_GETARG_BOOL(2) && !softdelete::written_from(PG_GETARG_OID(5), &old_row, written))
             PG_RETURN_BOOL(true);
-    } else if (kind != 0) {
+    } else if (kind != 0 && kind != 3) {
         ereport(ERROR,
                 (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("no kind of row note %d", kind)));
     }
@@ -130,7 +130,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     if (!wrote) {
         // A DELETE's row (kind 0) or a MERGE's rewritten DELETE action's
         // (kind 2): not deleted, not counted.
-        if (kind == 0 || kind == 2)
+        if (kind == 0 || kind == 2 || kind == 3)
             softdelete::count_kept_live_row(relid);
         PG_RETURN_BOOL(true);
     }
@@ -140,7 +140,10 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
         keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);
     }
+    // Kind 3: a rewritten DELETE that locked its rows before writing them.
+    softdelete::noting_rows_locked(kind == 3);
     softdelete::note_row_keys(keys, action, old_op);
+    softdelete::noting_rows_locked(false);
     PG_RETURN_BOOL(true);
 }
 }

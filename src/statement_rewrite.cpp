@@ -253,7 +253,7 @@ void skip_visibility_checks(Query* query)
 #endif
 }
 
-enum class NoteKind { rewritten_delete = 0, decided = 1, merge_delete = 2 };
+enum class NoteKind { rewritten_delete = 0, decided = 1, merge_delete = 2, locked_delete = 3 };
 
 // Whether something besides the statement may change the rows it writes
 // into relid: a row trigger that fires before they are written (BEFORE
@@ -411,6 +411,31 @@ void require_live_rows(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 // Marks the target rows deleted: stamp, actor, reason, operation; live rows
 // only. The four values are the statement's (STABLE functions), so they
 // are read once per execution.
+// A row whose soft delete the cascade follows is locked FOR UPDATE before it
+// is written, in the projection that makes its new version
+// (delete_lock.cpp): a junk column, computed for each row the scan returns,
+// and again for a row's new version when a concurrent update made the
+// UPDATE re-check it.
+bool lock_before_writing(Query* query, const TableConfig& cfg)
+{
+    Oid lock_fn = lock_for_delete_function();
+    if (!OidIsValid(lock_fn) || !followed_by_cascade(cfg.root))
+        return false;
+    Index varno = query->resultRelation;
+    List* args =
+        list_make2(makeVar(varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0),
+                   makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0));
+    Expr* lock = reinterpret_cast<Expr*>(
+        makeFuncExpr(lock_fn, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
+    AttrNumber resno = static_cast<AttrNumber>(list_length(query->targetList) + 1);
+    ListCell* lc;
+    foreach (lc, query->targetList)
+        resno = std::max<AttrNumber>(resno, static_cast<TargetEntry*>(lfirst(lc))->resno + 1);
+    query->targetList =
+        lappend(query->targetList, makeTargetEntry(lock, resno, pstrdup("softdelete_lock"), true));
+    return true;
+}
+
 void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     assign_once_per_execution(query, cfg,
@@ -418,13 +443,15 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
                                {cfg.deleted_by, call(actor_function(), TEXTOID)},
                                {cfg.delete_reason, call(reason_function(), TEXTOID)},
                                {cfg.delete_op, call(operation_id_function(), INT8OID)}});
+    bool locked = lock_before_writing(query, cfg);
     require_live_rows(query, rte, cfg);
     skip_visibility_checks(query);
     // A BEFORE UPDATE trigger may keep a row live: the note sees it and
     // leaves it out of the DELETE's count (executor_hooks.cpp), with or
-    // without an event log.
-    note_written_rows(query, cfg, NoteKind::rewritten_delete, false,
-                      others_write_rows(rte->relid, rte->inh, CMD_UPDATE));
+    // without an event log. Rows locked before they were written need no
+    // lock from the cascade.
+    note_written_rows(query, cfg, locked ? NoteKind::locked_delete : NoteKind::rewritten_delete,
+                      false, others_write_rows(rte->relid, rte->inh, CMD_UPDATE));
 }
 
 // The columns a soft delete writes, recorded as PostgreSQL records those of
