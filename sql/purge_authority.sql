@@ -83,15 +83,84 @@ SELECT table_name, action, actor, row_count, keys FROM softdelete.events
  ORDER BY id;
 SELECT status, error FROM softdelete.runs WHERE table_name = 'public.pa_notes' ORDER BY id;
 
+-- The same DELETE made as another role is not the purge's either. (1) The
+-- trigger calls the victim's SECURITY DEFINER function, an ordinary
+-- soft-delete API, whose DELETE runs as the victim (an admin of its table):
+-- refused, where it removed the rows for good. (2) The trigger soft-deletes
+-- the victim's parent row by UPDATE: the cascade to its child is a soft
+-- delete, as outside the purge, where the child went for good. (3) The
+-- trigger deletes from its own plain table, which the victim's enabled
+-- table references ON DELETE CASCADE: PostgreSQL's action on the victim's
+-- rows is not the purge's, refused, where they went for good.
+SET ROLE pa_victim;
+CREATE FUNCTION pa_cancel(p int) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = public, pg_catalog AS $$ DELETE FROM public.pa_accounts WHERE id = p $$;
+GRANT EXECUTE ON FUNCTION pa_cancel(int) TO pa_owner;
+CREATE TABLE pa_lines (id int PRIMARY KEY, account_id int REFERENCES pa_accounts ON DELETE CASCADE);
+INSERT INTO pa_lines VALUES (1, 1), (4, 4);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_lines');
+GRANT UPDATE (deleted_at, deleted_by, delete_reason, delete_op) ON pa_accounts TO pa_owner;
+RESET ROLE;
+SET ROLE pa_owner;
+SELECT pa_cancel(1);
+CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM public.pa_cancel(i) FROM generate_series(2, 3) i;
+    RETURN OLD;
+END $$;
+INSERT INTO pa_notes (id, deleted_at) VALUES (3, now() - interval '1 day');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE public.pa_accounts SET deleted_at = now() WHERE id = 4;
+    RETURN OLD;
+END $$;
+DELETE FROM pa_notes WHERE id IN (2, 3);
+SET softdelete.include_deleted = on;
+UPDATE pa_notes SET deleted_at = now() - interval '1 day';
+RESET softdelete.include_deleted;
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+CREATE TABLE pa_plain (id int PRIMARY KEY);
+INSERT INTO pa_plain VALUES (1), (2), (3), (4);
+GRANT REFERENCES ON pa_plain TO pa_victim;
+RESET ROLE;
+SET ROLE pa_victim;
+CREATE TABLE pa_refs (id int PRIMARY KEY, plain_id int REFERENCES pa_plain ON DELETE CASCADE);
+INSERT INTO pa_refs VALUES (2, 2), (3, 3);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_refs');
+RESET ROLE;
+SET ROLE pa_owner;
+CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM public.pa_plain WHERE id IN (2, 3);
+    RETURN OLD;
+END $$;
+INSERT INTO pa_notes (id, deleted_at) VALUES (5, now() - interval '1 day');
+SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+RESET ROLE;
+SET ROLE pa_victim;
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM pa_accounts ORDER BY id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_lines ORDER BY id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_refs ORDER BY id;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT action, table_name, actor, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('public.pa_accounts', 'public.pa_lines', 'public.pa_refs')
+ ORDER BY id;
+
 -- Clean up.
 SET client_min_messages = warning;
 DELETE FROM softdelete.events WHERE table_name LIKE 'public.pa_%';
 DELETE FROM softdelete.runs WHERE table_name LIKE 'public.pa_%';
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_lines');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_refs');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_accounts');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_notes');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_own_log');
-DROP TABLE pa_accounts, pa_notes, pa_own_log;
+DROP TABLE pa_lines, pa_refs, pa_plain, pa_accounts, pa_notes, pa_own_log;
 DROP FUNCTION pa_sweep();
+DROP FUNCTION pa_cancel(int);
 REVOKE CREATE ON SCHEMA public FROM pa_victim, pa_owner;
 DROP ROLE pa_victim;
 DROP ROLE pa_owner;

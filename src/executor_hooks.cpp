@@ -21,6 +21,7 @@
 #include "cascade_from_plain_parent.hpp"
 #include "child_guard.hpp"
 #include "operations.hpp"
+#include "purge.hpp"
 #include "purge_statements.hpp"
 #include "scanned_keys.hpp"
 #include "preloading.hpp"
@@ -82,6 +83,7 @@ void start_hook(QueryDesc* query, int eflags)
         refuse_dump_without_deleted_rows(query->plannedstmt);
     }
     refuse_cascade_from_plain_parent(query, eflags);
+    check_purge_authority(query, eflags);
     if (previous_start != nullptr)
         previous_start(query, eflags);
     else
@@ -227,6 +229,11 @@ int executor_depth()
 QueryDesc* finishing_query()
 {
     return finishing;
+}
+
+QueryDesc* running_query()
+{
+    return running;
 }
 
 // Only the portal's own list is trusted: the queries PL/pgSQL, a procedure

@@ -32,6 +32,9 @@ int executor_depth();
 
 // The query whose ExecutorFinish is firing AFTER triggers, or nullptr.
 QueryDesc* finishing_query();
+// The innermost query in ExecutorRun (whose BEFORE triggers fire), or
+// nullptr.
+QueryDesc* running_query();
 
 // Whether the portal running stmt at the outermost level runs another query
 // of the same statement after it: rules rewrite one statement into several

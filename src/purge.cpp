@@ -29,8 +29,10 @@
 //
 // While the batch runs, a backend-local flag that only this file sets
 // (purge_in_progress()) makes a DELETE on an enabled table a real one where
-// its role is an admin of the table (purge_removes_rows_of()): the batch's
-// own, and those that foreign key actions and its owners' triggers fire.
+// softdelete.hard_delete is on and its role is an admin of the table
+// (purge_removes_rows_of()): the batch's own, and those of the foreign key
+// actions they set off; purge_authority.cpp refuses any other query such a
+// plan would remove rows with.
 // Plans whose meaning depends on it are re-planned when it flips, and after
 // an error.
 #include <string>
@@ -49,6 +51,7 @@
 #include "purge.hpp"
 #include "purge_plan.hpp"
 #include "purge_statements.hpp"
+#include "settings.hpp"
 #include "table_config.hpp"
 
 namespace softdelete
@@ -139,19 +142,26 @@ public:
                     callbacks_registered = true;
                 }
                 purging = true;
+                begin_purge_authority();
                 plans_stale = true;
                 invalidate_delete_plans();
             });
         } catch (...) {
             purging = false;
+            end_purge_authority();
             throw;
         }
     }
-    ~PurgeFlag() { purging = false; }
+    ~PurgeFlag()
+    {
+        purging = false;
+        end_purge_authority();
+    }
     void end()
     {
         purging = false;
         pg_guard([] {
+            end_purge_authority();
             plans_stale = false;
             invalidate_delete_plans();
         });
@@ -419,7 +429,7 @@ bool purge_in_progress()
 
 bool purge_removes_rows_of(Oid root)
 {
-    return purging && is_admin(root);
+    return purging && hard_delete_set_locally() && is_admin(root);
 }
 
 bool lifecycle_config(Oid relid, LifecycleConfig* out)

@@ -31,13 +31,24 @@ List* purge_tables(bool skip_locked = false);
 // setting can).
 bool purge_in_progress();
 
-// Whether a DELETE on the enabled table of root removes rows for good
-// because a purge batch runs: where the role running it is an admin of the
-// table (the batch's own statements run as each table's owner, a foreign
-// key action as the referencing table's owner). It is then logged as purge.
-// Another role's DELETE, from a trigger the batch fires, is what it would be
-// in the owner's own hard delete (refused by require_admin()): a trigger's
-// owner may not hard-delete through the purge what it may only soft-delete.
+// Whether a DELETE on the enabled table of root is planned as a real one
+// because a purge batch runs: where softdelete.hard_delete is on (the batch
+// sets it for its statements, as each table's owner) and the role running
+// it is an admin of the table (a foreign key action runs as the referencing
+// table's owner). It is then logged as purge. Whether the query that runs
+// the plan is covered by the batch's authority is checked as it starts
+// (purge_authority.cpp).
 bool purge_removes_rows_of(Oid root);
+
+// purge_authority.cpp. PG regime. The batch begins and ends its authority;
+// each query is checked as it starts (before ExecutorStart): a real DELETE
+// of an enabled table outside the batch's own statements and their foreign
+// key actions, without softdelete.hard_delete in effect, is refused (42501).
+void begin_purge_authority();
+void end_purge_authority();
+void check_purge_authority(QueryDesc* query, int eflags);
+// Whether query is one of the batch's own statements or their foreign key
+// actions (false outside a purge).
+bool purge_authorizes(const QueryDesc* query);
 
 } // namespace softdelete

@@ -894,14 +894,14 @@ void rewrite_merge(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Rew
                                                 assigns_tombstone(action->targetList, cfg));
     }
     refuse_inserted_records(query, cfg, inserted);
-    bool purging = purge_removes_rows_of(cfg.root);
-    if (purging || hard_delete_in_effect_on(cfg.root)) {
+    // A purge never runs a MERGE: one that a trigger runs during a purge is
+    // what it would be outside it.
+    if (hard_delete_in_effect_on(cfg.root)) {
         // Its DELETE actions stay DELETEs, which an admin's hard delete
         // makes of deleted rows too, as of live ones.
         state->kept_hard_delete = true;
         if (has_delete_action(query)) {
-            if (!purging)
-                require_admin(cfg.relid, cfg.root, "hard-delete rows of");
+            require_admin(cfg.relid, cfg.root, "hard-delete rows of");
             // The policy's check of the row a DELETE action removes would
             // refuse a deleted one.
             unhide_deleted_rows(rte);
