@@ -955,11 +955,12 @@ DROP FUNCTION softdelete_internal.key_json(anycompatible);
 -- Locks a row a rewritten DELETE is about to soft-delete FOR UPDATE, as a
 -- DELETE would, before the row is written: the soft delete of a parent then
 -- waits for a child insert in progress without holding the row, as a DELETE
--- does. Always true; called in the rewritten statement's projection.
-CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid) RETURNS boolean
+-- does. Always true; called in the projection of a rewritten DELETE of
+-- target, and refused anywhere else.
+CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid, target regclass) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_lock_for_delete' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION softdelete_internal.lock_for_delete(tid, oid) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION softdelete_internal.lock_for_delete(tid, oid) TO PUBLIC;
+REVOKE ALL ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass) TO PUBLIC;
 
 CREATE FUNCTION softdelete_internal.refuse_operation_mark(tbl regclass, op bigint) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_refuse_operation_mark' LANGUAGE C VOLATILE;

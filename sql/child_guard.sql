@@ -304,6 +304,37 @@ CREATE TABLE cg.misplaced (id int PRIMARY KEY);
 CREATE TRIGGER misplaced BEFORE INSERT ON cg.misplaced FOR EACH ROW EXECUTE FUNCTION softdelete_internal.guard_child();
 SELECT cg.try($$INSERT INTO cg.misplaced VALUES (1)$$);
 
+-- The lock a DELETE of a parent takes on each row before it writes it
+-- (lock_for_delete()) is taken only inside such a DELETE: a member of
+-- softdelete_backup, who may name softdelete_internal's functions, locked
+-- rows of a table it had no privilege on; a superuser's call with the
+-- block number of a new page added a page to the table.
+CREATE ROLE cg_backup IN ROLE softdelete_backup;
+GRANT EXECUTE ON FUNCTION cg.try(text) TO cg_backup;
+GRANT USAGE ON SCHEMA cg TO cg_backup;
+SET ROLE cg_backup;
+SELECT cg.try($$SELECT softdelete_internal.lock_for_delete('(0,1)', 'cg.users'::regclass, 'cg.users'::regclass)$$);
+RESET ROLE;
+SELECT pg_relation_size('cg.users') AS size_before \gset
+SELECT cg.try($$SELECT softdelete_internal.lock_for_delete('(4294967295,1)', 'cg.users'::regclass, 'cg.users'::regclass)$$);
+SELECT cg.try($$SELECT softdelete_internal.lock_for_delete('(1000,1)', 'cg.users'::regclass, 'cg.users'::regclass)$$);
+SELECT pg_relation_size('cg.users') = :size_before AS same_size;
+-- In a DELETE of another table, on a row of cg.users: refused too.
+CREATE TABLE cg.scratch (id int PRIMARY KEY);
+CREATE TABLE cg.scratch_child (id int PRIMARY KEY, scratch_id int REFERENCES cg.scratch);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('cg.scratch');
+RESET client_min_messages;
+INSERT INTO cg.scratch VALUES (1);
+SELECT cg.try($$DELETE FROM cg.scratch WHERE softdelete_internal.lock_for_delete('(0,1)', 'cg.users'::regclass, 'cg.scratch'::regclass)$$);
+-- Inside a DELETE of its own table, a row past the end is not one: the
+-- table does not grow.
+SELECT pg_relation_size('cg.scratch') AS size_before \gset
+SELECT cg.try($$DELETE FROM cg.scratch WHERE softdelete_internal.lock_for_delete('(4294967295,1)', 'cg.scratch'::regclass, 'cg.scratch'::regclass)$$);
+SELECT pg_relation_size('cg.scratch') = :size_before AS same_size;
+DROP OWNED BY cg_backup;
+DROP ROLE cg_backup;
+
 -- Clean up.
 DELETE FROM softdelete.events WHERE table_name LIKE 'cg.%' OR table_name LIKE '"Odd%';
 DROP SCHEMA cg CASCADE;

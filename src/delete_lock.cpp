@@ -21,40 +21,117 @@
 // writes it, so that a later child insert waits for the deleting
 // transaction as for a DELETE.
 //
+// Only a rewritten DELETE of target, which the executor checked the DELETE
+// privilege of, reaches it: called any other way (a member of
+// softdelete_backup may name softdelete_internal's functions), on a row
+// that is not of target or of a table under it, it refuses. A row past the
+// end of its table is not one: nothing is read or locked.
+//
 // Plain PostgreSQL code.
+#include "executor_hooks.hpp"
+#include "statement_rewrite.hpp"
 #include "table_config.hpp"
 #include "trigger_call.hpp"
 
 extern "C" {
 #include "access/tableam.h"
+#include "catalog/pg_inherits.h"
 #include "executor/tuptable.h"
+#include "parser/parsetree.h"
+#include "storage/bufmgr.h"
 #include "utils/snapmgr.h"
 }
+
+namespace
+{
+
+// What one call site (one execution of one statement) has checked.
+struct LockSite {
+    Oid target;
+    List* tables; // target and the tables under it that are enabled, checked
+    Oid relid;    // the last row's table, and its length when last read
+    BlockNumber blocks;
+};
+
+[[noreturn]] void refuse()
+{
+    ereport(ERROR,
+            (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
+             errmsg("softdelete_internal.lock_for_delete() is called by rewritten DELETEs only")));
+    pg_unreachable();
+}
+
+// Whether the query running is a DELETE of target rewritten by the planner
+// hook (at its top or in a WITH clause).
+bool running_delete_of(Oid target)
+{
+    QueryDesc* query = softdelete::running_query();
+    if (query == nullptr)
+        return false;
+    const PlannedStmt* stmt = query->plannedstmt;
+    ListCell* lc;
+    foreach (lc, softdelete::modify_table_nodes(stmt)) {
+        const auto* modify = static_cast<const ModifyTable*>(lfirst(lc));
+        if (softdelete::is_rewritten_delete(stmt, modify) &&
+            rt_fetch(modify->nominalRelation, stmt->rtable)->relid == target)
+            return true;
+    }
+    return false;
+}
+
+LockSite* site_of(FunctionCallInfo fcinfo, Oid target)
+{
+    auto* site = static_cast<LockSite*>(fcinfo->flinfo->fn_extra);
+    if (site != nullptr && site->target == target)
+        return site;
+    if (!running_delete_of(target))
+        refuse();
+    MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+    site = static_cast<LockSite*>(palloc0(sizeof(LockSite)));
+    site->target = target;
+    site->tables = find_all_inheritors(target, NoLock, nullptr);
+    MemoryContextSwitchTo(old);
+    fcinfo->flinfo->fn_extra = site;
+    return site;
+}
+
+} // namespace
 
 extern "C" {
 
 PG_FUNCTION_INFO_V1(softdelete_lock_for_delete);
 Datum softdelete_lock_for_delete(PG_FUNCTION_ARGS)
 {
-    softdelete::require_rewritten_call(fcinfo, 2, 2, "softdelete_internal.lock_for_delete()");
+    softdelete::require_rewritten_call(fcinfo, 3, 3, "softdelete_internal.lock_for_delete()");
     auto* row = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0));
     Oid relid = PG_GETARG_OID(1);
-    // Only the rows of an enabled table, which its DELETE reaches.
-    softdelete::TableConfig cfg;
-    if (get_rel_relkind(relid) != RELKIND_RELATION || !softdelete::table_config(relid, &cfg))
-        ereport(ERROR, (errcode(ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION),
-                        errmsg("softdelete_internal.lock_for_delete() is called by rewritten "
-                               "statements only")));
-    Relation rel = table_open(relid, RowExclusiveLock);
-    TupleTableSlot* slot = table_slot_create(rel, nullptr);
-    // The row must be one (a tid from anywhere else may point past the
-    // relation's lines): fetching it checks.
-    if (table_tuple_fetch_row_version(rel, row, SnapshotAny, slot)) {
-        TM_FailureData failure;
-        (void)table_tuple_lock(rel, row, GetActiveSnapshot(), slot, GetCurrentCommandId(false),
-                               LockTupleExclusive, LockWaitBlock, 0, &failure);
+    LockSite* site = site_of(fcinfo, PG_GETARG_OID(2));
+    if (relid != site->relid) {
+        softdelete::TableConfig cfg;
+        if (!list_member_oid(site->tables, relid) || get_rel_relkind(relid) != RELKIND_RELATION ||
+            !softdelete::table_config(relid, &cfg))
+            refuse();
+        site->relid = relid;
+        site->blocks = 0;
     }
-    ExecDropSingleTupleTableSlot(slot);
+    Relation rel = table_open(relid, RowExclusiveLock);
+    // The table grows as the statement writes new versions, which a re-check
+    // of a concurrently updated row may lock: its length is read again for
+    // a block past the last length read.
+    BlockNumber block = ItemPointerGetBlockNumberNoCheck(row);
+    if (block >= site->blocks)
+        site->blocks = RelationGetNumberOfBlocks(rel);
+    if (block < site->blocks) {
+        TupleTableSlot* slot = table_slot_create(rel, nullptr);
+        // A line that holds no row (a tid from anywhere else) is not locked:
+        // fetching it checks.
+        if (table_tuple_fetch_row_version(rel, row, SnapshotAny, slot)) {
+            TM_FailureData failure;
+            (void)table_tuple_lock(rel, row, GetActiveSnapshot(), slot, GetCurrentCommandId(false),
+                                   LockTupleExclusive, LockWaitBlock, 0, &failure);
+        }
+        ExecDropSingleTupleTableSlot(slot);
+    }
     table_close(rel, NoLock);
     PG_RETURN_BOOL(true);
 }

@@ -423,8 +423,10 @@ bool lock_before_writing(Query* query, const TableConfig& cfg)
         return false;
     Index varno = query->resultRelation;
     List* args =
-        list_make2(makeVar(varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0),
-                   makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0));
+        list_make3(makeVar(varno, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0),
+                   makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0),
+                   makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
+                             ObjectIdGetDatum(rt_fetch(varno, query->rtable)->relid), false, true));
     Expr* lock = reinterpret_cast<Expr*>(
         makeFuncExpr(lock_fn, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
     AttrNumber resno = static_cast<AttrNumber>(list_length(query->targetList) + 1);
