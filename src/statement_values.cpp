@@ -66,19 +66,20 @@ Result* values_result(const PlannedStmt* stmt, const SubPlan* sub)
     return reinterpret_cast<Result*>(plan);
 }
 
-// The ModifyTables of rewritten DELETEs: the statement's own and those of
-// its WITH queries, each the top of its plan.
+// The ModifyTable of a rewritten DELETE at the statement's top. Not those of
+// its WITH queries: a rewritten DELETE in a WITH query is one of the
+// statement's subplans, and when a concurrent update makes it re-check a
+// row (EvalPlanQual), PostgreSQL starts every subplan again for the
+// re-check, the DELETE's initPlan with them, whose parameters then come
+// from running it: placeholders would write NULLs (the row written live,
+// its DELETE counted). There the four calls stay, and give the same values
+// (the operation's).
 template <typename Visit> void each_rewritten_delete(PlannedStmt* stmt, Visit visit)
 {
-    auto consider = [&](Plan* plan) {
-        if (plan != nullptr && IsA(plan, ModifyTable) &&
-            is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(plan)))
-            visit(reinterpret_cast<ModifyTable*>(plan));
-    };
-    consider(stmt->planTree);
-    ListCell* lc;
-    foreach (lc, stmt->subplans)
-        consider(static_cast<Plan*>(lfirst(lc)));
+    Plan* plan = stmt->planTree;
+    if (plan != nullptr && IsA(plan, ModifyTable) &&
+        is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(plan)))
+        visit(reinterpret_cast<ModifyTable*>(plan));
 }
 
 // Every output a call to one of the four functions: the initPlan
