@@ -134,6 +134,35 @@ SELECT softdelete.undo(max(op)) AS undone FROM softdelete.events WHERE table_nam
 RESET ROLE;
 SELECT tableoid::regclass, id, note, deleted_at IS NOT NULL AS deleted FROM rp.base ORDER BY 1, 2;
 
+-- A child that foreign keys reference: its rows deleted or restored through
+-- the parent are noted under the parent, whose foreign keys the cascade
+-- follows, so the child's children were left live under a deleted row (and
+-- the child guard's lock was not taken). Refused (0A000), changing nothing,
+-- by DELETE and by the ORM's UPDATE; the same rows deleted in the child
+-- directly cascade. Rows of the parent itself, and of a child nothing
+-- references, still go through the parent.
+SET ROLE rp_owner;
+CREATE TABLE rp.animals (id int PRIMARY KEY);
+CREATE TABLE rp.dogs (id int PRIMARY KEY);
+CREATE TABLE rp.toys (id int PRIMARY KEY, dog_id int REFERENCES rp.dogs);
+INSERT INTO rp.animals VALUES (1);
+INSERT INTO rp.dogs VALUES (7), (8);
+INSERT INTO rp.toys VALUES (70, 7);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.dogs');
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.animals', log_events => false);
+RESET client_min_messages;
+ALTER TABLE rp.dogs INHERIT rp.animals;
+DELETE FROM rp.animals WHERE id = 7;
+UPDATE rp.animals SET deleted_at = now() WHERE id = 8;
+DELETE FROM rp.animals WHERE id = 1;
+DELETE FROM rp.dogs WHERE id = 7;
+SET softdelete.include_deleted = on;
+SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM rp.animals ORDER BY 1, 2;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM rp.toys;
+RESET softdelete.include_deleted;
+RESET ROLE;
+
 -- Keys of any type: an array, a composite and a domain over an array reach
 -- their one row from the key's value, from its jsonb form, and from the form
 -- the event log wrote; a jsonb key from the event log's text of it too.

@@ -92,6 +92,31 @@ bool written_from(Oid written_in, ItemPointer old_row, ItemPointer written)
     return same;
 }
 
+// A row written through an inheritance parent is noted under the parent
+// (its events are the parent's), and the cascade follows the foreign keys
+// that reference the parent. Those that reference the child the row is in
+// (a table enabled on its own) would not be followed: its children would
+// stay live under a deleted row, or deleted under a restored one. Refused
+// instead, before anything is logged: the statement fails and changes
+// nothing.
+void refuse_inherited_cascade(const TableConfig& noted, Oid written_in, Action action)
+{
+    if (written_in == noted.relid || (action != Action::soft_delete && action != Action::restore))
+        return;
+    TableConfig own;
+    if (!table_config(written_in, &own) || own.root == noted.root || !followed_by_cascade(own.root))
+        return;
+    const char* child = relation_display_name(own.root);
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("cannot %s rows of %s through its inheritance parent %s",
+                           action == Action::soft_delete ? "soft-delete" : "restore", child,
+                           relation_display_name(noted.root)),
+                    errdetail("Foreign keys reference %s, and softdelete follows them from rows "
+                              "deleted or restored in %s itself.",
+                              child, child),
+                    errhint("Delete or restore the rows in %s directly.", child)));
+}
+
 } // namespace
 
 } // namespace softdelete
@@ -134,6 +159,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
             softdelete::count_kept_live_row(relid);
         PG_RETURN_BOOL(true);
     }
+    softdelete::refuse_inherited_cascade(keys->cfg, PG_GETARG_OID(5), action);
     if (!keys->recorded)
         PG_RETURN_BOOL(true);
     for (int k = 0; k < keys->cfg.nkeys; k++) {

@@ -42,6 +42,7 @@
 #include "old_constraint_names.hpp"
 
 extern "C" {
+#include "catalog/pg_inherits.h"
 #include "rewrite/rowsecurity.h"
 }
 
@@ -277,10 +278,27 @@ bool others_write_rows(Oid relid, bool with_children, CmdType command)
 // Nothing when the table neither logs nor notifies soft deletes: those
 // statements cost what a plain UPDATE costs. A change of the table's
 // configuration re-plans (enable() invalidates its relcache entry).
+// Whether a table under relid by inheritance (not a partition: one enabled
+// on its own) is one whose rows the cascade follows: its rows written
+// through relid must be noted, to be refused (row_notes.cpp).
+bool inherited_rows_followed(Oid relid, Oid root)
+{
+    if (!has_subclass(relid))
+        return false;
+    ListCell* lc;
+    foreach (lc, find_all_inheritors(relid, NoLock, nullptr)) {
+        TableConfig own;
+        if (table_config(lfirst_oid(lc), &own) && own.root != root && followed_by_cascade(own.root))
+            return true;
+    }
+    return false;
+}
+
 void note_written_rows(Query* query, const TableConfig& cfg, NoteKind kind, bool verify,
                        bool exact_count = false)
 {
-    if (!exact_count && !cfg.log_events && !cfg.notify && !followed_by_cascade(cfg.root))
+    if (!exact_count && !cfg.log_events && !cfg.notify && !followed_by_cascade(cfg.root) &&
+        !inherited_rows_followed(cfg.relid, cfg.root))
         return;
     Index varno = query->resultRelation;
     List* args = list_make3(table_const(cfg),
