@@ -5,6 +5,7 @@
 #include <initializer_list>
 
 #include "catalog.hpp"
+#include "table_config.hpp"
 #include "error_bridge.hpp"
 #include "extension_objects.hpp"
 
@@ -131,6 +132,29 @@ Oid trigger_function(Oid rel, const char* name)
 // objects that call into softdelete_internal.
 void refuse_foreign_enforcement(Oid rel)
 {
+    // A partition made or attached after enable() brings its own column
+    // definitions: a NOT NULL or a default on a tombstone column, which
+    // enable() refuses on the table, would come in with it.
+    TableConfig cfg;
+    if (table_config(rel, &cfg)) {
+        for (AttrNumber attno :
+             {cfg.deleted_at, cfg.deleted_by, cfg.delete_reason, cfg.delete_op}) {
+            if (attno == InvalidAttrNumber)
+                continue;
+            const char* name = get_attname(rel, attno, false);
+            const char* why = unfit_tombstone_column(rel, name);
+            if (why != nullptr)
+                ereport(ERROR,
+                        (errcode(ERRCODE_INVALID_COLUMN_DEFINITION),
+                         errmsg("column %s of %s is %s", quote_identifier(name), relation_text(rel),
+                                why),
+                         errdetail("softdelete writes %s when it soft-deletes a row and sets it "
+                                   "back to NULL when it restores one.",
+                                   quote_identifier(name)),
+                         errhint("Change the column (ALTER TABLE ... ALTER COLUMN ... DROP NOT "
+                                 "NULL, DROP DEFAULT) before it joins the table.")));
+        }
+    }
     if (foreign_visibility_policy(rel) || foreign_trigger(rel))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("table %s has a policy or trigger with the name of one of "

@@ -347,18 +347,24 @@ void plan_columns(Plan* plan, const EnableOptions& options, bool enabled)
     // would fill (born deleted), or too narrow for what is written (a dump
     // of its rows would not load back) cannot be one of them. The drift
     // guard refuses each of these once the table is enabled.
-    for (const char* tombstone : {col, "deleted_by", "delete_reason", "delete_op"}) {
-        const char* why = pg_guard([&] { return unfit_tombstone_column(plan->table, tombstone); });
-        if (why != nullptr)
-            throw PgError(ERRCODE_INVALID_COLUMN_DEFINITION,
-                          std::string("column ") + tombstone + " of " + plan->name + " is " + why,
-                          "softdelete writes " + std::string(tombstone) +
-                              " when it soft-deletes a row and sets it back to NULL when it "
-                              "restores one.",
-                          "Choose another column_name, or change the column: ALTER TABLE ... "
-                          "ALTER COLUMN ... DROP EXPRESSION, DROP IDENTITY, DROP NOT NULL, DROP "
-                          "DEFAULT, or TYPE text (timestamptz for the deletion time).");
-    }
+    // A partition's NOT NULL and default are its own.
+    List* relations = pg_guard([&] { return lcons_oid(plan->table, partitions_of(plan->table)); });
+    for (int r = 0; r < list_length(relations); r++)
+        for (const char* tombstone : {col, "deleted_by", "delete_reason", "delete_op"}) {
+            Oid rel = list_nth_oid(relations, r);
+            const char* why = pg_guard([&] { return unfit_tombstone_column(rel, tombstone); });
+            if (why != nullptr)
+                throw PgError(
+                    ERRCODE_INVALID_COLUMN_DEFINITION,
+                    std::string("column ") + tombstone + " of " +
+                        pg_guard([&] { return relation_text(rel); }) + " is " + why,
+                    "softdelete writes " + std::string(tombstone) +
+                        " when it soft-deletes a row and sets it back to NULL when it "
+                        "restores one.",
+                    "Choose another column_name, or change the column: ALTER TABLE ... "
+                    "ALTER COLUMN ... DROP EXPRESSION, DROP IDENTITY, DROP NOT NULL, DROP "
+                    "DEFAULT, or TYPE text (timestamptz for the deletion time).");
+        }
     Oid type = pg_guard([&] { return column_type(plan->table, col); });
     if (!OidIsValid(type)) {
         pg_guard([&] {
