@@ -952,15 +952,15 @@ DROP FUNCTION softdelete_internal.key_json(anycompatible);
 -- true for a row without delete_op; refuses one with (42501): the check of
 -- each row an admin who may not write operation marks copies in
 -- (admin_copy.cpp).
--- Locks a row a rewritten DELETE is about to soft-delete FOR UPDATE, as a
--- DELETE would, before the row is written: the soft delete of a parent then
--- waits for a child insert in progress without holding the row, as a DELETE
--- does. Always true; called in the projection of a rewritten DELETE of
--- target, and refused anywhere else.
-CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid, target regclass) RETURNS boolean
+-- Locks a row a rewritten DELETE (or, deciding, an UPDATE that soft-deletes
+-- it) is about to soft-delete FOR UPDATE, as a DELETE would, before the row
+-- is written: the soft delete of a parent then waits for a child insert in
+-- progress without holding the row, as a DELETE does. Always true; called
+-- in the projection of such a statement on target, refused anywhere else.
+CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid, target regclass, deciding boolean) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_lock_for_delete' LANGUAGE C VOLATILE;
-REVOKE ALL ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass) TO PUBLIC;
+REVOKE ALL ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION softdelete_internal.lock_for_delete(tid, oid, regclass, boolean) TO PUBLIC;
 
 CREATE FUNCTION softdelete_internal.refuse_operation_mark(tbl regclass, op bigint) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_refuse_operation_mark' LANGUAGE C VOLATILE;

@@ -264,12 +264,12 @@ CREATE FUNCTION softdelete_internal.note_row(tbl regclass, kind integer, verify 
         is_deleted boolean, written tid, written_in oid, VARIADIC keys "any") RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_note_row' LANGUAGE C VOLATILE;
 
--- Locks a row a rewritten DELETE is about to soft-delete FOR UPDATE, as a
--- DELETE would, before the row is written: the soft delete of a parent then
--- waits for a child insert in progress without holding the row, as a DELETE
--- does. Always true; called in the projection of a rewritten DELETE of
--- target, and refused anywhere else.
-CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid, target regclass) RETURNS boolean
+-- Locks a row a rewritten DELETE (or, deciding, an UPDATE that soft-deletes
+-- it) is about to soft-delete FOR UPDATE, as a DELETE would, before the row
+-- is written: the soft delete of a parent then waits for a child insert in
+-- progress without holding the row, as a DELETE does. Always true; called
+-- in the projection of such a statement on target, refused anywhere else.
+CREATE FUNCTION softdelete_internal.lock_for_delete(row_at tid, row_in oid, target regclass, deciding boolean) RETURNS boolean
     AS 'MODULE_PATHNAME', 'softdelete_lock_for_delete' LANGUAGE C VOLATILE;
 
 -- Keeps softdelete.tables from being edited by hand: only enable() and
@@ -1974,7 +1974,7 @@ GRANT EXECUTE ON FUNCTION softdelete_internal.actor(), softdelete_internal.reaso
     softdelete_internal.log_changes(), softdelete_internal.guard_child(),
     softdelete_internal.unique_constraint_placeholder(), softdelete_internal.ignore_replicated_row(),
     softdelete_internal.note_row(regclass, integer, boolean, boolean, tid, oid, "any"),
-    softdelete_internal.lock_for_delete(tid, oid, regclass),
+    softdelete_internal.lock_for_delete(tid, oid, regclass, boolean),
     softdelete_internal.tombstone_at(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_text(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid),
     softdelete_internal.tombstone_op(regclass, integer, boolean, timestamptz, text, text, bigint, timestamptz, text, text, bigint, tid)

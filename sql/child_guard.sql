@@ -332,6 +332,17 @@ SELECT cg.try($$DELETE FROM cg.scratch WHERE softdelete_internal.lock_for_delete
 SELECT pg_relation_size('cg.scratch') AS size_before \gset
 SELECT cg.try($$DELETE FROM cg.scratch WHERE softdelete_internal.lock_for_delete('(4294967295,1)', 'cg.scratch'::regclass, 'cg.scratch'::regclass)$$);
 SELECT pg_relation_size('cg.scratch') = :size_before AS same_size;
+-- A WITH query's DELETE that nothing reads runs as its statement finishes,
+-- not while it runs: it locks and soft-deletes as any other (it was refused
+-- by the lock's own check).
+INSERT INTO cg.scratch VALUES (2), (3);
+INSERT INTO cg.scratch_child VALUES (20, 2);
+WITH d AS (DELETE FROM cg.scratch WHERE id = 2) SELECT 1 AS one;
+WITH d AS (DELETE FROM cg.scratch WHERE id = 3 RETURNING id) SELECT 1 AS one FROM d LIMIT 0;
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM cg.scratch ORDER BY id;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM cg.scratch_child ORDER BY id;
+RESET softdelete.include_deleted;
 DROP OWNED BY cg_backup;
 DROP ROLE cg_backup;
 

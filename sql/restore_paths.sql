@@ -161,6 +161,22 @@ SET softdelete.include_deleted = on;
 SELECT tableoid::regclass, id, deleted_at IS NOT NULL AS deleted FROM rp.animals ORDER BY 1, 2;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM rp.toys;
 RESET softdelete.include_deleted;
+-- A child that only references an enabled table (nothing references it):
+-- its rows are soft-deleted through the parent (the refusal above caught it
+-- too), and restored in it directly; through the parent a restore, which
+-- checks the row's parents are live, is refused.
+CREATE TABLE rp.owners (id int PRIMARY KEY);
+CREATE TABLE rp.cats (id int PRIMARY KEY, owner_id int REFERENCES rp.owners);
+INSERT INTO rp.owners VALUES (1);
+INSERT INTO rp.cats VALUES (9, 1);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('rp.owners');
+RESET client_min_messages;
+ALTER TABLE rp.cats INHERIT rp.animals;
+DELETE FROM rp.animals WHERE id = 9;
+UPDATE rp.animals SET deleted_at = NULL WHERE id = 9;
+UPDATE rp.cats SET deleted_at = NULL WHERE id = 9;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM rp.cats;
 RESET ROLE;
 
 -- Keys of any type: an array, a composite and a domain over an array reach

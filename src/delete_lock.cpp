@@ -22,15 +22,19 @@
 // transaction as for a DELETE.
 //
 // Only a rewritten DELETE of target, which the executor checked the DELETE
-// privilege of, reaches it: called any other way (a member of
-// softdelete_backup may name softdelete_internal's functions), on a row
-// that is not of target or of a table under it, it refuses. A row past the
-// end of its table is not one: nothing is read or locked.
+// privilege of, reaches it (or an UPDATE of target that soft-deletes the
+// row, deciding: the tombstone decision its projection just took says so): called any other way (a
+// member of softdelete_backup may name softdelete_internal's functions), on a row that is not of
+// target or of a table under it, it refuses. A row past the end of its table is not one: nothing is
+// read or locked.
 //
 // Plain PostgreSQL code.
+#include <initializer_list>
+
 #include "executor_hooks.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
+#include "tombstone_decision.hpp"
 #include "trigger_call.hpp"
 
 extern "C" {
@@ -48,6 +52,7 @@ namespace
 // What one call site (one execution of one statement) has checked.
 struct LockSite {
     Oid target;
+    bool deciding;
     List* tables; // target and the tables under it that are enabled, checked
     Oid relid;    // the last row's table, and its length when last read
     BlockNumber blocks;
@@ -62,33 +67,38 @@ struct LockSite {
 }
 
 // Whether the query running is a DELETE of target rewritten by the planner
-// hook (at its top or in a WITH clause).
-bool running_delete_of(Oid target)
+// hook (at its top or in a WITH clause), or, deciding, an UPDATE of it.
+// A WITH query's DELETE that nothing reads runs when its statement
+// finishes, not while it runs.
+bool running_delete_of(Oid target, bool deciding)
 {
-    QueryDesc* query = softdelete::running_query();
-    if (query == nullptr)
-        return false;
-    const PlannedStmt* stmt = query->plannedstmt;
-    ListCell* lc;
-    foreach (lc, softdelete::modify_table_nodes(stmt)) {
-        const auto* modify = static_cast<const ModifyTable*>(lfirst(lc));
-        if (softdelete::is_rewritten_delete(stmt, modify) &&
-            rt_fetch(modify->nominalRelation, stmt->rtable)->relid == target)
-            return true;
+    for (QueryDesc* query : {softdelete::running_query(), softdelete::finishing_query()}) {
+        if (query == nullptr)
+            continue;
+        const PlannedStmt* stmt = query->plannedstmt;
+        ListCell* lc;
+        foreach (lc, softdelete::modify_table_nodes(stmt)) {
+            const auto* modify = static_cast<const ModifyTable*>(lfirst(lc));
+            bool writes = deciding ? modify->operation == CMD_UPDATE
+                                   : softdelete::is_rewritten_delete(stmt, modify);
+            if (writes && rt_fetch(modify->nominalRelation, stmt->rtable)->relid == target)
+                return true;
+        }
     }
     return false;
 }
 
-LockSite* site_of(FunctionCallInfo fcinfo, Oid target)
+LockSite* site_of(FunctionCallInfo fcinfo, Oid target, bool deciding)
 {
     auto* site = static_cast<LockSite*>(fcinfo->flinfo->fn_extra);
-    if (site != nullptr && site->target == target)
+    if (site != nullptr && site->target == target && site->deciding == deciding)
         return site;
-    if (!running_delete_of(target))
+    if (!running_delete_of(target, deciding))
         refuse();
     MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
     site = static_cast<LockSite*>(palloc0(sizeof(LockSite)));
     site->target = target;
+    site->deciding = deciding;
     site->tables = find_all_inheritors(target, NoLock, nullptr);
     MemoryContextSwitchTo(old);
     fcinfo->flinfo->fn_extra = site;
@@ -102,10 +112,15 @@ extern "C" {
 PG_FUNCTION_INFO_V1(softdelete_lock_for_delete);
 Datum softdelete_lock_for_delete(PG_FUNCTION_ARGS)
 {
-    softdelete::require_rewritten_call(fcinfo, 3, 3, "softdelete_internal.lock_for_delete()");
+    softdelete::require_rewritten_call(fcinfo, 4, 4, "softdelete_internal.lock_for_delete()");
     auto* row = reinterpret_cast<ItemPointer>(PG_GETARG_POINTER(0));
     Oid relid = PG_GETARG_OID(1);
-    LockSite* site = site_of(fcinfo, PG_GETARG_OID(2));
+    bool deciding = PG_GETARG_BOOL(3);
+    LockSite* site = site_of(fcinfo, PG_GETARG_OID(2), deciding);
+    // An UPDATE locks the rows it soft-deletes, not those it restores or
+    // leaves as they were.
+    if (deciding && !softdelete::soft_delete_decided(site->target))
+        PG_RETURN_BOOL(true);
     if (relid != site->relid) {
         softdelete::TableConfig cfg;
         if (!list_member_oid(site->tables, relid) || get_rel_relkind(relid) != RELKIND_RELATION ||

@@ -51,8 +51,8 @@ const FunctionOids& functions()
         fresh.operation_id = lookup("operation_id", 0, nullptr);
         const Oid note_args[] = {REGCLASSOID, INT4OID, BOOLOID, BOOLOID, TIDOID, OIDOID, ANYOID};
         fresh.note_row = lookup("note_row", 7, note_args);
-        const Oid lock_args[] = {TIDOID, OIDOID, REGCLASSOID};
-        fresh.lock_for_delete = lookup("lock_for_delete", 3, lock_args);
+        const Oid lock_args[] = {TIDOID, OIDOID, REGCLASSOID, BOOLOID};
+        fresh.lock_for_delete = lookup("lock_for_delete", 4, lock_args);
         fresh.valid = OidIsValid(fresh.include_deleted) && OidIsValid(fresh.deletion_stamp) &&
                       OidIsValid(fresh.actor) && OidIsValid(fresh.reason) &&
                       OidIsValid(fresh.tombstone_at) && OidIsValid(fresh.tombstone_text) &&

@@ -19,6 +19,7 @@
 #include "cascade.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
+#include "foreign_keys.hpp"
 #include "operations.hpp"
 #include "table_config.hpp"
 #include "tombstone_decision.hpp"
@@ -103,18 +104,26 @@ void refuse_inherited_cascade(const TableConfig& noted, Oid written_in, Action a
 {
     if (written_in == noted.relid || (action != Action::soft_delete && action != Action::restore))
         return;
+    // A soft delete follows the keys that reference the child; a restore
+    // those too, and checks that the parents of the child's own keys are
+    // live.
     TableConfig own;
-    if (!table_config(written_in, &own) || own.root == noted.root || !followed_by_cascade(own.root))
+    bool deleting = action == Action::soft_delete;
+    if (!table_config(written_in, &own) || own.root == noted.root ||
+        !(deleting ? referenced_by_foreign_key(own.root) : followed_by_cascade(own.root)))
         return;
     const char* child = relation_display_name(own.root);
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("cannot %s rows of %s through its inheritance parent %s",
-                           action == Action::soft_delete ? "soft-delete" : "restore", child,
-                           relation_display_name(noted.root)),
-                    errdetail("Foreign keys reference %s, and softdelete follows them from rows "
-                              "deleted or restored in %s itself.",
-                              child, child),
-                    errhint("Delete or restore the rows in %s directly.", child)));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("cannot %s rows of %s through its inheritance parent %s",
+                    deleting ? "soft-delete" : "restore", child, relation_display_name(noted.root)),
+             deleting ? errdetail("Foreign keys reference %s, and softdelete follows them from "
+                                  "rows deleted in %s itself.",
+                                  child, child)
+                      : errdetail("Foreign keys link %s to other tables, and softdelete follows "
+                                  "and checks them from rows restored in %s itself.",
+                                  child, child),
+             errhint("%s the rows in %s directly.", deleting ? "Delete" : "Restore", child)));
 }
 
 } // namespace

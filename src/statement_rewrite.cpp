@@ -32,6 +32,7 @@
 
 #include "authorization.hpp"
 #include "error_bridge.hpp"
+#include "foreign_keys.hpp"
 #include "purge.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
@@ -426,18 +427,17 @@ void require_live_rows(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     add_qual(query, live);
 }
 
-// Marks the target rows deleted: stamp, actor, reason, operation; live rows
-// only. The four values are the statement's (STABLE functions), so they
-// are read once per execution.
-// A row whose soft delete the cascade follows is locked FOR UPDATE before it
+// A row of a table that foreign keys reference (whose soft delete the
+// cascade follows to its children) is locked FOR UPDATE before it
 // is written, in the projection that makes its new version
 // (delete_lock.cpp): a junk column, computed for each row the scan returns,
 // and again for a row's new version when a concurrent update made the
-// UPDATE re-check it.
-bool lock_before_writing(Query* query, const TableConfig& cfg)
+// UPDATE re-check it. deciding: only a row the projection's tombstone
+// decision (computed before, in its columns) soft-deletes.
+bool lock_before_writing(Query* query, const TableConfig& cfg, bool deciding)
 {
     Oid lock_fn = lock_for_delete_function();
-    if (!OidIsValid(lock_fn) || !followed_by_cascade(cfg.root))
+    if (!OidIsValid(lock_fn) || !referenced_by_foreign_key(cfg.root))
         return false;
     Index varno = query->resultRelation;
     List* args =
@@ -445,6 +445,7 @@ bool lock_before_writing(Query* query, const TableConfig& cfg)
                    makeVar(varno, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0),
                    makeConst(REGCLASSOID, -1, InvalidOid, sizeof(Oid),
                              ObjectIdGetDatum(rt_fetch(varno, query->rtable)->relid), false, true));
+    args = lappend(args, makeBoolConst(deciding, false));
     Expr* lock = reinterpret_cast<Expr*>(
         makeFuncExpr(lock_fn, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL));
     AttrNumber resno = static_cast<AttrNumber>(list_length(query->targetList) + 1);
@@ -456,6 +457,9 @@ bool lock_before_writing(Query* query, const TableConfig& cfg)
     return true;
 }
 
+// Marks the target rows deleted: stamp, actor, reason, operation; live rows
+// only. The four values are the statement's (STABLE functions), so they
+// are read once per execution.
 void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
 {
     assign_once_per_execution(query, cfg,
@@ -463,7 +467,7 @@ void make_soft_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
                                {cfg.deleted_by, call(actor_function(), TEXTOID)},
                                {cfg.delete_reason, call(reason_function(), TEXTOID)},
                                {cfg.delete_op, call(operation_id_function(), INT8OID)}});
-    bool locked = lock_before_writing(query, cfg);
+    bool locked = lock_before_writing(query, cfg, false);
     require_live_rows(query, rte, cfg);
     skip_visibility_checks(query);
     // A BEFORE UPDATE trigger may keep a row live: the note sees it and
@@ -652,6 +656,9 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
     if (!admin && literal_restore(query->targetList, cfg))
         require_admin(cfg.relid, cfg.root, "restore rows of");
     route_tombstone_writes(&query->targetList, query->resultRelation, cfg);
+    // A row this UPDATE soft-deletes is locked before it is written, as a
+    // DELETE's (a soft delete by UPDATE: an ORM's, Rails' paranoia).
+    (void)lock_before_writing(query, cfg, true);
     record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
     note_written_rows(query, cfg, NoteKind::decided, false);

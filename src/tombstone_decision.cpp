@@ -186,6 +186,15 @@ bool take_decision(Oid relid, Action* action, ItemPointerData* old_row, int64* o
     return true;
 }
 
+bool soft_delete_decided(Oid relid)
+{
+    int depth = executor_depth();
+    if (depth >= decisions_size)
+        return false;
+    const Decision& d = decisions[depth];
+    return d.relid == relid && !d.noted && d.action == Action::soft_delete;
+}
+
 void forget_tombstone_decision(int depth)
 {
     if (depth < decisions_size)

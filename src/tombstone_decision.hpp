@@ -18,4 +18,8 @@ void forget_tombstone_decision(int depth);
 // none, or it was taken already.
 bool take_decision(Oid relid, Action* action, ItemPointerData* old_row, int64* old_op);
 
+// Whether the decision the running projection took for its row of relid
+// (not yet noted) is a soft delete. PG regime.
+bool soft_delete_decided(Oid relid);
+
 } // namespace softdelete
