@@ -83,15 +83,17 @@ SELECT table_name, action, actor, row_count, keys FROM softdelete.events
  ORDER BY id;
 SELECT status, error FROM softdelete.runs WHERE table_name = 'public.pa_notes' ORDER BY id;
 
--- The same DELETE made as another role is not the purge's either. (1) The
--- trigger calls the victim's SECURITY DEFINER function, an ordinary
--- soft-delete API, whose DELETE runs as the victim (an admin of its table):
--- refused, where it removed the rows for good. (2) The trigger soft-deletes
+-- What the owner's trigger sets off through another role is what it would
+-- be outside a purge, whatever that role may do: the purge's hard delete
+-- is the owner's, for the tables the owner is an admin of. (1) The trigger
+-- calls the victim's SECURITY DEFINER function, an ordinary soft-delete
+-- API, whose DELETE runs as the victim (an admin of its table): a soft
+-- delete, where it removed the rows for good. (2) The trigger soft-deletes
 -- the victim's parent row by UPDATE: the cascade to its child is a soft
--- delete, as outside the purge, where the child went for good. (3) The
--- trigger deletes from its own plain table, which the victim's enabled
--- table references ON DELETE CASCADE: PostgreSQL's action on the victim's
--- rows is not the purge's, refused, where they went for good.
+-- delete too, where the child went for good. (3) The trigger deletes from
+-- its own plain table, which the victim's enabled table references ON
+-- DELETE CASCADE: PostgreSQL's action on the victim's rows is refused
+-- (23503), as outside a purge, where they went for good.
 SET ROLE pa_victim;
 CREATE FUNCTION pa_cancel(p int) RETURNS void LANGUAGE sql SECURITY DEFINER
     SET search_path = public, pg_catalog AS $$ DELETE FROM public.pa_accounts WHERE id = p $$;
@@ -115,10 +117,7 @@ BEGIN
     UPDATE public.pa_accounts SET deleted_at = now() WHERE id = 4;
     RETURN OLD;
 END $$;
-DELETE FROM pa_notes WHERE id IN (2, 3);
-SET softdelete.include_deleted = on;
-UPDATE pa_notes SET deleted_at = now() - interval '1 day';
-RESET softdelete.include_deleted;
+INSERT INTO pa_notes (id, deleted_at) VALUES (4, now() - interval '1 day');
 SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
 CREATE TABLE pa_plain (id int PRIMARY KEY);
 INSERT INTO pa_plain VALUES (1), (2), (3), (4);

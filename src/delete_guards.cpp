@@ -56,11 +56,6 @@ Datum softdelete_soft_delete_row(PG_FUNCTION_ARGS)
              errmsg("softdelete_internal.soft_delete_row() must be a BEFORE DELETE row trigger")));
     softdelete::TableConfig cfg;
     softdelete::require_table_config(trigger->tg_relation, &cfg);
-    // A purge batch removes rows for good (its authority was checked), in
-    // its own statements and their foreign key actions only.
-    if (softdelete::purge_removes_rows_of(cfg.root) &&
-        softdelete::purge_authorizes(softdelete::running_query()))
-        return PointerGetDatum(trigger->tg_trigtuple);
     if (softdelete::hard_delete_in_effect_on(cfg.root)) {
         softdelete::require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         return PointerGetDatum(trigger->tg_trigtuple);

@@ -21,7 +21,6 @@
 #include "cascade_from_plain_parent.hpp"
 #include "child_guard.hpp"
 #include "operations.hpp"
-#include "purge.hpp"
 #include "purge_statements.hpp"
 #include "scanned_keys.hpp"
 #include "preloading.hpp"
@@ -83,7 +82,6 @@ void start_hook(QueryDesc* query, int eflags)
         refuse_dump_without_deleted_rows(query->plannedstmt);
     }
     refuse_cascade_from_plain_parent(query, eflags);
-    check_purge_authority(query, eflags);
     if (previous_start != nullptr)
         previous_start(query, eflags);
     else

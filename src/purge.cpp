@@ -27,14 +27,14 @@
 // table it expired rows from; NOTIFY follows the tables' notify option. The
 // run's counts are what the batch logged.
 //
-// While the batch runs, a backend-local flag that only this file sets
-// (purge_in_progress()) makes a DELETE on an enabled table a real one where
-// softdelete.hard_delete is on and its role is an admin of the table
-// (purge_removes_rows_of()): the batch's own, and those of the foreign key
-// actions they set off; purge_authority.cpp refuses any other query such a
-// plan would remove rows with.
-// Plans whose meaning depends on it are re-planned when it flips, and after
-// an error.
+// The batch's statements run as each table's owner with softdelete.hard_delete
+// on (owner_statement.cpp), so their DELETEs are real ones; whatever they set
+// off (foreign key actions, the tables' triggers and rules, functions those
+// call) is what it would be outside a purge: a real DELETE of an enabled
+// table only where hard_delete is in effect for it (settings.cpp), that is
+// where the table's owner is an admin of the table the DELETE reaches. A
+// backend-local flag that only this file sets (purge_in_progress()) names
+// the rows a hard delete removes meanwhile as purged.
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -61,7 +61,6 @@ namespace
 {
 
 bool purging = false;
-bool plans_stale = false;
 bool callbacks_registered = false;
 
 // What a run's batches learnt, for its next ones in this backend: the
@@ -97,37 +96,16 @@ void move_cursor(const Cursor& cursor)
     }
 }
 
-void replan_after_abort()
-{
-    if (plans_stale) {
-        plans_stale = false;
-        invalidate_delete_plans();
-    }
-}
-
 void on_transaction(XactEvent event, void* arg)
 {
     (void)arg;
-    if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-        replan_after_abort();
     if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE ||
         event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
         forget_subtransactions();
 }
 
-void on_subtransaction(SubXactEvent event, SubTransactionId mine, SubTransactionId parent,
-                       void* arg)
-{
-    (void)mine;
-    (void)parent;
-    (void)arg;
-    if (event == SUBXACT_EVENT_ABORT_SUB)
-        replan_after_abort();
-}
-
-// The flag, on for the life of the object. Left by an exception, it is
-// cleared here and the plans are re-planned when the (sub)transaction
-// aborts; left normally, end() re-plans them at once.
+// The flag, on for the life of the object (or until end()). No plan depends
+// on it: it only names what the batch's hard deletes remove.
 class PurgeFlag
 {
 public:
@@ -138,34 +116,17 @@ public:
             pg_guard([] {
                 if (!callbacks_registered) {
                     RegisterXactCallback(on_transaction, nullptr);
-                    RegisterSubXactCallback(on_subtransaction, nullptr);
                     callbacks_registered = true;
                 }
                 purging = true;
-                begin_purge_authority();
-                plans_stale = true;
-                invalidate_delete_plans();
             });
         } catch (...) {
             purging = false;
-            end_purge_authority();
             throw;
         }
     }
-    ~PurgeFlag()
-    {
-        purging = false;
-        end_purge_authority();
-    }
-    void end()
-    {
-        purging = false;
-        pg_guard([] {
-            end_purge_authority();
-            plans_stale = false;
-            invalidate_delete_plans();
-        });
-    }
+    ~PurgeFlag() { purging = false; }
+    void end() { purging = false; }
     PurgeFlag(const PurgeFlag&) = delete;
     PurgeFlag& operator=(const PurgeFlag&) = delete;
 };
@@ -425,11 +386,6 @@ int64 purge_batch(int64 run, Oid relid, int64 limit)
 bool purge_in_progress()
 {
     return purging;
-}
-
-bool purge_removes_rows_of(Oid root)
-{
-    return purging && hard_delete_set_locally() && is_admin(root);
 }
 
 bool lifecycle_config(Oid relid, LifecycleConfig* out)

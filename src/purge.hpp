@@ -28,27 +28,10 @@ bool lifecycle_config(Oid relid, LifecycleConfig* out);
 List* purge_tables(bool skip_locked = false);
 
 // True while a purge batch runs. Only the extension's C code sets it (no
-// setting can).
+// setting can). It names what a hard delete removes (purge, not
+// hard_delete): the batch's statements run as each table's owner with
+// softdelete.hard_delete on, and what they set off is what it would be
+// outside a purge.
 bool purge_in_progress();
-
-// Whether a DELETE on the enabled table of root is planned as a real one
-// because a purge batch runs: where softdelete.hard_delete is on (the batch
-// sets it for its statements, as each table's owner) and the role running
-// it is an admin of the table (a foreign key action runs as the referencing
-// table's owner). It is then logged as purge. Whether the query that runs
-// the plan is covered by the batch's authority is checked as it starts
-// (purge_authority.cpp).
-bool purge_removes_rows_of(Oid root);
-
-// purge_authority.cpp. PG regime. The batch begins and ends its authority;
-// each query is checked as it starts (before ExecutorStart): a real DELETE
-// of an enabled table outside the batch's own statements and their foreign
-// key actions, without softdelete.hard_delete in effect, is refused (42501).
-void begin_purge_authority();
-void end_purge_authority();
-void check_purge_authority(QueryDesc* query, int eflags);
-// Whether query is one of the batch's own statements or their foreign key
-// actions (false outside a purge).
-bool purge_authorizes(const QueryDesc* query);
 
 } // namespace softdelete

@@ -511,14 +511,11 @@ struct RewriteState {
 
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
-    // A purge batch's DELETEs, and those its rows' foreign key actions and
-    // its owners' triggers run, remove rows for good: its authority was
-    // checked.
-    bool purging = purge_removes_rows_of(cfg.root);
-    if (purging || hard_delete_in_effect_on(cfg.root)) {
+    // An admin's hard delete (a purge batch sets it for its own statements,
+    // as each table's owner): the DELETE stays one.
+    if (hard_delete_in_effect_on(cfg.root)) {
         state->kept_hard_delete = true;
-        if (!purging)
-            require_admin(cfg.relid, cfg.root, "hard-delete rows of");
+        require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
         return;
     }
