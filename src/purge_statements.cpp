@@ -31,8 +31,12 @@ namespace softdelete
 namespace
 {
 
-// The table whose next statement leaves out the extension's row triggers.
+// The table whose next statement leaves out the extension's row triggers,
+// and that statement's text: a query that starts before it (one that a
+// function PostgreSQL evaluates while planning it runs, a rule's added
+// action) is another, and leaves its triggers as they are.
 Oid own_statement_table = InvalidOid;
+const char* own_statement_sql = nullptr;
 
 // Subtransactions the batches kept (released) in this transaction. Each
 // one that writes takes a transaction id, and past 64 of them in one
@@ -135,10 +139,12 @@ char* removal_sql(const TableConfig& cfg, const char* which, Oid archive, bool n
 
 // Runs run(), a removal on cfg's table as its owner, with the table's own
 // row triggers left out.
-template <typename Run> ReturnedKeys without_own_triggers(const TableConfig& cfg, Run run)
+template <typename Run>
+ReturnedKeys without_own_triggers(const TableConfig& cfg, const char* sql, Run run)
 {
     ReturnedKeys ran;
     own_statement_table = cfg.relid;
+    own_statement_sql = sql;
     PG_TRY();
     {
         ran = run();
@@ -147,6 +153,7 @@ template <typename Run> ReturnedKeys without_own_triggers(const TableConfig& cfg
     {
         // Consumed when the statement started; not if it never did.
         own_statement_table = InvalidOid;
+        own_statement_sql = nullptr;
     }
     PG_END_TRY();
     return ran;
@@ -162,7 +169,7 @@ template <typename Run> ReturnedKeys without_own_triggers(const TableConfig& cfg
 ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid* types,
                          Datum* values, bool newest, Oid archive)
 {
-    ReturnedKeys removed = without_own_triggers(cfg, [&] {
+    ReturnedKeys removed = without_own_triggers(cfg, sql, [&] {
         return run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
                                   newest, OidIsValid(archive));
     });
@@ -496,7 +503,7 @@ int64 remove_due_rows(const TableConfig& cfg, Interval* retention, int64 limit, 
         char* sql = psprintf("DELETE FROM %s AS t WHERE %s%s", table, due_sql(cfg, "t"),
                              from_cursor("t", col, type, from));
         if (!without_waiting([&] {
-                removed = without_own_triggers(cfg, [&] {
+                removed = without_own_triggers(cfg, sql, [&] {
                     return run_scanned_keys(relation_owner(cfg.relid), cfg, sql, from ? 3 : 2,
                                             types, values, static_cast<uint64>(limit),
                                             scans_oldest_first, const_cast<TableConfig*>(&cfg));
@@ -570,7 +577,8 @@ void forget_subtransactions()
 
 void leave_out_own_triggers(QueryDesc* query)
 {
-    if (!OidIsValid(own_statement_table) || query->estate == nullptr)
+    if (!OidIsValid(own_statement_table) || query->estate == nullptr ||
+        !is_statement(query, own_statement_sql))
         return;
     Oid table = own_statement_table;
     // Once: the statements it fires (foreign key actions, the table's own

@@ -45,6 +45,7 @@ struct ScanTap {
     uint64 processed_before;
     bool attached;
     char* newest;
+    const char* sql; // the statement whose scan it taps
 };
 
 // Set by run_scanned_keys() until its statement starts.
@@ -134,7 +135,9 @@ TupleTableSlot* tapped_scan_next(PlanState* node)
 void tap_scanned_rows(QueryDesc* query)
 {
     ScanTap* tap = armed;
-    if (tap == nullptr || query->planstate == nullptr)
+    // Another query starting first (a function evaluated while the
+    // statement is planned, a rule's action) leaves the tap for it.
+    if (tap == nullptr || query->planstate == nullptr || !is_statement(query, tap->sql))
         return;
     armed = nullptr;
     PlanState* top = query->planstate;
@@ -163,6 +166,7 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     tap->limit = limit;
     tap->context = CurrentMemoryContext;
     tap->pending_from = -1;
+    tap->sql = sql;
     initStringInfo(&tap->keys);
     char* names[INDEX_MAX_KEYS];
     Oid key_types[INDEX_MAX_KEYS];
