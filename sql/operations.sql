@@ -467,6 +467,32 @@ SELECT count(*) AS live_after_undo FROM users;
 RESET ROLE;
 
 -------------------------------------------------------------------------------
+-- A DELETE in a WITH query reads its actor once, as it starts, as a DELETE
+-- at the statement's top does: a function in its WHERE that deletes under
+-- another actor, or that changes softdelete.actor, changes neither its rows
+-- nor its event. (With the four calls kept in the WITH query's plan, they
+-- read the actor as its first row was written: row 22 got 'system', row 23
+-- 'real' and the event 'system'.)
+-------------------------------------------------------------------------------
+CREATE TABLE ops.tags (id int PRIMARY KEY);
+INSERT INTO ops.tags SELECT generate_series(1, 30);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('ops.tags');
+RESET client_min_messages;
+CREATE FUNCTION ops.sd_mark(i int) RETURNS bool LANGUAGE plpgsql SECURITY DEFINER
+    SET softdelete.actor = 'system' AS $$ BEGIN DELETE FROM ops.tags WHERE id = i; RETURN true; END $$;
+SET softdelete.actor = 'real';
+DELETE FROM ops.tags WHERE id = 21 AND ops.sd_mark(20) RETURNING id, deleted_by;
+WITH d AS (DELETE FROM ops.tags WHERE id = 23 AND ops.sd_mark(22) RETURNING id, deleted_by) SELECT * FROM d;
+WITH d AS (DELETE FROM ops.tags WHERE id = 11 AND set_config('softdelete.actor', 'evil', false) IS NOT NULL
+           RETURNING id, deleted_by) SELECT * FROM d;
+RESET softdelete.actor;
+SET softdelete.include_deleted = on;
+SELECT id, deleted_by FROM ops.tags WHERE deleted_at IS NOT NULL ORDER BY id;
+RESET softdelete.include_deleted;
+SELECT actor, keys FROM softdelete.events WHERE table_name = 'ops.tags' ORDER BY id;
+
+-------------------------------------------------------------------------------
 -- Clean up
 -------------------------------------------------------------------------------
 DELETE FROM softdelete.events WHERE table_name LIKE 'ops.%';
@@ -475,6 +501,7 @@ SET client_min_messages = warning;
 SELECT count(*) FROM softdelete.disable('ops.users');
 SELECT count(*) FROM softdelete.disable('ops.orders');
 SELECT count(*) FROM softdelete.disable('ops.parts');
+SELECT count(*) FROM softdelete.disable('ops.tags');
 DROP SCHEMA ops CASCADE;
 RESET client_min_messages;
 DROP ROLE ops_app, ops_admin, ops_owner;

@@ -66,20 +66,19 @@ Result* values_result(const PlannedStmt* stmt, const SubPlan* sub)
     return reinterpret_cast<Result*>(plan);
 }
 
-// The ModifyTable of a rewritten DELETE at the statement's top. Not those of
-// its WITH queries: a rewritten DELETE in a WITH query is one of the
-// statement's subplans, and when a concurrent update makes it re-check a
-// row (EvalPlanQual), PostgreSQL starts every subplan again for the
-// re-check, the DELETE's initPlan with them, whose parameters then come
-// from running it: placeholders would write NULLs (the row written live,
-// its DELETE counted). There the four calls stay, and give the same values
-// (the operation's).
+// The ModifyTables of rewritten DELETEs: the statement's own (top) and those
+// of its WITH queries, each the top of its plan.
 template <typename Visit> void each_rewritten_delete(PlannedStmt* stmt, Visit visit)
 {
-    Plan* plan = stmt->planTree;
-    if (plan != nullptr && IsA(plan, ModifyTable) &&
-        is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(plan)))
-        visit(reinterpret_cast<ModifyTable*>(plan));
+    auto consider = [&](Plan* plan, bool top) {
+        if (plan != nullptr && IsA(plan, ModifyTable) &&
+            is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(plan)))
+            visit(reinterpret_cast<ModifyTable*>(plan), top);
+    };
+    consider(stmt->planTree, true);
+    ListCell* lc;
+    foreach (lc, stmt->subplans)
+        consider(static_cast<Plan*>(lfirst(lc)), false);
 }
 
 // Every output a call to one of the four functions: the initPlan
@@ -131,9 +130,17 @@ void compute(StatementValues* values, int k, MemoryContext context)
 
 } // namespace
 
+// A WITH query's DELETE is one of the statement's subplans, and when a
+// concurrent update makes it re-check a row (EvalPlanQual), PostgreSQL
+// starts every subplan again for the re-check, the DELETE's initPlan with
+// them, whose parameters then come from running its Result: NULL
+// placeholders were written there (the row left live, its DELETE counted).
+// Its placeholders are parameters of their own instead, which the executor
+// hook sets with the initPlan's, and which the re-check copies from the
+// statement: running the Result gives the same values.
 void defer_statement_values(PlannedStmt* stmt)
 {
-    each_rewritten_delete(stmt, [stmt](ModifyTable* modify) {
+    each_rewritten_delete(stmt, [stmt](ModifyTable* modify, bool top) {
         ListCell* lc;
         foreach (lc, modify->plan.initPlan) {
             Result* result = values_result(stmt, static_cast<SubPlan*>(lfirst(lc)));
@@ -144,8 +151,20 @@ void defer_statement_values(PlannedStmt* stmt)
                 auto* tle = static_cast<TargetEntry*>(lfirst(tc));
                 auto* call = reinterpret_cast<FuncExpr*>(tle->expr);
                 tle->resname = pstrdup(placeholder_names[function_value(call->funcid)]);
-                tle->expr = reinterpret_cast<Expr*>(
-                    makeNullConst(call->funcresulttype, -1, call->funccollid));
+                if (top) {
+                    tle->expr = reinterpret_cast<Expr*>(
+                        makeNullConst(call->funcresulttype, -1, call->funccollid));
+                    continue;
+                }
+                Param* param = makeNode(Param);
+                param->paramkind = PARAM_EXEC;
+                param->paramid = list_length(stmt->paramExecTypes);
+                param->paramtype = call->funcresulttype;
+                param->paramtypmod = -1;
+                param->paramcollid = call->funccollid;
+                param->location = -1;
+                stmt->paramExecTypes = lappend_oid(stmt->paramExecTypes, call->funcresulttype);
+                tle->expr = reinterpret_cast<Expr*>(param);
             }
         }
     });
@@ -160,7 +179,7 @@ void set_statement_values(QueryDesc* query, int eflags)
         return;
     EState* estate = query->estate;
     StatementValues values = {};
-    each_rewritten_delete(stmt, [&](ModifyTable* modify) {
+    each_rewritten_delete(stmt, [&](ModifyTable* modify, bool) {
         ListCell* lc;
         foreach (lc, modify->plan.initPlan) {
             auto* sub = static_cast<SubPlan*>(lfirst(lc));
@@ -179,6 +198,15 @@ void set_statement_values(QueryDesc* query, int eflags)
                 param->execPlan = nullptr;
                 param->value = values.value[k];
                 param->isnull = values.isnull[k];
+                // A WITH query's placeholder: its own parameter, likewise.
+                Expr* placeholder = static_cast<TargetEntry*>(lfirst(tc))->expr;
+                if (IsA(placeholder, Param)) {
+                    ParamExecData* own =
+                        &estate->es_param_exec_vals[reinterpret_cast<Param*>(placeholder)->paramid];
+                    own->execPlan = nullptr;
+                    own->value = values.value[k];
+                    own->isnull = values.isnull[k];
+                }
             }
         }
     });
