@@ -540,7 +540,8 @@ INSERT INTO picky (id, note, deleted_at)
 INSERT INTO picky (id, note) VALUES (6, 'live'), (30, 'taken by row 1');
 RESET ROLE;
 -- The trigger keeps row 3; row 1 takes live row 30 along (a DELETE the
--- batch sets off removes for good, and is logged with the batch). On a
+-- batch sets off is what it would be outside a purge: a soft delete,
+-- logged as such; the row goes when it is due). On a
 -- row whose note says so it has another
 -- session give row 9 a new key and commit, before the batch reaches row
 -- 9. (Its function is a superuser's: only a superuser may open such a

@@ -1,12 +1,21 @@
--- purge_authority: a purge batch removes rows for good, as each table's
--- owner with its hard delete on. The owner's own triggers fire in it, and a
--- DELETE they run on an enabled table is what it would be in the owner's
--- own hard delete: for good on a table the trigger's role is an admin of
--- (its own), logged as purged; refused (42501) on another role's table it
--- may only DELETE from, and the batch fails, changing nothing. Such a
--- DELETE used to remove the other table's live rows for good, so that any
--- table owner whose rows were due could hard-delete, through a trigger,
--- the rows of every table it may DELETE from.
+-- purge_authority: a purge batch removes for good the rows it plans, by its
+-- own DELETE, as each table's owner; nothing else. Whatever that DELETE
+-- sets off (the tables' triggers and rules, foreign key actions, functions
+-- they call, as any role) is what it would be outside a purge. It used to
+-- run with the owner's hard delete on, and each of the following removed
+-- rows for good, logged as purged; from another owner's table, too:
+--   A. the owner's trigger deleting from the owner's own table;
+--   B. the owner's trigger deleting from another role's table it may
+--      DELETE from (C: by a MERGE through the backstop);
+--   D. the owner's trigger calling the victim's SECURITY DEFINER function;
+--   E. the owner's trigger soft-deleting the victim's parent by UPDATE (its
+--      cascade purged the children);
+--   F. the owner's trigger deleting from its own plain table that the
+--      victim's enabled table references ON DELETE CASCADE;
+--   G. another owner's trigger, which PostgreSQL runs as the purging owner
+--      when its foreign key action (SET NULL) fires in the purge.
+-- A to E are soft deletes now, F is refused (23503, as outside a purge),
+-- G is a soft delete.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS softdelete;
 CREATE ROLE pa_victim;
@@ -15,128 +24,75 @@ GRANT CREATE ON SCHEMA public TO pa_victim, pa_owner;
 
 SET ROLE pa_victim;
 CREATE TABLE pa_accounts (id int PRIMARY KEY, name text NOT NULL);
-INSERT INTO pa_accounts SELECT g, 'account ' || g FROM generate_series(1, 4) g;
+INSERT INTO pa_accounts SELECT g, 'account ' || g FROM generate_series(1, 9) g;
+CREATE TABLE pa_lines (id int PRIMARY KEY, account_id int REFERENCES pa_accounts ON DELETE CASCADE);
+INSERT INTO pa_lines VALUES (5, 5);
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_accounts');
-GRANT SELECT, DELETE, UPDATE (name) ON pa_accounts TO pa_owner;
+GRANT SELECT, DELETE, UPDATE (name, deleted_at, deleted_by, delete_reason, delete_op) ON pa_accounts TO pa_owner;
+CREATE FUNCTION pa_cancel(p int) RETURNS void LANGUAGE sql SECURITY DEFINER
+    SET search_path = public, pg_catalog AS $$ DELETE FROM public.pa_accounts WHERE id = p $$;
+GRANT EXECUTE ON FUNCTION pa_cancel(int) TO pa_owner;
 RESET ROLE;
 
 SET ROLE pa_owner;
-CREATE TABLE pa_notes (id int PRIMARY KEY);
+CREATE TABLE pa_notes (id int PRIMARY KEY, step text NOT NULL);
 CREATE TABLE pa_own_log (id int PRIMARY KEY);
 INSERT INTO pa_own_log VALUES (1), (2);
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_own_log');
--- The owner's own table: removed for good, within the purge.
+CREATE TABLE pa_plain (id int PRIMARY KEY);
+INSERT INTO pa_plain VALUES (6), (7);
+GRANT REFERENCES ON pa_plain TO pa_victim;
+-- The trigger does what each note's step says.
 CREATE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM public.pa_own_log WHERE id = OLD.id;
+    CASE OLD.step
+    WHEN 'A' THEN DELETE FROM public.pa_own_log WHERE id = 1;
+    WHEN 'B' THEN DELETE FROM public.pa_accounts WHERE id IN (1, 2);
+    WHEN 'C' THEN
+        MERGE INTO public.pa_accounts a USING (VALUES (3)) v(id) ON a.id = v.id
+         WHEN MATCHED AND a.id > 100 THEN UPDATE SET name = a.name
+         WHEN MATCHED THEN DELETE;
+    WHEN 'D' THEN PERFORM public.pa_cancel(4);
+    WHEN 'E' THEN UPDATE public.pa_accounts SET deleted_at = now() WHERE id = 5;
+    WHEN 'F' THEN DELETE FROM public.pa_plain WHERE id IN (6, 7);
+    END CASE;
     RETURN OLD;
 END $$;
 CREATE TRIGGER pa_sweep BEFORE DELETE ON pa_notes FOR EACH ROW EXECUTE FUNCTION pa_sweep();
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_notes', retention => '1 hour');
-INSERT INTO pa_notes (id, deleted_at) VALUES (1, now() - interval '1 day');
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
-SELECT count(*) AS notes_left FROM pa_notes;
-SET softdelete.include_deleted = on;
-SELECT array_agg(id) AS own_log_left FROM pa_own_log;
-RESET softdelete.include_deleted;
-
--- Another role's table: refused, and nothing of the batch happens.
-CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM public.pa_accounts WHERE id <= 2;
-    RETURN OLD;
-END $$;
-INSERT INTO pa_notes (id, deleted_at) VALUES (2, now() - interval '1 day');
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
-SET softdelete.include_deleted = on;
-SELECT array_agg(id) AS notes_left FROM pa_notes;
-RESET softdelete.include_deleted;
-
--- The same through the backstop: a MERGE with an UPDATE action on a table
--- with policies of its own keeps its DELETE for the backstop trigger.
-RESET ROLE;
-SET ROLE pa_victim;
-CREATE POLICY pa_extra ON pa_accounts FOR SELECT USING (true);
-RESET ROLE;
-SET ROLE pa_owner;
-CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    MERGE INTO public.pa_accounts a USING (VALUES (3)) v(id) ON a.id = v.id
-     WHEN MATCHED AND a.id > 100 THEN UPDATE SET name = a.name
-     WHEN MATCHED THEN DELETE;
-    RETURN OLD;
-END $$;
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
-SET softdelete.include_deleted = on;
-SELECT array_agg(id) AS notes_left FROM pa_notes;
-RESET softdelete.include_deleted;
 RESET ROLE;
 
--- The victim's rows are all there, live.
-SET ROLE pa_victim;
-SET softdelete.include_deleted = on;
-SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_accounts ORDER BY id;
-RESET softdelete.include_deleted;
-RESET ROLE;
-SELECT table_name, action, actor, row_count, keys FROM softdelete.events
- WHERE table_name IN ('public.pa_accounts', 'public.pa_own_log', 'public.pa_notes')
- ORDER BY id;
-SELECT status, error FROM softdelete.runs WHERE table_name = 'public.pa_notes' ORDER BY id;
-
--- What the owner's trigger sets off through another role is what it would
--- be outside a purge, whatever that role may do: the purge's hard delete
--- is the owner's, for the tables the owner is an admin of. (1) The trigger
--- calls the victim's SECURITY DEFINER function, an ordinary soft-delete
--- API, whose DELETE runs as the victim (an admin of its table): a soft
--- delete, where it removed the rows for good. (2) The trigger soft-deletes
--- the victim's parent row by UPDATE: the cascade to its child is a soft
--- delete too, where the child went for good. (3) The trigger deletes from
--- its own plain table, which the victim's enabled table references ON
--- DELETE CASCADE: PostgreSQL's action on the victim's rows is refused
--- (23503), as outside a purge, where they went for good.
-SET ROLE pa_victim;
-CREATE FUNCTION pa_cancel(p int) RETURNS void LANGUAGE sql SECURITY DEFINER
-    SET search_path = public, pg_catalog AS $$ DELETE FROM public.pa_accounts WHERE id = p $$;
-GRANT EXECUTE ON FUNCTION pa_cancel(int) TO pa_owner;
-CREATE TABLE pa_lines (id int PRIMARY KEY, account_id int REFERENCES pa_accounts ON DELETE CASCADE);
-INSERT INTO pa_lines VALUES (1, 1), (4, 4);
-SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_lines');
-GRANT UPDATE (deleted_at, deleted_by, delete_reason, delete_op) ON pa_accounts TO pa_owner;
-RESET ROLE;
-SET ROLE pa_owner;
-SELECT pa_cancel(1);
-CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM public.pa_cancel(i) FROM generate_series(2, 3) i;
-    RETURN OLD;
-END $$;
-INSERT INTO pa_notes (id, deleted_at) VALUES (3, now() - interval '1 day');
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
-CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE public.pa_accounts SET deleted_at = now() WHERE id = 4;
-    RETURN OLD;
-END $$;
-INSERT INTO pa_notes (id, deleted_at) VALUES (4, now() - interval '1 day');
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
-CREATE TABLE pa_plain (id int PRIMARY KEY);
-INSERT INTO pa_plain VALUES (1), (2), (3), (4);
-GRANT REFERENCES ON pa_plain TO pa_victim;
-RESET ROLE;
 SET ROLE pa_victim;
 CREATE TABLE pa_refs (id int PRIMARY KEY, plain_id int REFERENCES pa_plain ON DELETE CASCADE);
-INSERT INTO pa_refs VALUES (2, 2), (3, 3);
+INSERT INTO pa_refs VALUES (6, 6), (7, 7);
 SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_refs');
+-- C goes through the backstop: with a policy of the table's own, a MERGE
+-- that also updates keeps its DELETE actions.
+CREATE POLICY pa_extra ON pa_accounts FOR SELECT USING (true);
 RESET ROLE;
+
+-- One purge per step, each with one due note.
 SET ROLE pa_owner;
-CREATE OR REPLACE FUNCTION pa_sweep() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION pa_step(s text, n int) RETURNS TABLE (step text, rows_purged bigint)
+LANGUAGE plpgsql AS $$
 BEGIN
-    DELETE FROM public.pa_plain WHERE id IN (2, 3);
-    RETURN OLD;
+    INSERT INTO public.pa_notes (id, step, deleted_at) VALUES (n, s, now() - interval '1 day');
+    RETURN QUERY SELECT s, p.rows_purged FROM softdelete.purge('public.pa_notes') p;
 END $$;
-INSERT INTO pa_notes (id, deleted_at) VALUES (5, now() - interval '1 day');
-SELECT table_name, rows_archived, rows_purged FROM softdelete.purge('pa_notes');
+SELECT * FROM pa_step('A', 1);
+SELECT * FROM pa_step('B', 2);
+SELECT * FROM pa_step('C', 3);
+SELECT * FROM pa_step('D', 4);
+SELECT * FROM pa_step('E', 5);
+SELECT * FROM pa_step('F', 6);
+SET softdelete.include_deleted = on;
+SELECT array_agg(id ORDER BY id) AS notes_left FROM pa_notes;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_own_log ORDER BY id;
+RESET softdelete.include_deleted;
+SELECT array_agg(id ORDER BY id) AS plain_left FROM pa_plain;
 RESET ROLE;
+
+-- The victim's rows: soft-deleted where the steps deleted them, none gone.
 SET ROLE pa_victim;
 SET softdelete.include_deleted = on;
 SELECT id, deleted_at IS NOT NULL AS deleted, deleted_by FROM pa_accounts ORDER BY id;
@@ -144,15 +100,53 @@ SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_lines ORDER BY id;
 SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_refs ORDER BY id;
 RESET softdelete.include_deleted;
 RESET ROLE;
-SELECT action, table_name, actor, row_count, keys FROM softdelete.events
- WHERE table_name IN ('public.pa_accounts', 'public.pa_lines', 'public.pa_refs')
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('public.pa_accounts', 'public.pa_lines', 'public.pa_refs', 'public.pa_own_log',
+                      'public.pa_notes')
  ORDER BY id;
+SELECT status, rows_purged, error FROM softdelete.runs WHERE table_name = 'public.pa_notes' ORDER BY id;
+
+-- G: pa_owner's table references pa_victim's ON DELETE SET NULL, and its
+-- AFTER UPDATE trigger deletes from pa_victim's other table. PostgreSQL
+-- runs that trigger, fired by the SET NULL of pa_victim's purge, as
+-- pa_victim: a soft delete, as in any statement of pa_victim's.
+SET ROLE pa_victim;
+CREATE TABLE pa_due (id int PRIMARY KEY);
+INSERT INTO pa_due VALUES (1);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_due', retention => '1 second');
+CREATE TABLE pa_kept (id int PRIMARY KEY);
+INSERT INTO pa_kept VALUES (1), (2);
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_kept');
+GRANT SELECT, REFERENCES ON pa_due TO pa_owner;
+RESET ROLE;
+SET ROLE pa_owner;
+SET client_min_messages = warning;
+CREATE TABLE pa_child (id int PRIMARY KEY, due_id int REFERENCES pa_due ON DELETE SET NULL);
+RESET client_min_messages;
+INSERT INTO pa_child VALUES (1, 1);
+CREATE FUNCTION pa_child_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM public.pa_kept WHERE id = 2;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER pa_child_trg AFTER UPDATE ON pa_child FOR EACH ROW EXECUTE FUNCTION pa_child_trg();
+RESET ROLE;
+SET ROLE pa_victim;
+DELETE FROM pa_due;
+SELECT pg_sleep(1.2);
+SELECT table_name, rows_purged FROM softdelete.purge('pa_due');
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_kept ORDER BY id;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name IN ('public.pa_due', 'public.pa_kept') ORDER BY id;
 
 -- A query that starts while the purge's own statement is being planned (an
 -- IMMUTABLE function in a partition's CHECK, which PostgreSQL evaluates to
 -- rule partitions out) is not that statement: it took the place of the
--- purge's statement, whose rows were then logged twice (keys [1, 1]) and
--- counted twice in the run.
+-- purge's statement, whose rows were then logged twice (keys [1, 2, 1, 2])
+-- and counted twice in the run.
 SET ROLE pa_owner;
 CREATE FUNCTION pa_peek() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
 BEGIN
@@ -181,10 +175,16 @@ SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_accounts');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_notes');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_own_log');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_parted');
-DROP TABLE pa_lines, pa_refs, pa_plain, pa_accounts, pa_notes, pa_own_log, pa_parted;
-DROP FUNCTION pa_peek();
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_child');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_due');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_kept');
+DROP TABLE pa_lines, pa_refs, pa_plain, pa_accounts, pa_notes, pa_own_log, pa_parted, pa_child,
+    pa_due, pa_kept;
 DROP FUNCTION pa_sweep();
 DROP FUNCTION pa_cancel(int);
+DROP FUNCTION pa_peek();
+DROP FUNCTION pa_step(text, int);
+DROP FUNCTION pa_child_trg();
 REVOKE CREATE ON SCHEMA public FROM pa_victim, pa_owner;
 DROP ROLE pa_victim;
 DROP ROLE pa_owner;

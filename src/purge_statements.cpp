@@ -37,6 +37,9 @@ namespace
 // action) is another, and leaves its triggers as they are.
 Oid own_statement_table = InvalidOid;
 const char* own_statement_sql = nullptr;
+// The same text until the planner has planned it once: the one plan that
+// removes rows for good (plans_own_purge_statement()).
+const char* own_statement_to_plan = nullptr;
 
 // Subtransactions the batches kept (released) in this transaction. Each
 // one that writes takes a transaction id, and past 64 of them in one
@@ -145,6 +148,7 @@ ReturnedKeys without_own_triggers(const TableConfig& cfg, const char* sql, Run r
     ReturnedKeys ran;
     own_statement_table = cfg.relid;
     own_statement_sql = sql;
+    own_statement_to_plan = sql;
     PG_TRY();
     {
         ran = run();
@@ -154,6 +158,7 @@ ReturnedKeys without_own_triggers(const TableConfig& cfg, const char* sql, Run r
         // Consumed when the statement started; not if it never did.
         own_statement_table = InvalidOid;
         own_statement_sql = nullptr;
+        own_statement_to_plan = nullptr;
     }
     PG_END_TRY();
     return ran;
@@ -170,7 +175,7 @@ ReturnedKeys run_removal(const TableConfig& cfg, const char* sql, int nargs, Oid
                          Datum* values, bool newest, Oid archive)
 {
     ReturnedKeys removed = without_own_triggers(cfg, sql, [&] {
-        return run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, true,
+        return run_returning_keys(relation_owner(cfg.relid), cfg, sql, nargs, types, values, false,
                                   newest, OidIsValid(archive));
     });
     if (OidIsValid(archive) && removed.archived != removed.rows)
@@ -573,6 +578,15 @@ void forget_subtransactions()
 {
     subtransactions = 0;
     kept_in_transaction = false;
+}
+
+bool plans_own_purge_statement(const char* query_string, const Query* parse)
+{
+    if (own_statement_to_plan == nullptr || query_string == nullptr || !parse->canSetTag ||
+        strcmp(query_string, own_statement_to_plan) != 0)
+        return false;
+    own_statement_to_plan = nullptr;
+    return true;
 }
 
 void leave_out_own_triggers(QueryDesc* query)

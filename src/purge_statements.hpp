@@ -71,4 +71,12 @@ void forget_subtransactions();
 // always. Only the first statement after one of those calls is concerned.
 void leave_out_own_triggers(QueryDesc* query);
 
+// PG regime, for the planner hook. Whether the planner is planning a purge
+// batch's own removal (its text, the query that sets the command tag),
+// once: that plan removes rows for good, as its table's owner. The batch
+// runs without softdelete.hard_delete, so that what its statement sets off
+// (foreign key actions, triggers, functions, rules, code of other roles
+// running as the owner) is what it would be outside a purge.
+bool plans_own_purge_statement(const char* query_string, const Query* parse);
+
 } // namespace softdelete

@@ -185,7 +185,7 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     PG_TRY();
     {
         OrderedRun order = {check, arg};
-        ran = run_as_owner_ordered(owner, sql, nargs, types, values, true, None_Receiver, order);
+        ran = run_as_owner_ordered(owner, sql, nargs, types, values, false, None_Receiver, order);
     }
     PG_FINALLY();
     {

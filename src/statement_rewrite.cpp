@@ -34,6 +34,7 @@
 #include "error_bridge.hpp"
 #include "foreign_keys.hpp"
 #include "purge.hpp"
+#include "purge_statements.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
 #include "statement_values.hpp"
@@ -504,6 +505,9 @@ void record_written_columns(Query* query, RangeTblEntry* rte, const TableConfig&
     }
 }
 
+// The planner is planning a purge batch's own removal (purge_statements.cpp).
+bool planning_purge_statement = false;
+
 struct RewriteState {
     bool kept_hard_delete; // the plan is only right while hard_delete is in effect
     bool soft_delete;      // a DELETE became a soft delete
@@ -511,9 +515,9 @@ struct RewriteState {
 
 void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, RewriteState* state)
 {
-    // An admin's hard delete (a purge batch sets it for its own statements,
-    // as each table's owner): the DELETE stays one.
-    if (hard_delete_in_effect_on(cfg.root)) {
+    // An admin's hard delete, or a purge batch's own removal (as the table's
+    // owner): the DELETE stays one.
+    if (planning_purge_statement || hard_delete_in_effect_on(cfg.root)) {
         state->kept_hard_delete = true;
         require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
@@ -1028,8 +1032,13 @@ PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int curs
                                 ParamListInfo bound_params)
 {
     RewriteState state = {false, false};
-    if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present())
+    if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present()) {
+        // Read by rewrite_delete() only, in this call's rewrite: a planner
+        // call nested in this one's planning decides its own.
+        planning_purge_statement = plans_own_purge_statement(query_string, parse);
         rewrite_query(parse, &state);
+        planning_purge_statement = false;
+    }
     PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
