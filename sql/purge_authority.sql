@@ -142,6 +142,46 @@ RESET ROLE;
 SELECT table_name, action, row_count, keys FROM softdelete.events
  WHERE table_name IN ('public.pa_due', 'public.pa_kept') ORDER BY id;
 
+-- H: the purge's own DELETE is the one planned in the planner call its run
+-- makes, not a statement of the same text run while that call plans (a DO
+-- ALSO rule's action is planned before the DELETE it is on, and an
+-- IMMUTABLE function in its WHERE ran then). That statement, given a
+-- retention of its own, removed rows not yet due for good, unlogged, and
+-- took the place of the purge's. Now it is what it would be outside a
+-- purge: a DELETE of rows already deleted, which changes nothing.
+SET ROLE pa_owner;
+CREATE TABLE pa_ruled (id int PRIMARY KEY);
+SET client_min_messages = warning;
+SELECT count(*) > 0 AS enabled FROM softdelete.enable('pa_ruled', retention => '1 hour');
+RESET client_min_messages;
+INSERT INTO pa_ruled (id, deleted_at) VALUES (1, now() - interval '1 day'), (2, now());
+INSERT INTO pa_ruled (id) VALUES (3);
+CREATE FUNCTION pa_same_text() RETURNS int VOLATILE LANGUAGE plpgsql SET search_path = public, pg_catalog AS $$
+DECLARE n int;
+BEGIN
+    EXECUTE 'DELETE FROM ONLY public.pa_ruled AS t WHERE t.deleted_at < pg_catalog.now() - $1 RETURNING t.id'
+        USING interval '-1000 years';
+    EXECUTE 'DELETE FROM public.pa_ruled AS t WHERE t.deleted_at < pg_catalog.now() - $1 RETURNING t.id'
+        USING interval '-1000 years';
+    RETURN 0;
+END $$;
+CREATE FUNCTION pa_at_plan_time() RETURNS int IMMUTABLE LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('pa.busy', true) = '1' THEN RETURN 0; END IF;
+    PERFORM set_config('pa.busy', '1', true);
+    PERFORM public.pa_same_text();
+    PERFORM set_config('pa.busy', '0', true);
+    RETURN 0;
+END $$;
+CREATE TABLE pa_side (id int);
+CREATE RULE pa_also AS ON DELETE TO pa_ruled DO ALSO DELETE FROM pa_side WHERE pa_side.id = pa_at_plan_time();
+SELECT table_name, rows_purged FROM softdelete.purge('pa_ruled');
+SET softdelete.include_deleted = on;
+SELECT id, deleted_at IS NOT NULL AS deleted FROM pa_ruled ORDER BY id;
+RESET softdelete.include_deleted;
+RESET ROLE;
+SELECT action, row_count, keys FROM softdelete.events WHERE table_name = 'public.pa_ruled' ORDER BY id;
+
 -- A query that starts while the purge's own statement is being planned (an
 -- IMMUTABLE function in a partition's CHECK, which PostgreSQL evaluates to
 -- rule partitions out) is not that statement: it took the place of the
@@ -178,8 +218,11 @@ SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_parted');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_child');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_due');
 SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_kept');
+SELECT count(*) > 0 AS disabled FROM softdelete.disable('pa_ruled');
 DROP TABLE pa_lines, pa_refs, pa_plain, pa_accounts, pa_notes, pa_own_log, pa_parted, pa_child,
-    pa_due, pa_kept;
+    pa_due, pa_kept, pa_ruled, pa_side;
+DROP FUNCTION pa_at_plan_time();
+DROP FUNCTION pa_same_text();
 DROP FUNCTION pa_sweep();
 DROP FUNCTION pa_cancel(int);
 DROP FUNCTION pa_peek();

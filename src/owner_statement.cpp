@@ -209,12 +209,6 @@ OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* 
     return as_owner(owner, sql, nargs, types, values, hard_delete, false, dest, &order);
 }
 
-bool is_statement(const QueryDesc* query, const char* sql)
-{
-    return sql != nullptr && query->sourceText != nullptr && query->plannedstmt != nullptr &&
-           query->plannedstmt->canSetTag && strcmp(query->sourceText, sql) == 0;
-}
-
 } // namespace softdelete
 
 extern "C" {

@@ -49,10 +49,4 @@ OwnerStatement run_as_owner_ordered(Oid owner, const char* sql, int nargs, Oid* 
 // archive schema, run by the extension's owner or the lifecycle worker.
 OwnerStatement run_statement(const char* sql, int nargs, Oid* types, Datum* values);
 
-// Whether query is the statement that sql, run by one of the above, planned:
-// its text, and the query that sets the command tag (not an action a rule
-// added to it). A query that starts meanwhile (one that a function
-// PostgreSQL evaluates while planning sql runs) is not.
-bool is_statement(const QueryDesc* query, const char* sql);
-
 } // namespace softdelete

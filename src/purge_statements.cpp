@@ -7,6 +7,7 @@
 // than the DELETE itself.
 #include <initializer_list>
 #include "archive.hpp"
+#include "statement_rewrite.hpp"
 #include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
@@ -36,10 +37,16 @@ namespace
 // function PostgreSQL evaluates while planning it runs, a rule's added
 // action) is another, and leaves its triggers as they are.
 Oid own_statement_table = InvalidOid;
-const char* own_statement_sql = nullptr;
 // The same text until the planner has planned it once: the one plan that
-// removes rows for good (plans_own_purge_statement()).
+// removes rows for good (plans_own_purge_statement()), planned in the first
+// planner call of the statement run, not in one nested in it (a function
+// the planner evaluates, planning the same text). The plan made then
+// carries a random number as its queryId (SPI copies plans: the pointer is
+// not the one executed), which the executor hooks recognise: a query with
+// the same text that a function runs meanwhile has another plan.
 const char* own_statement_to_plan = nullptr;
+int own_statement_planner_depth = 0;
+uint64 own_plan_id = 0;
 
 // Subtransactions the batches kept (released) in this transaction. Each
 // one that writes takes a transaction id, and past 64 of them in one
@@ -147,8 +154,9 @@ ReturnedKeys without_own_triggers(const TableConfig& cfg, const char* sql, Run r
 {
     ReturnedKeys ran;
     own_statement_table = cfg.relid;
-    own_statement_sql = sql;
     own_statement_to_plan = sql;
+    own_statement_planner_depth = planner_calls() + 1;
+    own_plan_id = 0;
     PG_TRY();
     {
         ran = run();
@@ -157,8 +165,8 @@ ReturnedKeys without_own_triggers(const TableConfig& cfg, const char* sql, Run r
     {
         // Consumed when the statement started; not if it never did.
         own_statement_table = InvalidOid;
-        own_statement_sql = nullptr;
         own_statement_to_plan = nullptr;
+        own_plan_id = 0;
     }
     PG_END_TRY();
     return ran;
@@ -580,19 +588,42 @@ void forget_subtransactions()
     kept_in_transaction = false;
 }
 
-bool plans_own_purge_statement(const char* query_string, const Query* parse)
+bool plans_own_purge_statement(const char* query_string, const Query* parse, int depth)
 {
-    if (own_statement_to_plan == nullptr || query_string == nullptr || !parse->canSetTag ||
+    if (own_statement_to_plan == nullptr || depth != own_statement_planner_depth ||
+        query_string == nullptr || !parse->canSetTag ||
         strcmp(query_string, own_statement_to_plan) != 0)
         return false;
     own_statement_to_plan = nullptr;
     return true;
 }
 
+Oid own_purge_table()
+{
+    return own_statement_table;
+}
+
+void planned_own_purge_statement(PlannedStmt* stmt)
+{
+    uint64 id = 0;
+    while (id == 0) {
+        if (!pg_strong_random(&id, sizeof id))
+            ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+                            errmsg("could not generate a random number")));
+    }
+    own_plan_id = id;
+    stmt->queryId = id;
+}
+
+bool is_own_purge_plan(const QueryDesc* query)
+{
+    return own_plan_id != 0 && query->plannedstmt != nullptr &&
+           query->plannedstmt->queryId == own_plan_id;
+}
+
 void leave_out_own_triggers(QueryDesc* query)
 {
-    if (!OidIsValid(own_statement_table) || query->estate == nullptr ||
-        !is_statement(query, own_statement_sql))
+    if (!OidIsValid(own_statement_table) || query->estate == nullptr || !is_own_purge_plan(query))
         return;
     Oid table = own_statement_table;
     // Once: the statements it fires (foreign key actions, the table's own

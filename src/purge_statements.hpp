@@ -72,11 +72,19 @@ void forget_subtransactions();
 void leave_out_own_triggers(QueryDesc* query);
 
 // PG regime, for the planner hook. Whether the planner is planning a purge
-// batch's own removal (its text, the query that sets the command tag),
-// once: that plan removes rows for good, as its table's owner. The batch
-// runs without softdelete.hard_delete, so that what its statement sets off
-// (foreign key actions, triggers, functions, rules, code of other roles
-// running as the owner) is what it would be outside a purge.
-bool plans_own_purge_statement(const char* query_string, const Query* parse);
+// batch's own removal (its text, the query that sets the command tag, in
+// the planner call the statement's run makes, depth counting planner calls
+// running, this one included), once: that plan removes rows for good, as its table's owner. The
+// batch runs without softdelete.hard_delete, so that what its statement sets off (foreign key
+// actions, triggers, functions, rules, code of other roles running as the owner) is what it would
+// be outside a purge.
+bool plans_own_purge_statement(const char* query_string, const Query* parse, int depth);
+// The table it removes rows of (a rule may put another's DELETE in its
+// place, which is not it).
+Oid own_purge_table();
+// The plan the planner made of it, marked so that the executor hooks
+// recognise it (and no other query).
+void planned_own_purge_statement(PlannedStmt* stmt);
+bool is_own_purge_plan(const QueryDesc* query);
 
 } // namespace softdelete

@@ -10,6 +10,7 @@
 // after it has finished with the last one.
 #include "event_log.hpp"
 #include "owner_statement.hpp"
+#include "purge_statements.hpp"
 #include "scanned_keys.hpp"
 
 extern "C" {
@@ -45,7 +46,6 @@ struct ScanTap {
     uint64 processed_before;
     bool attached;
     char* newest;
-    const char* sql; // the statement whose scan it taps
 };
 
 // Set by run_scanned_keys() until its statement starts.
@@ -137,7 +137,7 @@ void tap_scanned_rows(QueryDesc* query)
     ScanTap* tap = armed;
     // Another query starting first (a function evaluated while the
     // statement is planned, a rule's action) leaves the tap for it.
-    if (tap == nullptr || query->planstate == nullptr || !is_statement(query, tap->sql))
+    if (tap == nullptr || query->planstate == nullptr || !is_own_purge_plan(query))
         return;
     armed = nullptr;
     PlanState* top = query->planstate;
@@ -166,7 +166,6 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     tap->limit = limit;
     tap->context = CurrentMemoryContext;
     tap->pending_from = -1;
-    tap->sql = sql;
     initStringInfo(&tap->keys);
     char* names[INDEX_MAX_KEYS];
     Oid key_types[INDEX_MAX_KEYS];

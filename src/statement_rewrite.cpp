@@ -517,7 +517,8 @@ void rewrite_delete(Query* query, RangeTblEntry* rte, const TableConfig& cfg, Re
 {
     // An admin's hard delete, or a purge batch's own removal (as the table's
     // owner): the DELETE stays one.
-    if (planning_purge_statement || hard_delete_in_effect_on(cfg.root)) {
+    if ((planning_purge_statement && own_purge_table() == cfg.root) ||
+        hard_delete_in_effect_on(cfg.root)) {
         state->kept_hard_delete = true;
         require_admin(cfg.relid, cfg.root, "hard-delete rows of");
         unhide_deleted_rows(rte);
@@ -1028,20 +1029,28 @@ bool rewritten_delete_plan(const PlannedStmt* stmt)
            is_rewritten_delete(stmt, reinterpret_cast<ModifyTable*>(stmt->planTree));
 }
 
-PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
-                                ParamListInfo bound_params)
+// How many planner calls are running, one inside the other (a function the
+// planner evaluates may plan statements of its own).
+int planner_depth = 0;
+
+PlannedStmt* plan_statement(Query* parse, const char* query_string, int cursor_options,
+                            ParamListInfo bound_params)
 {
     RewriteState state = {false, false};
+    bool own = false;
     if (parse->commandType != CMD_UTILITY && modifies_anything(parse) && extension_present()) {
         // Read by rewrite_delete() only, in this call's rewrite: a planner
         // call nested in this one's planning decides its own.
-        planning_purge_statement = plans_own_purge_statement(query_string, parse);
+        own = plans_own_purge_statement(query_string, parse, planner_depth);
+        planning_purge_statement = own;
         rewrite_query(parse, &state);
         planning_purge_statement = false;
     }
     PlannedStmt* stmt = previous_planner != nullptr
                             ? previous_planner(parse, query_string, cursor_options, bound_params)
                             : standard_planner(parse, query_string, cursor_options, bound_params);
+    if (own)
+        planned_own_purge_statement(stmt);
     if (state.soft_delete)
         defer_statement_values(stmt);
     // A DELETE made an UPDATE is still a DELETE to whoever runs it: the
@@ -1061,7 +1070,29 @@ PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int curs
     return stmt;
 }
 
+PlannedStmt* softdelete_planner(Query* parse, const char* query_string, int cursor_options,
+                                ParamListInfo bound_params)
+{
+    PlannedStmt* stmt = nullptr;
+    planner_depth++;
+    PG_TRY();
+    {
+        stmt = plan_statement(parse, query_string, cursor_options, bound_params);
+    }
+    PG_FINALLY();
+    {
+        planner_depth--;
+    }
+    PG_END_TRY();
+    return stmt;
+}
+
 } // namespace
+
+int planner_calls()
+{
+    return planner_depth;
+}
 
 bool is_rewritten_delete(const PlannedStmt* stmt, const ModifyTable* modify)
 {
