@@ -6,7 +6,6 @@
 #include "executor_hooks.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
-#include "purge.hpp"
 #include "preloading.hpp"
 #include "settings.hpp"
 #include "table_config.hpp"

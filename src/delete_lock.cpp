@@ -1,5 +1,6 @@
-// softdelete_internal.lock_for_delete(row, in): the lock a DELETE takes on
-// each row it removes, taken by a rewritten DELETE before it writes the row.
+// softdelete_internal.lock_for_delete(row, in, target, deciding): the lock a
+// DELETE takes on each row it removes, taken by a rewritten DELETE before
+// it writes the row.
 //
 // A soft delete is an UPDATE of columns that no foreign key reads, so
 // PostgreSQL takes FOR NO KEY UPDATE, which does not wait for the FOR KEY
@@ -22,11 +23,12 @@
 // transaction as for a DELETE.
 //
 // Only a rewritten DELETE of target, which the executor checked the DELETE
-// privilege of, reaches it (or an UPDATE of target that soft-deletes the
-// row, deciding: the tombstone decision its projection just took says so): called any other way (a
-// member of softdelete_backup may name softdelete_internal's functions), on a row that is not of
-// target or of a table under it, it refuses. A row past the end of its table is not one: nothing is
-// read or locked.
+// privilege of, reaches it (or, deciding, an UPDATE of target that
+// soft-deletes the row: the tombstone decision its projection just took
+// says so). Called any other way (a member of softdelete_backup may name
+// softdelete_internal's functions), or on a row that is not of target or of
+// a table under it, it refuses. A row past the end of its table is not
+// one: nothing is read or locked.
 //
 // Plain PostgreSQL code.
 #include <initializer_list>

@@ -62,6 +62,10 @@ struct RowKeys {
     KeyFormat* format;
     Datum values[INDEX_MAX_KEYS];
     bool nulls[INDEX_MAX_KEYS];
+    // The last table a row was written in that row_notes.cpp found may be
+    // noted here, for a soft delete [0] and for a restore [1]: checked once
+    // per table, not per row.
+    Oid written_in_checked[2];
 };
 
 // PG regime. The key columns' types are the columns' own unless given.

@@ -27,21 +27,19 @@
 // table it expired rows from; NOTIFY follows the tables' notify option. The
 // run's counts are what the batch logged.
 //
-// The batch's statements run as each table's owner with softdelete.hard_delete
-// on (owner_statement.cpp), so their DELETEs are real ones; whatever they set
-// off (foreign key actions, the tables' triggers and rules, functions those
-// call) is what it would be outside a purge: a real DELETE of an enabled
-// table only where hard_delete is in effect for it (settings.cpp), that is
-// where the table's owner is an admin of the table the DELETE reaches. A
-// backend-local flag that only this file sets (purge_in_progress()) names
-// the rows a hard delete removes meanwhile as purged.
+// The batch's statements run as each table's owner, without
+// softdelete.hard_delete: the planner keeps the batch's own removal a real
+// DELETE (purge_statements.cpp, plans_own_purge_statement()), and whatever
+// it sets off (foreign key actions, the tables' triggers and rules,
+// functions those call, as any role) is what it would be outside a purge.
+// A backend-local flag that only this file sets (purge_in_progress())
+// names the rows a hard delete removes meanwhile as purged.
 #include <string>
 #include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "archive.hpp"
-#include "authorization.hpp"
 #include "error_bridge.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
@@ -51,7 +49,6 @@
 #include "purge.hpp"
 #include "purge_plan.hpp"
 #include "purge_statements.hpp"
-#include "settings.hpp"
 #include "table_config.hpp"
 
 namespace softdelete

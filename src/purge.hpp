@@ -29,9 +29,7 @@ List* purge_tables(bool skip_locked = false);
 
 // True while a purge batch runs. Only the extension's C code sets it (no
 // setting can). It names what a hard delete removes (purge, not
-// hard_delete): the batch's statements run as each table's owner with
-// softdelete.hard_delete on, and what they set off is what it would be
-// outside a purge.
+// hard_delete); no plan depends on it.
 bool purge_in_progress();
 
 } // namespace softdelete

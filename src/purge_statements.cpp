@@ -7,13 +7,13 @@
 // than the DELETE itself.
 #include <initializer_list>
 #include "archive.hpp"
-#include "statement_rewrite.hpp"
 #include "authorization.hpp"
 #include "extension_objects.hpp"
 #include "key_sql.hpp"
 #include "operations.hpp"
 #include "owner_statement.hpp"
 #include "purge_statements.hpp"
+#include "statement_rewrite.hpp"
 #include "returned_keys.hpp"
 #include "scanned_keys.hpp"
 
@@ -32,10 +32,8 @@ namespace softdelete
 namespace
 {
 
-// The table whose next statement leaves out the extension's row triggers,
-// and that statement's text: a query that starts before it (one that a
-// function PostgreSQL evaluates while planning it runs, a rule's added
-// action) is another, and leaves its triggers as they are.
+// The table of the removal running, whose own plan (own_plan_id below)
+// leaves out the extension's row triggers.
 Oid own_statement_table = InvalidOid;
 // The same text until the planner has planned it once: the one plan that
 // removes rows for good (plans_own_purge_statement()), planned in the first

@@ -168,7 +168,11 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
             softdelete::count_kept_live_row(relid);
         PG_RETURN_BOOL(true);
     }
-    softdelete::refuse_inherited_cascade(keys->cfg, PG_GETARG_OID(5), action);
+    int checked = action == softdelete::Action::soft_delete ? 0 : 1;
+    if (keys->written_in_checked[checked] != PG_GETARG_OID(5)) {
+        softdelete::refuse_inherited_cascade(keys->cfg, PG_GETARG_OID(5), action);
+        keys->written_in_checked[checked] = PG_GETARG_OID(5);
+    }
     if (!keys->recorded)
         PG_RETURN_BOOL(true);
     for (int k = 0; k < keys->cfg.nkeys; k++) {

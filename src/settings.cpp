@@ -261,6 +261,10 @@ bool looks_like_pg_dump()
            set_in_session_to(synchronize_seqscans_guc, false);
 }
 
+namespace
+{
+
+// On for this transaction only (SET LOCAL, or a function's SET clause).
 bool hard_delete_set_locally()
 {
     if (!hard_delete || hard_delete_guc == nullptr)
@@ -269,6 +273,8 @@ bool hard_delete_set_locally()
     return top != nullptr &&
            (top->state == GUC_LOCAL || top->state == GUC_SET_LOCAL || top->state == GUC_SAVE);
 }
+
+} // namespace
 
 bool hard_delete_in_effect()
 {

@@ -36,9 +36,6 @@ bool hard_delete_in_effect();
 // DEFINER function): in effect also when both the role that set it and the
 // role running the DELETE are admins of root.
 bool hard_delete_in_effect_on(Oid root);
-// On for this transaction only (SET LOCAL, or a function's SET clause), by
-// whichever role.
-bool hard_delete_set_locally();
 
 // A session that set row_security = on and synchronize_seqscans = off, as
 // every session of pg_dump --enable-row-security does (and applications

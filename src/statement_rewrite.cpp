@@ -33,7 +33,6 @@
 #include "authorization.hpp"
 #include "error_bridge.hpp"
 #include "foreign_keys.hpp"
-#include "purge.hpp"
 #include "purge_statements.hpp"
 #include "settings.hpp"
 #include "statement_rewrite.hpp"
