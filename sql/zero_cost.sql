@@ -145,11 +145,11 @@ RESET ROLE;
 
 --------------------------------------------------------------------------
 -- A DELETE's own cost: the UPDATE it becomes reads the statement's stamp,
--- actor, reason and operation once per execution, all four as the
--- parameters of one initPlan, and calls nothing per row in its scan or its
--- target list. The executor hook gives those parameters their values when
--- the statement starts, so the initPlan's Result, whose outputs are only
--- placeholders (the NULLs below), never runs.
+-- actor, reason and operation once per execution, as four parameters ($0 to
+-- $3 below), and calls nothing per row in its scan or its target list. The
+-- planner made them the outputs of an initPlan; the planner hook takes the
+-- initPlan out of the plan, so that no executor starts it, and the executor
+-- hook gives the parameters their values when the statement starts.
 --------------------------------------------------------------------------
 
 SET plan_cache_mode = force_generic_plan;

@@ -6,13 +6,14 @@
 // four calls through the function manager: for a one-row soft delete that
 // was a tenth of its whole cost, more than the UPDATE's own index scan.
 //
-// So, once planned, the Result keeps its place and its outputs' types but
-// its calls become placeholders (NULL constants, named after what they
-// stand for, which EXPLAIN VERBOSE shows as NULLs), and when the executor
-// starts, the hook gives the initPlan's parameters their values for that
-// execution, as PostgreSQL would have on the first row: the Result never
-// runs. Nothing is decided at plan time; each execution has its own
-// operation and reads the settings and the role as they are then.
+// So, once planned, the statement's own DELETE loses the initPlan and keeps
+// its parameters, listed by what they hold (keep_values_in_plan()), and a
+// WITH query's DELETE keeps the Result with placeholders for the calls (see
+// defer_statement_values()). When the executor starts, the hook gives the
+// parameters their values for that execution, as PostgreSQL would have on
+// the first row: no Result runs. Nothing is decided at plan time; each
+// execution has its own operation and reads the settings and the role as
+// they are then.
 #include "statement_values.hpp"
 #include "event_log.hpp"
 #include "extension_objects.hpp"
@@ -128,6 +129,55 @@ void compute(StatementValues* values, int k, MemoryContext context)
     values->computed[k] = true;
 }
 
+Param* exec_param(int paramid, const FuncExpr* call)
+{
+    Param* param = makeNode(Param);
+    param->paramkind = PARAM_EXEC;
+    param->paramid = paramid;
+    param->paramtype = call->funcresulttype;
+    param->paramtypmod = -1;
+    param->paramcollid = call->funccollid;
+    param->location = -1;
+    return param;
+}
+
+// The statement's own DELETE (the top of its plan): its initPlan goes, and
+// with it the cost of starting its Result in every execution (a thirtieth
+// of a one-row soft delete). The parameters it set stay where the plan
+// reads them, listed by what they hold in the ModifyTable's exclRelTlist,
+// which only INSERT ... ON CONFLICT uses, and the hook sets them before the
+// first row; a re-check after a concurrent update (EvalPlanQual) copies
+// them, as it copies every parameter. The Result's place among the subplans
+// is left empty, as PostgreSQL leaves an unused subplan's, so that the
+// numbering of the others stays.
+void keep_values_in_plan(PlannedStmt* stmt, ModifyTable* modify, const SubPlan* sub,
+                         const Result* result)
+{
+    List* kept = NIL;
+    ListCell* tc;
+    ListCell* pc;
+    forboth(tc, result->plan.targetlist, pc, sub->setParam)
+    {
+        auto* tle = static_cast<TargetEntry*>(lfirst(tc));
+        auto* call = reinterpret_cast<FuncExpr*>(tle->expr);
+        kept = lappend(
+            kept, makeTargetEntry(reinterpret_cast<Expr*>(exec_param(lfirst_int(pc), call)),
+                                  static_cast<AttrNumber>(list_length(kept) + 1),
+                                  pstrdup(placeholder_names[function_value(call->funcid)]), true));
+    }
+    modify->exclRelTlist = kept;
+    lfirst(list_nth_cell(stmt->subplans, sub->plan_id - 1)) = nullptr;
+}
+
+void give_value(EState* estate, StatementValues* values, int k, int paramid)
+{
+    compute(values, k, estate->es_query_cxt);
+    ParamExecData* param = &estate->es_param_exec_vals[paramid];
+    param->execPlan = nullptr;
+    param->value = values->value[k];
+    param->isnull = values->isnull[k];
+}
+
 } // namespace
 
 // A WITH query's DELETE is one of the statement's subplans, and when a
@@ -143,26 +193,21 @@ void defer_statement_values(PlannedStmt* stmt)
     each_rewritten_delete(stmt, [stmt](ModifyTable* modify, bool top) {
         ListCell* lc;
         foreach (lc, modify->plan.initPlan) {
-            Result* result = values_result(stmt, static_cast<SubPlan*>(lfirst(lc)));
+            auto* sub = static_cast<SubPlan*>(lfirst(lc));
+            Result* result = values_result(stmt, sub);
             if (result == nullptr || !calls_the_functions(result))
                 continue;
+            if (top && modify->onConflictAction == ONCONFLICT_NONE && modify->exclRelTlist == NIL) {
+                keep_values_in_plan(stmt, modify, sub, result);
+                modify->plan.initPlan = foreach_delete_current(modify->plan.initPlan, lc);
+                continue;
+            }
             ListCell* tc;
             foreach (tc, result->plan.targetlist) {
                 auto* tle = static_cast<TargetEntry*>(lfirst(tc));
                 auto* call = reinterpret_cast<FuncExpr*>(tle->expr);
                 tle->resname = pstrdup(placeholder_names[function_value(call->funcid)]);
-                if (top) {
-                    tle->expr = reinterpret_cast<Expr*>(
-                        makeNullConst(call->funcresulttype, -1, call->funccollid));
-                    continue;
-                }
-                Param* param = makeNode(Param);
-                param->paramkind = PARAM_EXEC;
-                param->paramid = list_length(stmt->paramExecTypes);
-                param->paramtype = call->funcresulttype;
-                param->paramtypmod = -1;
-                param->paramcollid = call->funccollid;
-                param->location = -1;
+                Param* param = exec_param(list_length(stmt->paramExecTypes), call);
                 stmt->paramExecTypes = lappend_oid(stmt->paramExecTypes, call->funcresulttype);
                 tle->expr = reinterpret_cast<Expr*>(param);
             }
@@ -173,14 +218,22 @@ void defer_statement_values(PlannedStmt* stmt)
 void set_statement_values(QueryDesc* query, int eflags)
 {
     PlannedStmt* stmt = query->plannedstmt;
-    // A rewritten DELETE has its initPlan among the subplans; a SELECT may
-    // have one in a WITH query.
+    // A rewritten DELETE has its values' parameters listed in its plan, or
+    // (in a WITH query) an initPlan among the subplans.
     if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) != 0 || stmt == nullptr || stmt->subplans == NIL)
         return;
     EState* estate = query->estate;
     StatementValues values = {};
     each_rewritten_delete(stmt, [&](ModifyTable* modify, bool) {
         ListCell* lc;
+        if (modify->onConflictAction == ONCONFLICT_NONE) {
+            foreach (lc, modify->exclRelTlist) {
+                auto* tle = static_cast<TargetEntry*>(lfirst(lc));
+                int k = placeholder_value(tle->resname);
+                if (k >= 0 && IsA(tle->expr, Param))
+                    give_value(estate, &values, k, reinterpret_cast<Param*>(tle->expr)->paramid);
+            }
+        }
         foreach (lc, modify->plan.initPlan) {
             auto* sub = static_cast<SubPlan*>(lfirst(lc));
             Result* result = values_result(stmt, sub);
@@ -190,23 +243,14 @@ void set_statement_values(QueryDesc* query, int eflags)
             ListCell* pc;
             forboth(tc, result->plan.targetlist, pc, sub->setParam)
             {
-                int k = placeholder_value(static_cast<TargetEntry*>(lfirst(tc))->resname);
+                auto* tle = static_cast<TargetEntry*>(lfirst(tc));
+                int k = placeholder_value(tle->resname);
                 if (k < 0)
                     break;
-                compute(&values, k, estate->es_query_cxt);
-                ParamExecData* param = &estate->es_param_exec_vals[lfirst_int(pc)];
-                param->execPlan = nullptr;
-                param->value = values.value[k];
-                param->isnull = values.isnull[k];
-                // A WITH query's placeholder: its own parameter, likewise.
-                Expr* placeholder = static_cast<TargetEntry*>(lfirst(tc))->expr;
-                if (IsA(placeholder, Param)) {
-                    ParamExecData* own =
-                        &estate->es_param_exec_vals[reinterpret_cast<Param*>(placeholder)->paramid];
-                    own->execPlan = nullptr;
-                    own->value = values.value[k];
-                    own->isnull = values.isnull[k];
-                }
+                give_value(estate, &values, k, lfirst_int(pc));
+                // Its own parameter, which a re-check copies, likewise.
+                if (IsA(tle->expr, Param))
+                    give_value(estate, &values, k, reinterpret_cast<Param*>(tle->expr)->paramid);
             }
         }
     });
