@@ -181,8 +181,7 @@ CREATE TRIGGER guard_config BEFORE INSERT OR UPDATE OR DELETE ON softdelete.tabl
 GRANT USAGE ON SCHEMA softdelete_internal TO softdelete_backup;
 GRANT SELECT, INSERT ON softdelete.tables, softdelete.events, softdelete.runs,
     softdelete_internal.archives TO softdelete_backup;
-GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq,
-    softdelete_internal.operation_ids TO softdelete_backup;
+GRANT SELECT, UPDATE ON softdelete.events_id_seq, softdelete.runs_id_seq TO softdelete_backup;
 GRANT EXECUTE ON FUNCTION softdelete_internal.guard_truncate() TO softdelete_backup;
 GRANT USAGE, CREATE ON SCHEMA softdelete_archive TO softdelete_backup;
 
@@ -204,6 +203,25 @@ DROP VIEW softdelete.status;
 DROP VIEW softdelete.stats;
 ALTER TABLE softdelete.events ALTER COLUMN relid TYPE regclass;
 ALTER TABLE softdelete.runs ALTER COLUMN relid TYPE regclass;
+
+-- The event log's primary key leads with op, and the index on op alone goes:
+-- every soft delete pays for each index of the log (see
+-- softdelete--1.1.0.sql).
+ALTER TABLE softdelete.events DROP CONSTRAINT events_pkey,
+    ADD CONSTRAINT events_pkey PRIMARY KEY (op, id);
+DROP INDEX softdelete.events_op_idx;
+
+-- Operations are numbered from the ids' sequence, and an operation's first
+-- event row takes its number as id (see softdelete--1.1.0.sql). The
+-- sequence goes past every number either gave, so no new operation has the
+-- number of an old one, or of an old row.
+SELECT pg_catalog.setval('softdelete.events_id_seq',
+                         greatest((SELECT last_value FROM softdelete.events_id_seq),
+                                  (SELECT last_value FROM softdelete_internal.operation_ids),
+                                  (SELECT coalesce(max(op), 1) FROM softdelete.events),
+                                  (SELECT coalesce(max(id), 1) FROM softdelete.events)));
+ALTER EXTENSION softdelete DROP SEQUENCE softdelete_internal.operation_ids;
+DROP SEQUENCE softdelete_internal.operation_ids;
 
 -- One row per enabled table the current role reads (readers and admins of
 -- it). deleted_rows and oldest_deletion are exact, at a cost that follows the

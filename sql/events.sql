@@ -325,6 +325,32 @@ SELECT e.table_name, k AS logged_key,
  WHERE e.table_name IN ('events_s.days', 'events_s.moments', 'events_s.ratios') ORDER BY e.id, k;
 RESET DateStyle;
 DROP TABLE events_s.days, events_s.moments, events_s.ratios, events_s.dated;
+-- The log's indexes: the primary key leads with op, and (relid, at) serves
+-- a table's history. The module puts each event row into the heap and into
+-- each btree itself: amcheck finds every row of the log in every index.
+SELECT pg_get_indexdef(indexrelid) FROM pg_index
+ WHERE indrelid = 'softdelete.events'::regclass ORDER BY 1;
+CREATE EXTENSION amcheck;
+SELECT count(*) AS checked FROM pg_index, bt_index_check(indexrelid, true)
+ WHERE indrelid = 'softdelete.events'::regclass;
+-- An index the module does not put rows in itself (another access method)
+-- makes it write through the executor: that index gets the rows too.
+CREATE INDEX events_op_hash ON softdelete.events USING hash (op);
+SET ROLE events_app;
+DELETE FROM events_s.users WHERE id = 9;
+RESET ROLE;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT table_name, row_count, keys FROM softdelete.events WHERE op = 0;
+SELECT table_name, row_count, keys FROM softdelete.events
+ WHERE op = (SELECT delete_op FROM events_s.users WHERE id = 9);
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT count(*) AS checked FROM pg_index, bt_index_check(indexrelid, true)
+ WHERE indrelid = 'softdelete.events'::regclass AND indexrelid <> 'softdelete.events_op_hash'::regclass;
+DROP INDEX softdelete.events_op_hash;
+DROP EXTENSION amcheck;
+
 -- Even the log's owner can only write the actions the extension knows.
 \set VERBOSITY terse
 INSERT INTO softdelete.events (op, relid, table_name, action, actor)

@@ -29,12 +29,14 @@ SELECT count(*) > 0 AS enabled FROM softdelete.enable('orders');
 RESET client_min_messages;
 RESET ROLE;
 
--- The events written since a mark, ops numbered from the first one shown
--- (ids differ from run to run), keys sorted. Run by the superuser.
+-- The events written since a mark, ops numbered 1, 2, ... in their order
+-- (their numbers differ from run to run, and an operation that writes
+-- several rows takes a number for each row after the first), keys sorted.
+-- Run by the superuser.
 CREATE FUNCTION ops.since(mark bigint)
 RETURNS TABLE (op bigint, action text, table_name text, row_count bigint, keys jsonb)
 LANGUAGE sql AS $$
-    SELECT e.op - min(e.op) OVER () + 1, e.action, e.table_name, e.row_count,
+    SELECT dense_rank() OVER (ORDER BY e.op), e.action, e.table_name, e.row_count,
            (SELECT jsonb_agg(k ORDER BY k) FROM jsonb_array_elements(e.keys) k)
       FROM softdelete.events e
      WHERE e.id > mark

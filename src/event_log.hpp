@@ -50,6 +50,10 @@ inline int64 integer_key_value(Oid type, Datum value)
 // Integer keys appended to out as JSON numbers, separated by ", ", with one
 // before the first when after_others.
 void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others);
+
+// Once, when the module loads: the cached table name of the last event
+// follows renames.
+void register_event_log_invalidation();
 // The key of one row appended to out.
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls);
 

@@ -70,7 +70,48 @@ const FunctionOids& functions()
     return oids;
 }
 
+// The relations every soft delete uses, looked up by name as the functions
+// are and forgotten with them: the lookups by name cost a one-row DELETE
+// more than its event's heap insert. Nothing is kept while one is missing.
+struct RelationOids {
+    bool valid;
+    Oid events;
+    Oid operation_sequence;
+    bool shared; // with the events' ids (see operation_sequence())
+};
+
+RelationOids relations = {};
+
+const RelationOids& relation_oids()
+{
+    if (!relations.valid) {
+        RelationOids fresh = {};
+        fresh.events = extension_table("events");
+        fresh.operation_sequence = internal_relation("operation_ids");
+        if (!OidIsValid(fresh.operation_sequence)) {
+            fresh.operation_sequence = extension_table("events_id_seq");
+            fresh.shared = true;
+        }
+        fresh.valid = OidIsValid(fresh.events) && OidIsValid(fresh.operation_sequence);
+        relations = fresh;
+    }
+    return relations;
+}
+
 } // namespace
+
+Oid event_log_table()
+{
+    return relation_oids().events;
+}
+
+Oid operation_sequence(bool* shared_with_event_ids)
+{
+    const RelationOids& found = relation_oids();
+    if (shared_with_event_ids != nullptr)
+        *shared_with_event_ids = found.shared;
+    return found.operation_sequence;
+}
 
 // Plans that depend on funcid (a PlanInvalItem the planner recorded) are
 // re-planned; plans that do not are left alone. Without a known OID, all are.
@@ -155,6 +196,7 @@ Oid relation_owner(Oid relid)
 void forget_extension_objects()
 {
     oids.valid = false;
+    relations.valid = false;
 }
 
 Oid include_deleted_function()

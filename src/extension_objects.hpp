@@ -14,6 +14,14 @@ Oid extension_table(const char* name);
 // InvalidOid.
 Oid internal_relation(const char* name);
 
+// softdelete.events, or InvalidOid; kept until a relcache invalidation.
+Oid event_log_table();
+// The sequence operations are numbered from, or InvalidOid; kept likewise.
+// Since 1.1.0 it is the one softdelete.events' ids come from (*shared_with_
+// event_ids true; an operation's first event row has its number as id);
+// under 1.0.0's script, softdelete_internal.operation_ids.
+Oid operation_sequence(bool* shared_with_event_ids);
+
 // The owner of a relation, or an error when it does not exist.
 Oid relation_owner(Oid relid);
 

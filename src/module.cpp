@@ -3,6 +3,7 @@
 #include "authorization.hpp"
 #include "database_guard.hpp"
 #include "ddl_guard.hpp"
+#include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
 #include "operations.hpp"
@@ -26,6 +27,7 @@ void _PG_init(void)
     softdelete::define_settings();
     softdelete::register_config_invalidation();
     softdelete::register_operation_callbacks();
+    softdelete::register_event_log_invalidation();
     softdelete::register_role_invalidation();
     softdelete::install_planner_hook();
     softdelete::install_executor_hooks();

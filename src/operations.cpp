@@ -15,11 +15,14 @@
 // NOTIFY for tables that ask. A transaction never commits with notes
 // unwritten.
 #include <algorithm>
-#include "as_role.hpp"
 #include "event_log.hpp"
 #include "executor_hooks.hpp"
 #include "extension_objects.hpp"
 #include "operations.hpp"
+
+extern "C" {
+#include "commands/sequence.h"
+}
 
 namespace softdelete
 {
@@ -368,15 +371,14 @@ const char* action_name(Action action)
 int64 current_operation()
 {
     if (running_operation == 0) {
-        Oid sequence = internal_relation("operation_ids");
+        Oid sequence = operation_sequence(nullptr);
         if (!OidIsValid(sequence))
             ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                            errmsg("softdelete's sequence operation_ids is missing"),
+                            errmsg("softdelete's sequence events_id_seq is missing"),
                             errhint("Re-create the extension.")));
-        // As the sequence's owner: application roles have no access to it.
-        int64 next = as_role(relation_owner(sequence), 0, [sequence] {
-            return DatumGetInt64(DirectFunctionCall1(nextval_oid, ObjectIdGetDatum(sequence)));
-        });
+        // Whatever the role: application roles have no access to it, and
+        // need none (as an identity column's sequence serves an INSERT).
+        int64 next = nextval_internal(sequence, false);
         MemoryContext old = MemoryContextSwitchTo(notes_context());
         const char* reason = reason_text();
         OperationWho who = {pstrdup(actor_name()), reason != nullptr ? pstrdup(reason) : nullptr};

@@ -97,8 +97,8 @@ my %snapshot = (
 		 WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p')
 		ORDER BY 1, 2, 3},
 	sequences => q{
-		SELECT last_value FROM softdelete_internal.operation_ids
-		UNION ALL SELECT last_value FROM softdelete.events_id_seq},
+		SELECT last_value, is_called FROM softdelete.events_id_seq
+		UNION ALL SELECT last_value, is_called FROM softdelete.runs_id_seq},
 );
 my %source = map { $_ => $node->safe_psql('postgres', $snapshot{$_}) } keys %snapshot;
 like($source{events}, qr/\|-\|public\.gone\|delete\|alice/,

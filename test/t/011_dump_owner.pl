@@ -86,7 +86,7 @@ my %queries = (
 	                   rls_was_forced, enabled_at
 	              FROM softdelete.tables ORDER BY relid::text},
 	events => 'SELECT id, op, at, table_name, action, actor, reason, row_count, keys FROM softdelete.events ORDER BY id',
-	operation_ids => 'SELECT last_value, is_called FROM softdelete_internal.operation_ids',
+	operation_numbers => 'SELECT last_value, is_called FROM softdelete.events_id_seq',
 	policies => q{SELECT tablename, policyname, permissive, qual, with_check FROM pg_policies
 	               WHERE schemaname = 'public' ORDER BY 1, 2},
 	triggers => q{SELECT tgrelid::regclass::text, tgname, tgenabled FROM pg_trigger

@@ -177,7 +177,10 @@ sub state_of
 }
 
 # What happens from there on, as the application, an admin and the purge
-# would do it; the output is compared, not the times or transaction ids.
+# would do it; the output is compared, not the times or transaction ids, nor
+# the operations' numbers: under 1.0.0 they had a sequence of their own, and
+# the update continues them past every number given, where a fresh install
+# numbers from 1 (their order and which events share one are compared).
 my $afterwards = q{
 	SET ROLE app;
 	DELETE FROM users WHERE id = 3;
@@ -198,7 +201,8 @@ my $afterwards = q{
 	SELECT pg_sleep(1.2);
 	SELECT table_name, rows_archived, rows_purged FROM softdelete.purge() ORDER BY 1;
 	SELECT count(*) AS archived FROM softdelete_archive."public.orders";
-	SELECT op, table_name, action, actor, reason, row_count, keys FROM softdelete.events ORDER BY id;
+	SELECT dense_rank() OVER (ORDER BY op), table_name, action, actor, reason, row_count, keys
+	  FROM softdelete.events ORDER BY id;
 	SELECT status, rows_archived, rows_purged FROM softdelete.runs ORDER BY id;
 };
 
@@ -213,6 +217,15 @@ for my $version (@released)
 	is($node->safe_psql($updated, q{SELECT extversion FROM pg_extension WHERE extname = 'softdelete'}),
 		$version, "$version installs");
 	$node->safe_psql($updated, $setup);
+	# Numbers given out under 1.0.0: operations that wrote no event (a
+	# DELETE that found no row) take one too, so the last one is above every
+	# op in the log.
+	$node->safe_psql($updated, q{
+		SET ROLE app;
+		DO $$ BEGIN FOR i IN 1..40 LOOP DELETE FROM users WHERE id = -i; END LOOP; END $$;});
+	my ($last_number, $last_id) = split /\|/, $node->safe_psql($updated, q{
+		SELECT greatest((SELECT last_value FROM softdelete_internal.operation_ids), max(id)), max(id)
+		  FROM softdelete.events});
 	$node->safe_psql($updated, 'ALTER EXTENSION softdelete UPDATE');
 	is($node->safe_psql($updated, q{SELECT extversion FROM pg_extension WHERE extname = 'softdelete'}),
 		$default_version, "$version updates to $default_version");
@@ -233,6 +246,13 @@ for my $version (@released)
 	like($then_fresh, qr/^orders\|4\|4$/m,
 		"$version: the scenario ran to its end (the purge archived and removed the 4 orders deleted since the last one)");
 	is($then_updated, $then_fresh, "$version updated: behaves as a fresh install afterwards");
+	# No operation after the update has the number of one before it, nor
+	# of an event row's id: undo() of a new operation finds only its own.
+	ok($last_number > 0, "$version: the events before the update have numbers ($last_number)");
+	is($node->safe_psql($updated, qq{
+		SELECT count(*) FILTER (WHERE op <= $last_number OR id <= $last_number), count(*)
+		  FROM softdelete.events WHERE id > $last_id}) =~ s/\|\d+$//r, '0',
+		"$version updated: operations and ids after the update are past every number before it");
 }
 
 $node->stop;
