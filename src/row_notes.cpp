@@ -134,7 +134,9 @@ extern "C" {
 
 // (tbl, kind, verify, is_deleted, written, written_in, keys...): kind 0 for a
 // rewritten DELETE, 1 for a routed tombstone write, 2 for one in a MERGE
-// whose only UPDATE actions are its rewritten DELETE actions.
+// whose only UPDATE actions are its rewritten DELETE actions, 3 for a
+// rewritten DELETE that locks its rows before writing them, 4 for a routed
+// tombstone write that locks the rows it soft-deletes before writing them.
 PG_FUNCTION_INFO_V1(softdelete_note_row);
 Datum softdelete_note_row(PG_FUNCTION_ARGS)
 {
@@ -146,7 +148,7 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     softdelete::RowKeys* keys = softdelete::row_notes(fcinfo, relid);
     softdelete::Action action = softdelete::Action::soft_delete;
     int64 old_op = 0;
-    if (kind == 1 || kind == 2) {
+    if (kind == 1 || kind == 2 || kind == 4) {
         ItemPointerData old_row;
         if (!softdelete::take_decision(relid, &action, &old_row, &old_op))
             PG_RETURN_BOOL(true);
@@ -179,8 +181,10 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
         keys->nulls[k] = PG_ARGISNULL(softdelete::first_key + k);
         keys->values[k] = keys->nulls[k] ? (Datum)0 : PG_GETARG_DATUM(softdelete::first_key + k);
     }
-    // Kind 3: a rewritten DELETE that locked its rows before writing them.
-    softdelete::noting_rows_locked(kind == 3);
+    // Kind 3: a rewritten DELETE that locked its rows before writing them;
+    // kind 4: a routed write that locked the rows it soft-deletes.
+    softdelete::noting_rows_locked(kind == 3 ||
+                                   (kind == 4 && action == softdelete::Action::soft_delete));
     softdelete::note_row_keys(keys, action, old_op);
     softdelete::noting_rows_locked(false);
     PG_RETURN_BOOL(true);

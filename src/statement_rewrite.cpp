@@ -255,7 +255,13 @@ void skip_visibility_checks(Query* query)
 #endif
 }
 
-enum class NoteKind { rewritten_delete = 0, decided = 1, merge_delete = 2, locked_delete = 3 };
+enum class NoteKind {
+    rewritten_delete = 0,
+    decided = 1,
+    merge_delete = 2,
+    locked_delete = 3,
+    decided_locked = 4
+};
 
 // Whether something besides the statement may change the rows it writes
 // into relid: a row trigger that fires before they are written (BEFORE
@@ -658,11 +664,12 @@ void rewrite_update(Query* query, RangeTblEntry* rte, const TableConfig& cfg)
         require_admin(cfg.relid, cfg.root, "restore rows of");
     route_tombstone_writes(&query->targetList, query->resultRelation, cfg);
     // A row this UPDATE soft-deletes is locked before it is written, as a
-    // DELETE's (a soft delete by UPDATE: an ORM's, Rails' paranoia).
-    (void)lock_before_writing(query, cfg, true);
+    // DELETE's (a soft delete by UPDATE: an ORM's, Rails' paranoia), and
+    // then needs no lock from the cascade.
+    bool locked = lock_before_writing(query, cfg, true);
     record_written_columns(query, rte, cfg);
     skip_visibility_checks(query);
-    note_written_rows(query, cfg, NoteKind::decided, false);
+    note_written_rows(query, cfg, locked ? NoteKind::decided_locked : NoteKind::decided, false);
     if (admin)
         unhide_deleted_rows(rte);
 }
