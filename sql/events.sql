@@ -349,6 +349,42 @@ RESET enable_bitmapscan;
 SELECT count(*) AS checked FROM pg_index, bt_index_check(indexrelid, true)
  WHERE indrelid = 'softdelete.events'::regclass AND indexrelid <> 'softdelete.events_op_hash'::regclass;
 DROP INDEX softdelete.events_op_hash;
+-- An invalidation of the log that arrives while its row is being written
+-- (here: a GRANT on the log, made by a CHECK on the action's domain, which
+-- a session checks once per action; elsewhere a lock taken for an index or
+-- the TOAST table takes in another session's ANALYZE or CREATE INDEX
+-- CONCURRENTLY) leaves the row in every index. It used to free what the row
+-- was being written with: the backend crashed, or the row missed the
+-- indexes after the first.
+CREATE FUNCTION public.events_analyze_log(action text) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog
+    AS $$
+BEGIN
+    GRANT SELECT ON softdelete.events TO events_owner;
+    REVOKE SELECT ON softdelete.events FROM events_owner;
+    RETURN true;
+END
+$$;
+ALTER DOMAIN softdelete.event_action ADD CONSTRAINT events_analyze_log
+    CHECK (public.events_analyze_log(VALUE));
+\c
+SET search_path = events_s, public;
+SET ROLE events_app;
+DELETE FROM events_s.users WHERE id = 10;
+RESET ROLE;
+SELECT count(*) AS checked FROM pg_index, bt_index_check(indexrelid, true)
+ WHERE indrelid = 'softdelete.events'::regclass;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SELECT table_name, row_count, keys FROM softdelete.events
+ WHERE op = (SELECT delete_op FROM events_s.users WHERE id = 10);
+SELECT table_name, row_count, keys FROM softdelete.events
+ WHERE relid = 'events_s.users'::regclass AND at >= (SELECT deleted_at FROM events_s.users WHERE id = 10)
+   AND keys = '[10]';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+ALTER DOMAIN softdelete.event_action DROP CONSTRAINT events_analyze_log;
+DROP FUNCTION public.events_analyze_log(text);
 DROP EXTENSION amcheck;
 
 -- Even the log's owner can only write the actions the extension knows.

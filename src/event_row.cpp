@@ -200,7 +200,7 @@ bool load_direct_indexes(Relation rel, LogTable* table)
 }
 
 // Built aside and put in place whole: opening the indexes may take in an
-// invalidation that forgets what log_table held.
+// invalidation, which marks what log_table held as stale.
 void load_log_table(Relation rel)
 {
     LogTable table = {};
@@ -224,8 +224,10 @@ void load_log_table(Relation rel)
     }
     bool direct = load_direct_indexes(rel, &table);
     table.direct = known && direct && rel->rd_rel->relam == HEAP_TABLE_AM_OID;
-    forget_event_table(InvalidOid);
+    MemoryContext retired = log_table.context;
     log_table = table;
+    if (retired != nullptr)
+        MemoryContextDelete(retired);
 }
 
 // Operations are numbered from the sequence the ids come from, so an
@@ -394,10 +396,14 @@ void insert_directly(const EventRow& row, Relation rel)
     auto* nulls = static_cast<bool*>(palloc(sizeof(bool) * (natts > 0 ? natts : 1)));
     fill_row(row, rel, nullptr, values, nulls);
     HeapTuple tuple = heap_form_tuple(RelationGetDescr(rel), values, nulls);
+    // The indexes as loaded when the log was opened for this row: an
+    // invalidation on the way marks log_table stale but keeps them.
+    const int nindexes = log_table.nindexes;
+    const LogIndex* indexes = log_table.indexes;
     as_role(rel->rd_rel->relowner, 0, [&] {
         heap_insert(rel, tuple, GetCurrentCommandId(true), 0, nullptr);
-        for (int i = 0; i < log_table.nindexes; i++) {
-            const LogIndex& entry = log_table.indexes[i];
+        for (int i = 0; i < nindexes; i++) {
+            const LogIndex& entry = indexes[i];
             Datum key[INDEX_MAX_KEYS];
             bool key_null[INDEX_MAX_KEYS];
             for (int k = 0; k < entry.nkeys; k++) {
@@ -440,13 +446,19 @@ void insert_by_executor(const EventRow& row, Relation rel)
 
 } // namespace
 
+// Marks the log to be looked up again at the next event, and frees nothing:
+// an invalidation can arrive while an event row is being written (a lock
+// taken for an index, the sequence or the row's TOAST table takes in what
+// other sessions committed: an ANALYZE of the log, an index built
+// concurrently), and what the row is written with must last until it is in
+// every index. The log's columns and indexes cannot change meanwhile, as
+// the writer holds its lock; the next event's load_log_table() frees the
+// memory.
 void forget_event_table(Oid relid)
 {
     if (OidIsValid(relid) && relid != log_table.relid)
         return;
-    if (log_table.context != nullptr)
-        MemoryContextDelete(log_table.context);
-    log_table = {};
+    log_table.relid = InvalidOid;
 }
 
 void insert_event_row(const EventRow& row)
