@@ -214,14 +214,18 @@ DROP INDEX softdelete.events_op_idx;
 -- Operations are numbered from the ids' sequence, and an operation's first
 -- event row takes its number as id (see softdelete--1.1.0.sql). The
 -- sequence goes past every number either gave, so no new operation has the
--- number of an old one, or of an old row.
+-- number of an old one, or of an old row. The rename locks the old sequence
+-- first: a session that took a number from it commits before its last value
+-- is read, and none takes one after (a statement that waits for it then
+-- fails, as the sequence is gone).
+ALTER SEQUENCE softdelete_internal.operation_ids RENAME TO operation_ids_retired;
 SELECT pg_catalog.setval('softdelete.events_id_seq',
                          greatest((SELECT last_value FROM softdelete.events_id_seq),
-                                  (SELECT last_value FROM softdelete_internal.operation_ids),
+                                  (SELECT last_value FROM softdelete_internal.operation_ids_retired),
                                   (SELECT coalesce(max(op), 1) FROM softdelete.events),
                                   (SELECT coalesce(max(id), 1) FROM softdelete.events)));
-ALTER EXTENSION softdelete DROP SEQUENCE softdelete_internal.operation_ids;
-DROP SEQUENCE softdelete_internal.operation_ids;
+ALTER EXTENSION softdelete DROP SEQUENCE softdelete_internal.operation_ids_retired;
+DROP SEQUENCE softdelete_internal.operation_ids_retired;
 
 -- One row per enabled table the current role reads (readers and admins of
 -- it). deleted_rows and oldest_deletion are exact, at a cost that follows the
