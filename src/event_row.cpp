@@ -56,9 +56,7 @@ enum class Column {
     xact_id
 };
 
-// Looked up when the log's OID changes; an invalidation of the log (the
-// extension dropped or re-created, an update script's ALTER TABLE) forgets
-// it.
+// An index of the log that a row goes into directly.
 struct LogIndex {
     Oid relid;
     bool unique;
@@ -67,6 +65,9 @@ struct LogIndex {
     IndexInfo* info;
 };
 
+// Looked up when the log's OID changes; an invalidation of the log (the
+// extension dropped or re-created, an update script's ALTER TABLE, an index
+// added) marks it to be looked up again (forget_event_table()).
 struct LogTable {
     MemoryContext context; // holds what the pointers below point at
     Oid relid;
