@@ -34,6 +34,7 @@
 #include <initializer_list>
 
 #include "executor_hooks.hpp"
+#include "operations.hpp"
 #include "statement_rewrite.hpp"
 #include "table_config.hpp"
 #include "tombstone_decision.hpp"
@@ -123,6 +124,19 @@ Datum softdelete_lock_for_delete(PG_FUNCTION_ARGS)
     // leaves as they were.
     if (deciding && !softdelete::soft_delete_decided(site->target))
         PG_RETURN_BOOL(true);
+    // A row re-checked after a concurrent update for a BEFORE UPDATE
+    // trigger (EvalPlanQual) comes with tableoid 0: PostgreSQL 15 does not
+    // give the re-check's copy of the row its table. A table with nothing
+    // under it is the target; under a parent the row's table cannot be told,
+    // and the row's note then says it was not locked first, so that the
+    // cascade locks it after writing it.
+    if (!OidIsValid(relid)) {
+        if (list_length(site->tables) != 1) {
+            softdelete::missed_pre_lock();
+            PG_RETURN_BOOL(true);
+        }
+        relid = linitial_oid(site->tables);
+    }
     if (relid != site->relid) {
         softdelete::TableConfig cfg;
         if (!list_member_oid(site->tables, relid) || get_rel_relkind(relid) != RELKIND_RELATION ||

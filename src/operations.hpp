@@ -52,6 +52,11 @@ struct NotedRows {
 // before they were written (a rewritten DELETE's, delete_lock.cpp); false
 // for all others. Set around one note.
 void noting_rows_locked(bool locked);
+// A rewritten statement could not lock the row it is about to write
+// (delete_lock.cpp), and whether the row being noted is such a row: its
+// note then says it was not locked first, so that the cascade locks it.
+void missed_pre_lock();
+bool take_missed_pre_lock();
 
 // PG regime. Hands out the next batch of rows of a table for which
 // wanted(root) is true, once, allocated in the current memory context;

@@ -145,6 +145,8 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     Oid relid = PG_GETARG_OID(0);
     int kind = PG_GETARG_INT32(1);
     bool is_deleted = PG_GETARG_BOOL(3);
+    // Taken for each row of a statement that locks its rows first.
+    bool missed_lock = (kind == 3 || kind == 4) && softdelete::take_missed_pre_lock();
     softdelete::RowKeys* keys = softdelete::row_notes(fcinfo, relid);
     softdelete::Action action = softdelete::Action::soft_delete;
     int64 old_op = 0;
@@ -183,8 +185,8 @@ Datum softdelete_note_row(PG_FUNCTION_ARGS)
     }
     // Kind 3: a rewritten DELETE that locked its rows before writing them;
     // kind 4: a routed write that locked the rows it soft-deletes.
-    softdelete::noting_rows_locked(kind == 3 ||
-                                   (kind == 4 && action == softdelete::Action::soft_delete));
+    softdelete::noting_rows_locked(
+        !missed_lock && (kind == 3 || (kind == 4 && action == softdelete::Action::soft_delete)));
     softdelete::note_row_keys(keys, action, old_op);
     softdelete::noting_rows_locked(false);
     PG_RETURN_BOOL(true);
