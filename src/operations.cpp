@@ -467,11 +467,11 @@ namespace
 {
 // Rows a rewritten statement could not lock before writing them, by the
 // executor depth of the statement (its lock and its note run at the same
-// depth; a trigger's statement in between runs deeper); past the last
-// depth, any statement's note counts as missed.
+// depth; a trigger's statement in between runs deeper). Past the last
+// depth every note counts as missed: the cascade then locks the rows after
+// writing them, which is never wrong, only a lock more.
 constexpr int missed_depths = 64;
 bool missed_lock[missed_depths];
-bool missed_lock_deeper = false;
 } // namespace
 
 void missed_pre_lock()
@@ -479,15 +479,13 @@ void missed_pre_lock()
     int depth = executor_depth();
     if (depth >= 0 && depth < missed_depths)
         missed_lock[depth] = true;
-    else
-        missed_lock_deeper = true;
 }
 
 bool take_missed_pre_lock()
 {
     int depth = executor_depth();
     if (depth < 0 || depth >= missed_depths)
-        return missed_lock_deeper;
+        return true;
     bool missed = missed_lock[depth];
     missed_lock[depth] = false;
     return missed;
