@@ -61,6 +61,22 @@ SELECT * FROM locks.records('locks.parents', :'lsn');
 SELECT parent_id, id, deleted_at IS NOT NULL AS deleted FROM children WHERE parent_id IN (2, 3)
  ORDER BY parent_id, id;
 
+-- A DELETE joined to another relation: its plan's input is a join, whose
+-- outputs are the four values, the row's lock and the row identities, and
+-- nothing the planner left behind (no NULL::record). Parent 4 is locked and
+-- soft-deleted once, though the join matches it twice, with its children.
+REVOKE softdelete_admin FROM locks_app;
+SET ROLE locks_app;
+EXPLAIN (VERBOSE, COSTS OFF)
+DELETE FROM parents p USING (VALUES (4), (4)) v(k) WHERE p.id = v.k;
+SELECT pg_current_wal_insert_lsn() AS lsn \gset
+DELETE FROM parents p USING (VALUES (4), (4)) v(k) WHERE p.id = v.k;
+RESET ROLE;
+SELECT * FROM locks.records('locks.parents', :'lsn');
+SELECT parent_id, id, deleted_at IS NOT NULL AS deleted FROM children WHERE parent_id = 4 ORDER BY id;
+SELECT table_name, action, row_count, keys FROM softdelete.events
+ WHERE table_name LIKE 'locks.%' ORDER BY id DESC LIMIT 2;
+
 -- Clean up.
 RESET search_path;
 DROP SCHEMA locks CASCADE;

@@ -393,6 +393,20 @@ INSERT INTO softdelete.events (op, relid, table_name, action, actor)
 VALUES (0, 'events_s.users'::regclass, 'events_s.users', 'forged', 'nobody');
 \set VERBOSITY default
 
+-- The actor is the role as it is named when it deletes: renamed in the same
+-- session, it is recorded under its new name, in the row and in the log.
+SET ROLE events_app;
+DELETE FROM users WHERE id = 12;
+RESET ROLE;
+ALTER ROLE events_app RENAME TO events_app_renamed;
+SET ROLE events_app_renamed;
+DELETE FROM users WHERE id = 13;
+RESET ROLE;
+ALTER ROLE events_app_renamed RENAME TO events_app;
+SELECT id, deleted_by FROM users WHERE id IN (12, 13) ORDER BY id;
+SELECT actor, row_count, keys FROM softdelete.events
+ WHERE table_name = 'events_s.users' ORDER BY id DESC LIMIT 2;
+
 -- Clean up.
 RESET search_path;
 DELETE FROM softdelete.events WHERE table_name LIKE 'events\_s.%';

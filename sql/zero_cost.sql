@@ -149,7 +149,9 @@ RESET ROLE;
 -- $3 below), and calls nothing per row in its scan or its target list. The
 -- planner made them the outputs of an initPlan; the planner hook takes the
 -- initPlan out of the plan, so that no executor starts it, and the executor
--- hook gives the parameters their values when the statement starts.
+-- hook gives the parameters their values when the statement starts. The
+-- scan computes nothing else: not even the NULL::record the planner leaves
+-- in a target list where a SubLink became an initPlan.
 --------------------------------------------------------------------------
 
 SET plan_cache_mode = force_generic_plan;

@@ -332,12 +332,38 @@ char* qualified_table_name(Oid relid)
     return name;
 }
 
+// The current role's name, the actor of every operation unless
+// softdelete.actor is set, kept while the role stays the same and
+// pg_authid does not change (a rename).
+struct RoleName {
+    Oid role;
+    char name[NAMEDATALEN];
+};
+RoleName role_name = {};
+
+void forget_role_name(Datum, int, uint32)
+{
+    role_name.role = InvalidOid;
+}
+
+const char* current_role_name()
+{
+    Oid role = GetUserId();
+    if (role != role_name.role) {
+        role_name.role = InvalidOid;
+        strlcpy(role_name.name, GetUserNameFromId(role, false), NAMEDATALEN);
+        role_name.role = role;
+    }
+    return role_name.name;
+}
+
 } // namespace
 
 void register_event_log_invalidation()
 {
     CacheRegisterRelcacheCallback(forget_last_name, (Datum)0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, forget_last_name_on_schema_change, (Datum)0);
+    CacheRegisterSyscacheCallback(AUTHOID, forget_role_name, (Datum)0);
 }
 
 void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others)
@@ -354,7 +380,7 @@ const char* actor_name()
 {
     const char* actor = actor_setting;
     if (actor == nullptr || actor[0] == '\0')
-        actor = GetUserNameFromId(GetUserId(), false);
+        actor = pstrdup(current_role_name());
     return actor;
 }
 
@@ -404,21 +430,20 @@ template <typename Read> Datum statement_text(FunctionCallInfo fcinfo, Read read
 }
 } // namespace
 
-KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types)
+KeyFormat* make_key_format(MemoryContext context, const TableConfig& cfg, const Oid* types)
 {
+    int nkeys = cfg.nkeys;
     MemoryContext old = MemoryContextSwitchTo(context);
     auto* format = static_cast<KeyFormat*>(palloc0(sizeof(KeyFormat)));
     format->nkeys = nkeys;
-    format->names = static_cast<char**>(palloc(sizeof(char*) * (nkeys > 0 ? nkeys : 1)));
+    format->context = context;
+    format->names = static_cast<char**>(palloc0(sizeof(char*) * (nkeys > 0 ? nkeys : 1)));
     format->types = static_cast<Oid*>(palloc(sizeof(Oid) * (nkeys > 0 ? nkeys : 1)));
-    format->outputs = static_cast<FmgrInfo*>(palloc(sizeof(FmgrInfo) * (nkeys > 0 ? nkeys : 1)));
     for (int k = 0; k < nkeys; k++) {
-        format->names[k] = pstrdup(names[k]);
-        format->types[k] = types[k];
-        Oid output;
-        bool varlena;
-        getTypeOutputInfo(types[k], &output, &varlena);
-        fmgr_info_cxt(output, &format->outputs[k], context);
+        format->types[k] = types != nullptr ? types[k] : get_atttype(cfg.relid, cfg.keys[k]);
+        // Only a composite key is written with its columns' names.
+        if (nkeys != 1)
+            format->names[k] = get_attname(cfg.relid, cfg.keys[k], false);
     }
     MemoryContextSwitchTo(old);
     return format;
@@ -431,13 +456,7 @@ RowKeys* row_keys(FmgrInfo* flinfo, const TableConfig& cfg, const Oid* types)
         return keys;
     keys = static_cast<RowKeys*>(MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(RowKeys)));
     keys->cfg = cfg;
-    Oid column_types[INDEX_MAX_KEYS];
-    char* names[INDEX_MAX_KEYS];
-    for (int k = 0; k < cfg.nkeys; k++) {
-        column_types[k] = types != nullptr ? types[k] : get_atttype(cfg.relid, cfg.keys[k]);
-        names[k] = get_attname(cfg.relid, cfg.keys[k], false);
-    }
-    keys->format = make_key_format(flinfo->fn_mcxt, cfg.nkeys, names, column_types);
+    keys->format = make_key_format(flinfo->fn_mcxt, cfg, types);
     flinfo->fn_extra = keys;
     return keys;
 }
@@ -457,6 +476,17 @@ void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op)
 
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls)
 {
+    if (format->outputs == nullptr) {
+        auto* outputs = static_cast<FmgrInfo*>(
+            MemoryContextAlloc(format->context, sizeof(FmgrInfo) * format->nkeys));
+        for (int k = 0; k < format->nkeys; k++) {
+            Oid output;
+            bool varlena;
+            getTypeOutputInfo(format->types[k], &output, &varlena);
+            fmgr_info_cxt(output, &outputs[k], format->context);
+        }
+        format->outputs = outputs;
+    }
     bool object = format->nkeys != 1;
     if (object)
         appendStringInfoChar(out, '{');

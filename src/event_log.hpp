@@ -27,13 +27,18 @@ struct RecordedEvent {
 // object of the columns for a composite key.
 struct KeyFormat {
     int nkeys;
-    char** names;
+    MemoryContext context; // holds what the pointers below point at
+    char** names;          // a composite key's column names
     Oid* types;
-    FmgrInfo* outputs;
+    FmgrInfo* outputs; // nullptr until a key is first written as text
 };
 
-// PG regime. Built in context, which must outlive its use.
-KeyFormat* make_key_format(MemoryContext context, int nkeys, char* const* names, const Oid* types);
+// PG regime. How cfg's key is written, built in context, which must outlive
+// its use; types are the key values' own, or nullptr for the columns'. Only
+// what writing needs is looked up: a one-column key's name never is, and
+// the output functions are when a key is first written as text, so that a
+// soft delete of one integer key looks up nothing.
+KeyFormat* make_key_format(MemoryContext context, const TableConfig& cfg, const Oid* types);
 // One key column of an integer type: its keys can be kept as int64 values.
 inline bool integer_key(const KeyFormat* format)
 {

@@ -55,13 +55,10 @@ void receiver_startup(DestReceiver* self, int operation, TupleDesc typeinfo)
              natts);
     // The types are the returned columns' own: an archive's key column
     // keeps the type it was made with.
-    char* names[INDEX_MAX_KEYS];
     Oid types[INDEX_MAX_KEYS];
-    for (int k = 0; k < cfg.nkeys; k++) {
-        names[k] = get_attname(cfg.relid, cfg.keys[k], false);
+    for (int k = 0; k < cfg.nkeys; k++)
         types[k] = TupleDescAttr(typeinfo, k)->atttypid;
-    }
-    r->format = make_key_format(r->context, cfg.nkeys, names, types);
+    r->format = make_key_format(r->context, cfg, types);
     if (r->newest) {
         Form_pg_attribute att = TupleDescAttr(typeinfo, cfg.nkeys);
         TypeCacheEntry* type = lookup_type_cache(att->atttypid, TYPECACHE_CMP_PROC_FINFO);

@@ -167,13 +167,7 @@ ReturnedKeys run_scanned_keys(Oid owner, const TableConfig& cfg, const char* sql
     tap->context = CurrentMemoryContext;
     tap->pending_from = -1;
     initStringInfo(&tap->keys);
-    char* names[INDEX_MAX_KEYS];
-    Oid key_types[INDEX_MAX_KEYS];
-    for (int k = 0; k < cfg.nkeys; k++) {
-        names[k] = get_attname(cfg.relid, cfg.keys[k], false);
-        key_types[k] = get_atttype(cfg.relid, cfg.keys[k]);
-    }
-    tap->format = make_key_format(tap->context, cfg.nkeys, names, key_types);
+    tap->format = make_key_format(tap->context, cfg, nullptr);
     tap->integer_key = integer_key(tap->format);
     if (tap->integer_key) {
         tap->ints_size = 1024;

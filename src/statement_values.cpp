@@ -141,6 +141,49 @@ Param* exec_param(int paramid, const FuncExpr* call)
     return param;
 }
 
+// What the planner left in the target list of the initPlan's SubLink: a
+// junk NULL of type record, computed for every row and read by nothing
+// (the parameters carry the values). It goes where the ModifyTable's input
+// computes its own columns, a scan or a join, one column and one type
+// lookup less for each execution to start. A node that hands on its input's
+// rows (an Append over partitions, a Gather) keeps the columns its input
+// has; the ModifyTable finds its junk columns by name, and the new values
+// are the columns that are not junk, in order, so neither moves.
+void drop_placeholder_column(Plan* input)
+{
+    if (input == nullptr)
+        return;
+    switch (nodeTag(input)) {
+    case T_SeqScan:
+    case T_IndexScan:
+    case T_BitmapHeapScan:
+    case T_TidScan:
+    case T_TidRangeScan:
+    case T_NestLoop:
+    case T_MergeJoin:
+    case T_HashJoin:
+        break;
+    default:
+        return;
+    }
+    List* kept = NIL;
+    bool dropped = false;
+    ListCell* lc;
+    foreach (lc, input->targetlist) {
+        auto* tle = static_cast<TargetEntry*>(lfirst(lc));
+        auto* value = reinterpret_cast<Const*>(tle->expr);
+        if (!dropped && tle->resjunk && tle->resname == nullptr && IsA(value, Const) &&
+            value->consttype == RECORDOID && value->constisnull) {
+            dropped = true;
+            continue;
+        }
+        if (dropped)
+            tle->resno--;
+        kept = lappend(kept, tle);
+    }
+    input->targetlist = kept;
+}
+
 // The statement's own DELETE (the top of its plan): its initPlan goes, and
 // with it the cost of starting its Result in every execution (a thirtieth
 // of a one-row soft delete). The parameters it set stay where the plan
@@ -167,6 +210,7 @@ void keep_values_in_plan(PlannedStmt* stmt, ModifyTable* modify, const SubPlan* 
     }
     modify->exclRelTlist = kept;
     lfirst(list_nth_cell(stmt->subplans, sub->plan_id - 1)) = nullptr;
+    drop_placeholder_column(outerPlan(&modify->plan));
 }
 
 void give_value(EState* estate, StatementValues* values, int k, int paramid)
