@@ -407,6 +407,25 @@ SELECT id, deleted_by FROM users WHERE id IN (12, 13) ORDER BY id;
 SELECT actor, row_count, keys FROM softdelete.events
  WHERE table_name = 'events_s.users' ORDER BY id DESC LIMIT 2;
 
+-- The event names the table as it is named when the rows are deleted: after
+-- a rename of the table, and after a rename of its schema.
+INSERT INTO users VALUES (31, 'u31@x', 'user 31'), (32, 'u32@x', 'user 32'), (33, 'u33@x', 'user 33');
+SET ROLE events_app;
+DELETE FROM users WHERE id = 31;
+RESET ROLE;
+ALTER TABLE users RENAME TO people;
+SET ROLE events_app;
+DELETE FROM people WHERE id = 32;
+RESET ROLE;
+ALTER TABLE people RENAME TO users;
+ALTER SCHEMA events_s RENAME TO events_t;
+SET ROLE events_app;
+DELETE FROM events_t.users WHERE id = 33;
+RESET ROLE;
+ALTER SCHEMA events_t RENAME TO events_s;
+SELECT table_name, keys FROM softdelete.events ORDER BY at DESC, id DESC LIMIT 3;
+DELETE FROM softdelete.events WHERE table_name = 'events_t.users';
+
 -- Clean up.
 RESET search_path;
 DELETE FROM softdelete.events WHERE table_name LIKE 'events\_s.%';

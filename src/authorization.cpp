@@ -1,6 +1,7 @@
 // Role checks behind admins and readers, and their SQL-callable forms.
 #include "api_gateway.hpp"
 #include "authorization.hpp"
+#include "event_log.hpp"
 #include "extension_objects.hpp"
 #include "table_config.hpp"
 
@@ -23,13 +24,15 @@ bool has_role(const char* role_name)
 
 // Plans fold admin and reader checks into constants (visibility.cpp): a
 // change of role membership or ownership must not leave a stale answer in a
-// cached plan.
+// cached plan. A change in pg_authid may be a rename of the role whose name
+// the event log keeps.
 void reset_plans_on_role_change(Datum arg, int cacheid, uint32 hashvalue)
 {
     (void)arg;
-    (void)cacheid;
     (void)hashvalue;
     ResetPlanCache();
+    if (cacheid == AUTHOID)
+        forget_role_name();
 }
 
 } // namespace

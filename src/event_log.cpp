@@ -306,7 +306,9 @@ struct LastName {
 };
 LastName last_name = {};
 
-void forget_last_name(Datum, Oid relid)
+} // namespace
+
+void forget_event_names(Oid relid)
 {
     if (OidIsValid(relid) && relid != last_name.relid)
         return;
@@ -315,9 +317,12 @@ void forget_last_name(Datum, Oid relid)
     last_name = {};
 }
 
+namespace
+{
+
 void forget_last_name_on_schema_change(Datum, int, uint32)
 {
-    forget_last_name((Datum)0, InvalidOid);
+    forget_event_names(InvalidOid);
 }
 
 char* qualified_table_name(Oid relid)
@@ -326,7 +331,7 @@ char* qualified_table_name(Oid relid)
         return pstrdup(last_name.name);
     char* name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
                                             get_rel_name(relid));
-    forget_last_name((Datum)0, InvalidOid);
+    forget_event_names(InvalidOid);
     last_name.name = MemoryContextStrdup(TopMemoryContext, name);
     last_name.relid = relid;
     return name;
@@ -334,17 +339,12 @@ char* qualified_table_name(Oid relid)
 
 // The current role's name, the actor of every operation unless
 // softdelete.actor is set, kept while the role stays the same and
-// pg_authid does not change (a rename).
+// pg_authid does not change (a rename; see forget_role_name()).
 struct RoleName {
     Oid role;
     char name[NAMEDATALEN];
 };
 RoleName role_name = {};
-
-void forget_role_name(Datum, int, uint32)
-{
-    role_name.role = InvalidOid;
-}
 
 const char* current_role_name()
 {
@@ -359,11 +359,14 @@ const char* current_role_name()
 
 } // namespace
 
+void forget_role_name()
+{
+    role_name.role = InvalidOid;
+}
+
 void register_event_log_invalidation()
 {
-    CacheRegisterRelcacheCallback(forget_last_name, (Datum)0);
     CacheRegisterSyscacheCallback(NAMESPACEOID, forget_last_name_on_schema_change, (Datum)0);
-    CacheRegisterSyscacheCallback(AUTHOID, forget_role_name, (Datum)0);
 }
 
 void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others)
@@ -380,7 +383,7 @@ const char* actor_name()
 {
     const char* actor = actor_setting;
     if (actor == nullptr || actor[0] == '\0')
-        actor = pstrdup(current_role_name());
+        actor = current_role_name();
     return actor;
 }
 

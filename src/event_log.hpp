@@ -57,8 +57,14 @@ inline int64 integer_key_value(Oid type, Datum value)
 void append_int_keys(StringInfo out, const int64* values, int64 n, bool after_others);
 
 // Once, when the module loads: the cached table name of the last event
-// follows renames.
+// follows schema renames.
 void register_event_log_invalidation();
+// A relcache invalidation of relid (InvalidOid: of every relation) reaches
+// the cached name of the last event's table (table_config.cpp dispatches).
+void forget_event_names(Oid relid);
+// A change in pg_authid reaches the cached name of the current role
+// (authorization.cpp dispatches).
+void forget_role_name();
 // The key of one row appended to out.
 void append_key(StringInfo out, KeyFormat* format, const Datum* values, const bool* nulls);
 
@@ -88,6 +94,8 @@ void note_row_keys(RowKeys* keys, Action action, int64 deleted_by_op = 0);
 void record_event(const RecordedEvent& event);
 
 // PG regime: softdelete.actor when the application set it, else the role.
+// The setting's or a cached string: copy it before anything can change the
+// setting or the role.
 const char* actor_name();
 // PG regime: opens a GUC nest level in which softdelete.actor holds the
 // current actor, so that work then done as another role (the table's owner,

@@ -3,6 +3,7 @@
 // included, until any relcache invalidation arrives.
 #include "table_config.hpp"
 #include "authorization.hpp"
+#include "event_log.hpp"
 #include "event_row.hpp"
 #include "extension_objects.hpp"
 #include "foreign_keys.hpp"
@@ -36,6 +37,7 @@ void on_relcache_invalidation(Datum arg, Oid relid)
 {
     (void)arg;
     forget_event_table(relid);
+    forget_event_names(relid);
     forget_table_configs();
     forget_extension_objects();
     forget_foreign_keys();
